@@ -1,0 +1,165 @@
+//! Configuration read once per cold start from the environment; missing required values fail
+//! the start instead of the first request.
+
+use std::collections::HashSet;
+
+use crate::shopify::ShopifyConfig;
+
+/// Who may do what, read from the authorizer's JWT claims.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// `ORG_ID_CLAIM`, default `org_id`.
+    pub org_claim: String,
+    /// `ROLE_CLAIM`, default `role`.
+    pub role_claim: String,
+    /// `ADMIN_ROLES`, comma-separated, default `admin,owner`.
+    pub admin_roles: HashSet<String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            org_claim: "org_id".into(),
+            role_claim: "role".into(),
+            admin_roles: ["admin", "owner"].into_iter().map(String::from).collect(),
+        }
+    }
+}
+
+/// Everything a function needs to know about its environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `STORES_TABLE` (required).
+    pub stores_table: String,
+    /// `SECRET_PREFIX`, default `opencx/shopify`.
+    pub secret_prefix: String,
+    /// `SECRETS_KMS_KEY_ID`: customer-managed KMS key for new secrets (optional).
+    pub kms_key_id: Option<String>,
+    pub shopify: ShopifyConfig,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("the environment variable {0} is invalid: {1}")]
+    Invalid(&'static str, String),
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |key: &str| {
+            lookup(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let stores_table = get("STORES_TABLE").ok_or(ConfigError::Missing("STORES_TABLE"))?;
+        let mut shopify = ShopifyConfig::default();
+        if let Some(version) = get("SHOPIFY_API_VERSION") {
+            let valid = version.len() == 7
+                && version.as_bytes()[4] == b'-'
+                && version
+                    .bytes()
+                    .enumerate()
+                    .all(|(i, b)| i == 4 || b.is_ascii_digit());
+            if !valid && version != "unstable" {
+                return Err(ConfigError::Invalid(
+                    "SHOPIFY_API_VERSION",
+                    "expected YYYY-MM".into(),
+                ));
+            }
+            shopify.api_version = version;
+        }
+        if let Some(base) = get("SHOPIFY_BASE_URL") {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(ConfigError::Invalid(
+                    "SHOPIFY_BASE_URL",
+                    "expected an http(s) URL".into(),
+                ));
+            }
+            shopify.base_url = Some(base);
+        }
+        let mut auth = AuthConfig::default();
+        if let Some(claim) = get("ORG_ID_CLAIM") {
+            auth.org_claim = claim;
+        }
+        if let Some(claim) = get("ROLE_CLAIM") {
+            auth.role_claim = claim;
+        }
+        if let Some(roles) = get("ADMIN_ROLES") {
+            auth.admin_roles = roles
+                .split(',')
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty())
+                .collect();
+        }
+        Ok(Self {
+            stores_table,
+            secret_prefix: get("SECRET_PREFIX").unwrap_or_else(|| "opencx/shopify".into()),
+            kms_key_id: get("SECRETS_KMS_KEY_ID"),
+            shopify,
+            auth,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = Config::from_lookup(env(&[("STORES_TABLE", "stores")])).unwrap();
+        assert_eq!(config.secret_prefix, "opencx/shopify");
+        assert_eq!(config.shopify.api_version, "2026-10");
+        assert_eq!(config.shopify.base_url, None);
+        assert_eq!(config.auth.org_claim, "org_id");
+        assert!(config.auth.admin_roles.contains("owner"));
+    }
+
+    #[test]
+    fn a_missing_table_or_bad_version_fails_the_cold_start() {
+        assert!(matches!(
+            Config::from_lookup(env(&[])),
+            Err(ConfigError::Missing("STORES_TABLE"))
+        ));
+        assert!(Config::from_lookup(env(&[
+            ("STORES_TABLE", "t"),
+            ("SHOPIFY_API_VERSION", "latest")
+        ]))
+        .is_err());
+    }
+
+    #[test]
+    fn overrides_are_read() {
+        let config = Config::from_lookup(env(&[
+            ("STORES_TABLE", "t"),
+            ("ADMIN_ROLES", " superuser , admin "),
+            ("ORG_ID_CLAIM", "custom:org"),
+            ("SHOPIFY_BASE_URL", "http://127.0.0.1:9"),
+        ]))
+        .unwrap();
+        assert_eq!(config.auth.admin_roles.len(), 2);
+        assert_eq!(config.auth.org_claim, "custom:org");
+        assert_eq!(
+            config.shopify.base_url.as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+    }
+}

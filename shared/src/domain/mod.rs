@@ -1,0 +1,9 @@
+//! Domain types: once one of these exists it is valid, so handlers never re-check strings.
+
+mod credentials;
+mod org;
+mod shop_domain;
+
+pub use credentials::{AuthType, Credentials, InvalidCredentialsFormat};
+pub use org::{InvalidOrganizationId, OrganizationId};
+pub use shop_domain::{InvalidShopDomain, ShopDomain};

@@ -1,0 +1,186 @@
+//! The API Gateway (HTTP API, payload v2) edges: who is calling, reading bodies, writing
+//! responses. The organization comes only from the authorizer's JWT claims.
+
+use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::AuthConfig;
+use crate::domain::OrganizationId;
+use crate::error::ApiError;
+
+/// Request bodies above this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The authenticated caller of a dashboard route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub org: OrganizationId,
+    pub is_admin: bool,
+}
+
+impl Caller {
+    /// Reads the org and role claims named by `auth`; every other claim is ignored.
+    pub fn from_request(req: &Request, auth: &AuthConfig) -> Result<Self, ApiError> {
+        let claims = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .map(|jwt| &jwt.claims),
+            _ => None,
+        }
+        .ok_or_else(ApiError::unauthorized)?;
+        let org = claims
+            .get(&auth.org_claim)
+            .and_then(|raw| OrganizationId::parse(raw).ok())
+            .ok_or_else(ApiError::unauthorized)?;
+        let is_admin = claims
+            .get(&auth.role_claim)
+            .is_some_and(|role| auth.admin_roles.contains(role.trim()));
+        Ok(Self { org, is_admin })
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}
+
+/// The API Gateway request id, for log lines.
+pub fn request_id(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// Decodes a JSON body of at most [`MAX_BODY_BYTES`].
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::payload_too_large());
+    }
+    if bytes.is_empty() {
+        return Err(ApiError::invalid_request(
+            "The request body must be a JSON object.",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        // serde's message names the field and the expected type but never echoes values.
+        let what = match e.classify() {
+            serde_json::error::Category::Data => {
+                format!("The request body has a wrong or missing field: {e}.")
+            }
+            _ => "The request body is not valid JSON.".to_owned(),
+        };
+        ApiError::invalid_request(what)
+    })
+}
+
+/// A JSON response.
+pub fn json_response<T: Serialize + ?Sized>(status: u16, value: &T) -> Response<Body> {
+    let body = serde_json::to_string(value).expect("response types always serialize");
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::Text(body))
+        .expect("a static status and header always build")
+}
+
+/// A `204 No Content` response.
+pub fn no_content() -> Response<Body> {
+    Response::builder()
+        .status(204)
+        .body(Body::Empty)
+        .expect("a static status always builds")
+}
+
+/// The contract's error envelope.
+pub fn error_response(error: &ApiError) -> Response<Body> {
+    Response::builder()
+        .status(error.status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::Text(error.body()))
+        .expect("a valid status and header always build")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(claims: serde_json::Value, body: Option<&str>) -> Request {
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "POST /shopify/stores",
+            "rawPath": "/shopify/stores",
+            "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "x", "domainPrefix": "x",
+                "http": {"method": "POST", "path": "/shopify/stores", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+                "requestId": "rid-1", "routeKey": "POST /shopify/stores", "stage": "$default",
+                "time": "25/Nov/2026:20:00:00 +0000", "timeEpoch": 0,
+                "authorizer": {"jwt": {"claims": claims, "scopes": null}}
+            },
+            "body": body, "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    #[test]
+    fn the_org_and_role_come_from_the_configured_claims() {
+        let auth = AuthConfig::default();
+        let caller = Caller::from_request(
+            &event(
+                serde_json::json!({"org_id": "org_1", "role": "owner"}),
+                None,
+            ),
+            &auth,
+        )
+        .unwrap();
+        assert_eq!(caller.org.as_str(), "org_1");
+        assert!(caller.is_admin);
+        let member = Caller::from_request(
+            &event(
+                serde_json::json!({"org_id": "org_1", "role": "agent"}),
+                None,
+            ),
+            &auth,
+        )
+        .unwrap();
+        assert_eq!(member.require_admin().unwrap_err().code, "forbidden");
+    }
+
+    #[test]
+    fn a_missing_or_malformed_org_claim_is_unauthorized() {
+        let auth = AuthConfig::default();
+        for claims in [
+            serde_json::json!({}),
+            serde_json::json!({"org_id": "a/b"}),
+            serde_json::json!({"org": "x", "role": "admin"}),
+        ] {
+            let err = Caller::from_request(&event(claims, None), &auth).unwrap_err();
+            assert_eq!((err.status, err.code), (401, "unauthorized"));
+        }
+    }
+
+    #[test]
+    fn bodies_over_64_kib_are_refused() {
+        let big = format!("{{\"x\":\"{}\"}}", "a".repeat(MAX_BODY_BYTES));
+        let err =
+            json_body::<serde_json::Value>(&event(serde_json::json!({"org_id": "o"}), Some(&big)))
+                .unwrap_err();
+        assert_eq!((err.status, err.code), (413, "payload_too_large"));
+    }
+}

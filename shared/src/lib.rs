@@ -1,0 +1,15 @@
+//! The one library every function links: domain types, the Shopify Admin client, storage ports
+//! with their DynamoDB / Secrets Manager and in-memory adapters, and the HTTP edges.
+
+pub mod aws;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod secrets;
+pub mod shopify;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use error::ApiError;

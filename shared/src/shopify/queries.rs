@@ -1,0 +1,55 @@
+//! Every GraphQL document the project sends, each in its own `.graphql` file beside this one so
+//! CI can validate it against Shopify's published Admin schema (see `infra/graphql/check.py`).
+
+/// A named GraphQL operation.
+#[derive(Clone, Copy, Debug)]
+pub struct Query {
+    /// The operation name, sent as `operationName` and used in logs.
+    pub operation: &'static str,
+    pub document: &'static str,
+}
+
+/// Shop identity and granted access scopes, read when connecting or verifying a store.
+pub const VALIDATE_CREDENTIALS: Query = Query {
+    operation: "ValidateCredentials",
+    document: include_str!("queries/validate_credentials.graphql"),
+};
+
+/// All documents, so tests can check each file is used and named as it says.
+pub const ALL: &[Query] = &[VALIDATE_CREDENTIALS];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_document_declares_the_operation_it_is_sent_as() {
+        for query in ALL {
+            let header = format!("query {}", query.operation);
+            assert!(
+                query.document.contains(&header),
+                "{} must be declared as `{header}`",
+                query.operation
+            );
+            assert!(
+                !query.document.contains("mutation"),
+                "every document is read-only"
+            );
+        }
+    }
+
+    #[test]
+    fn every_graphql_file_is_registered() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/shopify/queries");
+        let files = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "graphql"))
+            .count();
+        assert_eq!(
+            files,
+            ALL.len(),
+            "a .graphql file is not listed in queries::ALL"
+        );
+    }
+}

@@ -1,0 +1,169 @@
+//! [`StoreRepository`] on DynamoDB (`STORES_TABLE`): `pk = ORG#{org}`, `sk = STORE#{shop}`,
+//! items mapped with `serde_dynamo`, every write conditional on the version read.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use serde::{Deserialize, Serialize};
+
+use super::{sort_for_listing, Expect, StoreError, StoreRecord, StoreRepository};
+use crate::domain::{OrganizationId, ShopDomain};
+
+pub(crate) fn org_pk(org: &OrganizationId) -> String {
+    format!("ORG#{org}")
+}
+
+fn store_sk(shop: &ShopDomain) -> String {
+    format!("STORE#{shop}")
+}
+
+const STORE_SK_PREFIX: &str = "STORE#";
+
+#[derive(Serialize, Deserialize)]
+struct Item {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    record: StoreRecord,
+}
+
+/// The DynamoDB adapter; cheap to clone (the SDK client is an `Arc` inside).
+#[derive(Clone)]
+pub struct DynamoStoreRepository {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStoreRepository {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+fn key(org: &OrganizationId, shop: &ShopDomain) -> [(String, AttributeValue); 2] {
+    [
+        ("pk".into(), AttributeValue::S(org_pk(org))),
+        ("sk".into(), AttributeValue::S(store_sk(shop))),
+    ]
+}
+
+#[async_trait]
+impl StoreRepository for DynamoStoreRepository {
+    async fn get(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+    ) -> Result<Option<StoreRecord>, StoreError> {
+        let [(pk, pkv), (sk, skv)] = key(org, shop);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(pk, pkv)
+            .key(sk, skv)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        output
+            .item
+            .map(|item| {
+                serde_dynamo::from_item::<_, Item>(item)
+                    .map(|i| i.record)
+                    .map_err(|e| StoreError::Corrupt(Box::new(e)))
+            })
+            .transpose()
+    }
+
+    async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
+        let mut records = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(org_pk(org)))
+            .expression_attribute_values(":prefix", AttributeValue::S(STORE_SK_PREFIX.into()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| unavailable(e.into_service_error()))?;
+            let parsed: Item =
+                serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+            records.push(parsed.record);
+        }
+        sort_for_listing(&mut records);
+        Ok(records)
+    }
+
+    async fn put(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
+        let item = Item {
+            pk: org_pk(&record.org_id),
+            sk: store_sk(&record.shop_domain),
+            record: record.clone(),
+        };
+        let item = serde_dynamo::to_item(item).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let request = match expect {
+            Expect::Absent => request.condition_expression("attribute_not_exists(pk)"),
+            Expect::Version(v) => request
+                .condition_expression("#v = :expected")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(unavailable(e.into_service_error())),
+        }
+    }
+
+    async fn delete(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        let [(pk, pkv), (sk, skv)] = key(org, shop);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(pk, pkv)
+            .key(sk, skv)
+            .condition_expression("#v = :expected")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":expected", AttributeValue::N(version.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(unavailable(e.into_service_error())),
+        }
+    }
+}
