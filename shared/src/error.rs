@@ -110,6 +110,28 @@ impl ApiError {
     }
 }
 
+/// Converts a module error for the caller, logging its full cause chain first: the response
+/// carries only the contract's code and message, the log keeps the detail.
+pub fn logged<E>(error: E) -> ApiError
+where
+    E: std::error::Error + Into<ApiError>,
+{
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    let api: ApiError = error.into();
+    if api.status >= 500 {
+        tracing::error!(code = api.code, error = %chain, "request failed");
+    } else {
+        tracing::info!(code = api.code, error = %chain, "request refused");
+    }
+    api
+}
+
 impl From<InvalidShopDomain> for ApiError {
     fn from(e: InvalidShopDomain) -> Self {
         Self::new(422, "invalid_shop_domain", e.to_string())

@@ -7,9 +7,11 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod secrets;
+pub mod services;
 pub mod shopify;
 pub mod store;
 pub mod telemetry;
 
 pub use config::Config;
 pub use error::ApiError;
+pub use services::Services;

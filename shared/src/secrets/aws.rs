@@ -30,6 +30,9 @@ impl SecretsManagerStore {
         name: &SecretName,
         value: &SecretString,
     ) -> Result<String, SecretsError> {
+        if self.pending_deletion(name).await? {
+            self.restore(name).await?;
+        }
         for attempt in 0..2 {
             let result = self
                 .client
@@ -51,6 +54,18 @@ impl SecretsManagerStore {
             }
         }
         unreachable!("the loop returns on its second pass")
+    }
+
+    /// Whether the secret is scheduled for deletion (it still exists, but cannot be used).
+    async fn pending_deletion(&self, name: &SecretName) -> Result<bool, SecretsError> {
+        let described = self
+            .client
+            .describe_secret()
+            .secret_id(name.as_str())
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(described.deleted_date.is_some())
     }
 
     async fn restore(&self, name: &SecretName) -> Result<(), SecretsError> {

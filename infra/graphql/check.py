@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Validates every .graphql document of the project against Shopify's published Admin API
+schema, and checks that every field it reads is reachable with the scopes the project asks
+merchants for.
+
+The schema comes from the npm package @shopify/dev-mcp (dist/data/admin_<version>.json.gz),
+fetched with `npm pack` and cached under .cache/shopify-schema/. Besides the introspection
+result it carries `offline_scopes`: for each type and field, the access scopes that unlock it
+(any one of them suffices).
+
+Shopify's schema breaks one newer spec rule (deprecated fields implementing non-deprecated
+interface fields), so schema self-validation is skipped; documents are validated in full.
+"""
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from graphql import (
+    GraphQLObjectType, GraphQLInterfaceType, TypeInfo, TypeInfoVisitor, Visitor,
+    build_client_schema, get_named_type, parse, validate, visit,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = "@shopify/dev-mcp"
+PACKAGE_VERSION = "1.16.0"
+API_VERSION = os.environ.get("SHOPIFY_API_VERSION", "2026-10")
+GRANTED = {"read_orders", "read_products", "read_customers"}
+CACHE = ROOT / ".cache" / "shopify-schema"
+
+
+def schema_file() -> Path:
+    target = CACHE / f"admin_{API_VERSION}.json.gz"
+    if target.exists():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    print(f"fetching {PACKAGE}@{PACKAGE_VERSION} from npm for the Admin {API_VERSION} schema", file=sys.stderr)
+    out = subprocess.run(
+        ["npm", "pack", f"{PACKAGE}@{PACKAGE_VERSION}", "--silent", "--pack-destination", str(CACHE)],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip().splitlines()[-1]
+    tarball = CACHE / out
+    member = f"package/dist/data/admin_{API_VERSION}.json.gz"
+    with tarfile.open(tarball) as tar:
+        with tar.extractfile(member) as src:
+            target.write_bytes(src.read())
+    tarball.unlink()
+    return target
+
+
+def load():
+    with gzip.open(schema_file(), "rt") as f:
+        data = json.load(f)
+    schema = build_client_schema(data["data"])
+    schema._validation_errors = []  # skip self-validation (see module doc)
+    scopes = {}
+    for item in data["offline_scopes"]["items"]:
+        key = (item["typeName"], item.get("fieldName"))
+        scopes[key] = set(item.get("offlineScopes") or [])
+    return schema, scopes
+
+
+def reachable(required: set) -> bool:
+    return not required or bool(required & GRANTED)
+
+
+def scope_problems(schema, scopes, document):
+    problems = []
+    info = TypeInfo(schema)
+
+    class Fields(Visitor):
+        def enter_field(self, node, *_):
+            parent = info.get_parent_type()
+            field = info.get_field_def()
+            if parent is None or field is None:
+                return
+            name = node.name.value
+            if name.startswith("__"):
+                return
+            need = scopes.get((parent.name, name), set())
+            if not reachable(need):
+                problems.append(f"{parent.name}.{name} needs one of {sorted(need)}")
+            target = get_named_type(field.type)
+            need = scopes.get((target.name, None), set())
+            if isinstance(target, (GraphQLObjectType, GraphQLInterfaceType)) and not reachable(need):
+                problems.append(f"{parent.name}.{name} returns {target.name}, which needs one of {sorted(need)}")
+
+    visit(document, TypeInfoVisitor(info, Fields()))
+    return problems
+
+
+def main():
+    files = sorted(p for p in ROOT.rglob("*.graphql") if not any(part in {"target", ".cache", ".venv", "node_modules"} for part in p.parts))
+    if not files:
+        sys.exit("no .graphql documents found")
+    schema, scopes = load()
+    failed = 0
+    for path in files:
+        document = parse(path.read_text())
+        errors = [e.message for e in validate(schema, document)]
+        errors += scope_problems(schema, scopes, document)
+        for node in document.definitions:
+            if getattr(node, "operation", None) is not None and node.operation.value != "query":
+                errors.append("only read-only queries may be sent")
+        rel = path.relative_to(ROOT)
+        if errors:
+            failed += 1
+            print(f"FAIL {rel}")
+            for e in errors:
+                print(f"     {e}")
+        else:
+            print(f"ok   {rel}")
+    print(f"{len(files) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

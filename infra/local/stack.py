@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""The local AWS stack: moto in server mode (DynamoDB + Secrets Manager) on a free loopback
+port, with the stores table created exactly as template.yaml defines it.
+
+    stack.py start   start moto, create the table, write .local/stack.env
+    stack.py stop    stop the moto started by `start`
+    stack.py table   print the table definition read from template.yaml
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = ROOT / ".local"
+PID_FILE = STATE / "moto.pid"
+ENV_FILE = STATE / "stack.env"
+TABLE_NAME = os.environ.get("STORES_TABLE", "shopify-connector-local-stores")
+REGION = "us-east-1"
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short-form tags (!Ref, !Sub, ...) as plain data."""
+
+
+def _tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node)
+    else:
+        value = loader.construct_mapping(node)
+    return {suffix: value}
+
+
+CfnLoader.add_multi_constructor("!", _tag)
+
+
+def table_definition():
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+    tables = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    if len(tables) != 1:
+        sys.exit(f"template.yaml must define exactly one DynamoDB table, found {len(tables)}")
+    props = tables[0]["Properties"]
+    definition = {
+        "TableName": TABLE_NAME,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if key in props:
+            definition[key] = props[key]
+    return definition
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def stop():
+    if not PID_FILE.exists():
+        return
+    pid = int(PID_FILE.read_text().strip() or 0)
+    if pid and alive(pid):
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(50):
+            if not alive(pid):
+                break
+            time.sleep(0.1)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+    PID_FILE.unlink(missing_ok=True)
+    print("local stack stopped", file=sys.stderr)
+
+
+def start():
+    stop()
+    STATE.mkdir(exist_ok=True)
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log = open(STATE / "moto.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    PID_FILE.write_text(str(proc.pid))
+    deadline = time.time() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+            break
+        except Exception:
+            if proc.poll() is not None or time.time() > deadline:
+                sys.exit(f"moto did not start; see {STATE / 'moto.log'}")
+            time.sleep(0.2)
+    dynamodb = boto3.client(
+        "dynamodb", endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+    dynamodb.create_table(**table_definition())
+    dynamodb.get_waiter("table_exists").wait(TableName=TABLE_NAME)
+    ENV_FILE.write_text(
+        f"AWS_ENDPOINT_URL={endpoint}\n"
+        f"AWS_REGION={REGION}\nAWS_DEFAULT_REGION={REGION}\n"
+        "AWS_ACCESS_KEY_ID=testing\nAWS_SECRET_ACCESS_KEY=testing\n"
+        f"STORES_TABLE={TABLE_NAME}\n"
+    )
+    print(f"local stack up: moto at {endpoint}, table {TABLE_NAME}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "start":
+        start()
+    elif command == "stop":
+        stop()
+    elif command == "table":
+        print(json.dumps(table_definition(), indent=2))
+    else:
+        sys.exit(__doc__)

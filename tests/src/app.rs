@@ -1,0 +1,208 @@
+//! `TestApp`: one isolated tenant against either backend — in-memory fakes (handler tier) or
+//! moto through the real SDK clients (integration tier) — with its own fake Shopify.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use shared::secrets::{MemorySecretStore, SecretName, SecretStore, SecretsManagerStore};
+use shared::shopify::{RetryPolicy, ShopifyConfig};
+use shared::store::{DynamoStoreRepository, MemoryStoreRepository, StoreRecord, StoreRepository};
+use shared::Services;
+
+use crate::events::HttpEvent;
+use crate::fake_shopify::FakeShopify;
+use crate::local_aws;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Moto,
+}
+
+/// AWS clients of the moto tier, for looking behind the adapters.
+pub struct Aws {
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub table: String,
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub shopify: FakeShopify,
+    pub services: Services,
+    pub org: String,
+    pub aws: Option<Aws>,
+    pub memory_secrets: Option<Arc<MemorySecretStore>>,
+}
+
+/// Retries sized for tests: real backoff logic, millisecond waits.
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        max_total_wait: Duration::from_secs(3),
+        base_backoff: Duration::from_millis(5),
+        max_single_wait: Duration::from_secs(2),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        crate::logs::capture();
+        let shopify = FakeShopify::start().await;
+        let shopify_config = ShopifyConfig {
+            base_url: Some(shopify.base_url.clone()),
+            retry: fast_retry(),
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
+            ..ShopifyConfig::default()
+        };
+        let (stores, secrets, aws, memory_secrets): (
+            Arc<dyn StoreRepository>,
+            Arc<dyn SecretStore>,
+            _,
+            _,
+        ) = match backend {
+            Backend::Memory => {
+                let secrets = Arc::new(MemorySecretStore::new());
+                (
+                    Arc::new(MemoryStoreRepository::new()),
+                    secrets.clone(),
+                    None,
+                    Some(secrets),
+                )
+            }
+            Backend::Moto => {
+                let sdk = local_aws::sdk_config().await;
+                let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+                let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+                let table = local_aws::table();
+                (
+                    Arc::new(DynamoStoreRepository::new(dynamo.clone(), table.clone())),
+                    Arc::new(SecretsManagerStore::new(sm.clone(), None)),
+                    Some(Aws {
+                        dynamo,
+                        secrets: sm,
+                        table,
+                    }),
+                    None,
+                )
+            }
+        };
+        let mut services = Services::with_adapters(stores, secrets, shopify_config);
+        services.secret_prefix = local_aws::unique("test/shopify");
+        Self {
+            backend,
+            shopify,
+            services,
+            org: local_aws::unique("org"),
+            aws,
+            memory_secrets,
+        }
+    }
+
+    /// Claims of an admin of this app's org.
+    pub fn admin(&self) -> [(&str, &str); 2] {
+        [("org_id", self.org.as_str()), ("role", "admin")]
+    }
+
+    /// Sends `event` to `handler` and decodes the answer.
+    pub async fn call<F, Fut>(&self, handler: F, event: HttpEvent) -> (u16, Value)
+    where
+        F: FnOnce(Services, Request) -> Fut,
+        Fut: std::future::Future<Output = Result<Response<Body>, lambda_http::Error>>,
+    {
+        let response = handler(self.services.clone(), event.into_request())
+            .await
+            .expect("handlers answer every request");
+        decode(response)
+    }
+
+    /// `POST /shopify/stores` as an admin of this org.
+    pub async fn connect(&self, body: Value) -> (u16, Value) {
+        let event = HttpEvent::new("POST", "/shopify/stores")
+            .claims(&self.admin())
+            .json(&body);
+        self.call(
+            |s, r| async move { save_credentials::handle(&s, r).await },
+            event,
+        )
+        .await
+    }
+
+    /// The org's store records, through the port.
+    pub async fn records(&self) -> Vec<StoreRecord> {
+        let org = shared::domain::OrganizationId::parse(&self.org).unwrap();
+        self.services.stores.list(&org).await.unwrap()
+    }
+
+    /// Names of this app's secrets that exist (not scheduled for deletion).
+    pub async fn secret_names(&self) -> Vec<String> {
+        match (&self.aws, &self.memory_secrets) {
+            (Some(aws), _) => {
+                let mut names = Vec::new();
+                let mut pages = aws
+                    .secrets
+                    .list_secrets()
+                    .filters(
+                        aws_sdk_secretsmanager::types::Filter::builder()
+                            .key(aws_sdk_secretsmanager::types::FilterNameStringType::Name)
+                            .values(self.services.secret_prefix.clone())
+                            .build(),
+                    )
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    for secret in page.unwrap().secret_list.unwrap_or_default() {
+                        if secret.deleted_date.is_none() {
+                            names.extend(secret.name);
+                        }
+                    }
+                }
+                names.retain(|n| n.starts_with(&self.services.secret_prefix));
+                names.sort();
+                names
+            }
+            (None, Some(memory)) => memory
+                .names()
+                .into_iter()
+                .filter(|n| n.starts_with(&self.services.secret_prefix))
+                .collect(),
+            _ => unreachable!("a backend is always set"),
+        }
+    }
+
+    /// The current secret value of a store, read behind the port.
+    pub async fn current_secret(&self, shop: &str) -> Option<Value> {
+        let org = shared::domain::OrganizationId::parse(&self.org).unwrap();
+        let shop = shared::domain::ShopDomain::parse(shop).unwrap();
+        let name = SecretName::for_store(&self.services.secret_prefix, &org, &shop);
+        let raw = match (&self.aws, &self.memory_secrets) {
+            (Some(aws), _) => {
+                aws.secrets
+                    .get_secret_value()
+                    .secret_id(name.as_str())
+                    .version_stage("AWSCURRENT")
+                    .send()
+                    .await
+                    .ok()?
+                    .secret_string?
+            }
+            (None, Some(memory)) => memory.current(&name)?,
+            _ => unreachable!(),
+        };
+        serde_json::from_str(&raw).ok()
+    }
+}
+
+/// Status and JSON body of a handler's answer (`Value::Null` for an empty body).
+pub fn decode(response: Response<Body>) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
+        Body::Binary(bytes) => serde_json::from_slice(bytes).expect("JSON body"),
+        _ => Value::Null,
+    };
+    (status, body)
+}

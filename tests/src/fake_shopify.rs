@@ -1,0 +1,409 @@
+//! A fake Shopify: a real HTTP server that answers the Admin API the way Shopify does — status
+//! codes, `X-Shopify-API-Version`, GraphQL `errors` with `extensions.code`, `THROTTLED` with
+//! `extensions.cost`, the client-credentials token exchange — for the shops it is given.
+//!
+//! Shops are reached at `{base_url}/{shop}.myshopify.com/admin/...`, which is what
+//! `SHOPIFY_BASE_URL` makes the client use.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// One shop the fake knows.
+#[derive(Clone, Debug)]
+pub struct FakeShop {
+    pub domain: String,
+    pub name: String,
+    pub currency: String,
+    pub order_number_prefix: String,
+    pub order_number_suffix: String,
+    pub plan: String,
+    pub scopes: Vec<String>,
+    /// Static Admin API tokens that work.
+    pub access_tokens: Vec<String>,
+    /// A Dev Dashboard app's client id and secret that work.
+    pub client: Option<(String, String)>,
+    /// Tokens issued by the client-credentials exchange.
+    pub issued_tokens: Vec<String>,
+}
+
+impl FakeShop {
+    /// A shop `{handle}.myshopify.com` granting the three required scopes and `read_all_orders`.
+    pub fn new(handle: &str) -> Self {
+        Self {
+            domain: format!("{handle}.myshopify.com"),
+            name: handle.replace('-', " "),
+            currency: "USD".into(),
+            order_number_prefix: "#".into(),
+            order_number_suffix: String::new(),
+            plan: "Basic".into(),
+            scopes: [
+                "read_orders",
+                "read_all_orders",
+                "read_products",
+                "read_customers",
+            ]
+            .map(String::from)
+            .to_vec(),
+            access_tokens: Vec::new(),
+            client: None,
+            issued_tokens: Vec::new(),
+        }
+    }
+
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.access_tokens.push(token.into());
+        self
+    }
+
+    pub fn with_client(mut self, id: &str, secret: &str) -> Self {
+        self.client = Some((id.into(), secret.into()));
+        self
+    }
+
+    pub fn with_scopes(mut self, scopes: &[&str]) -> Self {
+        self.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        self.order_number_prefix = prefix.into();
+        self
+    }
+
+    pub fn with_currency(mut self, currency: &str) -> Self {
+        self.currency = currency.into();
+        self
+    }
+}
+
+/// A scripted misbehaviour, served instead of the next answer for a shop.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// An HTTP status with Shopify's usual body for it, and an optional `Retry-After`.
+    Status {
+        status: u16,
+        retry_after: Option<String>,
+    },
+    /// GraphQL `THROTTLED` with the given bucket state.
+    Throttled {
+        requested: f64,
+        available: f64,
+        restore_rate: f64,
+    },
+    /// A 200 whose body is an HTML page.
+    NotJson,
+    /// A 200 with a GraphQL error of this `extensions.code`.
+    GraphQlError(&'static str),
+    /// Waits this long before answering normally.
+    Delay(std::time::Duration),
+}
+
+impl Fault {
+    pub fn status(status: u16) -> Self {
+        Self::Status {
+            status,
+            retry_after: None,
+        }
+    }
+}
+
+/// A request the fake received, for assertions.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub shop: String,
+    pub path: String,
+    pub operation: Option<String>,
+    pub access_token: Option<String>,
+    pub api_version: Option<String>,
+}
+
+#[derive(Default)]
+struct Inner {
+    shops: HashMap<String, FakeShop>,
+    faults: HashMap<String, VecDeque<Fault>>,
+    received: Vec<Received>,
+    issued: u64,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+/// The running fake; dropping it stops the server.
+pub struct FakeShopify {
+    pub base_url: String,
+    inner: Shared,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeShopify {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeShopify {
+    /// Starts on a free loopback port.
+    pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0".parse().unwrap()).await
+    }
+
+    pub async fn start_on(addr: SocketAddr) -> Self {
+        let inner: Shared = Arc::default();
+        let app = Router::new()
+            .route("/{shop}/admin/api/{version}/graphql.json", post(graphql))
+            .route("/{shop}/admin/oauth/access_token", post(access_token))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind fake Shopify");
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .await
+                .expect("fake Shopify server");
+        });
+        Self {
+            base_url,
+            inner,
+            task,
+        }
+    }
+
+    pub fn add_shop(&self, shop: FakeShop) {
+        self.inner
+            .lock()
+            .unwrap()
+            .shops
+            .insert(shop.domain.clone(), shop);
+    }
+
+    /// Changes a shop in place (revoke a token, remove a scope...).
+    pub fn update_shop(&self, domain: &str, change: impl FnOnce(&mut FakeShop)) {
+        let mut inner = self.inner.lock().unwrap();
+        change(inner.shops.get_mut(domain).expect("unknown fake shop"));
+    }
+
+    /// Serves `fault` instead of the next answer to `domain`.
+    pub fn push_fault(&self, domain: &str, fault: Fault) {
+        self.inner
+            .lock()
+            .unwrap()
+            .faults
+            .entry(domain.into())
+            .or_default()
+            .push_back(fault);
+    }
+
+    /// Every request received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.lock().unwrap().received.clone()
+    }
+
+    pub fn requests_to(&self, domain: &str) -> usize {
+        self.received().iter().filter(|r| r.shop == domain).count()
+    }
+}
+
+fn shopify_error(status: u16, retry_after: Option<&str>) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = match status {
+        401 => {
+            json!({"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"})
+        }
+        402 => json!({"errors": "Unavailable Shop"}),
+        403 => json!({"errors": "User does not have access"}),
+        404 => json!({"errors": "Not Found"}),
+        423 => json!({"errors": "Locked"}),
+        429 => {
+            json!({"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."})
+        }
+        _ => json!({"errors": "Internal Server Error"}),
+    };
+    let mut response = (code, Json(body)).into_response();
+    if let Some(wait) = retry_after {
+        response
+            .headers_mut()
+            .insert("Retry-After", wait.parse().unwrap());
+    }
+    response
+}
+
+fn cost(requested: f64, available: f64, restore_rate: f64) -> Value {
+    json!({"cost": {
+        "requestedQueryCost": requested,
+        "actualQueryCost": if available >= requested { Some(requested) } else { None },
+        "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": available, "restoreRate": restore_rate}
+    }})
+}
+
+/// Serves a queued fault, if any. `Delay` is awaited here and then the answer goes on.
+async fn take_fault(inner: &Shared, shop: &str) -> Option<Response> {
+    let fault = inner
+        .lock()
+        .unwrap()
+        .faults
+        .get_mut(shop)
+        .and_then(|q| q.pop_front())?;
+    Some(match fault {
+        Fault::Status { status, retry_after } => shopify_error(status, retry_after.as_deref()),
+        Fault::Throttled { requested, available, restore_rate } => Json(json!({
+            "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+            "extensions": cost(requested, available, restore_rate),
+        }))
+        .into_response(),
+        Fault::NotJson => (
+            StatusCode::OK,
+            [("content-type", "text/html")],
+            "<html><body>Shopify is down for maintenance</body></html>",
+        )
+            .into_response(),
+        Fault::GraphQlError(code) => Json(json!({
+            "errors": [{"message": format!("{code} error"), "extensions": {"code": code}}],
+            "extensions": cost(1.0, 1999.0, 100.0),
+        }))
+        .into_response(),
+        Fault::Delay(duration) => {
+            tokio::time::sleep(duration).await;
+            return None;
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct GraphQlRequest {
+    #[serde(default)]
+    query: String,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Value,
+}
+
+async fn graphql(
+    State(inner): State<Shared>,
+    Path((shop, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(request): Json<GraphQlRequest>,
+) -> Response {
+    let token = headers
+        .get("x-shopify-access-token")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    inner.lock().unwrap().received.push(Received {
+        shop: shop.clone(),
+        path: "graphql".into(),
+        operation: request.operation_name.clone(),
+        access_token: token.clone(),
+        api_version: Some(version.clone()),
+    });
+    if let Some(fault) = take_fault(&inner, &shop).await {
+        return fault;
+    }
+    let Some(record) = inner.lock().unwrap().shops.get(&shop).cloned() else {
+        return shopify_error(404, None);
+    };
+    let authorized = token
+        .as_ref()
+        .is_some_and(|t| record.access_tokens.contains(t) || record.issued_tokens.contains(t));
+    if !authorized {
+        return shopify_error(401, None);
+    }
+    if request.query.contains("mutation") {
+        return Json(json!({"errors": [{"message": "mutations are not served by the fake"}]}))
+            .into_response();
+    }
+    let data = match request.operation_name.as_deref() {
+        Some("ValidateCredentials") => validate_credentials(&record),
+        other => {
+            return Json(json!({
+                "errors": [{"message": format!("the fake does not serve operation {other:?}"), "extensions": {"code": "UNKNOWN"}}]
+            }))
+            .into_response()
+        }
+    };
+    let _ = request.variables;
+    let mut response =
+        Json(json!({"data": data, "extensions": cost(3.0, 1997.0, 100.0)})).into_response();
+    response
+        .headers_mut()
+        .insert("X-Shopify-API-Version", version.parse().unwrap());
+    response
+}
+
+fn validate_credentials(shop: &FakeShop) -> Value {
+    json!({
+        "shop": {
+            "name": shop.name,
+            "myshopifyDomain": shop.domain,
+            "currencyCode": shop.currency,
+            "orderNumberFormatPrefix": shop.order_number_prefix,
+            "orderNumberFormatSuffix": shop.order_number_suffix,
+            "plan": {"publicDisplayName": shop.plan, "partnerDevelopment": false},
+        },
+        "currentAppInstallation": {
+            "accessScopes": shop.scopes.iter().map(|s| json!({"handle": s})).collect::<Vec<_>>(),
+        },
+    })
+}
+
+#[derive(Deserialize)]
+struct TokenRequest {
+    grant_type: String,
+    client_id: String,
+    client_secret: String,
+}
+
+async fn access_token(
+    State(inner): State<Shared>,
+    Path(shop): Path<String>,
+    Form(request): Form<TokenRequest>,
+) -> Response {
+    inner.lock().unwrap().received.push(Received {
+        shop: shop.clone(),
+        path: "oauth/access_token".into(),
+        operation: None,
+        access_token: None,
+        api_version: None,
+    });
+    if let Some(fault) = take_fault(&inner, &shop).await {
+        return fault;
+    }
+    let mut guard = inner.lock().unwrap();
+    let state = &mut *guard;
+    let Some(record) = state.shops.get_mut(&shop) else {
+        return shopify_error(404, None);
+    };
+    let valid = request.grant_type == "client_credentials"
+        && record.client.as_ref().is_some_and(|(id, secret)| {
+            *id == request.client_id && *secret == request.client_secret
+        });
+    if !valid {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_client", "error_description": "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method."})),
+        )
+            .into_response();
+    }
+    state.issued += 1;
+    let token = format!(
+        "shpat_cc_{}_{}",
+        record.domain.split('.').next().unwrap(),
+        state.issued
+    );
+    record.issued_tokens.push(token.clone());
+    Json(json!({"access_token": token, "scope": record.scopes.join(","), "expires_in": 86399}))
+        .into_response()
+}

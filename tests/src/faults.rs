@@ -1,0 +1,115 @@
+//! Adapters that fail on purpose, wrapped around the real ones, to prove that a failure between
+//! two storage writes leaves nothing half-written and that a retry converges.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use shared::domain::{OrganizationId, ShopDomain};
+use shared::secrets::{PutOutcome, SecretName, SecretStore, SecretsError};
+use shared::store::{Expect, StoreError, StoreRecord, StoreRepository};
+
+fn injected() -> Box<dyn std::error::Error + Send + Sync> {
+    Box::new(std::io::Error::other("injected fault"))
+}
+
+/// Counts write calls; the call numbered `fail_on` (1-based) and, if `sticky`, every later one
+/// fails as if the service were down.
+#[derive(Default)]
+pub struct Trigger {
+    calls: AtomicUsize,
+    fail_on: AtomicUsize,
+}
+
+impl Trigger {
+    pub fn fail_on(&self, n: usize) {
+        self.calls.store(0, Ordering::SeqCst);
+        self.fail_on.store(n, Ordering::SeqCst);
+    }
+
+    pub fn disarm(&self) {
+        self.fail_on.store(0, Ordering::SeqCst);
+    }
+
+    fn fire(&self) -> bool {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        n == self.fail_on.load(Ordering::SeqCst)
+    }
+}
+
+/// A store repository whose writes (`put`, `delete`) fail when the trigger fires.
+pub struct FailingStores {
+    pub inner: Arc<dyn StoreRepository>,
+    pub trigger: Arc<Trigger>,
+}
+
+#[async_trait]
+impl StoreRepository for FailingStores {
+    async fn get(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+    ) -> Result<Option<StoreRecord>, StoreError> {
+        self.inner.get(org, shop).await
+    }
+    async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
+        self.inner.list(org).await
+    }
+    async fn put(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
+        if self.trigger.fire() {
+            return Err(StoreError::Unavailable(injected()));
+        }
+        self.inner.put(record, expect).await
+    }
+    async fn delete(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        if self.trigger.fire() {
+            return Err(StoreError::Unavailable(injected()));
+        }
+        self.inner.delete(org, shop, version).await
+    }
+}
+
+/// A secret store whose writes (`put`, `make_current`, `delete`) fail when the trigger fires.
+pub struct FailingSecrets {
+    pub inner: Arc<dyn SecretStore>,
+    pub trigger: Arc<Trigger>,
+}
+
+#[async_trait]
+impl SecretStore for FailingSecrets {
+    async fn put(
+        &self,
+        name: &SecretName,
+        value: &SecretString,
+    ) -> Result<PutOutcome, SecretsError> {
+        if self.trigger.fire() {
+            return Err(SecretsError::Unavailable(injected()));
+        }
+        self.inner.put(name, value).await
+    }
+    async fn get_version(
+        &self,
+        name: &SecretName,
+        version_id: &str,
+    ) -> Result<Option<SecretString>, SecretsError> {
+        self.inner.get_version(name, version_id).await
+    }
+    async fn make_current(&self, name: &SecretName, version_id: &str) -> Result<(), SecretsError> {
+        if self.trigger.fire() {
+            return Err(SecretsError::Unavailable(injected()));
+        }
+        self.inner.make_current(name, version_id).await
+    }
+    async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
+        if self.trigger.fire() {
+            return Err(SecretsError::Unavailable(injected()));
+        }
+        self.inner.delete(name).await
+    }
+}

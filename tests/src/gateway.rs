@@ -1,0 +1,184 @@
+//! A local stand-in for API Gateway: turns plain HTTP requests on 127.0.0.1 into API Gateway
+//! v2 events (with dev JWT claims) and hands them to the same handlers Lambda runs.
+//!
+//! Claims come from `X-Dev-Org-Id` (default `demo-org`; `none` sends no authorizer context)
+//! and `X-Dev-Role` (default `admin`), so every auth path can be tried with curl.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body as AxumBody};
+use axum::extract::State;
+use axum::http::{Request as AxumRequest, StatusCode};
+use axum::response::{IntoResponse, Response as AxumResponse};
+use axum::Router;
+use futures::future::BoxFuture;
+use lambda_http::{Body, Request, Response};
+use shared::Services;
+
+use crate::events::HttpEvent;
+
+/// A function handler as the gateway calls it.
+pub type Handler = Arc<
+    dyn Fn(Request) -> BoxFuture<'static, Result<Response<Body>, lambda_http::Error>> + Send + Sync,
+>;
+
+/// One `METHOD /path/{param}` route and the function behind it.
+#[derive(Clone)]
+pub struct Route {
+    pub method: &'static str,
+    pub route: &'static str,
+    pub handler: Handler,
+}
+
+/// The contract's dashboard routes served by the functions that exist.
+pub fn dashboard_routes(services: Services) -> Vec<Route> {
+    let save = services.clone();
+    vec![Route {
+        method: "POST",
+        route: "/shopify/stores",
+        handler: Arc::new(move |req| {
+            let services = save.clone();
+            Box::pin(async move { save_credentials::handle(&services, req).await })
+        }),
+    }]
+}
+
+fn matches(route: &str, path: &str) -> Option<HashMap<String, String>> {
+    let route_parts: Vec<_> = route.trim_matches('/').split('/').collect();
+    let path_parts: Vec<_> = path.trim_matches('/').split('/').collect();
+    if route_parts.len() != path_parts.len() {
+        return None;
+    }
+    let mut params = HashMap::new();
+    for (r, p) in route_parts.iter().zip(&path_parts) {
+        if let Some(name) = r.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+            params.insert(name.to_owned(), percent_decode(p));
+        } else if r != p {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn dispatch(
+    State(routes): State<Arc<Vec<Route>>>,
+    request: AxumRequest<AxumBody>,
+) -> AxumResponse {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let method = parts.method.as_str().to_owned();
+    let candidates: Vec<_> = routes
+        .iter()
+        .filter_map(|r| matches(r.route, &path).map(|params| (r, params)))
+        .collect();
+    let Some((route, params)) = candidates.iter().find(|(r, _)| r.method == method) else {
+        let status = if candidates.is_empty() {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::METHOD_NOT_ALLOWED
+        };
+        return (
+            status,
+            axum::Json(serde_json::json!({"message": "Not Found"})),
+        )
+            .into_response();
+    };
+    // API Gateway itself refuses payloads over 10 MB; the functions enforce their own limit.
+    let Ok(bytes) = to_bytes(body, 10 * 1024 * 1024).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let mut event = HttpEvent::new(&method, route.route);
+    event.path = path.clone();
+    event.path_parameters = params.clone();
+    if let Some(query) = parts.uri.query() {
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            event = event.query(
+                &percent_decode(&k.replace('+', " ")),
+                &percent_decode(&v.replace('+', " ")),
+            );
+        }
+    }
+    for (name, value) in &parts.headers {
+        if let Ok(value) = value.to_str() {
+            event
+                .headers
+                .insert(name.as_str().to_owned(), value.to_owned());
+        }
+    }
+    if !bytes.is_empty() {
+        event = event.raw_body(&String::from_utf8_lossy(&bytes));
+    }
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let org = header("x-dev-org-id").unwrap_or_else(|| "demo-org".into());
+    let role = header("x-dev-role").unwrap_or_else(|| "admin".into());
+    if org != "none" {
+        event = event.claims(&[("org_id", &org), ("role", &role)]);
+    }
+    let response = match (route.handler)(event.into_request()).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(%error, "handler returned a Lambda error");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response();
+        }
+    };
+    let (parts, body) = response.into_parts();
+    let bytes: Vec<u8> = match body {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    AxumResponse::from_parts(parts, AxumBody::from(bytes))
+}
+
+/// The gateway as an axum app.
+pub fn app(routes: Vec<Route>) -> Router {
+    Router::new()
+        .fallback(dispatch)
+        .with_state(Arc::new(routes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_literal_and_parameter_segments() {
+        assert!(matches("/shopify/stores", "/shopify/stores")
+            .unwrap()
+            .is_empty());
+        let params = matches("/shopify/stores/{shop}", "/shopify/stores/a.myshopify.com").unwrap();
+        assert_eq!(params["shop"], "a.myshopify.com");
+        assert!(matches("/shopify/stores/{shop}", "/shopify/stores").is_none());
+        assert_eq!(percent_decode("a%40b.com"), "a@b.com");
+    }
+}
