@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod lifecycle;
 pub mod secrets;
 pub mod services;
 pub mod shopify;

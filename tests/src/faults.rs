@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
-use shared::domain::{OrganizationId, ShopDomain};
+use shared::domain::{OrgSettings, OrganizationId, ShopDomain};
 use shared::secrets::{PutOutcome, SecretName, SecretStore, SecretsError};
 use shared::store::{Expect, StoreError, StoreRecord, StoreRepository};
 
@@ -73,6 +73,19 @@ impl StoreRepository for FailingStores {
         }
         self.inner.delete(org, shop, version).await
     }
+    async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {
+        self.inner.get_settings(org).await
+    }
+    async fn put_settings(
+        &self,
+        org: &OrganizationId,
+        settings: &OrgSettings,
+    ) -> Result<(), StoreError> {
+        if self.trigger.fire() {
+            return Err(StoreError::Unavailable(injected()));
+        }
+        self.inner.put_settings(org, settings).await
+    }
 }
 
 /// A secret store whose writes (`put`, `make_current`, `delete`) fail when the trigger fires.
@@ -92,6 +105,9 @@ impl SecretStore for FailingSecrets {
             return Err(SecretsError::Unavailable(injected()));
         }
         self.inner.put(name, value).await
+    }
+    async fn current_version(&self, name: &SecretName) -> Result<Option<String>, SecretsError> {
+        self.inner.current_version(name).await
     }
     async fn get_version(
         &self,

@@ -1,33 +1,30 @@
 //! `POST /shopify/stores`: connect a Shopify store to the caller's organization, or replace the
-//! credentials of one already connected (rotation).
+//! credentials of one already connected (rotation, including switching between a static token
+//! and client credentials).
 //!
-//! Order of work, and why:
-//! 1. Validate everything that needs no storage: caller, body, domain, credential shape.
-//! 2. Validate the credentials live against Shopify (token exchange for client credentials,
-//!    then one query for the shop and its scopes). Nothing is stored unless this passes.
-//! 3. Put the credentials as a new version of the store's deterministic secret.
-//! 4. Write the record, conditional on the version read, naming that secret version.
-//!
-//! A crash after 3 leaves a secret version no record names: invisible to users, and the next
-//! request of the same shop reuses the same secret. When step 4 fails, the secret is put back
-//! the way it was (deleted for a new connection, the previous version made current again for
-//! a rotation) unless a re-read shows the write landed after all.
+//! Nothing is stored until the credentials pass the live check. The order of the storage
+//! writes, and what a crash between them leaves behind, is described in
+//! [`shared::lifecycle`].
+
+use std::time::Duration;
 
 use chrono::Utc;
 use lambda_http::{Body, Error, Request, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
+use shared::domain::OrganizationId;
 use shared::domain::{Credentials, ShopDomain};
 use shared::error::logged;
 use shared::http::{self, Caller};
-use shared::secrets::SecretName;
-use shared::shopify::{missing_scopes, scope_warnings};
+use shared::lifecycle;
+use shared::shopify::{missing_scopes, scope_warnings, ShopInfo};
 use shared::store::{Expect, StoreError, StoreRecord, StoreStatus};
 use shared::{ApiError, Services};
 use tracing::Instrument;
 
-/// Attempts of the record write when another request changes the same record meanwhile.
-const WRITE_ATTEMPTS: usize = 3;
+/// Attempts of the record write when other requests change the same record meanwhile; enough
+/// for a burst of concurrent rotations of one shop to serialize.
+const WRITE_ATTEMPTS: usize = 32;
 
 #[derive(Deserialize)]
 struct ConnectBody {
@@ -110,13 +107,21 @@ async fn connect(services: &Services, req: &Request) -> Result<(u16, StoreRecord
         return Err(ApiError::missing_scopes(&missing));
     }
 
-    let name = SecretName::for_store(&services.secret_prefix, org, &shop);
-    let mut existing = services.stores.get(org, &shop).await.map_err(logged)?;
-    let put = services
-        .secrets
-        .put(&name, &credentials.to_secret_json())
-        .await
-        .map_err(logged)?;
+    persist(services, org, &shop, &credentials, &info).await
+}
+
+/// Stages the credentials and points the record at them (see [`shared::lifecycle`]).
+async fn persist(
+    services: &Services,
+    org: &OrganizationId,
+    shop: &ShopDomain,
+    credentials: &Credentials,
+    info: &ShopInfo,
+) -> Result<(u16, StoreRecord), ApiError> {
+    let name = lifecycle::secret_name(services, org, shop);
+    let secret = credentials.to_secret_json();
+    let mut existing = services.stores.get(org, shop).await.map_err(logged)?;
+    let mut staged = services.secrets.put(&name, &secret).await.map_err(logged)?;
 
     for attempt in 1..=WRITE_ATTEMPTS {
         let now = Utc::now();
@@ -136,7 +141,7 @@ async fn connect(services: &Services, req: &Request) -> Result<(u16, StoreRecord
             updated_at: now,
             credentials_updated_at: now,
             last_verified_at: now,
-            credentials_version: put.version_id.clone(),
+            credentials_version: staged.version_id.clone(),
             version: existing.as_ref().map_or(1, |old| old.version + 1),
         };
         let expect = existing
@@ -144,49 +149,47 @@ async fn connect(services: &Services, req: &Request) -> Result<(u16, StoreRecord
             .map_or(Expect::Absent, |old| Expect::Version(old.version));
         match services.stores.put(&record, expect).await {
             Ok(()) => {
-                let status = if existing.is_some() { 200 } else { 201 };
+                lifecycle::converge_current(services, org, shop).await;
+                let rotated = existing.is_some();
                 tracing::info!(
                     org_id = %org,
                     shop = %shop,
                     auth_type = ?record.auth_type,
-                    rotated = existing.is_some(),
+                    rotated,
+                    attempt,
                     "store connected"
                 );
-                return Ok((status, record));
+                return Ok((if rotated { 200 } else { 201 }, record));
             }
             Err(StoreError::Conflict) if attempt < WRITE_ATTEMPTS => {
-                existing = services.stores.get(org, &shop).await.map_err(logged)?;
+                // Another request changed the record; back off a little and build on its state.
+                let jitter = fastrand::u64(0..=10 * attempt as u64);
+                tokio::time::sleep(Duration::from_millis(jitter)).await;
+                existing = services.stores.get(org, shop).await.map_err(logged)?;
+                if existing.is_none() {
+                    // A disconnect ran meanwhile and may have deleted the secret: stage again.
+                    staged = services.secrets.put(&name, &secret).await.map_err(logged)?;
+                }
             }
             Err(error) => {
-                undo_secret(services, &caller, &shop, &name, &put.version_id).await;
+                let landed = services.stores.get(org, shop).await;
+                match landed {
+                    Ok(Some(current)) if current.credentials_version == staged.version_id => {
+                        // The write did land; only its answer was lost.
+                        lifecycle::converge_current(services, org, shop).await;
+                        let status = if existing.is_some() { 200 } else { 201 };
+                        return Ok((status, current));
+                    }
+                    Ok(None) if staged.created => {
+                        if let Err(undo) = services.secrets.delete(&name).await {
+                            tracing::warn!(shop = %shop, error = %undo, "could not remove the secret of a failed connection; the next attempt reuses it");
+                        }
+                    }
+                    _ => {}
+                }
                 return Err(logged(error));
             }
         }
     }
     unreachable!("the last attempt returns")
-}
-
-/// Puts the secret back as it was after the record write failed, unless the write landed.
-async fn undo_secret(
-    services: &Services,
-    caller: &Caller,
-    shop: &ShopDomain,
-    name: &SecretName,
-    our_version: &str,
-) {
-    let landed = match services.stores.get(&caller.org, shop).await {
-        Ok(current) => current.map(|r| r.credentials_version),
-        Err(_) => {
-            tracing::warn!(shop = %shop, "cannot tell whether the record write landed; keeping the secret");
-            return;
-        }
-    };
-    let result = match landed {
-        Some(version) if version == our_version => return,
-        Some(version) => services.secrets.make_current(name, &version).await,
-        None => services.secrets.delete(name).await,
-    };
-    if let Err(error) = result {
-        tracing::warn!(shop = %shop, error = %error, "could not undo the secret write; the next request repairs it");
-    }
 }

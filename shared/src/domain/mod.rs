@@ -2,8 +2,10 @@
 
 mod credentials;
 mod org;
+mod settings;
 mod shop_domain;
 
 pub use credentials::{AuthType, Credentials, InvalidCredentialsFormat};
 pub use org::{InvalidOrganizationId, OrganizationId};
+pub use settings::{ActionToggles, OrgSettings};
 pub use shop_domain::{InvalidShopDomain, ShopDomain};

@@ -1,17 +1,26 @@
 //! [`SecretStore`] on AWS Secrets Manager, optionally encrypted with `SECRETS_KMS_KEY_ID`.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::error::SdkError;
 use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
 use aws_sdk_secretsmanager::operation::delete_secret::DeleteSecretError;
+use aws_sdk_secretsmanager::operation::describe_secret::{
+    DescribeSecretError, DescribeSecretOutput,
+};
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
-use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueError;
 use aws_sdk_secretsmanager::Client;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{PutOutcome, SecretName, SecretStore, SecretsError};
 
 const CURRENT: &str = "AWSCURRENT";
+const PENDING: &str = "AWSPENDING";
+
+/// How often `put` tries again while a force-deleted secret of the same name is still being
+/// removed (Secrets Manager deletes asynchronously; it takes seconds).
+const CREATE_ATTEMPTS: u32 = 6;
 
 /// The Secrets Manager adapter; cheap to clone.
 #[derive(Clone)]
@@ -25,58 +34,54 @@ impl SecretsManagerStore {
         Self { client, kms_key_id }
     }
 
-    async fn put_value(
+    async fn describe(
         &self,
         name: &SecretName,
-        value: &SecretString,
-    ) -> Result<String, SecretsError> {
-        if self.pending_deletion(name).await? {
-            self.restore(name).await?;
-        }
-        for attempt in 0..2 {
-            let result = self
-                .client
-                .put_secret_value()
-                .secret_id(name.as_str())
-                .secret_string(value.expose_secret())
-                .send()
-                .await;
-            match result {
-                Ok(out) => return version_of(out.version_id),
-                // Pending deletion: bring it back, then write the new version.
-                Err(SdkError::ServiceError(e))
-                    if attempt == 0
-                        && matches!(e.err(), PutSecretValueError::InvalidRequestException(_)) =>
-                {
-                    self.restore(name).await?;
-                }
-                Err(e) => return Err(unavailable(e.into_service_error())),
-            }
-        }
-        unreachable!("the loop returns on its second pass")
-    }
-
-    /// Whether the secret is scheduled for deletion (it still exists, but cannot be used).
-    async fn pending_deletion(&self, name: &SecretName) -> Result<bool, SecretsError> {
-        let described = self
+    ) -> Result<Option<DescribeSecretOutput>, SecretsError> {
+        match self
             .client
             .describe_secret()
             .secret_id(name.as_str())
             .send()
             .await
-            .map_err(|e| unavailable(e.into_service_error()))?;
-        Ok(described.deleted_date.is_some())
+        {
+            Ok(out) => Ok(Some(out)),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), DescribeSecretError::ResourceNotFoundException(_)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(unavailable(e.into_service_error())),
+        }
     }
 
-    async fn restore(&self, name: &SecretName) -> Result<(), SecretsError> {
-        tracing::info!(secret = %name, "restoring a secret that was pending deletion");
-        self.client
-            .restore_secret()
+    /// Adds a pending version to an existing secret, restoring it first if it is scheduled for
+    /// deletion.
+    async fn put_pending(
+        &self,
+        name: &SecretName,
+        described: &DescribeSecretOutput,
+        value: &SecretString,
+    ) -> Result<String, SecretsError> {
+        if described.deleted_date.is_some() {
+            tracing::info!(secret = %name, "restoring a secret that was pending deletion");
+            self.client
+                .restore_secret()
+                .secret_id(name.as_str())
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+        }
+        let out = self
+            .client
+            .put_secret_value()
             .secret_id(name.as_str())
+            .secret_string(value.expose_secret())
+            .version_stages(PENDING)
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
-        Ok(())
+        version_of(out.version_id)
     }
 }
 
@@ -92,6 +97,15 @@ fn version_of(version: Option<String>) -> Result<String, SecretsError> {
     })
 }
 
+fn current_of(described: &DescribeSecretOutput) -> Option<String> {
+    described.version_ids_to_stages().and_then(|stages| {
+        stages
+            .iter()
+            .find(|(_, labels)| labels.iter().any(|l| l == CURRENT))
+            .map(|(id, _)| id.clone())
+    })
+}
+
 #[async_trait]
 impl SecretStore for SecretsManagerStore {
     async fn put(
@@ -99,34 +113,59 @@ impl SecretStore for SecretsManagerStore {
         name: &SecretName,
         value: &SecretString,
     ) -> Result<PutOutcome, SecretsError> {
-        let result = self
-            .client
-            .create_secret()
-            .name(name.as_str())
-            .description("Shopify Admin API credentials of one connected store")
-            .set_kms_key_id(self.kms_key_id.clone())
-            .secret_string(value.expose_secret())
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(PutOutcome {
-                version_id: version_of(out.version_id)?,
-                created: true,
-            }),
-            Err(SdkError::ServiceError(e))
-                if matches!(
-                    e.err(),
-                    CreateSecretError::ResourceExistsException(_)
-                        | CreateSecretError::InvalidRequestException(_)
-                ) =>
-            {
-                Ok(PutOutcome {
-                    version_id: self.put_value(name, value).await?,
-                    created: false,
-                })
+        let mut last_error = None;
+        for attempt in 0..CREATE_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(250 << attempt.min(4))).await;
             }
-            Err(e) => Err(unavailable(e.into_service_error())),
+            let created = self
+                .client
+                .create_secret()
+                .name(name.as_str())
+                .description("Shopify Admin API credentials of one connected store")
+                .set_kms_key_id(self.kms_key_id.clone())
+                .secret_string(value.expose_secret())
+                .send()
+                .await;
+            let error = match created {
+                Ok(out) => {
+                    return Ok(PutOutcome {
+                        version_id: version_of(out.version_id)?,
+                        created: true,
+                    })
+                }
+                Err(SdkError::ServiceError(e))
+                    if matches!(
+                        e.err(),
+                        CreateSecretError::ResourceExistsException(_)
+                            | CreateSecretError::InvalidRequestException(_)
+                    ) =>
+                {
+                    e.into_err()
+                }
+                Err(e) => return Err(unavailable(e.into_service_error())),
+            };
+            // It exists (maybe pending deletion), or a force-deleted secret of this name is
+            // still being removed, in which case describing finds nothing and we wait.
+            match self.describe(name).await? {
+                Some(described) => {
+                    return Ok(PutOutcome {
+                        version_id: self.put_pending(name, &described, value).await?,
+                        created: false,
+                    })
+                }
+                None => last_error = Some(error),
+            }
         }
+        Err(unavailable(last_error.expect("the loop ran at least once")))
+    }
+
+    async fn current_version(&self, name: &SecretName) -> Result<Option<String>, SecretsError> {
+        Ok(self
+            .describe(name)
+            .await?
+            .filter(|d| d.deleted_date.is_none())
+            .and_then(|d| current_of(&d)))
     }
 
     async fn get_version(
@@ -157,19 +196,10 @@ impl SecretStore for SecretsManagerStore {
     }
 
     async fn make_current(&self, name: &SecretName, version_id: &str) -> Result<(), SecretsError> {
-        let described = self
-            .client
-            .describe_secret()
-            .secret_id(name.as_str())
-            .send()
-            .await
-            .map_err(|e| unavailable(e.into_service_error()))?;
-        let current = described.version_ids_to_stages().and_then(|stages| {
-            stages
-                .iter()
-                .find(|(_, labels)| labels.iter().any(|l| l == CURRENT))
-                .map(|(id, _)| id.clone())
-        });
+        let Some(described) = self.describe(name).await? else {
+            return Ok(());
+        };
+        let current = current_of(&described);
         if current.as_deref() == Some(version_id) {
             return Ok(());
         }

@@ -63,7 +63,9 @@ impl SecretStore for MemorySecretStore {
         let created = !secrets.contains_key(name);
         let entry = secrets.entry(name.clone()).or_default();
         entry.versions.push((version_id.clone(), value.clone()));
-        entry.current = version_id.clone();
+        if created {
+            entry.current = version_id.clone();
+        }
         Ok(PutOutcome {
             version_id,
             created,
@@ -81,6 +83,15 @@ impl SecretStore for MemorySecretStore {
                 .find(|(id, _)| id == version_id)
                 .map(|(_, v)| v.clone())
         }))
+    }
+
+    async fn current_version(&self, name: &SecretName) -> Result<Option<String>, SecretsError> {
+        Ok(self
+            .secrets
+            .lock()
+            .unwrap()
+            .get(name)
+            .map(|e| e.current.clone()))
     }
 
     async fn make_current(&self, name: &SecretName, version_id: &str) -> Result<(), SecretsError> {

@@ -55,13 +55,19 @@ pub enum SecretsError {
 /// Persistence of store credentials.
 #[async_trait]
 pub trait SecretStore: Send + Sync {
-    /// Stores `value` as the new current version. Creates the secret when missing and restores
-    /// it first when it is pending deletion.
+    /// Stores `value` as a new version. A new secret's first version is current at once; on an
+    /// existing secret the version is only staged (`AWSPENDING`) and becomes current through
+    /// [`SecretStore::make_current`] once the store record names it, so a rotation that fails
+    /// half-way never changes the credentials in use. A secret pending deletion is restored
+    /// first.
     async fn put(
         &self,
         name: &SecretName,
         value: &SecretString,
     ) -> Result<PutOutcome, SecretsError>;
+
+    /// The `VersionId` labelled current, `None` when the secret does not exist.
+    async fn current_version(&self, name: &SecretName) -> Result<Option<String>, SecretsError>;
 
     /// One version's value; `None` when the secret or the version is gone.
     async fn get_version(
@@ -70,7 +76,7 @@ pub trait SecretStore: Send + Sync {
         version_id: &str,
     ) -> Result<Option<SecretString>, SecretsError>;
 
-    /// Moves the current label back to `version_id` (undoing a rotation that did not land).
+    /// Moves the current label to `version_id` (no-op when it is current already).
     async fn make_current(&self, name: &SecretName, version_id: &str) -> Result<(), SecretsError>;
 
     /// Deletes the secret at once, without a recovery window. Missing secrets are fine.

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
 use super::{sort_for_listing, Expect, StoreError, StoreRecord, StoreRepository};
-use crate::domain::{OrganizationId, ShopDomain};
+use crate::domain::{OrgSettings, OrganizationId, ShopDomain};
 
 pub(crate) fn org_pk(org: &OrganizationId) -> String {
     format!("ORG#{org}")
@@ -21,6 +21,16 @@ fn store_sk(shop: &ShopDomain) -> String {
 }
 
 const STORE_SK_PREFIX: &str = "STORE#";
+const SETTINGS_SK: &str = "SETTINGS";
+
+#[derive(Serialize, Deserialize)]
+struct SettingsItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    settings: OrgSettings,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
 
 #[derive(Serialize, Deserialize)]
 struct Item {
@@ -165,5 +175,46 @@ impl StoreRepository for DynamoStoreRepository {
             }
             Err(e) => Err(unavailable(e.into_service_error())),
         }
+    }
+
+    async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(org_pk(org)))
+            .key("sk", AttributeValue::S(SETTINGS_SK.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        match output.item {
+            Some(item) => serde_dynamo::from_item::<_, SettingsItem>(item)
+                .map(|i| i.settings)
+                .map_err(|e| StoreError::Corrupt(Box::new(e))),
+            None => Ok(OrgSettings::default()),
+        }
+    }
+
+    async fn put_settings(
+        &self,
+        org: &OrganizationId,
+        settings: &OrgSettings,
+    ) -> Result<(), StoreError> {
+        let item = serde_dynamo::to_item(SettingsItem {
+            pk: org_pk(org),
+            sk: SETTINGS_SK.into(),
+            settings: *settings,
+            updated_at: chrono::Utc::now(),
+        })
+        .map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
     }
 }

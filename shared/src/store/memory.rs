@@ -6,11 +6,12 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{sort_for_listing, Expect, StoreError, StoreRecord, StoreRepository};
-use crate::domain::{OrganizationId, ShopDomain};
+use crate::domain::{OrgSettings, OrganizationId, ShopDomain};
 
 #[derive(Default)]
 pub struct MemoryStoreRepository {
     records: Mutex<BTreeMap<(OrganizationId, ShopDomain), StoreRecord>>,
+    settings: Mutex<BTreeMap<OrganizationId, OrgSettings>>,
 }
 
 impl MemoryStoreRepository {
@@ -82,5 +83,24 @@ impl StoreRepository for MemoryStoreRepository {
             }
             _ => Err(StoreError::Conflict),
         }
+    }
+
+    async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {
+        Ok(self
+            .settings
+            .lock()
+            .unwrap()
+            .get(org)
+            .copied()
+            .unwrap_or_default())
+    }
+
+    async fn put_settings(
+        &self,
+        org: &OrganizationId,
+        settings: &OrgSettings,
+    ) -> Result<(), StoreError> {
+        self.settings.lock().unwrap().insert(org.clone(), *settings);
+        Ok(())
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use dynamo::DynamoStoreRepository;
 pub use memory::MemoryStoreRepository;
 
-use crate::domain::{AuthType, OrganizationId, ShopDomain};
+use crate::domain::{AuthType, OrgSettings, OrganizationId, ShopDomain};
 use crate::shopify::Warning;
 
 /// Where a store stands, as last checked against Shopify.
@@ -133,6 +133,16 @@ pub trait StoreRepository: Send + Sync {
         org: &OrganizationId,
         shop: &ShopDomain,
         version: u64,
+    ) -> Result<(), StoreError>;
+
+    /// The organization's settings; defaults when never saved.
+    async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError>;
+
+    /// Replaces the organization's settings.
+    async fn put_settings(
+        &self,
+        org: &OrganizationId,
+        settings: &OrgSettings,
     ) -> Result<(), StoreError>;
 }
 
