@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::config::AuthConfig;
-use crate::domain::OrganizationId;
+use crate::domain::{OrganizationId, ShopDomain};
 use crate::error::ApiError;
 
 /// Request bodies above this are refused with 413.
@@ -50,6 +50,32 @@ impl Caller {
             Err(ApiError::forbidden())
         }
     }
+}
+
+/// The route API Gateway matched, e.g. `GET /shopify/stores/{shop}`.
+pub fn route_key(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// The `{shop}` path parameter as a shop domain; anything else is `400 invalid_request`.
+pub fn shop_param(req: &Request) -> Result<ShopDomain, ApiError> {
+    let raw = req
+        .path_parameters_ref()
+        .and_then(|params| params.first("shop"))
+        .ok_or_else(|| {
+            ApiError::invalid_request("The path must name a store: /shopify/stores/{shop}.")
+        })?;
+    ShopDomain::parse(raw).map_err(|e| ApiError::invalid_request(e.to_string()))
+}
+
+/// A query string flag such as `?verify=true`.
+pub fn query_flag(req: &Request, name: &str) -> bool {
+    req.query_string_parameters_ref()
+        .and_then(|params| params.first(name))
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
 }
 
 /// The API Gateway request id, for log lines.

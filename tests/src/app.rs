@@ -131,6 +131,62 @@ impl TestApp {
         .await
     }
 
+    /// Sends `event` the way API Gateway would: to the function wired to its route.
+    pub async fn send(&self, event: HttpEvent) -> (u16, Value) {
+        self.send_with(&self.services, event).await
+    }
+
+    /// [`TestApp::send`] with other services (fault-injecting adapters, say).
+    pub async fn send_with(&self, services: &Services, event: HttpEvent) -> (u16, Value) {
+        let routes = crate::gateway::dashboard_routes(services.clone());
+        let route = routes
+            .iter()
+            .find(|r| r.method == event.method && r.route == event.route)
+            .unwrap_or_else(|| panic!("no function serves {} {}", event.method, event.route));
+        decode(
+            (route.handler)(event.into_request())
+                .await
+                .expect("handlers answer every request"),
+        )
+    }
+
+    /// An event to `route` carrying this org's admin claims.
+    pub fn as_admin(&self, method: &str, route: &str) -> HttpEvent {
+        HttpEvent::new(method, route).claims(&self.admin())
+    }
+
+    /// `GET /shopify/stores` as this org.
+    pub async fn list(&self) -> (u16, Value) {
+        self.send(self.as_admin("GET", "/shopify/stores")).await
+    }
+
+    /// `GET /shopify/stores/{shop}`, optionally with `?verify=true`.
+    pub async fn get_store(&self, shop: &str, verify: bool) -> (u16, Value) {
+        let mut event = self
+            .as_admin("GET", "/shopify/stores/{shop}")
+            .path_param("shop", shop);
+        if verify {
+            event = event.query("verify", "true");
+        }
+        self.send(event).await
+    }
+
+    /// `DELETE /shopify/stores/{shop}` as an admin of this org.
+    pub async fn disconnect(&self, shop: &str) -> (u16, Value) {
+        self.send(
+            self.as_admin("DELETE", "/shopify/stores/{shop}")
+                .path_param("shop", shop),
+        )
+        .await
+    }
+
+    /// The secret name of one of this org's stores.
+    pub fn secret_name(&self, shop: &str) -> SecretName {
+        let org = shared::domain::OrganizationId::parse(&self.org).unwrap();
+        let shop = shared::domain::ShopDomain::parse(shop).unwrap();
+        SecretName::for_store(&self.services.secret_prefix, &org, &shop)
+    }
+
     /// The org's store records, through the port.
     pub async fn records(&self) -> Vec<StoreRecord> {
         let org = shared::domain::OrganizationId::parse(&self.org).unwrap();

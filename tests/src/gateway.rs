@@ -31,17 +31,57 @@ pub struct Route {
     pub handler: Handler,
 }
 
-/// The contract's dashboard routes served by the functions that exist.
+/// Wraps a function's `handle` as a gateway handler.
+macro_rules! handler {
+    ($services:expr, $function:path) => {{
+        let services = $services.clone();
+        let handler: Handler = Arc::new(move |req| {
+            let services = services.clone();
+            Box::pin(async move { $function(&services, req).await })
+        });
+        handler
+    }};
+}
+
+/// The contract's dashboard routes, each wired to the function `template.yaml` wires it to.
 pub fn dashboard_routes(services: Services) -> Vec<Route> {
-    let save = services.clone();
-    vec![Route {
-        method: "POST",
-        route: "/shopify/stores",
-        handler: Arc::new(move |req| {
-            let services = save.clone();
-            Box::pin(async move { save_credentials::handle(&services, req).await })
-        }),
-    }]
+    let route = |method, route, handler| Route {
+        method,
+        route,
+        handler,
+    };
+    vec![
+        route(
+            "POST",
+            "/shopify/stores",
+            handler!(services, save_credentials::handle),
+        ),
+        route(
+            "GET",
+            "/shopify/stores",
+            handler!(services, settings::handle),
+        ),
+        route(
+            "GET",
+            "/shopify/stores/{shop}",
+            handler!(services, settings::handle),
+        ),
+        route(
+            "DELETE",
+            "/shopify/stores/{shop}",
+            handler!(services, disconnect::handle),
+        ),
+        route(
+            "GET",
+            "/shopify/settings",
+            handler!(services, settings::handle),
+        ),
+        route(
+            "PUT",
+            "/shopify/settings",
+            handler!(services, settings::handle),
+        ),
+    ]
 }
 
 fn matches(route: &str, path: &str) -> Option<HashMap<String, String>> {

@@ -79,23 +79,9 @@ async fn connect(services: &Services, req: &Request) -> Result<(u16, StoreRecord
     let org = &caller.org;
     tracing::info!(org_id = %org, shop = %shop, auth_type = ?credentials.auth_type(), "validating store credentials");
 
-    let token = match &credentials {
-        Credentials::AccessToken(token) => token.clone(),
-        Credentials::ClientCredentials {
-            client_id,
-            client_secret,
-        } => {
-            services
-                .shopify
-                .exchange_client_credentials(&shop, client_id, client_secret)
-                .await
-                .map_err(logged)?
-                .token
-        }
-    };
     let info = services
         .shopify
-        .shop_info(&shop, &token)
+        .check_credentials(&shop, &credentials)
         .await
         .map_err(logged)?;
     if info.myshopify_domain != shop.as_str() {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::queries::VALIDATE_CREDENTIALS;
 use super::{ShopifyClient, ShopifyError};
-use crate::domain::ShopDomain;
+use crate::domain::{Credentials, ShopDomain};
 
 /// What Shopify says about a shop and the app's access to it.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,6 +57,27 @@ struct Scope {
 }
 
 impl ShopifyClient {
+    /// The live check behind connect and verify: client credentials are exchanged for a fresh
+    /// token (never taken from the cache), then one query reads the shop and its scopes.
+    pub async fn check_credentials(
+        &self,
+        shop: &ShopDomain,
+        credentials: &Credentials,
+    ) -> Result<ShopInfo, ShopifyError> {
+        let token = match credentials {
+            Credentials::AccessToken(token) => token.clone(),
+            Credentials::ClientCredentials {
+                client_id,
+                client_secret,
+            } => {
+                self.exchange_client_credentials(shop, client_id, client_secret)
+                    .await?
+                    .token
+            }
+        };
+        self.shop_info(shop, &token).await
+    }
+
     /// One query reading the shop and the scopes granted to the token.
     pub async fn shop_info(
         &self,

@@ -91,6 +91,12 @@ See the errors: a custom domain, a wrong token, missing scopes:
   curl -s -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-us","access_token":"shpat_wrong"}}'
   curl -s -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-limited","access_token":"{LIMITED_TOKEN}"}}'
 
+List the stores, verify one live, read the AI settings, disconnect:
+  curl -s {base}/shopify/stores
+  curl -s '{base}/shopify/stores/demo-us.myshopify.com?verify=true'
+  curl -s {base}/shopify/settings
+  curl -s -i -X DELETE {base}/shopify/stores/demo-uk.myshopify.com
+
 Press Ctrl-C to stop.
 "#
     );

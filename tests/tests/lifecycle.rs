@@ -1,0 +1,377 @@
+//! Store lifecycle: list, verify, settings, rotation and disconnect — consistent under failure
+//! and concurrency, and never across organizations. Every scenario runs on both backends.
+
+mod common;
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tests::app::TestApp;
+use tests::events::HttpEvent;
+use tests::fake_shopify::FakeShop;
+use tests::faults::{FailingSecrets, FailingStores, Trigger};
+
+const TOKEN: &str = "shpat_first_0000000000000000000000000";
+const NEW_TOKEN: &str = "shpat_second_000000000000000000000000";
+
+fn token_body(shop: &str, token: &str) -> Value {
+    json!({"shop_domain": shop, "access_token": token})
+}
+
+async fn connected(app: &TestApp) {
+    app.shopify.add_shop(
+        FakeShop::new("demo-us")
+            .named("Demo US")
+            .with_token(TOKEN)
+            .with_token(NEW_TOKEN),
+    );
+    assert_eq!(app.connect(token_body("demo-us", TOKEN)).await.0, 201);
+}
+
+/// The record names a secret version that exists, holds what the record says, and is current.
+async fn assert_record_and_secret_agree(app: &TestApp, shop: &str) -> Value {
+    let record = app
+        .records()
+        .await
+        .into_iter()
+        .find(|r| r.shop_domain.as_str() == format!("{shop}.myshopify.com"))
+        .expect("a record");
+    let name = app.secret_name(shop);
+    let current = app.services.secrets.current_version(&name).await.unwrap();
+    assert_eq!(
+        current.as_deref(),
+        Some(record.credentials_version.as_str()),
+        "AWSCURRENT is the version the record names"
+    );
+    let value = app
+        .services
+        .secrets
+        .get_version(&name, &record.credentials_version)
+        .await
+        .unwrap()
+        .expect("the named version exists");
+    let value: Value = serde_json::from_str(secrecy::ExposeSecret::expose_secret(&value)).unwrap();
+    assert_eq!(
+        value["auth_type"],
+        json!(record.auth_type),
+        "the secret holds the kind of credentials the record says"
+    );
+    value
+}
+
+fn with_failing_stores(app: &TestApp, trigger: &Arc<Trigger>) -> shared::Services {
+    let mut services = app.services.clone();
+    services.stores = Arc::new(FailingStores {
+        inner: app.services.stores.clone(),
+        trigger: trigger.clone(),
+    });
+    services
+}
+
+fn with_failing_secrets(app: &TestApp, trigger: &Arc<Trigger>) -> shared::Services {
+    let mut services = app.services.clone();
+    services.secrets = Arc::new(FailingSecrets {
+        inner: app.services.secrets.clone(),
+        trigger: trigger.clone(),
+    });
+    services
+}
+
+both_backends! {
+    async fn listing_shows_every_store_of_the_org_oldest_first(app: TestApp) {
+        for (handle, token) in [("shop-c", "shpat_c"), ("shop-a", "shpat_a"), ("shop-b", "shpat_b")] {
+            app.shopify.add_shop(FakeShop::new(handle).with_token(token));
+            assert_eq!(app.connect(token_body(handle, token)).await.0, 201);
+        }
+
+        let (status, body) = app.list().await;
+
+        assert_eq!(status, 200);
+        let domains: Vec<_> = body["stores"].as_array().unwrap().iter().map(|s| s["shop_domain"].as_str().unwrap()).collect();
+        assert_eq!(domains, ["shop-c.myshopify.com", "shop-a.myshopify.com", "shop-b.myshopify.com"]);
+        assert!(!body.to_string().contains("shpat_"), "no credential in the listing");
+        assert!(body["stores"][0].get("credentials_version").is_none() && body["stores"][0].get("version").is_none());
+        let member = HttpEvent::new("GET", "/shopify/stores").claims(&[("org_id", &app.org), ("role", "agent")]);
+        assert_eq!(app.send(member).await.1["stores"].as_array().unwrap().len(), 3, "any member may list");
+    }
+
+    async fn an_org_without_stores_lists_none(app: TestApp) {
+        assert_eq!(app.list().await, (200, json!({"stores": []})));
+    }
+
+    async fn getting_one_store_and_an_unknown_one(app: TestApp) {
+        connected(&app).await;
+
+        let (status, body) = app.get_store("demo-us.myshopify.com", false).await;
+        assert_eq!((status, body["shop_name"].as_str()), (200, Some("Demo US")));
+        let (status, body) = app.get_store("other-shop.myshopify.com", false).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("store_not_found")));
+        let (status, body) = app.get_store("www.example.com", false).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_request")));
+    }
+
+    async fn verify_detects_a_revoked_token_and_a_reconnect_clears_it(app: TestApp) {
+        connected(&app).await;
+        let (_, before) = app.get_store("demo-us.myshopify.com", false).await;
+        app.shopify.update_shop("demo-us.myshopify.com", |shop| shop.access_tokens.retain(|t| t != TOKEN));
+
+        let (status, body) = app.get_store("demo-us.myshopify.com", true).await;
+
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], "invalid_credentials");
+        assert!(body["warnings"].as_array().unwrap().iter().any(|w| w["code"] == "invalid_credentials" && w["message"].as_str().unwrap().contains("Paste new credentials")));
+        assert!(body["last_verified_at"].as_str().unwrap() > before["last_verified_at"].as_str().unwrap());
+        assert_eq!(app.get_store("demo-us.myshopify.com", false).await.1["status"], "invalid_credentials", "the outcome is stored");
+
+        assert_eq!(app.connect(token_body("demo-us", NEW_TOKEN)).await.0, 200);
+        let (_, body) = app.get_store("demo-us.myshopify.com", true).await;
+        assert_eq!(body["status"], "connected");
+        assert!(body["warnings"].as_array().unwrap().is_empty(), "{body}");
+    }
+
+    async fn verify_detects_a_removed_scope(app: TestApp) {
+        connected(&app).await;
+        app.shopify.update_shop("demo-us.myshopify.com", |shop| shop.scopes.retain(|s| s != "read_customers" && s != "read_all_orders"));
+
+        let (status, body) = app.get_store("demo-us.myshopify.com", true).await;
+
+        assert_eq!(status, 200);
+        assert_eq!(body["status"], "missing_scopes");
+        assert_eq!(body["granted_scopes"], json!(["read_orders", "read_products"]));
+        let codes: Vec<_> = body["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap()).collect();
+        assert_eq!(codes, ["orders_limited_to_60_days", "missing_scopes"]);
+        assert!(body["warnings"][1]["message"].as_str().unwrap().contains("read_customers"));
+    }
+
+    async fn verify_detects_a_rotated_client_secret(app: TestApp) {
+        app.shopify.add_shop(FakeShop::new("demo-uk").with_client("cid", "old-secret"));
+        assert_eq!(app.connect(json!({"shop_domain": "demo-uk", "client_id": "cid", "client_secret": "old-secret"})).await.0, 201);
+        app.shopify.update_shop("demo-uk.myshopify.com", |shop| shop.client = Some(("cid".into(), "new-secret".into())));
+
+        let (_, body) = app.get_store("demo-uk.myshopify.com", true).await;
+
+        assert_eq!(body["status"], "invalid_credentials");
+    }
+
+    async fn a_frozen_shop_verifies_as_shop_unavailable(app: TestApp) {
+        connected(&app).await;
+        app.shopify.push_fault("demo-us.myshopify.com", tests::fake_shopify::Fault::status(402));
+
+        let (_, body) = app.get_store("demo-us.myshopify.com", true).await;
+
+        assert_eq!(body["status"], "shop_unavailable");
+    }
+
+    async fn settings_default_to_all_on_and_round_trip(app: TestApp) {
+        let defaults = json!({"actions": {"get_order_details": true, "search_products": true, "get_shop_details": true}, "require_email_match": true});
+        assert_eq!(app.send(app.as_admin("GET", "/shopify/settings")).await, (200, defaults.clone()));
+
+        let changed = json!({"actions": {"get_order_details": false, "search_products": true, "get_shop_details": false}, "require_email_match": false});
+        assert_eq!(app.send(app.as_admin("PUT", "/shopify/settings").json(&changed)).await, (200, changed.clone()));
+        let member = HttpEvent::new("GET", "/shopify/settings").claims(&[("org_id", &app.org), ("role", "agent")]);
+        assert_eq!(app.send(member).await, (200, changed.clone()), "members read the saved settings");
+
+        let other = HttpEvent::new("GET", "/shopify/settings").claims(&[("org_id", "someone-else"), ("role", "admin")]);
+        assert_eq!(app.send(other).await.1, defaults, "another org is untouched");
+    }
+
+    async fn settings_are_validated_strictly_and_admin_only(app: TestApp) {
+        let bad = [
+            json!({"actions": {"get_order_details": true, "search_products": true, "get_shop_details": true, "issue_refund": true}, "require_email_match": true}),
+            json!({"actions": {"get_order_details": true}, "require_email_match": true}),
+            json!({"actions": {"get_order_details": "yes", "search_products": true, "get_shop_details": true}, "require_email_match": true}),
+            json!({"actions": {"get_order_details": true, "search_products": true, "get_shop_details": true}}),
+            json!({"actions": {"get_order_details": true, "search_products": true, "get_shop_details": true}, "require_email_match": true, "extra": 1}),
+            json!([]),
+        ];
+        for body in bad {
+            let (status, answer) = app.send(app.as_admin("PUT", "/shopify/settings").json(&body)).await;
+            assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("invalid_request")), "{body}");
+        }
+        let all_off = json!({"actions": {"get_order_details": false, "search_products": false, "get_shop_details": false}, "require_email_match": true});
+        let agent = HttpEvent::new("PUT", "/shopify/settings").claims(&[("org_id", &app.org), ("role", "agent")]).json(&all_off);
+        assert_eq!(app.send(agent).await.1["error"]["code"], "forbidden");
+        assert_eq!(app.send(app.as_admin("GET", "/shopify/settings")).await.1["actions"]["get_order_details"], true, "nothing was kept");
+    }
+
+    async fn rotation_replaces_the_credentials_and_keeps_the_connection(app: TestApp) {
+        connected(&app).await;
+        let (_, before) = app.get_store("demo-us.myshopify.com", false).await;
+
+        let (status, after) = app.connect(token_body("demo-us.myshopify.com", NEW_TOKEN)).await;
+
+        assert_eq!(status, 200);
+        assert_eq!(after["connected_at"], before["connected_at"]);
+        assert!(after["credentials_updated_at"].as_str().unwrap() > before["credentials_updated_at"].as_str().unwrap());
+        assert_eq!(assert_record_and_secret_agree(&app, "demo-us").await["access_token"], NEW_TOKEN);
+    }
+
+    async fn switching_from_a_token_to_client_credentials_is_a_rotation(app: TestApp) {
+        app.shopify.add_shop(FakeShop::new("demo-us").with_token(TOKEN).with_client("cid", "csecret"));
+        assert_eq!(app.connect(token_body("demo-us", TOKEN)).await.0, 201);
+
+        let (status, body) = app.connect(json!({"shop_domain": "demo-us", "client_id": "cid", "client_secret": "csecret"})).await;
+
+        assert_eq!((status, body["auth_type"].as_str()), (200, Some("client_credentials")));
+        assert_eq!(assert_record_and_secret_agree(&app, "demo-us").await["client_id"], "cid");
+        assert_eq!(app.get_store("demo-us", true).await.1["status"], "connected");
+    }
+
+    async fn a_failed_rotation_leaves_the_old_credentials_working(app: TestApp) {
+        connected(&app).await;
+        let before = app.records().await;
+
+        let (status, body) = app.connect(token_body("demo-us", "shpat_not_valid")).await;
+
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_credentials")));
+        assert_eq!(app.records().await, before, "the record is untouched");
+        assert_eq!(assert_record_and_secret_agree(&app, "demo-us").await["access_token"], TOKEN);
+        assert_eq!(app.get_store("demo-us", true).await.1["status"], "connected", "the old token still works");
+    }
+
+    async fn disconnect_removes_record_and_secret_and_reconnecting_works(app: TestApp) {
+        connected(&app).await;
+
+        assert_eq!(app.disconnect("demo-us.myshopify.com").await, (204, Value::Null));
+
+        assert_eq!(app.get_store("demo-us.myshopify.com", false).await.0, 404);
+        assert_eq!(app.list().await.1, json!({"stores": []}));
+        assert!(app.secret_names().await.is_empty(), "the secret is deleted");
+        let (status, body) = app.disconnect("demo-us.myshopify.com").await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("store_not_found")));
+
+        assert_eq!(app.connect(token_body("demo-us", NEW_TOKEN)).await.0, 201, "reconnecting right away works");
+        assert_eq!(assert_record_and_secret_agree(&app, "demo-us").await["access_token"], NEW_TOKEN);
+    }
+
+    async fn only_admins_disconnect_and_the_path_must_name_a_shop(app: TestApp) {
+        connected(&app).await;
+        let agent = HttpEvent::new("DELETE", "/shopify/stores/{shop}").path_param("shop", "demo-us.myshopify.com").claims(&[("org_id", &app.org), ("role", "agent")]);
+        assert_eq!(app.send(agent).await.1["error"]["code"], "forbidden");
+        let (status, body) = app.disconnect("not a shop").await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_request")));
+        assert_eq!(app.records().await.len(), 1);
+    }
+
+    async fn a_failed_secret_delete_keeps_the_store_whole_and_a_retry_finishes(app: TestApp) {
+        connected(&app).await;
+        let trigger = Arc::new(Trigger::default());
+        let services = with_failing_secrets(&app, &trigger);
+        trigger.fail_on(1);
+        let event = || app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", "demo-us.myshopify.com");
+
+        let (status, body) = app.send_with(&services, event()).await;
+
+        assert_eq!((status, body["error"]["code"].as_str()), (503, Some("storage_unavailable")));
+        assert_eq!(app.get_store("demo-us", true).await.1["status"], "connected", "still fully usable");
+        assert_eq!(app.send_with(&services, event()).await.0, 204);
+        assert!(app.records().await.is_empty() && app.secret_names().await.is_empty());
+    }
+
+    async fn a_failed_record_delete_after_the_secret_is_gone_is_finished_by_a_retry(app: TestApp) {
+        connected(&app).await;
+        let trigger = Arc::new(Trigger::default());
+        let services = with_failing_stores(&app, &trigger);
+        trigger.fail_on(1);
+        let event = || app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", "demo-us.myshopify.com");
+
+        let (status, _) = app.send_with(&services, event()).await;
+
+        assert_eq!(status, 503);
+        assert!(app.secret_names().await.is_empty(), "the credentials are already unusable");
+        assert_eq!(app.get_store("demo-us", true).await.1["status"], "invalid_credentials", "verify tells the truth meanwhile");
+        assert_eq!(app.send_with(&services, event()).await.0, 204, "the retry finishes the job");
+        assert!(app.records().await.is_empty());
+        assert_eq!(app.send_with(&services, event()).await.0, 404);
+    }
+
+    async fn a_failed_record_write_during_rotation_is_repaired_by_a_retry(app: TestApp) {
+        connected(&app).await;
+        let trigger = Arc::new(Trigger::default());
+        let services = with_failing_stores(&app, &trigger);
+        trigger.fail_on(1);
+        let event = || app.as_admin("POST", "/shopify/stores").json(&token_body("demo-us", NEW_TOKEN));
+
+        assert_eq!(app.send_with(&services, event()).await.0, 503);
+        assert_eq!(assert_record_and_secret_agree(&app, "demo-us").await["access_token"], TOKEN, "old credentials still in use");
+
+        assert_eq!(app.send_with(&services, event()).await.0, 200);
+        assert_eq!(assert_record_and_secret_agree(&app, "demo-us").await["access_token"], NEW_TOKEN);
+        assert_eq!(app.secret_names().await.len(), 1);
+    }
+
+    async fn a_failed_relabel_after_a_rotation_is_repaired_by_the_next_write(app: TestApp) {
+        connected(&app).await;
+        let trigger = Arc::new(Trigger::default());
+        let services = with_failing_secrets(&app, &trigger);
+        trigger.fail_on(2);
+
+        let (status, _) = app.send_with(&services, app.as_admin("POST", "/shopify/stores").json(&token_body("demo-us", NEW_TOKEN))).await;
+
+        assert_eq!(status, 200, "the rotation landed; only the label is behind");
+        let record = app.records().await.remove(0);
+        let name = app.secret_name("demo-us");
+        let value = app.services.secrets.get_version(&name, &record.credentials_version).await.unwrap().unwrap();
+        assert!(secrecy::ExposeSecret::expose_secret(&value).contains(NEW_TOKEN), "readers follow the record");
+        assert_ne!(app.services.secrets.current_version(&name).await.unwrap(), Some(record.credentials_version.clone()));
+
+        assert_eq!(app.get_store("demo-us", true).await.1["status"], "connected");
+        assert_eq!(assert_record_and_secret_agree(&app, "demo-us").await["access_token"], NEW_TOKEN, "verify relabelled it");
+    }
+
+    async fn twenty_concurrent_rotations_leave_record_and_secret_agreeing(app: TestApp) {
+        let tokens: Vec<String> = (0..20).map(|i| format!("shpat_concurrent_{i:02}")).collect();
+        let mut shop = FakeShop::new("demo-us").with_token(TOKEN);
+        for token in &tokens {
+            shop = shop.with_token(token);
+        }
+        app.shopify.add_shop(shop);
+        assert_eq!(app.connect(token_body("demo-us", TOKEN)).await.0, 201);
+
+        let app = Arc::new(app);
+        let tasks: Vec<_> = tokens.iter().cloned().map(|token| {
+            let app = app.clone();
+            tokio::spawn(async move { app.connect(token_body("demo-us", &token)).await })
+        }).collect();
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.unwrap().0);
+        }
+
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        let value = assert_record_and_secret_agree(&app, "demo-us").await;
+        assert!(tokens.contains(&value["access_token"].as_str().unwrap().to_owned()));
+        assert_eq!(app.records().await[0].version, 21, "every rotation was applied, none lost");
+        assert_eq!(app.secret_names().await.len(), 1);
+    }
+
+    async fn another_orgs_shop_is_not_found_on_every_route(app: TestApp) {
+        connected(&app).await;
+        let intruder = [("org_id", "intruder-org"), ("role", "owner"), ("org", app.org.as_str()), ("custom:org_id", app.org.as_str()), ("tenant_id", app.org.as_str())];
+        let shop = "demo-us.myshopify.com";
+
+        let get = app.send(HttpEvent::new("GET", "/shopify/stores/{shop}").path_param("shop", shop).claims(&intruder)).await;
+        let verify = app.send(HttpEvent::new("GET", "/shopify/stores/{shop}").path_param("shop", shop).query("verify", "true").claims(&intruder)).await;
+        let delete = app.send(HttpEvent::new("DELETE", "/shopify/stores/{shop}").path_param("shop", shop).claims(&intruder)).await;
+        let list = app.send(HttpEvent::new("GET", "/shopify/stores").claims(&intruder)).await;
+        let put = app.send(HttpEvent::new("PUT", "/shopify/settings").claims(&intruder).json(&json!({"actions": {"get_order_details": false, "search_products": false, "get_shop_details": false}, "require_email_match": false}))).await;
+
+        for (status, body) in [&get, &verify, &delete] {
+            assert_eq!((*status, body["error"]["code"].as_str()), (404, Some("store_not_found")), "never 403, never a leak");
+        }
+        assert_eq!(list.1, json!({"stores": []}));
+        assert_eq!(put.0, 200);
+        assert_eq!(app.send(app.as_admin("GET", "/shopify/settings")).await.1["actions"]["get_order_details"], true, "our settings are untouched");
+        assert_eq!(assert_record_and_secret_agree(&app, "demo-us").await["access_token"], TOKEN, "our store is intact");
+        assert_eq!(app.get_store(shop, false).await.0, 200);
+    }
+
+    async fn requests_without_an_org_claim_are_unauthorized_on_every_route(app: TestApp) {
+        let routes = [("GET", "/shopify/stores"), ("GET", "/shopify/stores/{shop}"), ("DELETE", "/shopify/stores/{shop}"), ("GET", "/shopify/settings"), ("PUT", "/shopify/settings"), ("POST", "/shopify/stores")];
+        for (method, route) in routes {
+            let event = HttpEvent::new(method, route).path_param("shop", "demo-us.myshopify.com").claims(&[("role", "admin")]).json(&json!({}));
+            let (status, body) = app.send(event).await;
+            assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "{method} {route}");
+        }
+    }
+}
