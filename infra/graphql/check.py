@@ -29,6 +29,8 @@ PACKAGE = "@shopify/dev-mcp"
 PACKAGE_VERSION = "1.16.0"
 API_VERSION = os.environ.get("SHOPIFY_API_VERSION", "2026-10")
 GRANTED = {"read_orders", "read_products", "read_customers"}
+# Shopify refuses queries whose requested cost exceeds 1,000 points; stay well under it.
+MAX_COST = 600
 CACHE = ROOT / ".cache" / "shopify-schema"
 
 
@@ -92,6 +94,67 @@ def scope_problems(schema, scopes, document):
     return problems
 
 
+def cost_variables(text):
+    """`# cost-variables: first=10, after=0`: the largest values the code passes."""
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("# cost-variables:"):
+            for pair in line.split(":", 1)[1].split(","):
+                if "=" in pair:
+                    k, v = pair.split("=")
+                    values[k.strip()] = int(v)
+    return values
+
+
+def estimate_cost(schema, document, variables):
+    """Shopify's requested query cost, estimated the way its docs describe: scalars and enums
+    0, objects 1, connections and object lists 2 + size x the cost of one element."""
+    from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLInterfaceType, GraphQLUnionType
+
+    def size(node):
+        for arg in node.arguments or []:
+            if arg.name.value in ("first", "last"):
+                value = arg.value
+                if value.kind == "variable":
+                    name = value.name.value
+                    if name not in variables:
+                        raise SystemExit(f"add `# cost-variables: {name}=N` for ${name}")
+                    return variables[name]
+                return int(value.value)
+        return None
+
+    def cost(selection_set, parent):
+        total = 0
+        for node in selection_set.selections:
+            if node.kind == "inline_fragment":
+                total += cost(node.selection_set, schema.get_type(node.type_condition.name.value))
+                continue
+            name = node.name.value
+            if name.startswith("__"):
+                continue
+            field = parent.fields[name]
+            inner = field.type
+            is_list = False
+            while isinstance(inner, (GraphQLNonNull, GraphQLList)):
+                is_list = is_list or isinstance(inner, GraphQLList)
+                inner = inner.of_type
+            if not isinstance(inner, (GraphQLObjectType, GraphQLInterfaceType, GraphQLUnionType)):
+                continue
+            children = cost(node.selection_set, inner) if node.selection_set else 0
+            n = size(node)
+            if inner.name.endswith("Connection") or n is not None or is_list:
+                total += 2 + (n or 1) * children
+            elif inner.name.endswith("Edge") or inner.name == "PageInfo":
+                total += children
+            else:
+                total += 1 + children
+        return total
+
+    operation = next(d for d in document.definitions if d.kind == "operation_definition")
+    return cost(operation.selection_set, schema.query_type)
+
+
 def main():
     files = sorted(p for p in ROOT.rglob("*.graphql") if not any(part in {"target", ".cache", ".venv", "node_modules"} for part in p.parts))
     if not files:
@@ -102,6 +165,11 @@ def main():
         document = parse(path.read_text())
         errors = [e.message for e in validate(schema, document)]
         errors += scope_problems(schema, scopes, document)
+        cost = None
+        if not errors:
+            cost = estimate_cost(schema, document, cost_variables(path.read_text()))
+            if cost > MAX_COST:
+                errors.append(f"estimated cost {cost} exceeds {MAX_COST} (Shopify's limit is 1,000)")
         for node in document.definitions:
             if getattr(node, "operation", None) is not None and node.operation.value != "query":
                 errors.append("only read-only queries may be sent")
@@ -112,7 +180,7 @@ def main():
             for e in errors:
                 print(f"     {e}")
         else:
-            print(f"ok   {rel}")
+            print(f"ok   {rel} (estimated cost {cost})")
     print(f"{len(files) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

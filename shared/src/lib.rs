@@ -1,12 +1,14 @@
 //! The one library every function links: domain types, the Shopify Admin client, storage ports
 //! with their DynamoDB / Secrets Manager and in-memory adapters, and the HTTP edges.
 
+pub mod access;
 pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod lifecycle;
+pub mod routing;
 pub mod secrets;
 pub mod services;
 pub mod shopify;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::access::CredentialCache;
 use crate::config::{AuthConfig, Config, ConfigError};
 use crate::secrets::{SecretStore, SecretsManagerStore};
 use crate::shopify::{ShopifyClient, ShopifyConfig};
@@ -17,6 +18,8 @@ pub struct Services {
     pub stores: Arc<dyn StoreRepository>,
     pub secrets: Arc<dyn SecretStore>,
     pub shopify: ShopifyClient,
+    /// Decrypted credentials, per container (see [`CredentialCache`]).
+    pub credentials: Arc<CredentialCache>,
 }
 
 impl Services {
@@ -43,6 +46,7 @@ impl Services {
             stores: Arc::new(stores),
             secrets: Arc::new(secrets),
             shopify: ShopifyClient::new(config.shopify.clone()),
+            credentials: Arc::default(),
         }
     }
 
@@ -58,6 +62,7 @@ impl Services {
             stores,
             secrets,
             shopify: ShopifyClient::new(shopify),
+            credentials: Arc::default(),
         }
     }
 }

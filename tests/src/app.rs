@@ -180,6 +180,22 @@ impl TestApp {
         .await
     }
 
+    /// Invokes `lookup` the way the AI platform does, as this org.
+    pub async fn lookup(&self, action: &str, arguments: Value, email: Option<&str>) -> Value {
+        let mut event =
+            serde_json::json!({"org_id": self.org, "action": action, "arguments": arguments});
+        if let Some(email) = email {
+            event["contact"] = serde_json::json!({"email": email});
+        }
+        lookup::answer(&self.services, event).await
+    }
+
+    /// `PUT /shopify/settings` as an admin of this org.
+    pub async fn put_settings(&self, settings: Value) -> (u16, Value) {
+        self.send(self.as_admin("PUT", "/shopify/settings").json(&settings))
+            .await
+    }
+
     /// The secret name of one of this org's stores.
     pub fn secret_name(&self, shop: &str) -> SecretName {
         let org = shared::domain::OrganizationId::parse(&self.org).unwrap();

@@ -33,6 +33,110 @@ pub struct FakeShop {
     pub client: Option<(String, String)>,
     /// Tokens issued by the client-credentials exchange.
     pub issued_tokens: Vec<String>,
+    pub description: String,
+    pub contact_email: String,
+    pub primary_domain: String,
+    pub ships_to: Vec<String>,
+    pub orders: Vec<FakeOrder>,
+    pub products: Vec<FakeProduct>,
+}
+
+/// An order the fake serves.
+#[derive(Clone, Debug)]
+pub struct FakeOrder {
+    pub name: String,
+    pub created_at: String,
+    pub email: Option<String>,
+    pub customer_email: Option<String>,
+    /// Closed (archived) orders are found too unless a search asks for `status:open`.
+    pub closed: bool,
+    pub financial_status: String,
+    pub fulfillment_status: String,
+    pub total: String,
+    pub currency: String,
+    pub line_items: Vec<(String, Option<String>, i64)>,
+    pub tracking: Option<(String, String)>,
+}
+
+impl FakeOrder {
+    pub fn new(name: &str, created_at: &str, email: &str) -> Self {
+        Self {
+            name: name.into(),
+            created_at: created_at.into(),
+            email: Some(email.into()),
+            customer_email: None,
+            closed: false,
+            financial_status: "PAID".into(),
+            fulfillment_status: "FULFILLED".into(),
+            total: "49.90".into(),
+            currency: "USD".into(),
+            line_items: vec![("Trail Runner".into(), Some("42 / Blue".into()), 1)],
+            tracking: Some(("UPS".into(), "1Z999AA10123456784".into())),
+        }
+    }
+
+    pub fn closed(mut self) -> Self {
+        self.closed = true;
+        self
+    }
+
+    pub fn currency(mut self, currency: &str) -> Self {
+        self.currency = currency.into();
+        self
+    }
+
+    /// The order has no email of its own, only its customer's.
+    pub fn customer_email_only(mut self) -> Self {
+        self.customer_email = self.email.take();
+        self
+    }
+}
+
+/// A product the fake serves.
+#[derive(Clone, Debug)]
+pub struct FakeProduct {
+    pub title: String,
+    pub handle: String,
+    pub status: String,
+    pub vendor: String,
+    pub product_type: String,
+    pub description: String,
+    /// (title, sku, price, available for sale)
+    pub variants: Vec<(String, String, String, bool)>,
+}
+
+impl FakeProduct {
+    pub fn active(title: &str, price: &str) -> Self {
+        let handle = title.to_ascii_lowercase().replace(' ', "-");
+        Self {
+            title: title.into(),
+            handle: handle.clone(),
+            status: "ACTIVE".into(),
+            vendor: "Demo Outfitters".into(),
+            product_type: "Shoes".into(),
+            description: format!("{title}: made to last."),
+            variants: vec![(
+                "Default Title".into(),
+                format!("SKU-{handle}"),
+                price.into(),
+                true,
+            )],
+        }
+    }
+
+    pub fn draft(title: &str, price: &str) -> Self {
+        Self {
+            status: "DRAFT".into(),
+            ..Self::active(title, price)
+        }
+    }
+
+    pub fn sold_out(mut self) -> Self {
+        for variant in &mut self.variants {
+            variant.3 = false;
+        }
+        self
+    }
 }
 
 impl FakeShop {
@@ -56,7 +160,23 @@ impl FakeShop {
             access_tokens: Vec::new(),
             client: None,
             issued_tokens: Vec::new(),
+            description: format!("{handle}: outdoor gear since 2010."),
+            contact_email: format!("help@{handle}.example"),
+            primary_domain: format!("{handle}.example"),
+            ships_to: vec!["US".into(), "CA".into()],
+            orders: Vec::new(),
+            products: Vec::new(),
         }
+    }
+
+    pub fn with_order(mut self, order: FakeOrder) -> Self {
+        self.orders.push(order);
+        self
+    }
+
+    pub fn with_product(mut self, product: FakeProduct) -> Self {
+        self.products.push(product);
+        self
     }
 
     pub fn named(mut self, name: &str) -> Self {
@@ -129,6 +249,7 @@ pub struct Received {
     pub operation: Option<String>,
     pub access_token: Option<String>,
     pub api_version: Option<String>,
+    pub variables: Value,
 }
 
 #[derive(Default)]
@@ -308,6 +429,7 @@ async fn graphql(
         operation: request.operation_name.clone(),
         access_token: token.clone(),
         api_version: Some(version.clone()),
+        variables: request.variables.clone(),
     });
     if let Some(fault) = take_fault(&inner, &shop).await {
         return fault;
@@ -327,6 +449,9 @@ async fn graphql(
     }
     let data = match request.operation_name.as_deref() {
         Some("ValidateCredentials") => validate_credentials(&record),
+        Some("FindOrdersByName") => find_orders(&record, &request.variables),
+        Some("SearchProducts") => search_products(&record, &request.variables),
+        Some("ShopDetails") => shop_details(&record),
         other => {
             return Json(json!({
                 "errors": [{"message": format!("the fake does not serve operation {other:?}"), "extensions": {"code": "UNKNOWN"}}]
@@ -334,7 +459,6 @@ async fn graphql(
             .into_response()
         }
     };
-    let _ = request.variables;
     let mut response =
         Json(json!({"data": data, "extensions": cost(3.0, 1997.0, 100.0)})).into_response();
     response
@@ -359,6 +483,181 @@ fn validate_credentials(shop: &FakeShop) -> Value {
     })
 }
 
+fn canonical(text: &str) -> String {
+    text.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// One token of Shopify's search syntax.
+#[derive(Debug, PartialEq)]
+enum Token {
+    /// A quoted phrase: always a literal term.
+    Quoted(String),
+    /// An unquoted word: a term, an operator (`OR`, `AND`) or a `field:value` filter.
+    Bare(String),
+}
+
+fn tokenize(query: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut chars = query.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() || c == '(' || c == ')' {
+            chars.next();
+        } else if c == '"' {
+            chars.next();
+            let mut phrase = String::new();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => phrase.extend(chars.next()),
+                    '"' => break,
+                    c => phrase.push(c),
+                }
+            }
+            tokens.push(Token::Quoted(phrase));
+        } else {
+            let mut word = String::new();
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() || c == '(' || c == ')' {
+                    break;
+                }
+                if c == '"' {
+                    // field:"value"
+                    chars.next();
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '\\' => word.extend(chars.next()),
+                            '"' => break,
+                            c => word.push(c),
+                        }
+                    }
+                    continue;
+                }
+                word.push(c);
+                chars.next();
+            }
+            tokens.push(Token::Bare(word));
+        }
+    }
+    tokens
+}
+
+/// Evaluates a search the way Shopify does for what matters here: `OR` separates
+/// alternatives, everything else must hold; `field:value` filters, other words and quoted
+/// phrases must appear in one of `text`'s fields.
+fn search_matches(query: &str, fields: &HashMap<&str, String>, text: &str) -> bool {
+    let text = text.to_lowercase();
+    let mut groups: Vec<Vec<Token>> = vec![Vec::new()];
+    for token in tokenize(query) {
+        match &token {
+            Token::Bare(w) if w == "OR" => groups.push(Vec::new()),
+            Token::Bare(w) if w == "AND" => {}
+            _ => groups.last_mut().unwrap().push(token),
+        }
+    }
+    groups.iter().any(|group| {
+        group.iter().all(|token| match token {
+            Token::Quoted(term) => text.contains(&term.to_lowercase()),
+            Token::Bare(word) => match word.split_once(':') {
+                Some((field, value)) => fields
+                    .get(field)
+                    .is_some_and(|actual| actual.eq_ignore_ascii_case(value)),
+                None => text.contains(&word.to_lowercase()),
+            },
+        })
+    })
+}
+
+fn find_orders(shop: &FakeShop, variables: &Value) -> Value {
+    let query = variables["query"].as_str().unwrap_or_default();
+    let only_open = query.contains("status:open");
+    let wanted: String = tokenize(query)
+        .into_iter()
+        .find_map(|t| match t {
+            Token::Bare(w) => w.strip_prefix("name:").map(canonical),
+            Token::Quoted(_) => None,
+        })
+        .unwrap_or_default();
+    let digits: String = wanted.chars().filter(char::is_ascii_digit).collect();
+    // Shopify's name search is fuzzy: #1042, #10420 and UK-1042 all come back for "1042".
+    let mut orders: Vec<&FakeOrder> = shop
+        .orders
+        .iter()
+        .filter(|o| !digits.is_empty() && canonical(&o.name).contains(&digits))
+        .filter(|o| !(only_open && o.closed))
+        .collect();
+    orders.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    let nodes: Vec<Value> = orders.iter().take(8).map(|o| {
+        json!({
+            "name": o.name,
+            "createdAt": o.created_at,
+            "email": o.email,
+            "customer": o.customer_email.as_ref().map(|e| json!({"defaultEmailAddress": {"emailAddress": e}})),
+            "displayFinancialStatus": o.financial_status,
+            "displayFulfillmentStatus": o.fulfillment_status,
+            "cancelledAt": null,
+            "cancelReason": null,
+            "totalPriceSet": {"shopMoney": {"amount": o.total, "currencyCode": o.currency}},
+            "lineItems": {"nodes": o.line_items.iter().map(|(t, v, q)| json!({"title": t, "variantTitle": v, "quantity": q})).collect::<Vec<_>>()},
+            "shippingAddress": {"city": "Portland", "province": "Oregon", "country": "United States", "zip": "97201"},
+            "fulfillments": o.tracking.iter().map(|(company, number)| json!({
+                "status": "SUCCESS", "displayStatus": "IN_TRANSIT", "estimatedDeliveryAt": "2026-11-28T00:00:00Z", "deliveredAt": null,
+                "trackingInfo": [{"company": company, "number": number, "url": format!("https://track.example/{number}")}],
+            })).collect::<Vec<_>>(),
+            "statusPageUrl": format!("https://{}/orders/{}/status", shop.primary_domain, canonical(&o.name)),
+        })
+    }).collect();
+    json!({"orders": {"nodes": nodes}})
+}
+
+fn search_products(shop: &FakeShop, variables: &Value) -> Value {
+    let query = variables["query"].as_str().unwrap_or_default();
+    let first = variables["first"].as_u64().unwrap_or(10) as usize;
+    let nodes: Vec<Value> = shop
+        .products
+        .iter()
+        .filter(|p| {
+            let fields = HashMap::from([
+                ("status", p.status.clone()),
+                ("vendor", p.vendor.clone()),
+                ("product_type", p.product_type.clone()),
+            ]);
+            let text = format!("{} {} {} {}", p.title, p.description, p.vendor, p.product_type);
+            search_matches(query, &fields, &text)
+        })
+        .take(first)
+        .map(|p| {
+            let prices: Vec<f64> = p.variants.iter().map(|v| v.2.parse().unwrap_or(0.0)).collect();
+            let min = prices.iter().cloned().fold(f64::MAX, f64::min);
+            let max = prices.iter().cloned().fold(0.0, f64::max);
+            json!({
+                "title": p.title, "handle": p.handle, "description": p.description,
+                "productType": p.product_type, "vendor": p.vendor, "status": p.status,
+                "onlineStoreUrl": format!("https://{}/products/{}", shop.primary_domain, p.handle),
+                "priceRangeV2": {
+                    "minVariantPrice": {"amount": format!("{min:.2}"), "currencyCode": shop.currency},
+                    "maxVariantPrice": {"amount": format!("{max:.2}"), "currencyCode": shop.currency},
+                },
+                "featuredMedia": {"preview": {"image": {"url": format!("https://cdn.example/{}.jpg", p.handle)}}},
+                "variants": {"nodes": p.variants.iter().map(|(t, sku, price, available)| json!({"title": t, "sku": sku, "price": price, "availableForSale": available})).collect::<Vec<_>>()},
+            })
+        })
+        .collect();
+    json!({"products": {"nodes": nodes}})
+}
+
+fn shop_details(shop: &FakeShop) -> Value {
+    json!({"shop": {
+        "name": shop.name,
+        "description": shop.description,
+        "currencyCode": shop.currency,
+        "shipsToCountries": shop.ships_to,
+        "contactEmail": shop.contact_email,
+        "primaryDomain": {"host": shop.primary_domain, "url": format!("https://{}", shop.primary_domain)},
+    }})
+}
+
 #[derive(Deserialize)]
 struct TokenRequest {
     grant_type: String,
@@ -377,6 +676,7 @@ async fn access_token(
         operation: None,
         access_token: None,
         api_version: None,
+        variables: Value::Null,
     });
     if let Some(fault) = take_fault(&inner, &shop).await {
         return fault;

@@ -73,6 +73,12 @@ impl StoreRepository for FailingStores {
         }
         self.inner.delete(org, shop, version).await
     }
+    async fn load_org(
+        &self,
+        org: &OrganizationId,
+    ) -> Result<(Vec<StoreRecord>, OrgSettings), StoreError> {
+        self.inner.load_org(org).await
+    }
     async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {
         self.inner.get_settings(org).await
     }

@@ -200,11 +200,24 @@ async fn dispatch(
     AxumResponse::from_parts(parts, AxumBody::from(bytes))
 }
 
-/// The gateway as an axum app.
-pub fn app(routes: Vec<Route>) -> Router {
+/// `POST /invoke/lookup`: the body is the event the AI platform sends with `Invoke`.
+async fn invoke_lookup(
+    State(services): State<Services>,
+    axum::Json(event): axum::Json<serde_json::Value>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(lookup::answer(&services, event).await)
+}
+
+/// The gateway as an axum app: the dashboard routes, plus `POST /invoke/lookup` standing in
+/// for the AI platform's direct invocation of `lookup`.
+pub fn app(services: Services) -> Router {
+    let invoke = Router::new()
+        .route("/invoke/lookup", axum::routing::post(invoke_lookup))
+        .with_state(services.clone());
     Router::new()
         .fallback(dispatch)
-        .with_state(Arc::new(routes))
+        .with_state(Arc::new(dashboard_routes(services)))
+        .merge(invoke)
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! Domain types: once one of these exists it is valid, so handlers never re-check strings.
 
 mod credentials;
+pub mod order_number;
 mod org;
 mod settings;
 mod shop_domain;
 
 pub use credentials::{AuthType, Credentials, InvalidCredentialsFormat};
+pub use order_number::{InvalidOrderNumber, OrderNumber};
 pub use org::{InvalidOrganizationId, OrganizationId};
 pub use settings::{ActionToggles, OrgSettings};
 pub use shop_domain::{InvalidShopDomain, ShopDomain};

@@ -3,6 +3,7 @@
 
 mod client;
 mod error;
+pub mod lookups;
 pub mod queries;
 mod retry;
 mod scopes;

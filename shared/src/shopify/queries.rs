@@ -15,8 +15,31 @@ pub const VALIDATE_CREDENTIALS: Query = Query {
     document: include_str!("queries/validate_credentials.graphql"),
 };
 
+/// Orders by (fuzzy) name search, newest first, with what the AI may tell about them.
+pub const FIND_ORDERS_BY_NAME: Query = Query {
+    operation: "FindOrdersByName",
+    document: include_str!("queries/find_orders_by_name.graphql"),
+};
+
+/// Active products matching a quoted search term.
+pub const SEARCH_PRODUCTS: Query = Query {
+    operation: "SearchProducts",
+    document: include_str!("queries/search_products.graphql"),
+};
+
+/// What a shopper may be told about a shop.
+pub const SHOP_DETAILS: Query = Query {
+    operation: "ShopDetails",
+    document: include_str!("queries/shop_details.graphql"),
+};
+
 /// All documents, so tests can check each file is used and named as it says.
-pub const ALL: &[Query] = &[VALIDATE_CREDENTIALS];
+pub const ALL: &[Query] = &[
+    VALIDATE_CREDENTIALS,
+    FIND_ORDERS_BY_NAME,
+    SEARCH_PRODUCTS,
+    SHOP_DETAILS,
+];
 
 #[cfg(test)]
 mod tests {

@@ -118,6 +118,46 @@ impl StoreRepository for DynamoStoreRepository {
         Ok(records)
     }
 
+    /// One query over the organization's partition: store items and the settings item.
+    async fn load_org(
+        &self,
+        org: &OrganizationId,
+    ) -> Result<(Vec<StoreRecord>, OrgSettings), StoreError> {
+        let mut records = Vec::new();
+        let mut settings = OrgSettings::default();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(org_pk(org)))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| unavailable(e.into_service_error()))?;
+            let corrupt = |e: serde_dynamo::Error| StoreError::Corrupt(Box::new(e));
+            match item.get("sk") {
+                Some(AttributeValue::S(sk)) if sk == SETTINGS_SK => {
+                    settings = serde_dynamo::from_item::<_, SettingsItem>(item)
+                        .map_err(corrupt)?
+                        .settings;
+                }
+                Some(AttributeValue::S(sk)) if sk.starts_with(STORE_SK_PREFIX) => {
+                    records.push(
+                        serde_dynamo::from_item::<_, Item>(item)
+                            .map_err(corrupt)?
+                            .record,
+                    );
+                }
+                _ => {}
+            }
+        }
+        sort_for_listing(&mut records);
+        Ok((records, settings))
+    }
+
     async fn put(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
         let item = Item {
             pk: org_pk(&record.org_id),

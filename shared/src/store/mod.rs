@@ -135,6 +135,15 @@ pub trait StoreRepository: Send + Sync {
         version: u64,
     ) -> Result<(), StoreError>;
 
+    /// Everything an AI lookup needs about an organization — its stores (ordered as in
+    /// [`StoreRepository::list`]) and its settings — in one read.
+    async fn load_org(
+        &self,
+        org: &OrganizationId,
+    ) -> Result<(Vec<StoreRecord>, OrgSettings), StoreError> {
+        Ok((self.list(org).await?, self.get_settings(org).await?))
+    }
+
     /// The organization's settings; defaults when never saved.
     async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError>;
 
@@ -144,6 +153,31 @@ pub trait StoreRepository: Send + Sync {
         org: &OrganizationId,
         settings: &OrgSettings,
     ) -> Result<(), StoreError>;
+}
+
+/// A record with the given order-number format, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_record(handle: &str, prefix: &str, suffix: &str) -> StoreRecord {
+    let now = Utc::now();
+    StoreRecord {
+        org_id: OrganizationId::parse("org").unwrap(),
+        shop_domain: ShopDomain::parse(handle).unwrap(),
+        shop_name: handle.into(),
+        auth_type: AuthType::AccessToken,
+        status: StoreStatus::Connected,
+        granted_scopes: Vec::new(),
+        order_number_prefix: prefix.into(),
+        order_number_suffix: suffix.into(),
+        currency: "USD".into(),
+        plan: None,
+        warnings: Vec::new(),
+        connected_at: now,
+        updated_at: now,
+        credentials_updated_at: now,
+        last_verified_at: now,
+        credentials_version: "v1".into(),
+        version: 1,
+    }
 }
 
 pub(crate) fn sort_for_listing(records: &mut [StoreRecord]) {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use shared::shopify::ShopifyConfig;
 use shared::{Config, Services};
-use tests::fake_shopify::{FakeShop, FakeShopify};
+use tests::fake_shopify::{FakeOrder, FakeProduct, FakeShop, FakeShopify};
 
 /// Demo credentials: what a merchant would paste into the dashboard.
 const US_TOKEN: &str = "shpat_demo_us_0000000000000000000000";
@@ -30,7 +30,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shopify.add_shop(
         FakeShop::new("demo-us")
             .named("Demo Outfitters US")
-            .with_token(US_TOKEN),
+            .with_token(US_TOKEN)
+            .with_order(FakeOrder::new(
+                "#1001",
+                "2026-11-01T10:00:00Z",
+                "jane@example.com",
+            ))
+            .with_order(
+                FakeOrder::new("#1002", "2026-09-12T10:00:00Z", "jane@example.com").closed(),
+            )
+            .with_order(FakeOrder::new(
+                "#1003",
+                "2026-11-20T10:00:00Z",
+                "bob@example.com",
+            ))
+            .with_product(FakeProduct::active("Trail Runner", "89.00"))
+            .with_product(FakeProduct::active("Summit Jacket", "199.00").sold_out())
+            .with_product(FakeProduct::draft("Secret Prototype", "999.00")),
     );
     shopify.add_shop(
         FakeShop::new("demo-uk")
@@ -38,7 +54,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with_prefix("UK-")
             .with_currency("GBP")
             .with_token(UK_TOKEN)
-            .with_client(UK_CLIENT_ID, UK_CLIENT_SECRET),
+            .with_client(UK_CLIENT_ID, UK_CLIENT_SECRET)
+            .with_order(
+                FakeOrder::new("UK-1001", "2026-11-05T10:00:00Z", "jane@example.com")
+                    .currency("GBP"),
+            )
+            .with_product(FakeProduct::active("Trail Runner UK", "79.00")),
     );
     shopify.add_shop(
         FakeShop::new("demo-limited")
@@ -58,14 +79,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let base = format!("http://{}", listener.local_addr()?);
     print_examples(&base, &shopify.base_url);
-    axum::serve(
-        listener,
-        tests::gateway::app(tests::gateway::dashboard_routes(services)),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    axum::serve(listener, tests::gateway::app(services))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(())
 }
 
@@ -96,6 +114,14 @@ List the stores, verify one live, read the AI settings, disconnect:
   curl -s '{base}/shopify/stores/demo-us.myshopify.com?verify=true'
   curl -s {base}/shopify/settings
   curl -s -i -X DELETE {base}/shopify/stores/demo-uk.myshopify.com
+
+Ask as the AI platform does (POST /invoke/lookup stands in for Lambda's direct Invoke):
+  curl -s -X POST {base}/invoke/lookup -H 'content-type: application/json' -d '{{"org_id":"demo-org",
+    "action":"get_order_details","arguments":{{"order_number":"UK-1001"}},"contact":{{"email":"jane@example.com"}}}}'
+  curl -s -X POST {base}/invoke/lookup -H 'content-type: application/json' -d '{{"org_id":"demo-org",
+    "action":"search_products","arguments":{{"query":"trail runner","limit":3}}}}'
+  curl -s -X POST {base}/invoke/lookup -H 'content-type: application/json' -d '{{"org_id":"demo-org",
+    "action":"get_shop_details","arguments":{{}}}}'
 
 Press Ctrl-C to stop.
 "#
