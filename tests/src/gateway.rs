@@ -201,11 +201,16 @@ async fn dispatch(
 }
 
 /// `POST /invoke/lookup`: the body is the event the AI platform sends with `Invoke`.
-async fn invoke_lookup(
-    State(services): State<Services>,
-    axum::Json(event): axum::Json<serde_json::Value>,
-) -> axum::Json<serde_json::Value> {
-    axum::Json(lookup::answer(&services, event).await)
+async fn invoke_lookup(State(services): State<Services>, body: axum::body::Bytes) -> AxumResponse {
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(event) => axum::Json(lookup::answer(&services, event).await).into_response(),
+        // Lambda itself refuses a payload that is not JSON before the function runs.
+        Err(_) => (
+            StatusCode::BAD_REQUEST,
+            "the invocation payload must be JSON",
+        )
+            .into_response(),
+    }
 }
 
 /// The gateway as an axum app: the dashboard routes, plus `POST /invoke/lookup` standing in
