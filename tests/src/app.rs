@@ -136,6 +136,28 @@ impl TestApp {
         self.send_with(&self.services, event).await
     }
 
+    /// `GET /shopify/contact-metadata?email=...` as a member of this org, through one gateway
+    /// (so its cache lives across calls), with the response headers.
+    pub async fn sidebar(
+        &self,
+        routes: &[crate::gateway::Route],
+        email: &str,
+    ) -> (u16, lambda_http::http::HeaderMap, Value) {
+        let event = HttpEvent::new("GET", "/shopify/contact-metadata")
+            .claims(&[("org_id", self.org.as_str()), ("role", "agent")])
+            .query("email", email);
+        let route = routes
+            .iter()
+            .find(|r| r.route == "/shopify/contact-metadata")
+            .expect("the sidebar route");
+        let response = (route.handler)(event.into_request())
+            .await
+            .expect("handlers answer");
+        let headers = response.headers().clone();
+        let (status, body) = decode(response);
+        (status, headers, body)
+    }
+
     /// [`TestApp::send`] with other services (fault-injecting adapters, say).
     pub async fn send_with(&self, services: &Services, event: HttpEvent) -> (u16, Value) {
         let routes = crate::gateway::dashboard_routes(services.clone());

@@ -39,6 +39,33 @@ pub struct FakeShop {
     pub ships_to: Vec<String>,
     pub orders: Vec<FakeOrder>,
     pub products: Vec<FakeProduct>,
+    pub customers: Vec<FakeCustomer>,
+}
+
+/// A customer the fake serves; their orders are the shop's orders with their email.
+#[derive(Clone, Debug)]
+pub struct FakeCustomer {
+    pub id: u64,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub tags: Vec<String>,
+    pub note: Option<String>,
+    pub amount_spent: String,
+}
+
+impl FakeCustomer {
+    pub fn new(id: u64, name: &str, email: &str) -> Self {
+        Self {
+            id,
+            email: email.into(),
+            name: name.into(),
+            phone: Some("+15555550123".into()),
+            tags: vec!["vip".into()],
+            note: Some("Prefers email".into()),
+            amount_spent: "139.80".into(),
+        }
+    }
 }
 
 /// An order the fake serves.
@@ -166,7 +193,13 @@ impl FakeShop {
             ships_to: vec!["US".into(), "CA".into()],
             orders: Vec::new(),
             products: Vec::new(),
+            customers: Vec::new(),
         }
+    }
+
+    pub fn with_customer(mut self, customer: FakeCustomer) -> Self {
+        self.customers.push(customer);
+        self
     }
 
     pub fn with_order(mut self, order: FakeOrder) -> Self {
@@ -452,6 +485,7 @@ async fn graphql(
         Some("FindOrdersByName") => find_orders(&record, &request.variables),
         Some("SearchProducts") => search_products(&record, &request.variables),
         Some("ShopDetails") => shop_details(&record),
+        Some("CustomerByEmail") => customer_by_email(&record, &request.variables),
         other => {
             return Json(json!({
                 "errors": [{"message": format!("the fake does not serve operation {other:?}"), "extensions": {"code": "UNKNOWN"}}]
@@ -645,6 +679,64 @@ fn search_products(shop: &FakeShop, variables: &Value) -> Value {
         })
         .collect();
     json!({"products": {"nodes": nodes}})
+}
+
+fn customer_by_email(shop: &FakeShop, variables: &Value) -> Value {
+    let email = variables["email"].as_str().unwrap_or_default();
+    let first = variables["first"].as_u64().unwrap_or(10) as usize;
+    let start: usize = variables["after"]
+        .as_str()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let Some(customer) = shop
+        .customers
+        .iter()
+        .find(|c| c.email.eq_ignore_ascii_case(email))
+    else {
+        return json!({"customerByIdentifier": null});
+    };
+    let mut orders: Vec<(usize, &FakeOrder)> = shop
+        .orders
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            o.email
+                .iter()
+                .chain(&o.customer_email)
+                .any(|e| e.eq_ignore_ascii_case(&customer.email))
+        })
+        .collect();
+    orders.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at));
+    let page: Vec<Value> = orders
+        .iter()
+        .skip(start)
+        .take(first)
+        .map(|(index, o)| json!({
+            "legacyResourceId": (5000 + index).to_string(),
+            "name": o.name,
+            "createdAt": o.created_at,
+            "displayFinancialStatus": o.financial_status,
+            "displayFulfillmentStatus": o.fulfillment_status,
+            "cancelledAt": null,
+            "totalPriceSet": {"shopMoney": {"amount": o.total, "currencyCode": o.currency}},
+            "lineItems": {"nodes": o.line_items.iter().map(|(t, v, q)| json!({"title": t, "variantTitle": v, "quantity": q})).collect::<Vec<_>>()},
+            "fulfillments": o.tracking.iter().map(|(company, number)| json!({"trackingInfo": [{"company": company, "number": number, "url": format!("https://track.example/{number}")}]})).collect::<Vec<_>>(),
+        }))
+        .collect();
+    let end = start + page.len();
+    json!({"customerByIdentifier": {
+        "id": format!("gid://shopify/Customer/{}", customer.id),
+        "legacyResourceId": customer.id.to_string(),
+        "displayName": customer.name,
+        "defaultEmailAddress": {"emailAddress": customer.email},
+        "defaultPhoneNumber": customer.phone.as_ref().map(|p| json!({"phoneNumber": p})),
+        "numberOfOrders": orders.len().to_string(),
+        "amountSpent": {"amount": customer.amount_spent, "currencyCode": shop.currency},
+        "createdAt": "2025-01-15T09:00:00Z",
+        "tags": customer.tags,
+        "note": customer.note,
+        "orders": {"pageInfo": {"hasNextPage": end < orders.len(), "endCursor": end.to_string()}, "nodes": page},
+    }})
 }
 
 fn shop_details(shop: &FakeShop) -> Value {

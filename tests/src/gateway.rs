@@ -81,6 +81,15 @@ pub fn dashboard_routes(services: Services) -> Vec<Route> {
             "/shopify/settings",
             handler!(services, settings::handle),
         ),
+        route("GET", "/shopify/contact-metadata", {
+            // One state per gateway, like one per warm container: its cache lives across calls.
+            let state = Arc::new(contact_metadata::State::new(services.clone()));
+            let handler: Handler = Arc::new(move |req| {
+                let state = state.clone();
+                Box::pin(async move { contact_metadata::handle(&state, req).await })
+            });
+            handler
+        }),
     ]
 }
 

@@ -1,12 +1,14 @@
 //! Domain types: once one of these exists it is valid, so handlers never re-check strings.
 
 mod credentials;
+mod email;
 pub mod order_number;
 mod org;
 mod settings;
 mod shop_domain;
 
 pub use credentials::{AuthType, Credentials, InvalidCredentialsFormat};
+pub use email::{Email, InvalidEmail};
 pub use order_number::{InvalidOrderNumber, OrderNumber};
 pub use org::{InvalidOrganizationId, OrganizationId};
 pub use settings::{ActionToggles, OrgSettings};

@@ -2,6 +2,7 @@
 //! throttling, the client-credentials token exchange, and the GraphQL documents we send.
 
 mod client;
+pub mod customers;
 mod error;
 pub mod lookups;
 pub mod queries;

@@ -33,8 +33,15 @@ pub const SHOP_DETAILS: Query = Query {
     document: include_str!("queries/shop_details.graphql"),
 };
 
+/// The customer with exactly this email, and one page of their orders.
+pub const CUSTOMER_BY_EMAIL: Query = Query {
+    operation: "CustomerByEmail",
+    document: include_str!("queries/customer_by_email.graphql"),
+};
+
 /// All documents, so tests can check each file is used and named as it says.
 pub const ALL: &[Query] = &[
+    CUSTOMER_BY_EMAIL,
     VALIDATE_CREDENTIALS,
     FIND_ORDERS_BY_NAME,
     SEARCH_PRODUCTS,

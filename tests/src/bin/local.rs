@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use shared::shopify::ShopifyConfig;
 use shared::{Config, Services};
-use tests::fake_shopify::{FakeOrder, FakeProduct, FakeShop, FakeShopify};
+use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeProduct, FakeShop, FakeShopify};
 
 /// Demo credentials: what a merchant would paste into the dashboard.
 const US_TOKEN: &str = "shpat_demo_us_0000000000000000000000";
@@ -27,46 +27,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(0);
 
     let shopify = FakeShopify::start_on(SocketAddr::from(([127, 0, 0, 1], shopify_port))).await;
-    shopify.add_shop(
-        FakeShop::new("demo-us")
-            .named("Demo Outfitters US")
-            .with_token(US_TOKEN)
-            .with_order(FakeOrder::new(
-                "#1001",
-                "2026-11-01T10:00:00Z",
-                "jane@example.com",
-            ))
-            .with_order(
-                FakeOrder::new("#1002", "2026-09-12T10:00:00Z", "jane@example.com").closed(),
-            )
-            .with_order(FakeOrder::new(
-                "#1003",
-                "2026-11-20T10:00:00Z",
-                "bob@example.com",
-            ))
-            .with_product(FakeProduct::active("Trail Runner", "89.00"))
-            .with_product(FakeProduct::active("Summit Jacket", "199.00").sold_out())
-            .with_product(FakeProduct::draft("Secret Prototype", "999.00")),
-    );
-    shopify.add_shop(
-        FakeShop::new("demo-uk")
-            .named("Demo Outfitters UK")
-            .with_prefix("UK-")
-            .with_currency("GBP")
-            .with_token(UK_TOKEN)
-            .with_client(UK_CLIENT_ID, UK_CLIENT_SECRET)
-            .with_order(
-                FakeOrder::new("UK-1001", "2026-11-05T10:00:00Z", "jane@example.com")
-                    .currency("GBP"),
-            )
-            .with_product(FakeProduct::active("Trail Runner UK", "79.00")),
-    );
-    shopify.add_shop(
-        FakeShop::new("demo-limited")
-            .named("Demo Limited Scopes")
-            .with_token(LIMITED_TOKEN)
-            .with_scopes(&["read_products"]),
-    );
+    for shop in demo_shops() {
+        shopify.add_shop(shop);
+    }
 
     let mut config = Config::from_env()?;
     config.shopify = ShopifyConfig {
@@ -85,6 +48,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     Ok(())
+}
+
+/// Two stores (one with order prefix `UK-`) with customers, orders (one archived) and products
+/// (one draft), and a store missing scopes.
+fn demo_shops() -> Vec<FakeShop> {
+    let jane = "jane@example.com";
+    vec![
+        FakeShop::new("demo-us")
+            .named("Demo Outfitters US")
+            .with_token(US_TOKEN)
+            .with_customer(FakeCustomer::new(7001, "Jane Doe", jane))
+            .with_customer(FakeCustomer::new(7002, "Bob Stone", "bob@example.com"))
+            .with_order(FakeOrder::new("#1001", "2026-11-01T10:00:00Z", jane))
+            .with_order(FakeOrder::new("#1002", "2026-09-12T10:00:00Z", jane).closed())
+            .with_order(FakeOrder::new(
+                "#1003",
+                "2026-11-20T10:00:00Z",
+                "bob@example.com",
+            ))
+            .with_product(FakeProduct::active("Trail Runner", "89.00"))
+            .with_product(FakeProduct::active("Summit Jacket", "199.00").sold_out())
+            .with_product(FakeProduct::draft("Secret Prototype", "999.00")),
+        FakeShop::new("demo-uk")
+            .named("Demo Outfitters UK")
+            .with_prefix("UK-")
+            .with_currency("GBP")
+            .with_token(UK_TOKEN)
+            .with_client(UK_CLIENT_ID, UK_CLIENT_SECRET)
+            .with_customer(FakeCustomer::new(8001, "Jane Doe", jane))
+            .with_order(FakeOrder::new("UK-1001", "2026-11-05T10:00:00Z", jane).currency("GBP"))
+            .with_product(FakeProduct::active("Trail Runner UK", "79.00")),
+        FakeShop::new("demo-limited")
+            .named("Demo Limited Scopes")
+            .with_token(LIMITED_TOKEN)
+            .with_scopes(&["read_products"]),
+    ]
 }
 
 fn print_examples(base: &str, shopify: &str) {
@@ -114,6 +113,9 @@ List the stores, verify one live, read the AI settings, disconnect:
   curl -s '{base}/shopify/stores/demo-us.myshopify.com?verify=true'
   curl -s {base}/shopify/settings
   curl -s -i -X DELETE {base}/shopify/stores/demo-uk.myshopify.com
+
+The inbox sidebar for a contact (customer profile and recent orders per store):
+  curl -s '{base}/shopify/contact-metadata?email=jane@example.com'
 
 Ask as the AI platform does (POST /invoke/lookup stands in for Lambda's direct Invoke):
   curl -s -X POST {base}/invoke/lookup -H 'content-type: application/json' -d '{{"org_id":"demo-org",
