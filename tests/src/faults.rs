@@ -128,6 +128,12 @@ impl SecretStore for FailingSecrets {
         }
         self.inner.make_current(name, version_id).await
     }
+    async fn schedule_deletion(&self, name: &SecretName) -> Result<(), SecretsError> {
+        if self.trigger.fire() {
+            return Err(SecretsError::Unavailable(injected()));
+        }
+        self.inner.schedule_deletion(name).await
+    }
     async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
         if self.trigger.fire() {
             return Err(SecretsError::Unavailable(injected()));

@@ -96,7 +96,9 @@ async fn connect(services: &Services, req: &Request) -> Result<(u16, StoreRecord
     persist(services, org, &shop, &credentials, &info).await
 }
 
-/// Stages the credentials and points the record at them (see [`shared::lifecycle`]).
+/// Stages the credentials and points the record at them (see [`shared::lifecycle`]). When the
+/// record write fails for a new connection, the secret this request created is scheduled for
+/// deletion (recoverable; the next attempt restores it), unless a re-read shows the write landed.
 async fn persist(
     services: &Services,
     org: &OrganizationId,
@@ -167,7 +169,7 @@ async fn persist(
                         return Ok((status, current));
                     }
                     Ok(None) if staged.created => {
-                        if let Err(undo) = services.secrets.delete(&name).await {
+                        if let Err(undo) = services.secrets.schedule_deletion(&name).await {
                             tracing::warn!(shop = %shop, error = %undo, "could not remove the secret of a failed connection; the next attempt reuses it");
                         }
                     }

@@ -17,6 +17,9 @@ use super::{PutOutcome, SecretName, SecretStore, SecretsError};
 
 const CURRENT: &str = "AWSCURRENT";
 const PENDING: &str = "AWSPENDING";
+/// Secrets Manager's shortest recovery window; `template.yaml` lets `save-credentials` delete
+/// only with a window at least this long.
+const RECOVERY_WINDOW_DAYS: i64 = 7;
 
 /// How often `put` tries again while a force-deleted secret of the same name is still being
 /// removed (Secrets Manager deletes asynchronously; it takes seconds).
@@ -213,6 +216,29 @@ impl SecretStore for SecretsManagerStore {
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
         Ok(())
+    }
+
+    async fn schedule_deletion(&self, name: &SecretName) -> Result<(), SecretsError> {
+        let result = self
+            .client
+            .delete_secret()
+            .secret_id(name.as_str())
+            .recovery_window_in_days(RECOVERY_WINDOW_DAYS)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e))
+                if matches!(
+                    e.err(),
+                    DeleteSecretError::ResourceNotFoundException(_)
+                        | DeleteSecretError::InvalidRequestException(_)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e.into_service_error())),
+        }
     }
 
     async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {

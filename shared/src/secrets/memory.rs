@@ -103,6 +103,10 @@ impl SecretStore for MemorySecretStore {
         Ok(())
     }
 
+    async fn schedule_deletion(&self, name: &SecretName) -> Result<(), SecretsError> {
+        self.delete(name).await
+    }
+
     async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
         self.secrets.lock().unwrap().remove(name);
         Ok(())

@@ -79,6 +79,11 @@ pub trait SecretStore: Send + Sync {
     /// Moves the current label to `version_id` (no-op when it is current already).
     async fn make_current(&self, name: &SecretName, version_id: &str) -> Result<(), SecretsError>;
 
+    /// Schedules the secret for deletion after Secrets Manager's shortest recovery window
+    /// (7 days); a later [`SecretStore::put`] restores it. Undoes a connection whose record
+    /// never landed without the power to destroy anything for good. Missing secrets are fine.
+    async fn schedule_deletion(&self, name: &SecretName) -> Result<(), SecretsError>;
+
     /// Deletes the secret at once, without a recovery window. Missing secrets are fine.
     async fn delete(&self, name: &SecretName) -> Result<(), SecretsError>;
 }

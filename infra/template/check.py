@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Checks template.yaml against the code, so the deployed stack is the one the code expects:
+
+- every function crate (functions/*) has exactly one AWS::Serverless::Function building that
+  binary with cargo-lambda, for arm64 on provided.al2023, from CodeUri "." (one target dir);
+- every route of the contract is wired, through the HTTP API and its JWT authorizer, to the
+  function the contract names, and no other route exists;
+- every environment variable the code reads is set for every function, and the local-only
+  SHOPIFY_BASE_URL is set for none;
+- no policy grants a wildcard action or resource on Secrets Manager or DynamoDB; the functions
+  that only read (lookup, contact-metadata) cannot write secrets or items; only disconnect can
+  delete a secret without a recovery window.
+"""
+import os
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The contract's routes (../contract.md, "Functions") and the binary serving each.
+ROUTES = {
+    ("POST", "/shopify/stores"): "save-credentials",
+    ("GET", "/shopify/stores"): "settings",
+    ("GET", "/shopify/stores/{shop}"): "settings",
+    ("GET", "/shopify/settings"): "settings",
+    ("PUT", "/shopify/settings"): "settings",
+    ("DELETE", "/shopify/stores/{shop}"): "disconnect",
+    ("GET", "/shopify/contact-metadata"): "contact-metadata",
+}
+DIRECT_INVOKE = {"lookup"}
+LOCAL_ONLY = {"SHOPIFY_BASE_URL"}
+SET_BY_LAMBDA = {"AWS_LAMBDA_FUNCTION_NAME"}
+READ_ONLY = {"lookup", "contact-metadata"}
+SECRET_WRITES = {
+    "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret",
+    "secretsmanager:RestoreSecret", "secretsmanager:UpdateSecretVersionStage",
+    "secretsmanager:UpdateSecret", "secretsmanager:TagResource",
+}
+TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+
+class CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node)}
+    return {suffix: loader.construct_mapping(node)}
+
+
+CfnLoader.add_multi_constructor("!", _tag)
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def env_vars_read():
+    """Names the code reads from the environment: config lookups and std::env::var calls."""
+    names = set()
+    for path in list((ROOT / "shared/src").rglob("*.rs")) + list((ROOT / "functions").rglob("*.rs")):
+        text = path.read_text()
+        names |= set(re.findall(r'std::env::var(?:_os)?\("([A-Z][A-Z0-9_]+)"\)', text))
+        if path.name == "config.rs":
+            names |= set(re.findall(r'get\("([A-Z][A-Z0-9_]+)"\)', text))
+    return names - SET_BY_LAMBDA
+
+
+def main():
+    template = yaml.load(Path(os.environ.get("TEMPLATE", ROOT / "template.yaml")).read_text(), Loader=CfnLoader)
+    resources = template["Resources"]
+    globals_fn = template.get("Globals", {}).get("Function", {})
+    global_env = set(globals_fn.get("Environment", {}).get("Variables", {}))
+    problems = []
+
+    crates = {}
+    for manifest in (ROOT / "functions").glob("*/Cargo.toml"):
+        name = re.search(r'^name = "([^"]+)"', manifest.read_text(), re.M).group(1)
+        crates[name] = manifest.parent
+    functions = {}
+    for logical, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props, meta = resource["Properties"], resource.get("Metadata", {})
+        binary = meta.get("BuildProperties", {}).get("Binary")
+        if binary in functions:
+            problems.append(f"{binary} is built by two resources")
+        functions[binary] = (logical, props)
+        if meta.get("BuildMethod") != "rust-cargolambda":
+            problems.append(f"{logical}: BuildMethod must be rust-cargolambda")
+        if props.get("CodeUri") != ".":
+            problems.append(f"{logical}: CodeUri must be '.' so all functions share one target dir")
+        arch = props.get("Architectures", globals_fn.get("Architectures"))
+        runtime = props.get("Runtime", globals_fn.get("Runtime"))
+        if arch != ["arm64"] or runtime != "provided.al2023":
+            problems.append(f"{logical}: must be arm64 on provided.al2023 (is {arch} {runtime})")
+    for name in sorted(set(crates) - set(functions)):
+        problems.append(f"function crate {name} has no resource in template.yaml")
+    for name in sorted(set(functions) - set(crates)):
+        problems.append(f"{functions[name][0]} builds {name}, which is not a function crate")
+
+    wired = {}
+    for binary, (logical, props) in functions.items():
+        for event in (props.get("Events") or {}).values():
+            if event["Type"] != "HttpApi":
+                problems.append(f"{logical}: unexpected event type {event['Type']}")
+                continue
+            p = event["Properties"]
+            if p.get("ApiId") != {"Ref": "HttpApi"}:
+                problems.append(f"{logical}: route {p.get('Path')} is not on the HttpApi")
+            if p.get("Auth", {}).get("Authorizer") == "NONE":
+                problems.append(f"{logical}: route {p.get('Path')} skips the JWT authorizer")
+            wired[(p["Method"].upper(), p["Path"])] = binary
+    for route, binary in ROUTES.items():
+        if wired.get(route) != binary:
+            problems.append(f"{route[0]} {route[1]} must go to {binary}, goes to {wired.get(route)}")
+    for route in set(wired) - set(ROUTES):
+        problems.append(f"{route[0]} {route[1]} is not a contract route")
+    for binary in DIRECT_INVOKE:
+        if binary in functions and functions[binary][1].get("Events"):
+            problems.append(f"{binary} is invoked directly and must have no API route")
+    api = resources.get("HttpApi", {}).get("Properties", {})
+    if api.get("Auth", {}).get("DefaultAuthorizer") not in (api.get("Auth", {}).get("Authorizers") or {}):
+        problems.append("the HTTP API must have a JWT authorizer as its default")
+
+    needed = env_vars_read()
+    for binary, (logical, props) in functions.items():
+        env = global_env | set(props.get("Environment", {}).get("Variables", {}))
+        for var in sorted((needed - LOCAL_ONLY) - env):
+            problems.append(f"{logical}: the code reads {var}, which is not set")
+        for var in sorted(LOCAL_ONLY & env):
+            problems.append(f"{logical}: {var} is for local use only and must not be set")
+
+    for binary, (logical, props) in functions.items():
+        statements = [s for policy in as_list(props.get("Policies", [])) if isinstance(policy, dict) for s in as_list(policy.get("Statement", []))]
+        if not statements:
+            problems.append(f"{logical}: needs an explicit least-privilege policy")
+        for statement in statements:
+            actions = set(as_list(statement.get("Action", [])))
+            resources_ = as_list(statement.get("Resource", []))
+            touches = any(a.startswith(("secretsmanager:", "dynamodb:")) for a in actions)
+            if any(a.endswith("*") for a in actions if a.startswith(("secretsmanager:", "dynamodb:"))):
+                problems.append(f"{logical}: wildcard action in {sorted(actions)}")
+            if touches and any(r == "*" for r in resources_):
+                problems.append(f"{logical}: '*' resource for {sorted(actions)}")
+            if binary in READ_ONLY and actions & (SECRET_WRITES | TABLE_WRITES):
+                problems.append(f"{logical}: a read-only function may not {sorted(actions & (SECRET_WRITES | TABLE_WRITES))}")
+            if "secretsmanager:DeleteSecret" in actions and binary != "disconnect":
+                window = statement.get("Condition", {}).get("NumericGreaterThanEquals", {}).get("secretsmanager:RecoveryWindowInDays")
+                if window is None or int(window) < 7:
+                    problems.append(f"{logical}: only disconnect may delete secrets without a recovery window")
+
+    for p in problems:
+        print(f"FAIL {p}")
+    checks = len(crates) + len(ROUTES) + len(functions) * 2
+    print(f"{checks - len(problems) if not problems else 0} passed, {len(problems)} failed")
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
