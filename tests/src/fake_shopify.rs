@@ -33,6 +33,8 @@ pub struct FakeShop {
     pub client: Option<(String, String)>,
     /// Tokens issued by the client-credentials exchange.
     pub issued_tokens: Vec<String>,
+    /// `expires_in` of issued tokens, in seconds (Shopify: about a day).
+    pub token_ttl: u64,
     pub description: String,
     pub contact_email: String,
     pub primary_domain: String,
@@ -187,6 +189,7 @@ impl FakeShop {
             access_tokens: Vec::new(),
             client: None,
             issued_tokens: Vec::new(),
+            token_ttl: 86_399,
             description: format!("{handle}: outdoor gear since 2010."),
             contact_email: format!("help@{handle}.example"),
             primary_domain: format!("{handle}.example"),
@@ -796,6 +799,6 @@ async fn access_token(
         state.issued
     );
     record.issued_tokens.push(token.clone());
-    Json(json!({"access_token": token, "scope": record.scopes.join(","), "expires_in": 86399}))
+    Json(json!({"access_token": token, "scope": record.scopes.join(","), "expires_in": record.token_ttl}))
         .into_response()
 }

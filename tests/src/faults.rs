@@ -141,3 +141,71 @@ impl SecretStore for FailingSecrets {
         self.inner.delete(name).await
     }
 }
+
+/// A store repository that counts reads, to prove a hot path reads storage exactly once.
+pub struct CountingStores {
+    pub inner: Arc<dyn StoreRepository>,
+    pub reads: AtomicUsize,
+}
+
+impl CountingStores {
+    pub fn new(inner: Arc<dyn StoreRepository>) -> Self {
+        Self {
+            inner,
+            reads: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
+    }
+
+    fn count(&self) {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl StoreRepository for CountingStores {
+    async fn get(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+    ) -> Result<Option<StoreRecord>, StoreError> {
+        self.count();
+        self.inner.get(org, shop).await
+    }
+    async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
+        self.count();
+        self.inner.list(org).await
+    }
+    async fn load_org(
+        &self,
+        org: &OrganizationId,
+    ) -> Result<(Vec<StoreRecord>, OrgSettings), StoreError> {
+        self.count();
+        self.inner.load_org(org).await
+    }
+    async fn put(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
+        self.inner.put(record, expect).await
+    }
+    async fn delete(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        self.inner.delete(org, shop, version).await
+    }
+    async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {
+        self.count();
+        self.inner.get_settings(org).await
+    }
+    async fn put_settings(
+        &self,
+        org: &OrganizationId,
+        settings: &OrgSettings,
+    ) -> Result<(), StoreError> {
+        self.inner.put_settings(org, settings).await
+    }
+}

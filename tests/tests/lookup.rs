@@ -361,3 +361,65 @@ both_backends! {
         assert_eq!(exchanges(), before + 1, "one fresh exchange after the 401");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_tokens_are_refreshed_before_they_expire() {
+    let app = TestApp::spawn(tests::app::Backend::Memory).await;
+    let mut uk = uk_shop();
+    uk.token_ttl = 240; // inside the 5-minute refresh margin: every use must exchange anew
+    app.shopify.add_shop(uk);
+    assert_eq!(app.connect(json!({"shop_domain": "demo-uk", "client_id": "uk-client", "client_secret": "uk-secret"})).await.0, 201);
+    let exchanges = || {
+        app.shopify
+            .received()
+            .iter()
+            .filter(|r| r.path == "oauth/access_token")
+            .count()
+    };
+    let before = exchanges();
+
+    assert_eq!(
+        app.lookup("get_shop_details", json!({}), None).await["ok"],
+        true
+    );
+    assert_eq!(
+        app.lookup("get_shop_details", json!({}), None).await["ok"],
+        true
+    );
+
+    assert_eq!(
+        exchanges(),
+        before + 2,
+        "a token about to expire is never reused"
+    );
+    let tokens: Vec<_> = app
+        .shopify
+        .received()
+        .iter()
+        .filter(|r| r.operation.as_deref() == Some("ShopDetails"))
+        .filter_map(|r| r.access_token.clone())
+        .collect();
+    assert_ne!(tokens[0], tokens[1]);
+}
+
+mod hot_path {
+    use super::*;
+    use std::sync::Arc;
+    use tests::faults::CountingStores;
+
+    both_backends! {
+        async fn each_lookup_reads_the_org_with_one_storage_query(app: TestApp) {
+            two_stores(&app).await;
+            let counting = Arc::new(CountingStores::new(app.services.stores.clone()));
+            let mut services = app.services.clone();
+            services.stores = counting.clone();
+            let event = json!({"org_id": app.org, "action": "get_order_details", "arguments": {"order_number": "1003"}, "contact": {"email": JANE}});
+
+            let first = lookup::answer(&services, event.clone()).await;
+            let second = lookup::answer(&services, event).await;
+
+            assert_eq!((first["data"]["name"].as_str(), second["data"]["name"].as_str()), (Some("UK-1003"), Some("UK-1003")));
+            assert_eq!(counting.reads(), 2, "one store read per invocation, nothing more");
+        }
+    }
+}

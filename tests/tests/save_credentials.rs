@@ -449,3 +449,42 @@ async fn a_secret_pending_deletion_is_restored_when_the_shop_connects_again() {
         TOKEN
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopify_that_does_not_answer_in_time_is_shopify_unavailable() {
+    let app = TestApp::spawn(Backend::Memory).await;
+    app.shopify.add_shop(demo_shop());
+    let mut services = app.services.clone();
+    services.shopify = shared::shopify::ShopifyClient::new(shared::shopify::ShopifyConfig {
+        base_url: Some(app.shopify.base_url.clone()),
+        retry: tests::app::fast_retry(),
+        request_timeout: std::time::Duration::from_millis(200),
+        ..shared::shopify::ShopifyConfig::default()
+    });
+    for _ in 0..4 {
+        app.shopify.push_fault(
+            "demo-us.myshopify.com",
+            Fault::Delay(std::time::Duration::from_secs(1)),
+        );
+    }
+
+    let event = HttpEvent::new("POST", "/shopify/stores")
+        .claims(&app.admin())
+        .json(&token_body("demo-us", TOKEN));
+    let (status, body) = tests::app::decode(
+        save_credentials::handle(&services, event.into_request())
+            .await
+            .unwrap(),
+    );
+
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (502, Some("shopify_unavailable"))
+    );
+    assert_eq!(
+        app.shopify.requests_to("demo-us.myshopify.com"),
+        4,
+        "timeouts are retried within the budget"
+    );
+    assert_nothing_stored(&app).await;
+}
