@@ -3,8 +3,11 @@
 //! remove the record naming the version — is never served from the cache.
 
 use std::collections::HashMap;
+
+use futures::future::join_all;
 use std::future::Future;
 use std::sync::Mutex;
+use tokio::sync::Semaphore;
 
 use secrecy::SecretString;
 
@@ -125,4 +128,38 @@ impl CredentialCache {
             other => Ok(other?),
         }
     }
+}
+
+/// Stores asked at the same time when a request fans out.
+pub const MAX_CONCURRENCY: usize = 6;
+
+/// Runs `call` for each store with a token (see [`CredentialCache::with_token`]), at most
+/// [`MAX_CONCURRENCY`] at a time, answering in the stores' order. Failures are logged per store.
+pub async fn per_store<'a, T, F, Fut>(
+    services: &Services,
+    stores: Vec<&'a StoreRecord>,
+    call: F,
+) -> Vec<(&'a StoreRecord, Result<T, AccessError>)>
+where
+    F: Fn(&'a StoreRecord, SecretString) -> Fut + Clone,
+    Fut: Future<Output = Result<T, ShopifyError>>,
+{
+    let limit = Semaphore::new(MAX_CONCURRENCY);
+    let mut pending = Vec::with_capacity(stores.len());
+    for store in stores {
+        let call = call.clone();
+        let limit = &limit;
+        pending.push(async move {
+            let _permit = limit.acquire().await.expect("the semaphore is never closed");
+            let result = services
+                .credentials
+                .with_token(services, store, |token| call(store, token))
+                .await;
+            if let Err(error) = &result {
+                tracing::warn!(shop = %store.shop_domain, code = error.code(), %error, "store request failed");
+            }
+            (store, result)
+        });
+    }
+    join_all(pending).await
 }

@@ -8,26 +8,22 @@
 
 mod cache;
 
-use futures::future::join_all;
 use lambda_http::http::header::CACHE_CONTROL;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde_json::{json, Value};
-use shared::access::AccessError;
+use shared::access::{per_store, AccessError};
 use shared::domain::Email;
 use shared::error::logged;
 use shared::http::{self, Caller};
 use shared::shopify::customers::{Customer, OrderSummary};
 use shared::store::StoreRecord;
 use shared::{ApiError, Services};
-use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 pub use cache::SidebarCache;
 
 /// Most recent orders shown per store.
 pub const MAX_ORDERS: usize = 50;
-/// Stores asked at the same time.
-const MAX_CONCURRENCY: usize = 6;
 
 /// The function's state: the shared services and this container's answer cache.
 pub struct State {
@@ -156,36 +152,20 @@ async fn sidebar(state: &State, req: &Request) -> Result<Value, ApiError> {
         return Ok(body);
     }
 
-    let limit = Semaphore::new(MAX_CONCURRENCY);
-    let mut pending = Vec::with_capacity(stores.len());
-    for store in &stores {
-        let (limit, email) = (&limit, &email);
-        pending.push(async move {
-            let _permit = limit
-                .acquire()
-                .await
-                .expect("the semaphore is never closed");
+    let results = per_store(services, stores.iter().collect(), |store, token| {
+        let email = &email;
+        async move {
             services
-                .credentials
-                .with_token(services, store, |token| async move {
-                    services
-                        .shopify
-                        .customer_by_email(&store.shop_domain, &token, email.as_str(), MAX_ORDERS)
-                        .await
-                })
+                .shopify
+                .customer_by_email(&store.shop_domain, &token, email.as_str(), MAX_ORDERS)
                 .await
-        });
-    }
-    let results = join_all(pending).await;
-    let failed = results.iter().filter(|r| r.is_err()).count();
-    for (store, result) in stores.iter().zip(&results) {
-        if let Err(error) = result {
-            tracing::warn!(shop = %store.shop_domain, code = error.code(), %error, "sidebar store failed");
         }
-    }
+    })
+    .await;
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
     let body = json!({
         "email": email.as_str(),
-        "stores": stores.iter().zip(&results).map(|(s, r)| section(s, r)).collect::<Vec<_>>(),
+        "stores": results.iter().map(|(s, r)| section(s, r)).collect::<Vec<_>>(),
     });
     tracing::info!(org_id = %caller.org, email = %email.masked(), stores = stores.len(), failed, "sidebar answered");
     if failed == 0 {

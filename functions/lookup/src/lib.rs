@@ -13,21 +13,15 @@ mod orders;
 mod products;
 mod shops;
 
-use futures::future::join_all;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::access::AccessError;
 use shared::domain::{OrganizationId, ShopDomain};
 use shared::store::StoreRecord;
 use shared::Services;
-use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 /// The tool manifest the AI platform registers; tested against what this function accepts.
 pub const TOOL_MANIFEST: &str = include_str!("../tools.json");
-
-/// Stores asked at the same time during a fan-out.
-const MAX_CONCURRENCY: usize = 6;
 
 #[derive(Deserialize)]
 struct Event {
@@ -129,37 +123,6 @@ pub(crate) fn choose_store<'a>(
             Ok(chosen)
         }
     }
-}
-
-/// Runs `call` for each store with a token, at most [`MAX_CONCURRENCY`] at a time, keeping
-/// the stores' order.
-pub(crate) async fn per_store<'a, T, F, Fut>(
-    services: &Services,
-    stores: Vec<&'a StoreRecord>,
-    call: F,
-) -> Vec<(&'a StoreRecord, Result<T, AccessError>)>
-where
-    F: Fn(&'a StoreRecord, secrecy::SecretString) -> Fut + Clone,
-    Fut: std::future::Future<Output = Result<T, shared::shopify::ShopifyError>>,
-{
-    let limit = Semaphore::new(MAX_CONCURRENCY);
-    let mut pending = Vec::with_capacity(stores.len());
-    for store in stores {
-        let call = call.clone();
-        let limit = &limit;
-        pending.push(async move {
-            let _permit = limit.acquire().await.expect("the semaphore is never closed");
-            let result = services
-                .credentials
-                .with_token(services, store, |token| call(store, token))
-                .await;
-            if let Err(error) = &result {
-                tracing::warn!(shop = %store.shop_domain, code = error.code(), %error, "store lookup failed");
-            }
-            (store, result)
-        });
-    }
-    join_all(pending).await
 }
 
 /// Answers one AI event. Never fails: every outcome is a JSON answer.

@@ -3,13 +3,14 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared::access::per_store;
 use shared::domain::{OrderNumber, OrgSettings};
 use shared::routing::{self, Target};
 use shared::shopify::lookups::Order;
 use shared::store::StoreRecord;
 use shared::Services;
 
-use crate::{arguments, per_store, Contact, Failure, StoreError, Success};
+use crate::{arguments, Contact, Failure, StoreError, Success};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -3,11 +3,12 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared::access::per_store;
 use shared::shopify::lookups::{product_search_query, Product, MAX_SEARCH_CHARS};
 use shared::store::StoreRecord;
 use shared::Services;
 
-use crate::{arguments, choose_store, per_store, Failure, StoreError, Success};
+use crate::{arguments, choose_store, Failure, StoreError, Success};
 
 const DEFAULT_LIMIT: i64 = 5;
 const MAX_DESCRIPTION_CHARS: usize = 500;

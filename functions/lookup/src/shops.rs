@@ -2,10 +2,11 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared::access::per_store;
 use shared::store::StoreRecord;
 use shared::Services;
 
-use crate::{arguments, choose_store, per_store, Failure, StoreError, Success};
+use crate::{arguments, choose_store, Failure, StoreError, Success};
 
 /// The storefront's standard policy pages. Reading the policy texts through the Admin API
 /// needs `read_legal_policies`, which merchants are not asked to grant.
