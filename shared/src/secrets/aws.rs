@@ -58,6 +58,30 @@ impl SecretsManagerStore {
         }
     }
 
+    /// `DeleteSecret`, at once (`force`) or after the shortest recovery window. A secret that
+    /// is gone or already scheduled for deletion counts as deleted.
+    async fn delete_secret(&self, name: &SecretName, force: bool) -> Result<(), SecretsError> {
+        let request = self.client.delete_secret().secret_id(name.as_str());
+        let request = if force {
+            request.force_delete_without_recovery(true)
+        } else {
+            request.recovery_window_in_days(RECOVERY_WINDOW_DAYS)
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e))
+                if matches!(
+                    e.err(),
+                    DeleteSecretError::ResourceNotFoundException(_)
+                        | DeleteSecretError::InvalidRequestException(_)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e.into_service_error())),
+        }
+    }
+
     /// Adds a pending version to an existing secret, restoring it first if it is scheduled for
     /// deletion.
     async fn put_pending(
@@ -219,44 +243,10 @@ impl SecretStore for SecretsManagerStore {
     }
 
     async fn schedule_deletion(&self, name: &SecretName) -> Result<(), SecretsError> {
-        let result = self
-            .client
-            .delete_secret()
-            .secret_id(name.as_str())
-            .recovery_window_in_days(RECOVERY_WINDOW_DAYS)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e))
-                if matches!(
-                    e.err(),
-                    DeleteSecretError::ResourceNotFoundException(_)
-                        | DeleteSecretError::InvalidRequestException(_)
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e.into_service_error())),
-        }
+        self.delete_secret(name, false).await
     }
 
     async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
-        let result = self
-            .client
-            .delete_secret()
-            .secret_id(name.as_str())
-            .force_delete_without_recovery(true)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), DeleteSecretError::ResourceNotFoundException(_)) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e.into_service_error())),
-        }
+        self.delete_secret(name, true).await
     }
 }
