@@ -1,6 +1,8 @@
 //! [`StoreRepository`] on DynamoDB (`STORES_TABLE`): `pk = ORG#{org}`, `sk = STORE#{shop}`,
 //! items mapped with `serde_dynamo`, every write conditional on the version read.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
@@ -54,6 +56,37 @@ impl DynamoStoreRepository {
             table: table.into(),
         }
     }
+
+    /// Every item of the organization's partition (all pages, strongly consistent), optionally
+    /// only those whose sort key starts with `sk_prefix`.
+    async fn query_partition(
+        &self,
+        org: &OrganizationId,
+        sk_prefix: Option<&str>,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", AttributeValue::S(org_pk(org)))
+            .consistent_read(true);
+        let request = match sk_prefix {
+            Some(prefix) => request
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.into())),
+            None => request.key_condition_expression("pk = :pk"),
+        };
+        let mut pages = request.into_paginator().items().send();
+        let mut items = Vec::new();
+        while let Some(item) = pages.next().await {
+            items.push(item.map_err(|e| unavailable(e.into_service_error()))?);
+        }
+        Ok(items)
+    }
+}
+
+fn corrupt(e: serde_dynamo::Error) -> StoreError {
+    StoreError::Corrupt(Box::new(e))
 }
 
 fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -90,30 +123,22 @@ impl StoreRepository for DynamoStoreRepository {
             .map(|item| {
                 serde_dynamo::from_item::<_, Item>(item)
                     .map(|i| i.record)
-                    .map_err(|e| StoreError::Corrupt(Box::new(e)))
+                    .map_err(corrupt)
             })
             .transpose()
     }
 
     async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
-        let mut records = Vec::new();
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(org_pk(org)))
-            .expression_attribute_values(":prefix", AttributeValue::S(STORE_SK_PREFIX.into()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| unavailable(e.into_service_error()))?;
-            let parsed: Item =
-                serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
-            records.push(parsed.record);
-        }
+        let mut records = self
+            .query_partition(org, Some(STORE_SK_PREFIX))
+            .await?
+            .into_iter()
+            .map(|item| {
+                serde_dynamo::from_item::<_, Item>(item)
+                    .map(|i| i.record)
+                    .map_err(corrupt)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         sort_for_listing(&mut records);
         Ok(records)
     }
@@ -125,19 +150,7 @@ impl StoreRepository for DynamoStoreRepository {
     ) -> Result<(Vec<StoreRecord>, OrgSettings), StoreError> {
         let mut records = Vec::new();
         let mut settings = OrgSettings::default();
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(org_pk(org)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| unavailable(e.into_service_error()))?;
-            let corrupt = |e: serde_dynamo::Error| StoreError::Corrupt(Box::new(e));
+        for item in self.query_partition(org, None).await? {
             match item.get("sk") {
                 Some(AttributeValue::S(sk)) if sk == SETTINGS_SK => {
                     settings = serde_dynamo::from_item::<_, SettingsItem>(item)
@@ -164,7 +177,7 @@ impl StoreRepository for DynamoStoreRepository {
             sk: store_sk(&record.shop_domain),
             record: record.clone(),
         };
-        let item = serde_dynamo::to_item(item).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+        let item = serde_dynamo::to_item(item).map_err(corrupt)?;
         let request = self
             .client
             .put_item()
@@ -231,7 +244,7 @@ impl StoreRepository for DynamoStoreRepository {
         match output.item {
             Some(item) => serde_dynamo::from_item::<_, SettingsItem>(item)
                 .map(|i| i.settings)
-                .map_err(|e| StoreError::Corrupt(Box::new(e))),
+                .map_err(corrupt),
             None => Ok(OrgSettings::default()),
         }
     }
@@ -247,7 +260,7 @@ impl StoreRepository for DynamoStoreRepository {
             settings: *settings,
             updated_at: chrono::Utc::now(),
         })
-        .map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+        .map_err(corrupt)?;
         self.client
             .put_item()
             .table_name(&self.table)
