@@ -94,20 +94,33 @@ def scope_problems(schema, scopes, document):
     return problems
 
 
-def cost_variables(text):
-    """`# cost-variables: first=10, after=0`: the largest values the code passes."""
-    values = {}
+def annotations(text, key):
+    """`# key: a=1, b=2` applies to every operation of the file; `# key(Operation): ...` to
+    one. Returns {None: {...}, "Operation": {...}}."""
+    found = {}
     for line in text.splitlines():
         line = line.strip()
-        if line.startswith("# cost-variables:"):
-            for pair in line.split(":", 1)[1].split(","):
-                if "=" in pair:
-                    k, v = pair.split("=")
-                    values[k.strip()] = int(v)
-    return values
+        if not line.startswith(f"# {key}"):
+            continue
+        head, _, body = line[2:].partition(":")
+        operation = head[len(key):].strip("() ") or None
+        values = found.setdefault(operation, {})
+        for pair in body.split(","):
+            if "=" in pair:
+                k, v = pair.split("=")
+                values[k.strip()] = int(v)
+            elif pair.strip():
+                values[""] = int(pair.strip())
+    return found
 
 
-def estimate_cost(schema, document, variables):
+def for_operation(found, operation):
+    merged = dict(found.get(None, {}))
+    merged.update(found.get(operation, {}))
+    return merged
+
+
+def estimate_cost(schema, document, operation, variables):
     """Shopify's requested query cost, estimated the way its docs describe: scalars and enums
     0, objects 1, connections and object lists 2 + size x the cost of one element."""
     from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLInterfaceType, GraphQLUnionType
@@ -124,11 +137,17 @@ def estimate_cost(schema, document, variables):
                 return int(value.value)
         return None
 
+    fragments = {d.name.value: d for d in document.definitions if d.kind == "fragment_definition"}
+
     def cost(selection_set, parent):
         total = 0
         for node in selection_set.selections:
             if node.kind == "inline_fragment":
                 total += cost(node.selection_set, schema.get_type(node.type_condition.name.value))
+                continue
+            if node.kind == "fragment_spread":
+                fragment = fragments[node.name.value]
+                total += cost(fragment.selection_set, schema.get_type(fragment.type_condition.name.value))
                 continue
             name = node.name.value
             if name.startswith("__"):
@@ -151,7 +170,6 @@ def estimate_cost(schema, document, variables):
                 total += 1 + children
         return total
 
-    operation = next(d for d in document.definitions if d.kind == "operation_definition")
     return cost(operation.selection_set, schema.query_type)
 
 
@@ -165,11 +183,18 @@ def main():
         document = parse(path.read_text())
         errors = [e.message for e in validate(schema, document)]
         errors += scope_problems(schema, scopes, document)
-        cost = None
+        costs = []
         if not errors:
-            cost = estimate_cost(schema, document, cost_variables(path.read_text()))
-            if cost > MAX_COST:
-                errors.append(f"estimated cost {cost} exceeds {MAX_COST} (Shopify's limit is 1,000)")
+            text = path.read_text()
+            variables = annotations(text, "cost-variables")
+            limits = annotations(text, "max-cost")
+            for operation in (d for d in document.definitions if d.kind == "operation_definition"):
+                name = operation.name.value
+                cost = estimate_cost(schema, document, operation, for_operation(variables, name))
+                limit = for_operation(limits, name).get("", MAX_COST)
+                costs.append(f"{name} {cost}")
+                if cost > limit:
+                    errors.append(f"{name}: estimated cost {cost} exceeds {limit} (Shopify's limit is 1,000)")
         for node in document.definitions:
             if getattr(node, "operation", None) is not None and node.operation.value != "query":
                 errors.append("only read-only queries may be sent")
@@ -180,7 +205,7 @@ def main():
             for e in errors:
                 print(f"     {e}")
         else:
-            print(f"ok   {rel} (estimated cost {cost})")
+            print(f"ok   {rel} (estimated cost: {', '.join(costs)})")
     print(f"{len(files) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

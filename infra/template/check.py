@@ -9,7 +9,10 @@
   SHOPIFY_BASE_URL is set for none;
 - no policy grants a wildcard action or resource on Secrets Manager or DynamoDB; the functions
   that only read (lookup, contact-metadata) cannot write secrets or items; only disconnect can
-  delete a secret without a recovery window.
+  delete a secret without a recovery window;
+- lookup, which trusts its event's org_id, may be invoked by the AI platform principal (a
+  parameter) alone: one Lambda permission, for that principal, and no policy of the stack
+  grants lambda:InvokeFunction.
 """
 import os
 import re
@@ -68,7 +71,7 @@ def env_vars_read():
         text = path.read_text()
         names |= set(re.findall(r'std::env::var(?:_os)?\("([A-Z][A-Z0-9_]+)"\)', text))
         if path.name == "config.rs":
-            names |= set(re.findall(r'get\("([A-Z][A-Z0-9_]+)"\)', text))
+            names |= set(re.findall(r'(?:get|millis)\("([A-Z][A-Z0-9_]+)"', text))
     return names - SET_BY_LAMBDA
 
 
@@ -125,6 +128,19 @@ def main():
     for binary in DIRECT_INVOKE:
         if binary in functions and functions[binary][1].get("Events"):
             problems.append(f"{binary} is invoked directly and must have no API route")
+    lookup = functions.get("lookup", (None, None))[0]
+    permissions = [
+        (name, r["Properties"]) for name, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"].get("FunctionName") in ({"GetAtt": f"{lookup}.Arn"}, {"Ref": lookup})
+    ]
+    if len(permissions) != 1:
+        problems.append(f"lookup needs exactly one invoke permission (for the AI platform), has {len(permissions)}")
+    for name, props in permissions:
+        if props.get("Principal") != {"Ref": "AiPlatformPrincipal"} or props.get("Action") != "lambda:InvokeFunction":
+            problems.append(f"{name}: lookup may be invoked by the AiPlatformPrincipal parameter only")
+    if "AiPlatformPrincipal" not in template.get("Parameters", {}):
+        problems.append("the AiPlatformPrincipal parameter is missing")
     api = resources.get("HttpApi", {}).get("Properties", {})
     if api.get("Auth", {}).get("DefaultAuthorizer") not in (api.get("Auth", {}).get("Authorizers") or {}):
         problems.append("the HTTP API must have a JWT authorizer as its default")
@@ -143,6 +159,8 @@ def main():
             problems.append(f"{logical}: needs an explicit least-privilege policy")
         for statement in statements:
             actions = set(as_list(statement.get("Action", [])))
+            if any(a in ("lambda:InvokeFunction", "lambda:*", "*") for a in actions):
+                problems.append(f"{logical}: no function may invoke others (lambda:InvokeFunction)")
             resources_ = as_list(statement.get("Resource", []))
             touches = any(a.startswith(("secretsmanager:", "dynamodb:")) for a in actions)
             if any(a.endswith("*") for a in actions if a.startswith(("secretsmanager:", "dynamodb:"))):

@@ -43,7 +43,7 @@ class TemplateCheck(unittest.TestCase):
         self.assert_caught("        STORES_TABLE: !Ref StoresTable\n", "", "reads STORES_TABLE, which is not set")
 
     def test_the_local_only_base_url_is_caught(self):
-        self.assert_caught("        RUST_LOG: info\n", "        RUST_LOG: info\n        SHOPIFY_BASE_URL: http://127.0.0.1\n", "SHOPIFY_BASE_URL is for local use only")
+        self.assert_caught("        RUST_LOG: !Ref LogLevel\n", "        RUST_LOG: !Ref LogLevel\n        SHOPIFY_BASE_URL: http://127.0.0.1\n", "SHOPIFY_BASE_URL is for local use only")
 
     def test_a_wildcard_resource_on_the_table_is_caught(self):
         self.assert_caught("              Action: dynamodb:Query\n              Resource: !GetAtt StoresTable.Arn", "              Action: dynamodb:Query\n              Resource: \"*\"", "'*' resource")
@@ -53,6 +53,15 @@ class TemplateCheck(unittest.TestCase):
 
     def test_an_unconditional_delete_outside_disconnect_is_caught(self):
         self.assert_caught("              Condition:\n                NumericGreaterThanEquals:\n                  secretsmanager:RecoveryWindowInDays: 7", "", "only disconnect may delete")
+
+    def test_lookup_invocable_by_another_principal_is_caught(self):
+        self.assert_caught("      Principal: !Ref AiPlatformPrincipal", "      Principal: !Sub \"${AWS::AccountId}\"", "AiPlatformPrincipal parameter only")
+
+    def test_lookup_without_its_invoke_permission_is_caught(self):
+        self.assert_caught("      FunctionName: !GetAtt LookupFunction.Arn\n", "      FunctionName: !GetAtt SettingsFunction.Arn\n", "exactly one invoke permission")
+
+    def test_a_missing_budget_env_var_is_caught(self):
+        self.assert_caught("        LOOKUP_BUDGET_MS: !Ref LookupBudgetMs\n", "", "reads LOOKUP_BUDGET_MS, which is not set")
 
 
 if __name__ == "__main__":

@@ -1,30 +1,28 @@
-//! Using a store's credentials on the hot path: decrypted credentials cached per container,
-//! keyed by (organization, shop, secret version) so a rotation or disconnect — which change or
-//! remove the record naming the version — is never served from the cache.
+//! Using stores' credentials on the hot path: decrypted credentials cached per container, keyed
+//! by (organization, shop, secret version) so a rotation or disconnect — which change or remove
+//! the record naming the version — is never served from the cache; and the bounded fan-out
+//! that asks several stores at once and answers with what it has when the deadline comes.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use futures::future::join_all;
-use std::future::Future;
-use std::sync::Mutex;
+use secrecy::SecretString;
 use tokio::sync::Semaphore;
 
-use secrecy::SecretString;
-
-use crate::domain::Credentials;
-use crate::lifecycle;
-use crate::secrets::SecretsError;
-use crate::shopify::ShopifyError;
+use crate::deadline::{Deadline, TimedOut};
+use crate::domain::{Credentials, ShopDomain};
+use crate::failure::Code;
+use crate::lifecycle::stored_credentials;
+use crate::secrets::{SecretName, SecretStore, SecretsError};
+use crate::shopify::{ShopifyClient, ShopifyError};
 use crate::store::StoreRecord;
-use crate::Services;
+
+/// Stores asked at the same time when a request fans out.
+pub const MAX_CONCURRENCY: usize = 6;
 
 type Key = (String, String, String);
-
-/// Credentials read from Secrets Manager, per container.
-#[derive(Default)]
-pub struct CredentialCache {
-    entries: Mutex<HashMap<Key, Credentials>>,
-}
 
 /// Why a store could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -36,27 +34,36 @@ pub enum AccessError {
     /// The version the record names is gone (a disconnect is under way).
     #[error("the store's credentials are missing")]
     CredentialsMissing,
+    /// The request's time budget ended before this store answered.
+    #[error("the store did not answer within the time budget")]
+    TimedOut,
+}
+
+impl From<TimedOut> for AccessError {
+    fn from(_: TimedOut) -> Self {
+        Self::TimedOut
+    }
 }
 
 impl AccessError {
-    /// The code reported for this store in `store_errors` (and for the sidebar).
-    pub fn code(&self) -> &'static str {
+    /// The code reported for this store (`store_errors`, sidebar sections).
+    pub fn code(&self) -> Code {
         match self {
-            Self::Shopify(ShopifyError::RateLimited { .. }) => "shopify_rate_limited",
-            Self::Shopify(
-                ShopifyError::Unauthorized
-                | ShopifyError::Forbidden
-                | ShopifyError::AccessDenied(_),
-            )
-            | Self::CredentialsMissing => "invalid_credentials",
-            Self::Shopify(
-                ShopifyError::PaymentRequired | ShopifyError::Locked | ShopifyError::ShopNotFound,
-            ) => "shop_unavailable",
-            Self::Shopify(ShopifyError::MaxCostExceeded | ShopifyError::GraphQl(_)) => "internal",
-            Self::Shopify(_) => "shopify_unavailable",
-            Self::Secrets(_) => "storage_unavailable",
+            Self::Shopify(error) => error.code(),
+            Self::Secrets(_) => Code::StorageUnavailable,
+            Self::CredentialsMissing => Code::InvalidCredentials,
+            Self::TimedOut => Code::ShopifyUnavailable,
         }
     }
+}
+
+/// A store's credentials, read from Secrets Manager once per container and version, and the
+/// Shopify client to use them with.
+pub struct Access {
+    secrets: Arc<dyn SecretStore>,
+    secret_prefix: String,
+    shopify: ShopifyClient,
+    entries: Mutex<HashMap<Key, Credentials>>,
 }
 
 fn key(record: &StoreRecord) -> Key {
@@ -67,11 +74,53 @@ fn key(record: &StoreRecord) -> Key {
     )
 }
 
-impl CredentialCache {
+/// One store's outcome in a fan-out.
+#[derive(Debug)]
+pub struct StoreFailure {
+    pub shop_domain: ShopDomain,
+    pub code: Code,
+}
+
+/// What a fan-out over several stores came to: the answers, in the stores' order, of the
+/// stores that answered; every store asked; and the ones that failed or ran out of time.
+pub struct FanOut<'a, T> {
+    pub results: Vec<(&'a StoreRecord, T)>,
+    pub searched: Vec<ShopDomain>,
+    pub errors: Vec<StoreFailure>,
+}
+
+/// The code to answer with when no store answered: throttling only if every store was
+/// throttled, otherwise Shopify being unavailable.
+pub fn failure_code(errors: &[StoreFailure]) -> Code {
+    if !errors.is_empty() && errors.iter().all(|e| e.code == Code::ShopifyRateLimited) {
+        Code::ShopifyRateLimited
+    } else {
+        Code::ShopifyUnavailable
+    }
+}
+
+impl Access {
+    pub fn new(
+        secrets: Arc<dyn SecretStore>,
+        secret_prefix: String,
+        shopify: ShopifyClient,
+    ) -> Self {
+        Self {
+            secrets,
+            secret_prefix,
+            shopify,
+            entries: Mutex::default(),
+        }
+    }
+
+    pub fn shopify(&self) -> &ShopifyClient {
+        &self.shopify
+    }
+
     async fn load(
         &self,
-        services: &Services,
         record: &StoreRecord,
+        deadline: &Deadline,
     ) -> Result<Credentials, AccessError> {
         if let Some(found) = self
             .entries
@@ -81,7 +130,8 @@ impl CredentialCache {
         {
             return Ok(found.clone());
         }
-        let credentials = lifecycle::stored_credentials(services, record)
+        let name = SecretName::for_store(&self.secret_prefix, &record.org_id, &record.shop_domain);
+        let credentials = stored_credentials(self.secrets.as_ref(), &name, record, deadline)
             .await?
             .ok_or(AccessError::CredentialsMissing)?;
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -105,8 +155,8 @@ impl CredentialCache {
     /// exchanged again) once before giving up.
     pub async fn with_token<T, F, Fut>(
         &self,
-        services: &Services,
         record: &StoreRecord,
+        deadline: &Deadline,
         call: F,
     ) -> Result<T, AccessError>
     where
@@ -114,52 +164,72 @@ impl CredentialCache {
         Fut: Future<Output = Result<T, ShopifyError>>,
     {
         let shop = &record.shop_domain;
-        let credentials = self.load(services, record).await?;
-        let token = services.shopify.access_token(shop, &credentials).await?;
+        let credentials = self.load(record, deadline).await?;
+        let token = self
+            .shopify
+            .access_token(deadline, shop, &credentials)
+            .await?;
         match call(token).await {
             Err(ShopifyError::Unauthorized) => {
                 tracing::info!(shop = %shop, "Shopify refused the cached credentials; reading them again");
                 self.forget(record);
-                services.shopify.forget_token(shop, &credentials);
-                let credentials = self.load(services, record).await?;
-                let token = services.shopify.access_token(shop, &credentials).await?;
+                self.shopify.forget_token(shop, &credentials);
+                let credentials = self.load(record, deadline).await?;
+                let token = self
+                    .shopify
+                    .access_token(deadline, shop, &credentials)
+                    .await?;
                 Ok(call(token).await?)
             }
             other => Ok(other?),
         }
     }
-}
 
-/// Stores asked at the same time when a request fans out.
-pub const MAX_CONCURRENCY: usize = 6;
-
-/// Runs `call` for each store with a token (see [`CredentialCache::with_token`]), at most
-/// [`MAX_CONCURRENCY`] at a time, answering in the stores' order. Failures are logged per store.
-pub async fn per_store<'a, T, F, Fut>(
-    services: &Services,
-    stores: Vec<&'a StoreRecord>,
-    call: F,
-) -> Vec<(&'a StoreRecord, Result<T, AccessError>)>
-where
-    F: Fn(&'a StoreRecord, SecretString) -> Fut + Clone,
-    Fut: Future<Output = Result<T, ShopifyError>>,
-{
-    let limit = Semaphore::new(MAX_CONCURRENCY);
-    let mut pending = Vec::with_capacity(stores.len());
-    for store in stores {
-        let call = call.clone();
-        let limit = &limit;
-        pending.push(async move {
-            let _permit = limit.acquire().await.expect("the semaphore is never closed");
-            let result = services
-                .credentials
-                .with_token(services, store, |token| call(store, token))
-                .await;
-            if let Err(error) = &result {
-                tracing::warn!(shop = %store.shop_domain, code = error.code(), %error, "store request failed");
+    /// Runs `call` for each store with a token, at most [`MAX_CONCURRENCY`] at a time, and
+    /// answers at the deadline at the latest: a store still working then is reported as
+    /// [`AccessError::TimedOut`]. Failures are logged per store.
+    pub async fn fan_out<'a, T, F, Fut>(
+        &self,
+        stores: Vec<&'a StoreRecord>,
+        deadline: &Deadline,
+        call: F,
+    ) -> FanOut<'a, T>
+    where
+        F: Fn(&'a StoreRecord, SecretString) -> Fut + Clone,
+        Fut: Future<Output = Result<T, ShopifyError>>,
+    {
+        let limit = Semaphore::new(MAX_CONCURRENCY);
+        let pending = stores.into_iter().map(|store| {
+            let call = call.clone();
+            let limit = &limit;
+            async move {
+                let work = async {
+                    let _permit = limit.acquire().await.expect("the semaphore is never closed");
+                    self.with_token(store, deadline, |token| call(store, token))
+                        .await
+                };
+                let result: Result<T, AccessError> = deadline.run(work).await;
+                if let Err(error) = &result {
+                    tracing::warn!(shop = %store.shop_domain, code = %error.code(), %error, "store request failed");
+                }
+                (store, result)
             }
-            (store, result)
         });
+        let mut out = FanOut {
+            results: Vec::new(),
+            searched: Vec::new(),
+            errors: Vec::new(),
+        };
+        for (store, result) in join_all(pending).await {
+            out.searched.push(store.shop_domain.clone());
+            match result {
+                Ok(value) => out.results.push((store, value)),
+                Err(error) => out.errors.push(StoreFailure {
+                    shop_domain: store.shop_domain.clone(),
+                    code: error.code(),
+                }),
+            }
+        }
+        out
     }
-    join_all(pending).await
 }

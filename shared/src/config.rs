@@ -2,6 +2,7 @@
 //! the start instead of the first request.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use crate::shopify::ShopifyConfig;
 
@@ -26,6 +27,24 @@ impl Default for AuthConfig {
     }
 }
 
+/// How long the functions that fan out to stores may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budgets {
+    /// `LOOKUP_BUDGET_MS`, default 8000 (never past the invocation's deadline minus 500 ms).
+    pub lookup: Duration,
+    /// `SIDEBAR_BUDGET_MS`, default 6000.
+    pub sidebar: Duration,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Self {
+            lookup: Duration::from_millis(8_000),
+            sidebar: Duration::from_millis(6_000),
+        }
+    }
+}
+
 /// Everything a function needs to know about its environment.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -37,6 +56,7 @@ pub struct Config {
     pub kms_key_id: Option<String>,
     pub shopify: ShopifyConfig,
     pub auth: AuthConfig,
+    pub budgets: Budgets,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,12 +120,28 @@ impl Config {
                 .filter(|r| !r.is_empty())
                 .collect();
         }
+        let millis = |key: &'static str, default: Duration| match get(key) {
+            None => Ok(default),
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(ms) if (100..=60_000).contains(&ms) => Ok(Duration::from_millis(ms)),
+                _ => Err(ConfigError::Invalid(
+                    key,
+                    "expected milliseconds between 100 and 60000".into(),
+                )),
+            },
+        };
+        let defaults = Budgets::default();
+        let budgets = Budgets {
+            lookup: millis("LOOKUP_BUDGET_MS", defaults.lookup)?,
+            sidebar: millis("SIDEBAR_BUDGET_MS", defaults.sidebar)?,
+        };
         Ok(Self {
             stores_table,
             secret_prefix: get("SECRET_PREFIX").unwrap_or_else(|| "opencx/shopify".into()),
             kms_key_id: get("SECRETS_KMS_KEY_ID"),
             shopify,
             auth,
+            budgets,
         })
     }
 }
@@ -131,6 +167,26 @@ mod tests {
         assert_eq!(config.shopify.base_url, None);
         assert_eq!(config.auth.org_claim, "org_id");
         assert!(config.auth.admin_roles.contains("owner"));
+        assert_eq!(config.budgets.lookup, Duration::from_millis(8_000));
+        assert_eq!(config.budgets.sidebar, Duration::from_millis(6_000));
+    }
+
+    #[test]
+    fn budgets_are_read_and_checked() {
+        let config = Config::from_lookup(env(&[
+            ("STORES_TABLE", "t"),
+            ("LOOKUP_BUDGET_MS", "2500"),
+            ("SIDEBAR_BUDGET_MS", "1500"),
+        ]))
+        .unwrap();
+        assert_eq!(config.budgets.lookup, Duration::from_millis(2_500));
+        assert_eq!(config.budgets.sidebar, Duration::from_millis(1_500));
+        for bad in ["0", "soon", "999999"] {
+            assert!(matches!(
+                Config::from_lookup(env(&[("STORES_TABLE", "t"), ("LOOKUP_BUDGET_MS", bad)])),
+                Err(ConfigError::Invalid("LOOKUP_BUDGET_MS", _))
+            ));
+        }
     }
 
     #[test]

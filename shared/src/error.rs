@@ -1,18 +1,20 @@
-//! The one place where failures become the contract's HTTP status, error code and message.
+//! The HTTP edge of the failure vocabulary ([`crate::failure`]): a failure as a dashboard caller
+//! sees it, and the conversions from every module error.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::{InvalidCredentialsFormat, InvalidShopDomain};
+use crate::failure::Code;
+use crate::lifecycle::{ConnectError, LifecycleError, VerifyError};
 use crate::secrets::SecretsError;
 use crate::shopify::ShopifyError;
 use crate::store::StoreError;
 
-/// A failure as a dashboard caller sees it: `{"error": {"code", "message", "details"}}`.
+/// `{"error": {"code", "message", "details"}}` with its HTTP status.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
-    pub status: u16,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub details: Option<Value>,
 }
@@ -24,20 +26,28 @@ struct Envelope<'a> {
 
 #[derive(Serialize)]
 struct Body<'a> {
-    code: &'a str,
+    code: Code,
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<&'a Value>,
 }
 
 impl ApiError {
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    /// `code` with its standard merchant message.
+    pub fn of(code: Code) -> Self {
+        Self::new(code, code.merchant_message())
+    }
+
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
-            status,
             code,
             message: message.into(),
             details: None,
         }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.code.http_status()
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -46,45 +56,28 @@ impl ApiError {
     }
 
     pub fn invalid_request(message: impl Into<String>) -> Self {
-        Self::new(400, "invalid_request", message)
+        Self::new(Code::InvalidRequest, message)
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            401,
-            "unauthorized",
-            "Sign in again: the request did not say which organization it is for.",
-        )
+        Self::of(Code::Unauthorized)
     }
 
     pub fn forbidden() -> Self {
-        Self::new(
-            403,
-            "forbidden",
-            "Only an organization admin can do this. Ask an admin of your organization.",
-        )
+        Self::of(Code::Forbidden)
     }
 
     pub fn store_not_found() -> Self {
-        Self::new(
-            404,
-            "store_not_found",
-            "This Shopify store is not connected to your organization.",
-        )
+        Self::of(Code::StoreNotFound)
     }
 
     pub fn payload_too_large() -> Self {
-        Self::new(
-            413,
-            "payload_too_large",
-            "The request body is larger than 64 KiB.",
-        )
+        Self::of(Code::PayloadTooLarge)
     }
 
     pub fn missing_scopes(missing: &[String]) -> Self {
         Self::new(
-            422,
-            "missing_scopes",
+            Code::MissingScopes,
             format!(
                 "The app is missing the {} access scope(s). Add them in the app's configuration, reinstall or release the app on the store, and connect again.",
                 missing.join(", ")
@@ -94,7 +87,7 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(500, "internal", "Something went wrong on our side. Please try again; if it keeps happening, contact support.")
+        Self::of(Code::Internal)
     }
 
     /// The JSON body of the response.
@@ -111,7 +104,8 @@ impl ApiError {
 }
 
 /// Converts a module error for the caller, logging its full cause chain first: the response
-/// carries only the contract's code and message, the log keeps the detail.
+/// carries only the contract's code and message, the log keeps the detail (which never holds
+/// Shopify's answer texts or credentials).
 pub fn logged<E>(error: E) -> ApiError
 where
     E: std::error::Error + Into<ApiError>,
@@ -124,17 +118,17 @@ where
         source = cause.source();
     }
     let api: ApiError = error.into();
-    if api.status >= 500 {
-        tracing::error!(code = api.code, error = %chain, "request failed");
+    if api.status() >= 500 {
+        tracing::error!(code = %api.code, error = %chain, "request failed");
     } else {
-        tracing::info!(code = api.code, error = %chain, "request refused");
+        tracing::info!(code = %api.code, error = %chain, "request refused");
     }
     api
 }
 
 impl From<InvalidShopDomain> for ApiError {
     fn from(e: InvalidShopDomain) -> Self {
-        Self::new(422, "invalid_shop_domain", e.to_string())
+        Self::new(Code::InvalidShopDomain, e.to_string())
     }
 }
 
@@ -146,62 +140,30 @@ impl From<InvalidCredentialsFormat> for ApiError {
 
 impl From<ShopifyError> for ApiError {
     fn from(e: ShopifyError) -> Self {
-        match e {
-            ShopifyError::Unauthorized => Self::new(
-                422,
-                "invalid_credentials",
-                "Shopify rejected these credentials. Copy the Admin API access token (or the client ID and secret) again from the app and make sure the app is installed on this store.",
-            ),
-            ShopifyError::Forbidden | ShopifyError::AccessDenied(_) => Self::new(
-                422,
-                "invalid_credentials",
+        let error = match e {
+            ShopifyError::Forbidden | ShopifyError::AccessDenied { .. } => Self::new(
+                Code::InvalidCredentials,
                 "Shopify refused access for this app. Check that the app is installed on this store and has the read_orders, read_products and read_customers scopes.",
             ),
-            ShopifyError::ShopNotFound => Self::new(
-                422,
-                "shop_not_found",
-                "Shopify has no store at this domain. Check the .myshopify.com domain in your Shopify admin (Settings → Domains).",
-            ),
-            ShopifyError::PaymentRequired | ShopifyError::Locked => Self::new(
-                422,
-                "shop_unavailable",
-                "Shopify says this store is frozen or locked (for example an unpaid bill). Resolve it in the Shopify admin, then try again.",
-            ),
-            ShopifyError::RateLimited { retry_after } => {
-                let error = Self::new(
-                    429,
-                    "shopify_rate_limited",
-                    "Shopify is rate-limiting requests for this store. Wait a moment and try again.",
-                );
-                match retry_after {
-                    Some(wait) => error.with_details(serde_json::json!({ "retry_after_seconds": wait.as_secs_f64().ceil() as u64 })),
-                    None => error,
-                }
-            }
-            ShopifyError::Server { .. }
-            | ShopifyError::Timeout
-            | ShopifyError::Network(_)
-            | ShopifyError::InvalidResponse(_) => Self::new(
-                502,
-                "shopify_unavailable",
-                "Shopify is not answering properly right now. Try again in a few minutes.",
-            ),
-            ShopifyError::MaxCostExceeded | ShopifyError::GraphQl(_) => Self::internal(),
+            ref other => Self::of(other.code()),
+        };
+        match e {
+            ShopifyError::RateLimited {
+                retry_after: Some(wait),
+            } => error.with_details(serde_json::json!({
+                "retry_after_seconds": wait.as_secs_f64().ceil() as u64
+            })),
+            _ => error,
         }
     }
-}
-
-fn storage_unavailable() -> ApiError {
-    ApiError::new(503, "storage_unavailable", "Our storage is temporarily unavailable. Nothing was changed; please try again in a moment.")
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(_) => storage_unavailable(),
+            StoreError::Unavailable(_) => Self::of(Code::StorageUnavailable),
             StoreError::Conflict => Self::new(
-                503,
-                "storage_unavailable",
+                Code::StorageUnavailable,
                 "The store was being changed by another request at the same time. Please try again.",
             ),
             StoreError::Corrupt(_) => Self::internal(),
@@ -211,7 +173,44 @@ impl From<StoreError> for ApiError {
 
 impl From<SecretsError> for ApiError {
     fn from(_: SecretsError) -> Self {
-        storage_unavailable()
+        Self::of(Code::StorageUnavailable)
+    }
+}
+
+impl From<LifecycleError> for ApiError {
+    fn from(e: LifecycleError) -> Self {
+        match e {
+            LifecycleError::Store(error) => error.into(),
+            LifecycleError::Secrets(error) => error.into(),
+            LifecycleError::DisconnectedMeanwhile => Self::new(
+                Code::StoreNotFound,
+                "This store was disconnected while its new credentials were being saved, so nothing was saved. Connect it again to use it.",
+            ),
+            LifecycleError::BeingDisconnected => Self::new(
+                Code::StorageUnavailable,
+                "This store is being disconnected right now. Try again in a minute.",
+            ),
+            other => Self::of(other.code()),
+        }
+    }
+}
+
+impl From<ConnectError> for ApiError {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::Shopify(error) => error.into(),
+            ConnectError::MissingScopes(missing) => Self::missing_scopes(&missing),
+            ConnectError::Lifecycle(error) => error.into(),
+        }
+    }
+}
+
+impl From<VerifyError> for ApiError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::Shopify(error) => error.into(),
+            VerifyError::Lifecycle(error) => error.into(),
+        }
     }
 }
 
@@ -231,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn shopify_failures_map_to_the_contract_codes() {
+    fn shopify_failures_map_to_the_contract_statuses() {
         let cases = [
             (ShopifyError::Unauthorized, 422, "invalid_credentials"),
             (ShopifyError::ShopNotFound, 422, "shop_not_found"),
@@ -252,7 +251,13 @@ mod tests {
         ];
         for (error, status, code) in cases {
             let api = ApiError::from(error);
-            assert_eq!((api.status, api.code), (status, code));
+            assert_eq!((api.status(), api.code.as_str()), (status, code));
         }
+    }
+
+    #[test]
+    fn an_invalid_shop_domain_is_always_422() {
+        let api = ApiError::from(InvalidShopDomain::CustomDomain);
+        assert_eq!((api.status(), api.code), (422, Code::InvalidShopDomain));
     }
 }

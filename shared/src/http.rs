@@ -8,11 +8,25 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::config::AuthConfig;
+use crate::deadline::Deadline;
 use crate::domain::{OrganizationId, ShopDomain};
 use crate::error::ApiError;
 
 /// Request bodies above this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Time kept to answer after the work: the dashboard functions' budget is the invocation's
+/// deadline minus this.
+pub const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The time budget of a dashboard request: its invocation's deadline minus [`ANSWER_MARGIN`]
+/// (28 s from now when the request carries no Lambda context, as locally).
+pub fn deadline(req: &Request) -> Deadline {
+    let deadline_ms = req
+        .lambda_context_ref()
+        .map_or(0, |context| context.deadline);
+    Deadline::from_epoch_millis(deadline_ms).minus(ANSWER_MARGIN)
+}
 
 /// The authenticated caller of a dashboard route.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,15 +74,19 @@ pub fn route_key(req: &Request) -> String {
     }
 }
 
-/// The `{shop}` path parameter as a shop domain; anything else is `400 invalid_request`.
+/// The `{shop}` path parameter as a shop domain. A path that does not name a shop is a
+/// malformed request — `400 invalid_request`, as the contract says for an unknown `{shop}`
+/// format — not a domain a merchant typed (`invalid_shop_domain`, for bodies).
 pub fn shop_param(req: &Request) -> Result<ShopDomain, ApiError> {
     let raw = req
         .path_parameters_ref()
         .and_then(|params| params.first("shop"))
-        .ok_or_else(|| {
-            ApiError::invalid_request("The path must name a store: /shopify/stores/{shop}.")
-        })?;
-    ShopDomain::parse(raw).map_err(|e| ApiError::invalid_request(e.to_string()))
+        .unwrap_or_default();
+    ShopDomain::parse(raw).map_err(|e| {
+        ApiError::invalid_request(format!(
+            "The path must name a store as /shopify/stores/{{shop}}: {e}"
+        ))
+    })
 }
 
 /// A query string flag such as `?verify=true`.
@@ -135,7 +153,7 @@ pub fn no_content() -> Response<Body> {
 /// The contract's error envelope.
 pub fn error_response(error: &ApiError) -> Response<Body> {
     Response::builder()
-        .status(error.status)
+        .status(error.status())
         .header(CONTENT_TYPE, "application/json")
         .body(Body::Text(error.body()))
         .expect("a valid status and header always build")
@@ -185,7 +203,10 @@ mod tests {
             &auth,
         )
         .unwrap();
-        assert_eq!(member.require_admin().unwrap_err().code, "forbidden");
+        assert_eq!(
+            member.require_admin().unwrap_err().code,
+            crate::failure::Code::Forbidden
+        );
     }
 
     #[test]
@@ -197,7 +218,7 @@ mod tests {
             serde_json::json!({"org": "x", "role": "admin"}),
         ] {
             let err = Caller::from_request(&event(claims, None), &auth).unwrap_err();
-            assert_eq!((err.status, err.code), (401, "unauthorized"));
+            assert_eq!((err.status(), err.code.as_str()), (401, "unauthorized"));
         }
     }
 
@@ -207,6 +228,9 @@ mod tests {
         let err =
             json_body::<serde_json::Value>(&event(serde_json::json!({"org_id": "o"}), Some(&big)))
                 .unwrap_err();
-        assert_eq!((err.status, err.code), (413, "payload_too_large"));
+        assert_eq!(
+            (err.status(), err.code.as_str()),
+            (413, "payload_too_large")
+        );
     }
 }

@@ -1,11 +1,14 @@
 //! The one library every function links: domain types, the Shopify Admin client, storage ports
-//! with their DynamoDB / Secrets Manager and in-memory adapters, and the HTTP edges.
+//! with their DynamoDB / Secrets Manager and in-memory adapters, the write protocol, and the
+//! HTTP edges.
 
 pub mod access;
 pub mod aws;
 pub mod config;
+pub mod deadline;
 pub mod domain;
 pub mod error;
+pub mod failure;
 pub mod http;
 pub mod lifecycle;
 pub mod routing;
@@ -14,7 +17,10 @@ pub mod services;
 pub mod shopify;
 pub mod store;
 pub mod telemetry;
+pub mod views;
 
 pub use config::Config;
+pub use deadline::Deadline;
 pub use error::ApiError;
+pub use failure::Code;
 pub use services::Services;

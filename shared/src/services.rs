@@ -1,25 +1,25 @@
-//! What the dashboard functions share: configuration and the adapters behind the ports,
-//! built once per cold start and lent to every invocation.
+//! The composition root: configuration and the adapters behind the ports, built once per cold
+//! start and lent to every invocation. Handlers take the parts they use.
 
 use std::sync::Arc;
 
-use crate::access::CredentialCache;
-use crate::config::{AuthConfig, Config, ConfigError};
+use crate::access::Access;
+use crate::config::{AuthConfig, Budgets, Config, ConfigError};
+use crate::lifecycle::Storage;
 use crate::secrets::{SecretStore, SecretsManagerStore};
 use crate::shopify::{ShopifyClient, ShopifyConfig};
 use crate::store::{DynamoStoreRepository, StoreRepository};
 
-/// The state every dashboard handler takes. Fields are trait objects so tests can build it
-/// from in-memory fakes and integration tests from the real adapters.
+/// Everything a function may need. Fields are trait objects (inside [`Storage`]) so tests can
+/// build it from in-memory fakes and integration tests from the real adapters.
 #[derive(Clone)]
 pub struct Services {
     pub auth: AuthConfig,
-    pub secret_prefix: String,
-    pub stores: Arc<dyn StoreRepository>,
-    pub secrets: Arc<dyn SecretStore>,
+    pub budgets: Budgets,
+    pub storage: Storage,
     pub shopify: ShopifyClient,
-    /// Decrypted credentials, per container (see [`CredentialCache`]).
-    pub credentials: Arc<CredentialCache>,
+    /// Decrypted credentials, per container (see [`Access`]).
+    pub access: Arc<Access>,
 }
 
 impl Services {
@@ -40,29 +40,66 @@ impl Services {
             aws_sdk_secretsmanager::Client::new(sdk),
             config.kms_key_id.clone(),
         );
-        Self {
-            auth: config.auth.clone(),
-            secret_prefix: config.secret_prefix.clone(),
+        let storage = Storage {
             stores: Arc::new(stores),
             secrets: Arc::new(secrets),
-            shopify: ShopifyClient::new(config.shopify.clone()),
-            credentials: Arc::default(),
+            secret_prefix: config.secret_prefix.clone(),
+        };
+        Self::new(
+            config.auth.clone(),
+            config.budgets,
+            storage,
+            ShopifyClient::new(config.shopify.clone()),
+        )
+    }
+
+    pub fn new(
+        auth: AuthConfig,
+        budgets: Budgets,
+        storage: Storage,
+        shopify: ShopifyClient,
+    ) -> Self {
+        let access = Arc::new(Access::new(
+            storage.secrets.clone(),
+            storage.secret_prefix.clone(),
+            shopify.clone(),
+        ));
+        Self {
+            auth,
+            budgets,
+            storage,
+            shopify,
+            access,
         }
     }
 
-    /// Services over the given adapters with default auth settings; for tests.
+    /// Services over the given adapters with default settings; for tests.
     pub fn with_adapters(
         stores: Arc<dyn StoreRepository>,
         secrets: Arc<dyn SecretStore>,
         shopify: ShopifyConfig,
     ) -> Self {
-        Self {
-            auth: AuthConfig::default(),
-            secret_prefix: "opencx/shopify".into(),
+        let storage = Storage {
             stores,
             secrets,
-            shopify: ShopifyClient::new(shopify),
-            credentials: Arc::default(),
-        }
+            secret_prefix: "opencx/shopify".into(),
+        };
+        Self::new(
+            AuthConfig::default(),
+            Budgets::default(),
+            storage,
+            ShopifyClient::new(shopify),
+        )
+    }
+
+    /// The same services over other storage (fault-injecting adapters, say); the credential
+    /// cache is new, so it reads through the given secrets.
+    pub fn with_storage(&self, storage: Storage) -> Self {
+        Self::new(
+            self.auth.clone(),
+            self.budgets,
+            storage,
+            self.shopify.clone(),
+        )
     }
 }

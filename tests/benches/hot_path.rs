@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use shared::domain::OrderNumber;
 use shared::routing;
-use shared::shopify::lookups::product_search_query;
+use shared::shopify::products::product_search_query;
 use tests::app::{Backend, TestApp};
 use tests::fake_shopify::{FakeOrder, FakeShop};
 
@@ -74,13 +74,13 @@ fn main() {
 
         let event = json!({"org_id": app.org, "action": "get_order_details", "arguments": {"order_number": "UK-1001"}, "contact": {"email": "jane@example.com"}});
         let start = Instant::now();
-        let first = lookup::answer(&app.services, event.clone()).await;
+        let first = app.invoke(&app.services, event.clone()).await;
         let cold = start.elapsed();
         assert_eq!(first["ok"], true, "{first}");
         let mut warm = Vec::new();
         for _ in 0..200 {
             let start = Instant::now();
-            std::hint::black_box(lookup::answer(&app.services, event.clone()).await);
+            std::hint::black_box(app.invoke(&app.services, event.clone()).await);
             warm.push(start.elapsed());
         }
         let warm = median(warm);
@@ -89,11 +89,11 @@ fn main() {
         println!("{:<52} {:>11.1}x", "  first / warm", cold.as_secs_f64() / warm.as_secs_f64());
 
         let fan_out = json!({"org_id": app.org, "action": "get_shop_details", "arguments": {}});
-        lookup::answer(&app.services, fan_out.clone()).await;
+        app.invoke(&app.services, fan_out.clone()).await;
         let mut all = Vec::new();
         for _ in 0..100 {
             let start = Instant::now();
-            std::hint::black_box(lookup::answer(&app.services, fan_out.clone()).await);
+            std::hint::black_box(app.invoke(&app.services, fan_out.clone()).await);
             all.push(start.elapsed());
         }
         let all = median(all);

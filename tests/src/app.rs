@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
+use shared::config::{AuthConfig, Budgets};
+use shared::lifecycle::Storage;
 use shared::secrets::{MemorySecretStore, SecretName, SecretStore, SecretsManagerStore};
-use shared::shopify::{RetryPolicy, ShopifyConfig};
+use shared::shopify::{RetryPolicy, ShopifyClient, ShopifyConfig};
 use shared::store::{DynamoStoreRepository, MemoryStoreRepository, StoreRecord, StoreRepository};
-use shared::Services;
+use shared::{Deadline, Services};
 
 use crate::events::HttpEvent;
 use crate::fake_shopify::FakeShopify;
@@ -90,8 +92,17 @@ impl TestApp {
                 )
             }
         };
-        let mut services = Services::with_adapters(stores, secrets, shopify_config);
-        services.secret_prefix = local_aws::unique("test/shopify");
+        let storage = Storage {
+            stores,
+            secrets,
+            secret_prefix: local_aws::unique("test/shopify"),
+        };
+        let services = Services::new(
+            AuthConfig::default(),
+            Budgets::default(),
+            storage,
+            ShopifyClient::new(shopify_config),
+        );
         Self {
             backend,
             shopify,
@@ -209,7 +220,26 @@ impl TestApp {
         if let Some(email) = email {
             event["contact"] = serde_json::json!({"email": email});
         }
-        lookup::answer(&self.services, event).await
+        self.invoke(&self.services, event).await
+    }
+
+    /// Invokes `lookup` with `event` as it is, with the default budget.
+    pub async fn invoke(&self, services: &Services, event: Value) -> Value {
+        lookup::answer(services, event, Deadline::after(services.budgets.lookup)).await
+    }
+
+    /// These services with other storage adapters (fault-injecting ones, say).
+    pub fn with_storage(
+        &self,
+        stores: Option<Arc<dyn StoreRepository>>,
+        secrets: Option<Arc<dyn SecretStore>>,
+    ) -> Services {
+        let current = &self.services.storage;
+        self.services.with_storage(Storage {
+            stores: stores.unwrap_or_else(|| current.stores.clone()),
+            secrets: secrets.unwrap_or_else(|| current.secrets.clone()),
+            secret_prefix: current.secret_prefix.clone(),
+        })
     }
 
     /// `PUT /shopify/settings` as an admin of this org.
@@ -222,13 +252,13 @@ impl TestApp {
     pub fn secret_name(&self, shop: &str) -> SecretName {
         let org = shared::domain::OrganizationId::parse(&self.org).unwrap();
         let shop = shared::domain::ShopDomain::parse(shop).unwrap();
-        SecretName::for_store(&self.services.secret_prefix, &org, &shop)
+        SecretName::for_store(&self.services.storage.secret_prefix, &org, &shop)
     }
 
     /// The org's store records, through the port.
     pub async fn records(&self) -> Vec<StoreRecord> {
         let org = shared::domain::OrganizationId::parse(&self.org).unwrap();
-        self.services.stores.list(&org).await.unwrap()
+        self.services.storage.stores.list(&org).await.unwrap()
     }
 
     /// Names of this app's secrets that exist (not scheduled for deletion).
@@ -242,7 +272,7 @@ impl TestApp {
                     .filters(
                         aws_sdk_secretsmanager::types::Filter::builder()
                             .key(aws_sdk_secretsmanager::types::FilterNameStringType::Name)
-                            .values(self.services.secret_prefix.clone())
+                            .values(self.services.storage.secret_prefix.clone())
                             .build(),
                     )
                     .into_paginator()
@@ -254,14 +284,14 @@ impl TestApp {
                         }
                     }
                 }
-                names.retain(|n| n.starts_with(&self.services.secret_prefix));
+                names.retain(|n| n.starts_with(&self.services.storage.secret_prefix));
                 names.sort();
                 names
             }
             (None, Some(memory)) => memory
                 .names()
                 .into_iter()
-                .filter(|n| n.starts_with(&self.services.secret_prefix))
+                .filter(|n| n.starts_with(&self.services.storage.secret_prefix))
                 .collect(),
             _ => unreachable!("a backend is always set"),
         }
@@ -271,7 +301,7 @@ impl TestApp {
     pub async fn current_secret(&self, shop: &str) -> Option<Value> {
         let org = shared::domain::OrganizationId::parse(&self.org).unwrap();
         let shop = shared::domain::ShopDomain::parse(shop).unwrap();
-        let name = SecretName::for_store(&self.services.secret_prefix, &org, &shop);
+        let name = SecretName::for_store(&self.services.storage.secret_prefix, &org, &shop);
         let raw = match (&self.aws, &self.memory_secrets) {
             (Some(aws), _) => {
                 aws.secrets

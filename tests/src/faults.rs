@@ -1,5 +1,7 @@
-//! Adapters that fail on purpose, wrapped around the real ones, to prove that a failure between
-//! two storage writes leaves nothing half-written and that a retry converges.
+//! Adapters that fail, count or wait on purpose, wrapped around the real ones, to prove that a
+//! failure between two storage writes leaves nothing half-written, that a retry converges, that
+//! a hot path reads storage once, and that a race between two requests ends well; and AWS
+//! endpoints that accept connections and never answer.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -8,14 +10,15 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use shared::domain::{OrgSettings, OrganizationId, ShopDomain};
 use shared::secrets::{PutOutcome, SecretName, SecretStore, SecretsError};
-use shared::store::{Expect, StoreError, StoreRecord, StoreRepository};
+use shared::store::{Expect, Slot, StoreError, StoreRecord, StoreRepository, Tombstone};
+use tokio::sync::Notify;
 
 fn injected() -> Box<dyn std::error::Error + Send + Sync> {
     Box::new(std::io::Error::other("injected fault"))
 }
 
-/// Counts write calls; the call numbered `fail_on` (1-based) and, if `sticky`, every later one
-/// fails as if the service were down.
+/// Counts write calls; the call numbered `fail_on` (1-based) fails as if the service were
+/// down.
 #[derive(Default)]
 pub struct Trigger {
     calls: AtomicUsize,
@@ -38,40 +41,50 @@ impl Trigger {
     }
 }
 
-/// A store repository whose writes (`put`, `delete`) fail when the trigger fires.
+/// A store repository whose writes (`put_live`, `put_gone`, settings) fail when the trigger
+/// fires. With `after_write`, the write lands first and only its answer is lost.
 pub struct FailingStores {
     pub inner: Arc<dyn StoreRepository>,
     pub trigger: Arc<Trigger>,
+    pub after_write: bool,
+}
+
+impl FailingStores {
+    pub fn new(inner: Arc<dyn StoreRepository>, trigger: Arc<Trigger>) -> Self {
+        Self {
+            inner,
+            trigger,
+            after_write: false,
+        }
+    }
+
+    async fn write<F>(&self, write: F) -> Result<(), StoreError>
+    where
+        F: std::future::Future<Output = Result<(), StoreError>>,
+    {
+        if !self.trigger.fire() {
+            return write.await;
+        }
+        if self.after_write {
+            write.await?;
+        }
+        Err(StoreError::Unavailable(injected()))
+    }
 }
 
 #[async_trait]
 impl StoreRepository for FailingStores {
-    async fn get(
-        &self,
-        org: &OrganizationId,
-        shop: &ShopDomain,
-    ) -> Result<Option<StoreRecord>, StoreError> {
-        self.inner.get(org, shop).await
+    async fn slot(&self, org: &OrganizationId, shop: &ShopDomain) -> Result<Slot, StoreError> {
+        self.inner.slot(org, shop).await
     }
     async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
         self.inner.list(org).await
     }
-    async fn put(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
-        if self.trigger.fire() {
-            return Err(StoreError::Unavailable(injected()));
-        }
-        self.inner.put(record, expect).await
+    async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
+        self.write(self.inner.put_live(record, expect)).await
     }
-    async fn delete(
-        &self,
-        org: &OrganizationId,
-        shop: &ShopDomain,
-        version: u64,
-    ) -> Result<(), StoreError> {
-        if self.trigger.fire() {
-            return Err(StoreError::Unavailable(injected()));
-        }
-        self.inner.delete(org, shop, version).await
+    async fn put_gone(&self, tombstone: &Tombstone, expect: Expect) -> Result<(), StoreError> {
+        self.write(self.inner.put_gone(tombstone, expect)).await
     }
     async fn load_org(
         &self,
@@ -87,14 +100,11 @@ impl StoreRepository for FailingStores {
         org: &OrganizationId,
         settings: &OrgSettings,
     ) -> Result<(), StoreError> {
-        if self.trigger.fire() {
-            return Err(StoreError::Unavailable(injected()));
-        }
-        self.inner.put_settings(org, settings).await
+        self.write(self.inner.put_settings(org, settings)).await
     }
 }
 
-/// A secret store whose writes (`put`, `make_current`, `delete`) fail when the trigger fires.
+/// A secret store whose writes (`put`, `make_current`, deletions) fail when the trigger fires.
 pub struct FailingSecrets {
     pub inner: Arc<dyn SecretStore>,
     pub trigger: Arc<Trigger>,
@@ -142,6 +152,60 @@ impl SecretStore for FailingSecrets {
     }
 }
 
+/// A secret store that holds the next `put` until the test opens the gate, so another request
+/// can run in between (a disconnect and a reconnect, say).
+pub struct GatedSecrets {
+    pub inner: Arc<dyn SecretStore>,
+    pub armed: std::sync::atomic::AtomicBool,
+    pub reached: Arc<Notify>,
+    pub open: Arc<Notify>,
+}
+
+impl GatedSecrets {
+    pub fn new(inner: Arc<dyn SecretStore>) -> Self {
+        Self {
+            inner,
+            armed: std::sync::atomic::AtomicBool::new(true),
+            reached: Arc::new(Notify::new()),
+            open: Arc::new(Notify::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl SecretStore for GatedSecrets {
+    async fn put(
+        &self,
+        name: &SecretName,
+        value: &SecretString,
+    ) -> Result<PutOutcome, SecretsError> {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            self.reached.notify_one();
+            self.open.notified().await;
+        }
+        self.inner.put(name, value).await
+    }
+    async fn current_version(&self, name: &SecretName) -> Result<Option<String>, SecretsError> {
+        self.inner.current_version(name).await
+    }
+    async fn get_version(
+        &self,
+        name: &SecretName,
+        version_id: &str,
+    ) -> Result<Option<SecretString>, SecretsError> {
+        self.inner.get_version(name, version_id).await
+    }
+    async fn make_current(&self, name: &SecretName, version_id: &str) -> Result<(), SecretsError> {
+        self.inner.make_current(name, version_id).await
+    }
+    async fn schedule_deletion(&self, name: &SecretName) -> Result<(), SecretsError> {
+        self.inner.schedule_deletion(name).await
+    }
+    async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
+        self.inner.delete(name).await
+    }
+}
+
 /// A store repository that counts reads, to prove a hot path reads storage exactly once.
 pub struct CountingStores {
     pub inner: Arc<dyn StoreRepository>,
@@ -167,13 +231,9 @@ impl CountingStores {
 
 #[async_trait]
 impl StoreRepository for CountingStores {
-    async fn get(
-        &self,
-        org: &OrganizationId,
-        shop: &ShopDomain,
-    ) -> Result<Option<StoreRecord>, StoreError> {
+    async fn slot(&self, org: &OrganizationId, shop: &ShopDomain) -> Result<Slot, StoreError> {
         self.count();
-        self.inner.get(org, shop).await
+        self.inner.slot(org, shop).await
     }
     async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
         self.count();
@@ -186,16 +246,11 @@ impl StoreRepository for CountingStores {
         self.count();
         self.inner.load_org(org).await
     }
-    async fn put(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
-        self.inner.put(record, expect).await
+    async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
+        self.inner.put_live(record, expect).await
     }
-    async fn delete(
-        &self,
-        org: &OrganizationId,
-        shop: &ShopDomain,
-        version: u64,
-    ) -> Result<(), StoreError> {
-        self.inner.delete(org, shop, version).await
+    async fn put_gone(&self, tombstone: &Tombstone, expect: Expect) -> Result<(), StoreError> {
+        self.inner.put_gone(tombstone, expect).await
     }
     async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {
         self.count();
@@ -207,5 +262,46 @@ impl StoreRepository for CountingStores {
         settings: &OrgSettings,
     ) -> Result<(), StoreError> {
         self.inner.put_settings(org, settings).await
+    }
+}
+
+/// A TCP endpoint that accepts connections and never answers: a hanging DynamoDB, Secrets
+/// Manager or Shopify. Dropping it closes the listener.
+pub struct BlackHole {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BlackHole {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the black hole");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        Self { url, task }
+    }
+
+    /// An `SdkConfig` whose every AWS call goes to this endpoint, with the project's timeouts.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        shared::aws::configure(aws_config::defaults(aws_config::BehaviorVersion::latest()))
+            .endpoint_url(&self.url)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "local",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

@@ -212,7 +212,10 @@ async fn dispatch(
 /// `POST /invoke/lookup`: the body is the event the AI platform sends with `Invoke`.
 async fn invoke_lookup(State(services): State<Services>, body: axum::body::Bytes) -> AxumResponse {
     match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(event) => axum::Json(lookup::answer(&services, event).await).into_response(),
+        Ok(event) => {
+            let deadline = shared::Deadline::after(services.budgets.lookup);
+            axum::Json(lookup::answer(&services, event, deadline).await).into_response()
+        }
         // Lambda itself refuses a payload that is not JSON before the function runs.
         Err(_) => (
             StatusCode::BAD_REQUEST,

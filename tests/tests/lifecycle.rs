@@ -37,7 +37,13 @@ async fn assert_record_and_secret_agree(app: &TestApp, shop: &str) -> Value {
         .find(|r| r.shop_domain.as_str() == format!("{shop}.myshopify.com"))
         .expect("a record");
     let name = app.secret_name(shop);
-    let current = app.services.secrets.current_version(&name).await.unwrap();
+    let current = app
+        .services
+        .storage
+        .secrets
+        .current_version(&name)
+        .await
+        .unwrap();
     assert_eq!(
         current.as_deref(),
         Some(record.credentials_version.as_str()),
@@ -45,6 +51,7 @@ async fn assert_record_and_secret_agree(app: &TestApp, shop: &str) -> Value {
     );
     let value = app
         .services
+        .storage
         .secrets
         .get_version(&name, &record.credentials_version)
         .await
@@ -60,21 +67,16 @@ async fn assert_record_and_secret_agree(app: &TestApp, shop: &str) -> Value {
 }
 
 fn with_failing_stores(app: &TestApp, trigger: &Arc<Trigger>) -> shared::Services {
-    let mut services = app.services.clone();
-    services.stores = Arc::new(FailingStores {
-        inner: app.services.stores.clone(),
-        trigger: trigger.clone(),
-    });
-    services
+    let stores = FailingStores::new(app.services.storage.stores.clone(), trigger.clone());
+    app.with_storage(Some(Arc::new(stores)), None)
 }
 
 fn with_failing_secrets(app: &TestApp, trigger: &Arc<Trigger>) -> shared::Services {
-    let mut services = app.services.clone();
-    services.secrets = Arc::new(FailingSecrets {
-        inner: app.services.secrets.clone(),
+    let secrets = FailingSecrets {
+        inner: app.services.storage.secrets.clone(),
         trigger: trigger.clone(),
-    });
-    services
+    };
+    app.with_storage(None, Some(Arc::new(secrets)))
 }
 
 both_backends! {
@@ -268,7 +270,7 @@ both_backends! {
         assert!(app.records().await.is_empty() && app.secret_names().await.is_empty());
     }
 
-    async fn a_failed_record_delete_after_the_secret_is_gone_is_finished_by_a_retry(app: TestApp) {
+    async fn a_failed_disconnect_mark_leaves_the_store_whole_and_a_retry_finishes(app: TestApp) {
         connected(&app).await;
         let trigger = Arc::new(Trigger::default());
         let services = with_failing_stores(&app, &trigger);
@@ -278,11 +280,41 @@ both_backends! {
         let (status, _) = app.send_with(&services, event()).await;
 
         assert_eq!(status, 503);
-        assert!(app.secret_names().await.is_empty(), "the credentials are already unusable");
-        assert_eq!(app.get_store("demo-us", true).await.1["status"], "invalid_credentials", "verify tells the truth meanwhile");
-        assert_eq!(app.send_with(&services, event()).await.0, 204, "the retry finishes the job");
-        assert!(app.records().await.is_empty());
+        assert_eq!(app.secret_names().await.len(), 1, "nothing was deleted");
+        assert_eq!(app.get_store("demo-us", true).await.1["status"], "connected", "still fully usable");
+        assert_eq!(app.send_with(&services, event()).await.0, 204, "the retry does the job");
+        assert!(app.records().await.is_empty() && app.secret_names().await.is_empty());
         assert_eq!(app.send_with(&services, event()).await.0, 404);
+    }
+
+    async fn a_disconnect_whose_answer_was_lost_still_answers_204(app: TestApp) {
+        connected(&app).await;
+        let trigger = Arc::new(Trigger::default());
+        let stores = FailingStores { after_write: true, ..FailingStores::new(app.services.storage.stores.clone(), trigger.clone()) };
+        let services = app.with_storage(Some(Arc::new(stores)), None);
+        trigger.fail_on(1);
+
+        let (status, body) = app.send_with(&services, app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", "demo-us.myshopify.com")).await;
+
+        assert_eq!(status, 204, "the write landed; its lost answer must not turn into a 404: {body}");
+        assert!(app.records().await.is_empty() && app.secret_names().await.is_empty());
+    }
+
+    async fn a_disconnect_that_could_not_clear_its_mark_is_finished_by_the_next_one(app: TestApp) {
+        connected(&app).await;
+        let trigger = Arc::new(Trigger::default());
+        let services = with_failing_stores(&app, &trigger);
+        trigger.fail_on(2);
+        let event = || app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", "demo-us.myshopify.com");
+
+        assert_eq!(app.send_with(&services, event()).await.0, 204, "record and secret are gone; only the mark stayed");
+        assert!(app.records().await.is_empty() && app.secret_names().await.is_empty());
+        assert_eq!(app.lookup("get_shop_details", json!({}), None).await["error"]["code"], "no_store_connected");
+
+        assert_eq!(app.send_with(&services, event()).await.0, 204, "a second disconnect takes the mark over");
+        assert_eq!(app.send_with(&services, event()).await.0, 404);
+        assert_eq!(app.connect(token_body("demo-us", NEW_TOKEN)).await.0, 201, "and the shop connects again at once");
+        assert_eq!(assert_record_and_secret_agree(&app, "demo-us").await["access_token"], NEW_TOKEN);
     }
 
     async fn a_failed_record_write_during_rotation_is_repaired_by_a_retry(app: TestApp) {
@@ -311,9 +343,9 @@ both_backends! {
         assert_eq!(status, 200, "the rotation landed; only the label is behind");
         let record = app.records().await.remove(0);
         let name = app.secret_name("demo-us");
-        let value = app.services.secrets.get_version(&name, &record.credentials_version).await.unwrap().unwrap();
+        let value = app.services.storage.secrets.get_version(&name, &record.credentials_version).await.unwrap().unwrap();
         assert!(secrecy::ExposeSecret::expose_secret(&value).contains(NEW_TOKEN), "readers follow the record");
-        assert_ne!(app.services.secrets.current_version(&name).await.unwrap(), Some(record.credentials_version.clone()));
+        assert_ne!(app.services.storage.secrets.current_version(&name).await.unwrap(), Some(record.credentials_version.clone()));
 
         assert_eq!(app.get_store("demo-us", true).await.1["status"], "connected");
         assert_eq!(assert_record_and_secret_agree(&app, "demo-us").await["access_token"], NEW_TOKEN, "verify relabelled it");

@@ -205,7 +205,7 @@ both_backends! {
             assert_eq!(answer["error"]["code"], "invalid_arguments", "{action} {args}");
             assert!(!answer["error"]["message"].as_str().unwrap().is_empty());
         }
-        let malformed = lookup::answer(&app.services, json!({"action": "search_products"})).await;
+        let malformed = app.invoke(&app.services, json!({"action": "search_products"})).await;
         assert_eq!(malformed["error"]["code"], "invalid_arguments");
     }
 
@@ -366,7 +366,7 @@ both_backends! {
 async fn client_credentials_tokens_are_refreshed_before_they_expire() {
     let app = TestApp::spawn(tests::app::Backend::Memory).await;
     let mut uk = uk_shop();
-    uk.token_ttl = 240; // inside the 5-minute refresh margin: every use must exchange anew
+    uk.token_ttl = 240.0; // inside the 5-minute refresh margin: every use must exchange anew
     app.shopify.add_shop(uk);
     assert_eq!(app.connect(json!({"shop_domain": "demo-uk", "client_id": "uk-client", "client_secret": "uk-secret"})).await.0, 201);
     let exchanges = || {
@@ -410,13 +410,12 @@ mod hot_path {
     both_backends! {
         async fn each_lookup_reads_the_org_with_one_storage_query(app: TestApp) {
             two_stores(&app).await;
-            let counting = Arc::new(CountingStores::new(app.services.stores.clone()));
-            let mut services = app.services.clone();
-            services.stores = counting.clone();
+            let counting = Arc::new(CountingStores::new(app.services.storage.stores.clone()));
+            let services = app.with_storage(Some(counting.clone()), None);
             let event = json!({"org_id": app.org, "action": "get_order_details", "arguments": {"order_number": "1003"}, "contact": {"email": JANE}});
 
-            let first = lookup::answer(&services, event.clone()).await;
-            let second = lookup::answer(&services, event).await;
+            let first = app.invoke(&services, event.clone()).await;
+            let second = app.invoke(&services, event).await;
 
             assert_eq!((first["data"]["name"].as_str(), second["data"]["name"].as_str()), (Some("UK-1003"), Some("UK-1003")));
             assert_eq!(counting.reads(), 2, "one store read per invocation, nothing more");

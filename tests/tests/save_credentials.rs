@@ -293,8 +293,7 @@ both_backends! {
     async fn a_failed_record_write_leaves_nothing_behind_and_a_retry_converges(app: TestApp) {
         app.shopify.add_shop(demo_shop());
         let trigger = Arc::new(Trigger::default());
-        let mut services = app.services.clone();
-        services.stores = Arc::new(FailingStores { inner: app.services.stores.clone(), trigger: trigger.clone() });
+        let services = app.with_storage(Some(Arc::new(FailingStores::new(app.services.storage.stores.clone(), trigger.clone()))), None);
         trigger.fail_on(1);
 
         let event = || HttpEvent::new("POST", "/shopify/stores").claims(&app.admin()).json(&token_body("demo-us", TOKEN)).into_request();
@@ -313,8 +312,7 @@ both_backends! {
     async fn a_failed_secret_write_stores_nothing(app: TestApp) {
         app.shopify.add_shop(demo_shop());
         let trigger = Arc::new(Trigger::default());
-        let mut services = app.services.clone();
-        services.secrets = Arc::new(FailingSecrets { inner: app.services.secrets.clone(), trigger: trigger.clone() });
+        let services = app.with_storage(None, Some(Arc::new(FailingSecrets { inner: app.services.storage.secrets.clone(), trigger: trigger.clone() })));
         trigger.fail_on(1);
 
         let event = HttpEvent::new("POST", "/shopify/stores").claims(&app.admin()).json(&token_body("demo-us", TOKEN));
@@ -328,8 +326,7 @@ both_backends! {
         app.shopify.add_shop(demo_shop().with_token("shpat_new"));
         assert_eq!(app.connect(token_body("demo-us", TOKEN)).await.0, 201);
         let trigger = Arc::new(Trigger::default());
-        let mut services = app.services.clone();
-        services.stores = Arc::new(FailingStores { inner: app.services.stores.clone(), trigger: trigger.clone() });
+        let services = app.with_storage(Some(Arc::new(FailingStores::new(app.services.storage.stores.clone(), trigger.clone()))), None);
         trigger.fail_on(1);
 
         let event = HttpEvent::new("POST", "/shopify/stores").claims(&app.admin()).json(&token_body("demo-us", "shpat_new"));
@@ -340,14 +337,15 @@ both_backends! {
         let record = &app.records().await[0];
         let org = shared::domain::OrganizationId::parse(&app.org).unwrap();
         let shop = shared::domain::ShopDomain::parse("demo-us").unwrap();
-        let name = shared::secrets::SecretName::for_store(&app.services.secret_prefix, &org, &shop);
-        let stored = app.services.secrets.get_version(&name, &record.credentials_version).await.unwrap().unwrap();
+        let name = shared::secrets::SecretName::for_store(&app.services.storage.secret_prefix, &org, &shop);
+        let stored = app.services.storage.secrets.get_version(&name, &record.credentials_version).await.unwrap().unwrap();
         assert!(secrecy::ExposeSecret::expose_secret(&stored).contains(TOKEN), "the record still names the old version");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credential_reaches_a_response_a_log_line_or_the_table() {
+    needs_moto!();
     let app = TestApp::spawn(Backend::Moto).await;
     let token = format!("shpat_leakcheck_{:016x}", fastrand::u64(..));
     let client_secret = format!("ccsecret_leakcheck_{:016x}", fastrand::u64(..));
@@ -413,13 +411,14 @@ async fn no_credential_reaches_a_response_a_log_line_or_the_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_pending_deletion_is_restored_when_the_shop_connects_again() {
+    needs_moto!();
     let app = TestApp::spawn(Backend::Moto).await;
     app.shopify.add_shop(demo_shop());
     assert_eq!(app.connect(token_body("demo-us", TOKEN)).await.0, 201);
     let aws = app.aws.as_ref().unwrap();
     let name = format!(
         "{}/{}/demo-us.myshopify.com",
-        app.services.secret_prefix, app.org
+        app.services.storage.secret_prefix, app.org
     );
     aws.secrets
         .delete_secret()
@@ -428,11 +427,19 @@ async fn a_secret_pending_deletion_is_restored_when_the_shop_connects_again() {
         .send()
         .await
         .unwrap();
-    let org = shared::domain::OrganizationId::parse(&app.org).unwrap();
     let record = app.records().await.remove(0);
+    let tombstone = shared::store::Tombstone {
+        org_id: record.org_id.clone(),
+        shop_domain: record.shop_domain.clone(),
+        version: record.version + 1,
+        write_id: "test".into(),
+        deleting_since: None,
+        removed_at: chrono::Utc::now(),
+    };
     app.services
+        .storage
         .stores
-        .delete(&org, &record.shop_domain, record.version)
+        .put_gone(&tombstone, shared::store::Expect::Version(record.version))
         .await
         .unwrap();
     assert!(

@@ -1,7 +1,8 @@
 //! `GET /shopify/contact-metadata?email=...`: for each connected store of the caller's
 //! organization, at once, the customer with exactly that email and their 50 most recent orders,
-//! with links into the Shopify admin. One broken store gives that store `status: "error"`; it
-//! never blanks the sidebar.
+//! with links into the Shopify admin. One broken or slow store gives that store
+//! `status: "error"`; it never blanks the sidebar: the answer comes within `SIDEBAR_BUDGET_MS`
+//! (and the invocation's deadline minus one second) with whatever the stores said by then.
 //!
 //! Answers are cached per container for at most 60 s, keyed by organization, email and every
 //! store's credentials version, so a disconnect or a rotation is never served stale.
@@ -10,14 +11,16 @@ mod cache;
 
 use lambda_http::http::header::CACHE_CONTROL;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use serde_json::{json, Value};
-use shared::access::{per_store, AccessError};
-use shared::domain::Email;
+use serde::Serialize;
+use serde_json::Value;
+use shared::access::Access;
+use shared::domain::{Email, ShopDomain};
 use shared::error::logged;
 use shared::http::{self, Caller};
-use shared::shopify::customers::{Customer, OrderSummary};
+use shared::shopify::customers::Customer;
 use shared::store::StoreRecord;
-use shared::{ApiError, Services};
+use shared::views::{CustomerProfile, OrderSummary};
+use shared::{ApiError, Code, Deadline, Services};
 use tracing::Instrument;
 
 pub use cache::SidebarCache;
@@ -44,7 +47,7 @@ impl State {
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
     let span = tracing::info_span!("contact_metadata", request_id = %http::request_id(&req));
     let response = async {
-        match sidebar(state, &req).await {
+        match answer(state, &req).await {
             Ok(body) => {
                 let mut response = http::json_response(200, &body);
                 response.headers_mut().insert(
@@ -61,83 +64,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error
     Ok(response)
 }
 
-fn admin_url(store: &StoreRecord, kind: &str, id: &str) -> String {
-    format!(
-        "https://admin.shopify.com/store/{}/{kind}/{id}",
-        store.shop_domain.handle()
-    )
-}
-
-fn order_summary(order: &OrderSummary, store: &StoreRecord) -> Value {
-    let lower = |s: &str| s.to_ascii_lowercase();
-    json!({
-        "name": order.name,
-        "created_at": order.created_at,
-        "financial_status": order.display_financial_status.as_deref().map(lower),
-        "fulfillment_status": lower(&order.display_fulfillment_status),
-        "cancelled_at": order.cancelled_at,
-        "total": {"amount": order.total_price_set.shop_money.amount, "currency": order.total_price_set.shop_money.currency_code},
-        "line_items": order.line_items.nodes.iter().map(|l| json!({"title": l.title, "variant_title": l.variant_title, "quantity": l.quantity})).collect::<Vec<_>>(),
-        "tracking": order.fulfillments.iter().flat_map(|f| &f.tracking_info).map(|t| json!({"company": t.company, "number": t.number, "url": t.url})).collect::<Vec<_>>(),
-        "admin_url": admin_url(store, "orders", &order.legacy_resource_id),
-    })
-}
-
-fn customer_profile(customer: &Customer, store: &StoreRecord) -> Value {
-    json!({
-        "id": customer.id,
-        "name": customer.display_name,
-        "email": customer.default_email_address.as_ref().map(|e| &e.email_address),
-        "phone": customer.default_phone_number.as_ref().map(|p| &p.phone_number),
-        "orders_count": customer.number_of_orders.parse::<u64>().unwrap_or_default(),
-        "amount_spent": {"amount": customer.amount_spent.amount, "currency": customer.amount_spent.currency_code},
-        "created_at": customer.created_at,
-        "tags": customer.tags,
-        "note": customer.note,
-        "admin_url": admin_url(store, "customers", &customer.legacy_resource_id),
-    })
-}
-
-fn error_message(code: &str) -> &'static str {
-    match code {
-        "invalid_credentials" => "Shopify no longer accepts this store's credentials. An admin can reconnect it in the Shopify settings.",
-        "shop_unavailable" => "Shopify says this store is frozen, locked or closed.",
-        "shopify_rate_limited" => "Shopify is rate-limiting this store right now. Try again in a minute.",
-        "shopify_unavailable" => "Shopify did not answer for this store. Try again in a few minutes.",
-        _ => "This store could not be read right now. Try again in a moment.",
-    }
-}
-
-fn section(store: &StoreRecord, result: &Result<Option<Customer>, AccessError>) -> Value {
-    let head = json!({"shop_domain": store.shop_domain, "shop_name": store.shop_name});
-    let mut section = head;
-    match result {
-        Ok(Some(customer)) => {
-            section["status"] = json!("found");
-            section["customer"] = customer_profile(customer, store);
-            section["orders"] = customer
-                .orders
-                .iter()
-                .map(|o| order_summary(o, store))
-                .collect();
-        }
-        Ok(None) => {
-            section["status"] = json!("not_found");
-            section["customer"] = Value::Null;
-            section["orders"] = json!([]);
-        }
-        Err(error) => {
-            section["status"] = json!("error");
-            section["error"] =
-                json!({"code": error.code(), "message": error_message(error.code())});
-            section["customer"] = Value::Null;
-            section["orders"] = json!([]);
-        }
-    }
-    section
-}
-
-async fn sidebar(state: &State, req: &Request) -> Result<Value, ApiError> {
+async fn answer(state: &State, req: &Request) -> Result<Value, ApiError> {
     let services = &state.services;
     let caller = Caller::from_request(req, &services.auth)?;
     let raw = req
@@ -145,31 +72,120 @@ async fn sidebar(state: &State, req: &Request) -> Result<Value, ApiError> {
         .and_then(|q| q.first("email"))
         .unwrap_or_default();
     let email = Email::parse(raw).map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    let stores = services.stores.list(&caller.org).await.map_err(logged)?;
+    let deadline = http::deadline(req).within(services.budgets.sidebar);
+    let stores = deadline
+        .run(services.storage.stores.list(&caller.org))
+        .await
+        .map_err(logged)?;
     let key = SidebarCache::key(&caller.org, &email, &stores);
     if let Some(body) = state.cache.get(&key) {
         tracing::info!(org_id = %caller.org, email = %email.masked(), "sidebar served from cache");
         return Ok(body);
     }
-
-    let results = per_store(services, stores.iter().collect(), |store, token| {
-        let email = &email;
-        async move {
-            services
-                .shopify
-                .customer_by_email(&store.shop_domain, &token, email.as_str(), MAX_ORDERS)
-                .await
-        }
+    let sections = sidebar(&services.access, &deadline, &stores, &email).await;
+    let failed = sections.iter().filter(|s| s.status == "error").count();
+    let body = serde_json::to_value(Sidebar {
+        email: email.as_str(),
+        stores: sections,
     })
-    .await;
-    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
-    let body = json!({
-        "email": email.as_str(),
-        "stores": results.iter().map(|(s, r)| section(s, r)).collect::<Vec<_>>(),
-    });
-    tracing::info!(org_id = %caller.org, email = %email.masked(), stores = stores.len(), failed, "sidebar answered");
+    .expect("a sidebar always serializes");
+    tracing::info!(org_id = %caller.org, email = %email.masked(), stores = stores.len(), failed, left_ms = deadline.remaining().as_millis() as u64, "sidebar answered");
     if failed == 0 {
         state.cache.put(key, body.clone());
     }
     Ok(body)
+}
+
+#[derive(Serialize)]
+struct Sidebar<'a> {
+    email: &'a str,
+    stores: Vec<Section<'a>>,
+}
+
+#[derive(Serialize)]
+struct SectionError {
+    code: Code,
+    message: &'static str,
+}
+
+/// One store's part of the sidebar.
+#[derive(Serialize)]
+struct Section<'a> {
+    shop_domain: &'a ShopDomain,
+    shop_name: &'a str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<SectionError>,
+    customer: Option<CustomerProfile>,
+    orders: Vec<OrderSummary>,
+}
+
+/// Every store's section, in the stores' order, within `deadline`.
+async fn sidebar<'a>(
+    access: &Access,
+    deadline: &Deadline,
+    stores: &'a [StoreRecord],
+    email: &Email,
+) -> Vec<Section<'a>> {
+    let fan_out = access
+        .fan_out(
+            stores.iter().collect(),
+            deadline,
+            |store, token| async move {
+                access
+                    .shopify()
+                    .customer_by_email(
+                        deadline,
+                        &store.shop_domain,
+                        &token,
+                        email.as_str(),
+                        MAX_ORDERS,
+                    )
+                    .await
+            },
+        )
+        .await;
+    let mut found: Vec<(&StoreRecord, Option<Customer>)> = fan_out.results;
+    stores
+        .iter()
+        .map(|store| {
+            let head = |status, error, customer, orders| Section {
+                shop_domain: &store.shop_domain,
+                shop_name: &store.shop_name,
+                status,
+                error,
+                customer,
+                orders,
+            };
+            if let Some(at) = found.iter().position(|(s, _)| std::ptr::eq(*s, store)) {
+                return match found.swap_remove(at).1 {
+                    Some(customer) => head(
+                        "found",
+                        None,
+                        Some(CustomerProfile::new(&customer, store)),
+                        customer
+                            .orders
+                            .iter()
+                            .map(|o| OrderSummary::new(o, store))
+                            .collect(),
+                    ),
+                    None => head("not_found", None, None, Vec::new()),
+                };
+            }
+            let code = fan_out
+                .errors
+                .iter()
+                .find(|e| e.shop_domain == store.shop_domain)
+                .map_or(Code::ShopifyUnavailable, |e| e.code);
+            head(
+                "error",
+                Some(SectionError {
+                    code,
+                    message: code.sidebar_message(),
+                }),
+                None,
+                Vec::new(),
+            )
+        })
+        .collect()
 }

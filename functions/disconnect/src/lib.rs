@@ -1,27 +1,16 @@
-//! `DELETE /shopify/stores/{shop}`: disconnect a store — delete its credentials and its record.
+//! `DELETE /shopify/stores/{shop}`: disconnect a store — its record and its credentials go.
 //!
-//! The secret goes first, then the record (conditional on the version read), so the moment this
-//! answers 204 no lookup can use the store's credentials. A concurrent rotation makes the
-//! record delete fail its condition; the loop then starts over and removes what the rotation
-//! wrote. A retry after a partial failure (secret gone, record still there) finishes the job; a
-//! DELETE of a store that is no longer connected is `404 store_not_found`.
-//!
-//! Secrets are deleted at once, without a recovery window: disconnecting is the merchant
-//! withdrawing our access, and reconnecting only takes pasting the credentials again. Secrets
-//! Manager removes force-deleted secrets asynchronously; connecting the same shop right after
-//! waits for that (see `SecretsManagerStore::put`). The deletion order is described in
-//! [`shared::lifecycle`].
+//! Parse the caller and the shop, run [`shared::lifecycle::disconnect`], answer 204 (or 404
+//! when the store is not connected). From the first write of that protocol no lookup uses the
+//! store; the secret is deleted at once, without a recovery window: disconnecting is the
+//! merchant withdrawing our access, and reconnecting only takes pasting the credentials again.
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::error::logged;
 use shared::http::{self, Caller};
-use shared::lifecycle;
-use shared::store::StoreError;
+use shared::lifecycle::{self, LifecycleError};
 use shared::{ApiError, Services};
 use tracing::Instrument;
-
-/// Rounds against concurrent rotations of the same shop.
-const ATTEMPTS: usize = 16;
 
 /// Handles one API Gateway request; always answers, errors included.
 pub async fn handle(services: &Services, req: Request) -> Result<Response<Body>, Error> {
@@ -41,21 +30,9 @@ async fn disconnect(services: &Services, req: &Request) -> Result<(), ApiError> 
     let caller = Caller::from_request(req, &services.auth)?;
     caller.require_admin()?;
     let shop = http::shop_param(req)?;
-    let org = &caller.org;
-    let name = lifecycle::secret_name(services, org, &shop);
-    for _ in 0..ATTEMPTS {
-        let Some(record) = services.stores.get(org, &shop).await.map_err(logged)? else {
-            return Err(ApiError::store_not_found());
-        };
-        services.secrets.delete(&name).await.map_err(logged)?;
-        match services.stores.delete(org, &shop, record.version).await {
-            Ok(()) => {
-                tracing::info!(org_id = %org, shop = %shop, "store disconnected");
-                return Ok(());
-            }
-            Err(StoreError::Conflict) => continue,
-            Err(error) => return Err(logged(error)),
-        }
+    match lifecycle::disconnect(&services.storage, http::deadline(req), &caller.org, &shop).await {
+        Ok(()) => Ok(()),
+        Err(LifecycleError::NotConnected) => Err(ApiError::store_not_found()),
+        Err(error) => Err(logged(error)),
     }
-    Err(logged(StoreError::Conflict))
 }

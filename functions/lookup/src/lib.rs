@@ -2,26 +2,36 @@
 //! `{"org_id", "action", "arguments", "contact"}` in, always a JSON answer out —
 //! `{"ok": true, "action", "data", "stores_searched", "store_errors"}` or
 //! `{"ok": false, "action", "error": {"code", "message"}}`. Expected failures are answers,
-//! never Lambda errors. `arguments` come from the model and are untrusted; `contact` is set by
-//! the platform and trusted. Messages are phrased so the AI can relay them.
+//! never Lambda errors. `arguments` come from the model and are untrusted; `org_id` and
+//! `contact` are set by the platform and trusted (only its IAM principal may invoke this
+//! function). Messages are phrased so the AI can relay them.
 //!
-//! Per invocation the organization's stores and settings are read with one DynamoDB query, so
-//! a disconnect or a settings change is seen at once; credentials come from the per-container
-//! cache keyed by secret version (see `shared::access`).
+//! The event is parsed and the arguments checked before anything is read; then one DynamoDB
+//! query reads the organization's stores and settings (so a disconnect or a settings change is
+//! seen at once), and the stores are asked within the time budget: `LOOKUP_BUDGET_MS`, never
+//! past the invocation's deadline minus 500 ms. A store that has not answered by then is
+//! reported in `store_errors` as `shopify_unavailable`.
 
 mod orders;
 mod products;
 mod shops;
 
+use std::time::Duration;
+
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shared::access::{failure_code, FanOut, StoreFailure};
+use shared::config::Budgets;
 use shared::domain::{OrganizationId, ShopDomain};
 use shared::store::StoreRecord;
-use shared::Services;
+use shared::{Code, Deadline, Services};
 use tracing::Instrument;
 
 /// The tool manifest the AI platform registers; tested against what this function accepts.
 pub const TOOL_MANIFEST: &str = include_str!("../tools.json");
+
+/// Time kept between the end of the budget and the invocation's deadline, to answer.
+pub const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 
 #[derive(Deserialize)]
 struct Event {
@@ -30,24 +40,25 @@ struct Event {
     #[serde(default)]
     arguments: Value,
     #[serde(default)]
-    contact: Contact,
+    contact: Option<Contact>,
 }
 
 /// What the platform knows about the person in the conversation.
 #[derive(Default, Deserialize)]
-pub(crate) struct Contact {
-    pub email: Option<String>,
+struct Contact {
+    #[serde(default)]
+    email: Option<String>,
 }
 
 /// An answer that is not data.
 #[derive(Debug)]
 pub(crate) struct Failure {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
 }
 
 impl Failure {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -55,37 +66,60 @@ impl Failure {
     }
 
     pub fn invalid_arguments(message: impl Into<String>) -> Self {
-        Self::new("invalid_arguments", message)
+        Self::new(Code::InvalidArguments, message)
     }
 
-    /// All asked stores failed: the most telling code among them.
-    pub fn from_store_errors(errors: &[StoreError]) -> Self {
-        if !errors.is_empty() && errors.iter().all(|e| e.code == "shopify_rate_limited") {
-            Self::new(
-                "shopify_rate_limited",
-                "The store is receiving too many requests right now. Please try again in a minute.",
-            )
-        } else {
-            Self::new(
-                "shopify_unavailable",
-                "I couldn't reach the store's system just now. Please try again in a few minutes.",
-            )
-        }
+    /// Every asked store failed: the most telling code among them.
+    pub fn no_store_answered(errors: &[StoreFailure]) -> Self {
+        let code = failure_code(errors);
+        Self::new(code, code.ai_message())
     }
-}
-
-/// One store that could not answer.
-#[derive(Debug, Clone)]
-pub(crate) struct StoreError {
-    pub shop_domain: String,
-    pub code: &'static str,
 }
 
 /// What an action found.
 pub(crate) struct Success {
     pub data: Value,
-    pub stores_searched: Vec<String>,
-    pub store_errors: Vec<StoreError>,
+    pub fan_out_searched: Vec<ShopDomain>,
+    pub fan_out_errors: Vec<StoreFailure>,
+}
+
+impl Success {
+    pub fn from_fan_out<T>(data: Value, fan_out: FanOut<'_, T>) -> Self {
+        Self {
+            data,
+            fan_out_searched: fan_out.searched,
+            fan_out_errors: fan_out.errors,
+        }
+    }
+}
+
+/// One AI action with its checked arguments.
+enum Action {
+    OrderDetails(orders::Arguments),
+    SearchProducts(products::Arguments),
+    ShopDetails(shops::Arguments),
+}
+
+impl Action {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::OrderDetails(_) => "get_order_details",
+            Self::SearchProducts(_) => "search_products",
+            Self::ShopDetails(_) => "get_shop_details",
+        }
+    }
+
+    fn parse(action: &str, raw: &Value) -> Result<Self, Failure> {
+        match action {
+            "get_order_details" => orders::Arguments::parse(raw).map(Self::OrderDetails),
+            "search_products" => products::Arguments::parse(raw).map(Self::SearchProducts),
+            "get_shop_details" => shops::Arguments::parse(raw).map(Self::ShopDetails),
+            _ => Err(Failure::invalid_arguments(format!(
+                "Unknown action {:?}; use get_order_details, search_products or get_shop_details.",
+                action.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
 }
 
 /// Parses the model's arguments for one action; any mismatch is `invalid_arguments`.
@@ -102,17 +136,12 @@ pub(crate) fn arguments<T: serde::de::DeserializeOwned>(raw: &Value) -> Result<T
 /// Narrows `stores` to the one named by the model's `shop_domain`, if any.
 pub(crate) fn choose_store<'a>(
     stores: &'a [StoreRecord],
-    shop_domain: Option<&str>,
+    shop_domain: Option<&ShopDomain>,
 ) -> Result<Vec<&'a StoreRecord>, Failure> {
     match shop_domain {
         None => Ok(stores.iter().collect()),
-        Some(raw) => {
-            let shop = ShopDomain::parse(raw).map_err(|_| {
-                Failure::invalid_arguments(
-                    "shop_domain must be one of the connected .myshopify.com domains.",
-                )
-            })?;
-            let chosen: Vec<_> = stores.iter().filter(|s| s.shop_domain == shop).collect();
+        Some(shop) => {
+            let chosen: Vec<_> = stores.iter().filter(|s| &s.shop_domain == shop).collect();
             if chosen.is_empty() {
                 let known: Vec<_> = stores.iter().map(|s| s.shop_domain.as_str()).collect();
                 return Err(Failure::invalid_arguments(format!(
@@ -125,20 +154,48 @@ pub(crate) fn choose_store<'a>(
     }
 }
 
-/// Answers one AI event. Never fails: every outcome is a JSON answer.
-pub async fn answer(services: &Services, payload: Value) -> Value {
+/// A `shop_domain` argument as a domain; `invalid_arguments` otherwise.
+pub(crate) fn shop_argument(raw: Option<&str>) -> Result<Option<ShopDomain>, Failure> {
+    raw.map(|raw| {
+        ShopDomain::parse(raw).map_err(|_| {
+            Failure::invalid_arguments(
+                "shop_domain must be one of the connected .myshopify.com domains.",
+            )
+        })
+    })
+    .transpose()
+}
+
+/// The deadline of one invocation: `LOOKUP_BUDGET_MS` from now, and never past the
+/// invocation's deadline (milliseconds since the epoch; `0` when unknown) minus 500 ms.
+pub fn deadline(budgets: &Budgets, invocation_deadline_ms: u64) -> Deadline {
+    let budget = Deadline::after(budgets.lookup);
+    if invocation_deadline_ms == 0 {
+        return budget;
+    }
+    budget.min(Deadline::from_epoch_millis(invocation_deadline_ms).minus(ANSWER_MARGIN))
+}
+
+/// Answers one AI event within `deadline`. Never fails: every outcome is a JSON answer.
+pub async fn answer(services: &Services, payload: Value, deadline: Deadline) -> Value {
     let action = payload
         .get("action")
         .and_then(Value::as_str)
         .unwrap_or_default()
-        .to_owned();
-    match run(services, payload).await {
+        .chars()
+        .take(40)
+        .collect::<String>();
+    let span = tracing::info_span!("lookup", %action);
+    let result = async { run(services, payload, &deadline).await }
+        .instrument(span)
+        .await;
+    match result {
         Ok(success) => json!({
             "ok": true,
             "action": action,
             "data": success.data,
-            "stores_searched": success.stores_searched,
-            "store_errors": success.store_errors.iter().map(|e| json!({"shop_domain": e.shop_domain, "code": e.code})).collect::<Vec<_>>(),
+            "stores_searched": success.fan_out_searched,
+            "store_errors": success.fan_out_errors.iter().map(|e| json!({"shop_domain": e.shop_domain, "code": e.code})).collect::<Vec<_>>(),
         }),
         Err(failure) => json!({
             "ok": false,
@@ -148,67 +205,63 @@ pub async fn answer(services: &Services, payload: Value) -> Value {
     }
 }
 
-async fn run(services: &Services, payload: Value) -> Result<Success, Failure> {
-    let action = payload
-        .get("action")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let span = tracing::info_span!("lookup", %action);
-    run_action(services, payload).instrument(span).await
-}
-
-async fn run_action(services: &Services, payload: Value) -> Result<Success, Failure> {
+async fn run(services: &Services, payload: Value, deadline: &Deadline) -> Result<Success, Failure> {
     let event: Event = serde_json::from_value(payload)
         .map_err(|_| Failure::invalid_arguments("The event needs org_id, action and arguments."))?;
     let org = OrganizationId::parse(&event.org_id).map_err(|_| {
         Failure::invalid_arguments("The event's org_id is not a valid organization id.")
     })?;
-    let action = event.action.as_str();
-    let (stores, settings) = services.stores.load_org(&org).await.map_err(|error| {
-        tracing::error!(%error, "cannot read the organization's stores");
-        Failure::new(
-            "internal",
-            "Store information is temporarily unavailable. Please try again shortly.",
-        )
-    })?;
-    let enabled = settings.action_enabled(action).ok_or_else(|| {
-        Failure::invalid_arguments(format!(
-            "Unknown action {action:?}; use get_order_details, search_products or get_shop_details."
-        ))
-    })?;
-    if !enabled {
+    let action = Action::parse(&event.action, &event.arguments)?;
+    let contact_email = event
+        .contact
+        .and_then(|c| c.email)
+        .map(|e| e.trim().to_owned())
+        .filter(|e| !e.is_empty());
+
+    let (stores, settings) = deadline
+        .run(services.storage.stores.load_org(&org))
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "cannot read the organization's stores");
+            Failure::new(Code::Internal, Code::Internal.ai_message())
+        })?;
+    let name = action.name();
+    if settings.action_enabled(name) != Some(true) {
         return Err(Failure::new(
-            "action_disabled",
+            Code::ActionDisabled,
             "This store has turned this kind of lookup off, so I can't do it here. A team member can help instead.",
         ));
     }
     if stores.is_empty() {
         return Err(Failure::new(
-            "no_store_connected",
+            Code::NoStoreConnected,
             "No Shopify store is connected yet, so I can't look this up.",
         ));
     }
-    let result = match action {
-        "get_order_details" => {
+    let access = services.access.as_ref();
+    let result = match &action {
+        Action::OrderDetails(args) => {
             orders::get_order_details(
-                services,
+                access,
+                deadline,
                 &stores,
                 &settings,
-                &event.arguments,
-                &event.contact,
+                args,
+                contact_email.as_deref(),
             )
             .await
         }
-        "search_products" => products::search_products(services, &stores, &event.arguments).await,
-        _ => shops::get_shop_details(services, &stores, &event.arguments).await,
+        Action::SearchProducts(args) => {
+            products::search_products(access, deadline, &stores, args).await
+        }
+        Action::ShopDetails(args) => shops::get_shop_details(access, deadline, &stores, args).await,
     };
     match &result {
         Ok(success) => {
-            tracing::info!(org_id = %org, action, stores = success.stores_searched.len(), failed = success.store_errors.len(), "lookup answered")
+            tracing::info!(org_id = %org, action = name, stores = success.fan_out_searched.len(), failed = success.fan_out_errors.len(), left_ms = deadline.remaining().as_millis() as u64, "lookup answered")
         }
         Err(failure) => {
-            tracing::info!(org_id = %org, action, code = failure.code, "lookup refused")
+            tracing::info!(org_id = %org, action = name, code = %failure.code, "lookup refused")
         }
     }
     result

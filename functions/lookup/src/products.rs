@@ -3,22 +3,55 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::access::per_store;
-use shared::shopify::lookups::{product_search_query, Product, MAX_SEARCH_CHARS};
+use shared::access::Access;
+use shared::domain::ShopDomain;
+use shared::shopify::products::{product_search_query, Product, MAX_SEARCH_CHARS};
 use shared::store::StoreRecord;
-use shared::Services;
+use shared::Deadline;
 
-use crate::{arguments, choose_store, Failure, StoreError, Success};
+use crate::{arguments, choose_store, shop_argument, Failure, Success};
 
 const DEFAULT_LIMIT: i64 = 5;
 const MAX_DESCRIPTION_CHARS: usize = 500;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Arguments {
+struct Raw {
     query: String,
     limit: Option<i64>,
     shop_domain: Option<String>,
+}
+
+/// The checked arguments.
+pub(crate) struct Arguments {
+    search: String,
+    limit: u8,
+    shop: Option<ShopDomain>,
+}
+
+impl Arguments {
+    pub fn parse(raw: &Value) -> Result<Self, Failure> {
+        let raw: Raw = arguments(raw)?;
+        let limit = raw.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=10).contains(&limit) {
+            return Err(Failure::invalid_arguments(
+                "limit must be between 1 and 10.",
+            ));
+        }
+        if raw.query.chars().count() > MAX_SEARCH_CHARS {
+            return Err(Failure::invalid_arguments(format!(
+                "query must be at most {MAX_SEARCH_CHARS} characters."
+            )));
+        }
+        let search = product_search_query(&raw.query).ok_or_else(|| {
+            Failure::invalid_arguments("query must contain the words to search for.")
+        })?;
+        Ok(Self {
+            search,
+            limit: limit as u8,
+            shop: shop_argument(raw.shop_domain.as_deref())?,
+        })
+    }
 }
 
 fn view(product: &Product, store: &StoreRecord) -> Value {
@@ -55,79 +88,50 @@ fn view(product: &Product, store: &StoreRecord) -> Value {
 }
 
 pub(crate) async fn search_products(
-    services: &Services,
+    access: &Access,
+    deadline: &Deadline,
     stores: &[StoreRecord],
-    raw: &Value,
+    args: &Arguments,
 ) -> Result<Success, Failure> {
-    let args: Arguments = arguments(raw)?;
-    let limit = args.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=10).contains(&limit) {
-        return Err(Failure::invalid_arguments(
-            "limit must be between 1 and 10.",
-        ));
-    }
-    if args.query.chars().count() > MAX_SEARCH_CHARS {
-        return Err(Failure::invalid_arguments(format!(
-            "query must be at most {MAX_SEARCH_CHARS} characters."
-        )));
-    }
-    let search = product_search_query(&args.query)
-        .ok_or_else(|| Failure::invalid_arguments("query must contain the words to search for."))?;
-    let chosen = choose_store(stores, args.shop_domain.as_deref())?;
-    let first = limit as u8;
-    let results = per_store(services, chosen, |store, token| {
-        let search = search.clone();
-        async move {
-            services
-                .shopify
-                .search_products(&store.shop_domain, &token, &search, first)
+    let chosen = choose_store(stores, args.shop.as_ref())?;
+    let fan_out = access
+        .fan_out(chosen, deadline, |store, token| async move {
+            access
+                .shopify()
+                .search_products(
+                    deadline,
+                    &store.shop_domain,
+                    &token,
+                    &args.search,
+                    args.limit,
+                )
                 .await
-        }
-    })
-    .await;
-
-    let mut searched = Vec::new();
-    let mut errors = Vec::new();
-    let mut per_store_views: Vec<Vec<Value>> = Vec::new();
-    for (store, result) in results {
-        searched.push(store.shop_domain.to_string());
-        match result {
-            Ok(products) => per_store_views.push(
-                products
-                    .iter()
-                    .filter(|p| p.status.eq_ignore_ascii_case("active"))
-                    .map(|p| view(p, store))
-                    .collect(),
-            ),
-            Err(error) => errors.push(StoreError {
-                shop_domain: store.shop_domain.to_string(),
-                code: error.code(),
-            }),
-        }
+        })
+        .await;
+    if fan_out.results.is_empty() {
+        return Err(Failure::no_store_answered(&fan_out.errors));
     }
-    if per_store_views.is_empty() {
-        return Err(Failure::from_store_errors(&errors));
-    }
+    let per_store: Vec<Vec<Value>> = fan_out
+        .results
+        .iter()
+        .map(|(store, products)| {
+            products
+                .iter()
+                .filter(|p| p.status.eq_ignore_ascii_case("active"))
+                .map(|p| view(p, store))
+                .collect()
+        })
+        .collect();
     // Take turns between stores so one big catalogue does not crowd out the others.
-    let mut products = Vec::new();
-    let mut round = 0;
-    while products.len() < limit as usize {
-        let before = products.len();
-        for views in &per_store_views {
-            if let Some(view) = views.get(round) {
-                if products.len() < limit as usize {
-                    products.push(view.clone());
-                }
-            }
-        }
-        if products.len() == before {
-            break;
-        }
-        round += 1;
-    }
-    Ok(Success {
-        data: json!({ "products": products }),
-        stores_searched: searched,
-        store_errors: errors,
-    })
+    let limit = usize::from(args.limit);
+    let longest = per_store.iter().map(Vec::len).max().unwrap_or(0);
+    let products: Vec<Value> = (0..longest)
+        .flat_map(|round| per_store.iter().filter_map(move |views| views.get(round)))
+        .take(limit)
+        .cloned()
+        .collect();
+    Ok(Success::from_fan_out(
+        json!({ "products": products }),
+        fan_out,
+    ))
 }

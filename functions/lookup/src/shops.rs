@@ -2,11 +2,12 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::access::per_store;
+use shared::access::Access;
+use shared::domain::ShopDomain;
 use shared::store::StoreRecord;
-use shared::Services;
+use shared::Deadline;
 
-use crate::{arguments, choose_store, Failure, StoreError, Success};
+use crate::{arguments, choose_store, shop_argument, Failure, Success};
 
 /// The storefront's standard policy pages. Reading the policy texts through the Admin API
 /// needs `read_legal_policies`, which merchants are not asked to grant.
@@ -19,55 +20,58 @@ const POLICIES: [(&str, &str); 4] = [
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Arguments {
+struct Raw {
     shop_domain: Option<String>,
 }
 
+/// The checked arguments.
+pub(crate) struct Arguments {
+    shop: Option<ShopDomain>,
+}
+
+impl Arguments {
+    pub fn parse(raw: &Value) -> Result<Self, Failure> {
+        let raw: Raw = arguments(raw)?;
+        Ok(Self {
+            shop: shop_argument(raw.shop_domain.as_deref())?,
+        })
+    }
+}
+
 pub(crate) async fn get_shop_details(
-    services: &Services,
+    access: &Access,
+    deadline: &Deadline,
     stores: &[StoreRecord],
-    raw: &Value,
+    args: &Arguments,
 ) -> Result<Success, Failure> {
-    let args: Arguments = arguments(raw)?;
-    let chosen = choose_store(stores, args.shop_domain.as_deref())?;
-    let results = per_store(services, chosen, |store, token| async move {
-        services
-            .shopify
-            .shop_details(&store.shop_domain, &token)
-            .await
-    })
-    .await;
-    let mut searched = Vec::new();
-    let mut errors = Vec::new();
-    let mut shops = Vec::new();
-    for (store, result) in results {
-        searched.push(store.shop_domain.to_string());
-        match result {
-            Ok(shop) => {
-                let base = shop.primary_domain.url.trim_end_matches('/').to_owned();
-                shops.push(json!({
-                    "shop_domain": store.shop_domain,
-                    "name": shop.name,
-                    "description": shop.description,
-                    "currency": shop.currency_code,
-                    "ships_to_countries": shop.ships_to_countries,
-                    "primary_domain": shop.primary_domain.host,
-                    "contact_email": shop.contact_email,
-                    "policies": POLICIES.iter().map(|(title, slug)| json!({"title": title, "url": format!("{base}/policies/{slug}")})).collect::<Vec<_>>(),
-                }));
-            }
-            Err(error) => errors.push(StoreError {
-                shop_domain: store.shop_domain.to_string(),
-                code: error.code(),
-            }),
-        }
+    let chosen = choose_store(stores, args.shop.as_ref())?;
+    let fan_out = access
+        .fan_out(chosen, deadline, |store, token| async move {
+            access
+                .shopify()
+                .shop_details(deadline, &store.shop_domain, &token)
+                .await
+        })
+        .await;
+    if fan_out.results.is_empty() {
+        return Err(Failure::no_store_answered(&fan_out.errors));
     }
-    if shops.is_empty() {
-        return Err(Failure::from_store_errors(&errors));
-    }
-    Ok(Success {
-        data: json!({ "shops": shops }),
-        stores_searched: searched,
-        store_errors: errors,
-    })
+    let shops: Vec<Value> = fan_out
+        .results
+        .iter()
+        .map(|(store, shop)| {
+            let base = shop.primary_domain.url.trim_end_matches('/');
+            json!({
+                "shop_domain": store.shop_domain,
+                "name": shop.name,
+                "description": shop.description,
+                "currency": shop.currency_code,
+                "ships_to_countries": shop.ships_to_countries,
+                "primary_domain": shop.primary_domain.host,
+                "contact_email": shop.contact_email,
+                "policies": POLICIES.iter().map(|(title, slug)| json!({"title": title, "url": format!("{base}/policies/{slug}")})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Success::from_fan_out(json!({ "shops": shops }), fan_out))
 }

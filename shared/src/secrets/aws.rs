@@ -10,6 +10,8 @@ use aws_sdk_secretsmanager::operation::describe_secret::{
     DescribeSecretError, DescribeSecretOutput,
 };
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueError;
+use aws_sdk_secretsmanager::operation::restore_secret::RestoreSecretError;
 use aws_sdk_secretsmanager::Client;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -22,8 +24,13 @@ const PENDING: &str = "AWSPENDING";
 const RECOVERY_WINDOW_DAYS: i64 = 7;
 
 /// How often `put` tries again while a force-deleted secret of the same name is still being
-/// removed (Secrets Manager deletes asynchronously; it takes seconds).
-const CREATE_ATTEMPTS: u32 = 6;
+/// removed (Secrets Manager deletes asynchronously, for a few seconds). Callers bound the whole
+/// call by their deadline.
+const PUT_ATTEMPTS: u32 = 12;
+
+/// The first wait between those attempts; doubles up to [`PUT_MAX_WAIT`].
+const PUT_FIRST_WAIT: Duration = Duration::from_millis(250);
+const PUT_MAX_WAIT: Duration = Duration::from_secs(4);
 
 /// The Secrets Manager adapter; cheap to clone.
 #[derive(Clone)]
@@ -58,8 +65,12 @@ impl SecretsManagerStore {
         }
     }
 
-    /// `DeleteSecret`, at once (`force`) or after the shortest recovery window. A secret that
-    /// is gone or already scheduled for deletion counts as deleted.
+    /// `DeleteSecret`, at once (`force`) or after the shortest recovery window.
+    ///
+    /// A missing secret counts as deleted. `InvalidRequestException` has no sub-code, so it
+    /// counts as deleted only when a follow-up `DescribeSecret` confirms the secret is gone or
+    /// already being deleted; otherwise (a secret managed by another service, say) it is an
+    /// error. A force delete also succeeds on a secret already scheduled for deletion.
     async fn delete_secret(&self, name: &SecretName, force: bool) -> Result<(), SecretsError> {
         let request = self.client.delete_secret().secret_id(name.as_str());
         let request = if force {
@@ -69,37 +80,51 @@ impl SecretsManagerStore {
         };
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e))
-                if matches!(
-                    e.err(),
-                    DeleteSecretError::ResourceNotFoundException(_)
-                        | DeleteSecretError::InvalidRequestException(_)
-                ) =>
-            {
-                Ok(())
-            }
+            Err(SdkError::ServiceError(e)) => match e.err() {
+                DeleteSecretError::ResourceNotFoundException(_) => Ok(()),
+                DeleteSecretError::InvalidRequestException(_) => match self.describe(name).await? {
+                    None => Ok(()),
+                    Some(described) if described.deleted_date.is_some() => Ok(()),
+                    Some(_) => Err(unavailable(e.into_err())),
+                },
+                _ => Err(unavailable(e.into_err())),
+            },
             Err(e) => Err(unavailable(e.into_service_error())),
         }
     }
 
-    /// Adds a pending version to an existing secret, restoring it first if it is scheduled for
-    /// deletion.
+    /// Adds a pending version to an existing secret, restoring it first if it is scheduled
+    /// for deletion. `Ok(None)` when the secret is being force-deleted (it can be neither
+    /// restored nor written until it is gone; the caller creates it anew then).
     async fn put_pending(
         &self,
         name: &SecretName,
         described: &DescribeSecretOutput,
         value: &SecretString,
-    ) -> Result<String, SecretsError> {
+    ) -> Result<Option<String>, SecretsError> {
         if described.deleted_date.is_some() {
             tracing::info!(secret = %name, "restoring a secret that was pending deletion");
-            self.client
+            match self
+                .client
                 .restore_secret()
                 .secret_id(name.as_str())
                 .send()
                 .await
-                .map_err(|e| unavailable(e.into_service_error()))?;
+            {
+                Ok(_) => {}
+                Err(SdkError::ServiceError(e))
+                    if matches!(
+                        e.err(),
+                        RestoreSecretError::InvalidRequestException(_)
+                            | RestoreSecretError::ResourceNotFoundException(_)
+                    ) =>
+                {
+                    return Ok(None)
+                }
+                Err(e) => return Err(unavailable(e.into_service_error())),
+            }
         }
-        let out = self
+        match self
             .client
             .put_secret_value()
             .secret_id(name.as_str())
@@ -107,8 +132,19 @@ impl SecretsManagerStore {
             .version_stages(PENDING)
             .send()
             .await
-            .map_err(|e| unavailable(e.into_service_error()))?;
-        version_of(out.version_id)
+        {
+            Ok(out) => version_of(out.version_id).map(Some),
+            Err(SdkError::ServiceError(e))
+                if matches!(
+                    e.err(),
+                    PutSecretValueError::InvalidRequestException(_)
+                        | PutSecretValueError::ResourceNotFoundException(_)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(unavailable(e.into_service_error())),
+        }
     }
 }
 
@@ -140,10 +176,12 @@ impl SecretStore for SecretsManagerStore {
         name: &SecretName,
         value: &SecretString,
     ) -> Result<PutOutcome, SecretsError> {
+        let mut wait = PUT_FIRST_WAIT;
         let mut last_error = None;
-        for attempt in 0..CREATE_ATTEMPTS {
+        for attempt in 0..PUT_ATTEMPTS {
             if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(250 << attempt.min(4))).await;
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(PUT_MAX_WAIT);
             }
             let created = self
                 .client
@@ -161,6 +199,7 @@ impl SecretStore for SecretsManagerStore {
                         created: true,
                     })
                 }
+                // It exists, is scheduled for deletion, or is still being force-deleted.
                 Err(SdkError::ServiceError(e))
                     if matches!(
                         e.err(),
@@ -172,17 +211,16 @@ impl SecretStore for SecretsManagerStore {
                 }
                 Err(e) => return Err(unavailable(e.into_service_error())),
             };
-            // It exists (maybe pending deletion), or a force-deleted secret of this name is
-            // still being removed, in which case describing finds nothing and we wait.
-            match self.describe(name).await? {
-                Some(described) => {
+            if let Some(described) = self.describe(name).await? {
+                if let Some(version_id) = self.put_pending(name, &described, value).await? {
                     return Ok(PutOutcome {
-                        version_id: self.put_pending(name, &described, value).await?,
+                        version_id,
                         created: false,
-                    })
+                    });
                 }
-                None => last_error = Some(error),
             }
+            // Gone meanwhile, or being force-deleted: create it again after a wait.
+            last_error = Some(error);
         }
         Err(unavailable(last_error.expect("the loop ran at least once")))
     }
@@ -209,15 +247,18 @@ impl SecretStore for SecretsManagerStore {
             .await;
         match result {
             Ok(out) => Ok(out.secret_string.map(SecretString::from)),
-            Err(SdkError::ServiceError(e))
-                if matches!(
-                    e.err(),
-                    GetSecretValueError::ResourceNotFoundException(_)
-                        | GetSecretValueError::InvalidRequestException(_)
-                ) =>
-            {
-                Ok(None)
-            }
+            Err(SdkError::ServiceError(e)) => match e.err() {
+                GetSecretValueError::ResourceNotFoundException(_) => Ok(None),
+                // Scheduled for deletion or being deleted; anything else is an error.
+                GetSecretValueError::InvalidRequestException(_) => {
+                    match self.describe(name).await? {
+                        None => Ok(None),
+                        Some(described) if described.deleted_date.is_some() => Ok(None),
+                        Some(_) => Err(unavailable(e.into_err())),
+                    }
+                }
+                _ => Err(unavailable(e.into_err())),
+            },
             Err(e) => Err(unavailable(e.into_service_error())),
         }
     }

@@ -48,8 +48,15 @@ pub struct PutOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
+    /// Secrets Manager failed, could not be reached, or did not answer in time.
     #[error("Secrets Manager is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<crate::deadline::TimedOut> for SecretsError {
+    fn from(e: crate::deadline::TimedOut) -> Self {
+        Self::Unavailable(Box::new(e))
+    }
 }
 
 /// Persistence of store credentials.

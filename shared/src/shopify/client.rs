@@ -1,64 +1,50 @@
-//! The Admin API client: one `reqwest::Client` per container, reused by every invocation.
+//! The Admin API client: one HTTP client and token cache per container, reused by every
+//! invocation; GraphQL answers sorted into data or a typed [`ShopifyError`].
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::time::Instant;
 
 use super::error::ShopifyError;
 use super::queries::Query;
-use super::retry::{throttle_wait, RetryPolicy, ThrottleStatus};
-use super::token::TokenCache;
-use crate::domain::ShopDomain;
+use super::retry::{throttle_wait, ThrottleStatus};
+use super::token::{self, AccessToken, TokenCache};
+use super::transport::{classify_status, Attempt, ShopifyConfig, Transport};
+use crate::deadline::Deadline;
+use crate::domain::{Credentials, ShopDomain};
 
-/// How the client reaches Shopify.
-#[derive(Clone, Debug)]
-pub struct ShopifyConfig {
-    /// `SHOPIFY_API_VERSION`, default `2026-10`.
-    pub api_version: String,
-    /// `SHOPIFY_BASE_URL`: local and test use only. When set, `X.myshopify.com` is reached at
-    /// `{base}/X.myshopify.com/admin/...` instead of `https://X.myshopify.com/admin/...`.
-    pub base_url: Option<String>,
-    pub retry: RetryPolicy,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
-}
-
-impl Default for ShopifyConfig {
-    fn default() -> Self {
-        Self {
-            api_version: "2026-10".into(),
-            base_url: None,
-            retry: RetryPolicy::default(),
-            connect_timeout: Duration::from_secs(3),
-            request_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// A cheap-to-clone handle on the shared HTTP client and token cache.
+/// A cheap-to-clone handle on the shared HTTP client, token cache and bucket readings.
 #[derive(Clone)]
 pub struct ShopifyClient {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    http: reqwest::Client,
-    config: ShopifyConfig,
-    pub(super) tokens: TokenCache,
+    transport: Transport,
+    tokens: TokenCache,
+    buckets: Mutex<HashMap<String, (Instant, ThrottleStatus)>>,
 }
 
-/// What one attempt came to.
-pub(super) enum Attempt<T> {
-    Done(T),
-    /// Worth another try after `wait` (or the policy's backoff when `None`).
-    Retry(ShopifyError, Option<Duration>),
-    Fatal(ShopifyError),
+/// What Shopify last said about a shop's rate-limit bucket.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BucketReading {
+    pub status: ThrottleStatus,
+    pub at: Instant,
+}
+
+impl BucketReading {
+    /// Points available now, assuming nobody else spent any since the reading.
+    pub fn available_now(&self) -> f64 {
+        let restored = self.at.elapsed().as_secs_f64() * self.status.restore_rate;
+        (self.status.currently_available + restored).min(self.status.maximum_available)
+    }
 }
 
 #[derive(Deserialize)]
@@ -83,9 +69,9 @@ struct Cost {
 
 #[derive(Deserialize)]
 struct GraphQlError {
-    #[serde(default)]
-    message: String,
     extensions: Option<GraphQlErrorExtensions>,
+    #[serde(default)]
+    path: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -95,57 +81,47 @@ struct GraphQlErrorExtensions {
 
 impl ShopifyClient {
     pub fn new(config: ShopifyConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .user_agent(concat!("shopify-connector/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the TLS backend is compiled in, so building the client cannot fail");
         Self {
             inner: Arc::new(Inner {
-                http,
-                config,
+                transport: Transport::new(config),
                 tokens: TokenCache::default(),
+                buckets: Mutex::default(),
             }),
         }
     }
 
     pub fn config(&self) -> &ShopifyConfig {
-        &self.inner.config
+        &self.inner.transport.config
     }
 
-    pub(super) fn http(&self) -> &reqwest::Client {
-        &self.inner.http
-    }
-
-    pub(super) fn tokens(&self) -> &TokenCache {
-        &self.inner.tokens
-    }
-
-    /// `https://{shop}/admin` or `{SHOPIFY_BASE_URL}/{shop}/admin`.
-    pub(super) fn admin_url(&self, shop: &ShopDomain) -> String {
-        match &self.inner.config.base_url {
-            Some(base) => format!("{}/{shop}/admin", base.trim_end_matches('/')),
-            None => format!("https://{shop}/admin"),
-        }
+    /// The last throttle status Shopify reported for `shop`, if any.
+    pub fn bucket(&self, shop: &ShopDomain) -> Option<BucketReading> {
+        let buckets = self.inner.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets
+            .get(shop.as_str())
+            .map(|(at, status)| BucketReading {
+                status: *status,
+                at: *at,
+            })
     }
 
     /// Runs one read-only GraphQL query and decodes `data` into `T`.
     ///
     /// Throttling (`THROTTLED`, 429), 5xx, timeouts and network errors are retried within the
-    /// [`RetryPolicy`]; every other failure is returned at once as a typed [`ShopifyError`].
+    /// retry policy and the deadline; every other failure is returned at once.
     pub async fn query<T: DeserializeOwned>(
         &self,
+        deadline: &Deadline,
         shop: &ShopDomain,
         token: &SecretString,
         query: &Query,
         variables: Value,
     ) -> Result<T, ShopifyError> {
+        let transport = &self.inner.transport;
         let url = format!(
             "{}/api/{}/graphql.json",
-            self.admin_url(shop),
-            self.inner.config.api_version
+            transport.admin_url(shop),
+            transport.config.api_version
         );
         let body = serde_json::json!({
             "query": query.document,
@@ -155,12 +131,13 @@ impl ShopifyClient {
         let mut header =
             HeaderValue::from_str(token.expose_secret()).map_err(|_| ShopifyError::Unauthorized)?;
         header.set_sensitive(true);
-        let data: Value = self
-            .send_with_retry(
+        let data: Value = transport
+            .send(
+                deadline,
                 query.operation,
                 shop,
                 || {
-                    self.inner
+                    transport
                         .http
                         .post(&url)
                         .header("X-Shopify-Access-Token", header.clone())
@@ -170,7 +147,14 @@ impl ShopifyClient {
             )
             .await?;
         serde_json::from_value(data).map_err(|e| {
-            ShopifyError::InvalidResponse(format!("{} data did not match: {e}", query.operation))
+            // serde's message may quote values (customer data); keep only where it broke.
+            ShopifyError::InvalidResponse(format!(
+                "{} data did not match the expected shape ({:?} error at line {} column {})",
+                query.operation,
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
         })
     }
 
@@ -180,25 +164,26 @@ impl ShopifyClient {
         query: &Query,
         status: StatusCode,
         headers: &HeaderMap,
-        text: &str,
+        body: &[u8],
     ) -> Attempt<Value> {
         if let Some(early) = classify_status(status, headers) {
             return early;
         }
+        let api_version = &self.inner.transport.config.api_version;
         if let Some(answered) = headers
             .get("x-shopify-api-version")
             .and_then(|v| v.to_str().ok())
         {
-            if answered != self.inner.config.api_version {
+            if answered != api_version {
                 tracing::warn!(
                     shop = %shop,
-                    requested = %self.inner.config.api_version,
+                    requested = %api_version,
                     answered,
                     "Shopify answered with a different API version"
                 );
             }
         }
-        let response: GraphQlResponse = match serde_json::from_str(text) {
+        let response: GraphQlResponse = match serde_json::from_slice(body) {
             Ok(r) => r,
             Err(_) => {
                 return Attempt::Retry(
@@ -217,6 +202,13 @@ impl ShopifyClient {
                 available = cost.throttle_status.map(|t| t.currently_available),
                 "Shopify query cost"
             );
+            if let Some(status) = cost.throttle_status {
+                self.inner
+                    .buckets
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(shop.to_string(), (Instant::now(), status));
+            }
         }
         if let Some(errors) = response.errors {
             return classify_graphql_errors(errors, cost.as_ref());
@@ -230,137 +222,125 @@ impl ShopifyClient {
         }
     }
 
-    /// Sends a request built by `build`, reading each answer with `read`, retrying as the
-    /// answer and the policy allow.
-    pub(super) async fn send_with_retry<T>(
+    /// Exchanges client credentials for a fresh token and caches it.
+    pub async fn exchange_client_credentials(
         &self,
-        operation: &str,
+        deadline: &Deadline,
         shop: &ShopDomain,
-        build: impl Fn() -> RequestBuilder,
-        read: impl Fn(StatusCode, &HeaderMap, &str) -> Attempt<T>,
-    ) -> Result<T, ShopifyError> {
-        let policy = &self.inner.config.retry;
-        let mut waited = Duration::ZERO;
-        let mut attempt = 0;
-        loop {
-            let outcome = match build().send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    match response.text().await {
-                        Ok(text) => read(status, &headers, &text),
-                        Err(e) if e.is_timeout() => Attempt::Retry(ShopifyError::Timeout, None),
-                        Err(e) => Attempt::Retry(ShopifyError::Network(e), None),
-                    }
+        client_id: &str,
+        client_secret: &SecretString,
+    ) -> Result<AccessToken, ShopifyError> {
+        let token = token::exchange(
+            &self.inner.transport,
+            deadline,
+            shop,
+            client_id,
+            client_secret,
+        )
+        .await?;
+        let tokens = &self.inner.tokens;
+        tokens.put(tokens.key(shop, client_id, client_secret), token.clone());
+        Ok(token)
+    }
+
+    /// The token to send for `credentials`: the static token, or a cached/refreshed
+    /// client-credentials token.
+    pub async fn access_token(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        credentials: &Credentials,
+    ) -> Result<SecretString, ShopifyError> {
+        match credentials {
+            Credentials::AccessToken(token) => Ok(token.clone()),
+            Credentials::ClientCredentials {
+                client_id,
+                client_secret,
+            } => {
+                let tokens = &self.inner.tokens;
+                if let Some(token) = tokens.get(&tokens.key(shop, client_id, client_secret)) {
+                    return Ok(token);
                 }
-                Err(e) if e.is_timeout() => Attempt::Retry(ShopifyError::Timeout, None),
-                Err(e) => Attempt::Retry(ShopifyError::Network(e), None),
-            };
-            let (error, wait) = match outcome {
-                Attempt::Done(value) => return Ok(value),
-                Attempt::Fatal(error) => return Err(error),
-                Attempt::Retry(error, wait) => (error, wait),
-            };
-            attempt += 1;
-            let wait = wait.unwrap_or_else(|| policy.backoff(attempt - 1));
-            let out_of_budget = attempt >= policy.max_attempts
-                || wait > policy.max_single_wait
-                || waited + wait > policy.max_total_wait;
-            tracing::warn!(
-                shop = %shop,
-                operation,
-                attempt,
-                wait_ms = wait.as_millis() as u64,
-                giving_up = out_of_budget,
-                error = %error,
-                "Shopify request failed"
-            );
-            if out_of_budget {
-                return Err(match error {
-                    ShopifyError::RateLimited { .. } => ShopifyError::RateLimited {
-                        retry_after: Some(wait),
-                    },
-                    other => other,
-                });
+                Ok(self
+                    .exchange_client_credentials(deadline, shop, client_id, client_secret)
+                    .await?
+                    .token)
             }
-            tokio::time::sleep(wait).await;
-            waited += wait;
         }
     }
-}
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let seconds: f64 = value.parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)))
-}
+    /// A token for the live check behind connect and verify: client credentials are always
+    /// exchanged anew (never taken from the cache), so the check is about them.
+    pub async fn fresh_token(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        credentials: &Credentials,
+    ) -> Result<SecretString, ShopifyError> {
+        match credentials {
+            Credentials::AccessToken(token) => Ok(token.clone()),
+            Credentials::ClientCredentials {
+                client_id,
+                client_secret,
+            } => Ok(self
+                .exchange_client_credentials(deadline, shop, client_id, client_secret)
+                .await?
+                .token),
+        }
+    }
 
-/// The statuses that decide an attempt before its body is read; `None` for 200.
-pub(super) fn classify_status<T>(status: StatusCode, headers: &HeaderMap) -> Option<Attempt<T>> {
-    Some(match status.as_u16() {
-        200 => return None,
-        401 => Attempt::Fatal(ShopifyError::Unauthorized),
-        402 => Attempt::Fatal(ShopifyError::PaymentRequired),
-        403 => Attempt::Fatal(ShopifyError::Forbidden),
-        404 => Attempt::Fatal(ShopifyError::ShopNotFound),
-        423 => Attempt::Fatal(ShopifyError::Locked),
-        429 => {
-            let wait = retry_after(headers);
-            Attempt::Retry(ShopifyError::RateLimited { retry_after: wait }, wait)
+    /// Drops a cached token Shopify has just refused, so the next call exchanges anew.
+    pub fn forget_token(&self, shop: &ShopDomain, credentials: &Credentials) {
+        if let Credentials::ClientCredentials {
+            client_id,
+            client_secret,
+        } = credentials
+        {
+            let tokens = &self.inner.tokens;
+            tokens.remove(&tokens.key(shop, client_id, client_secret));
         }
-        s @ 500..=599 => {
-            let wait = if s == 503 { retry_after(headers) } else { None };
-            Attempt::Retry(ShopifyError::Server { status: s }, wait)
-        }
-        s => Attempt::Fatal(ShopifyError::InvalidResponse(format!(
-            "unexpected HTTP {s}"
-        ))),
-    })
+    }
 }
 
 fn classify_graphql_errors(errors: Value, cost: Option<&Cost>) -> Attempt<Value> {
     let list: Vec<GraphQlError> = match errors {
         Value::Array(_) => serde_json::from_value(errors).unwrap_or_default(),
-        Value::String(message) => vec![GraphQlError {
-            message,
-            extensions: None,
-        }],
         _ => Vec::new(),
     };
-    let has = |code: &str| {
-        list.iter().any(|e| {
-            e.extensions
-                .as_ref()
-                .and_then(|x| x.code.as_deref())
-                .is_some_and(|c| c == code)
-        })
-    };
-    let messages = || {
-        let joined = list
-            .iter()
-            .map(|e| e.message.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
-        if joined.is_empty() {
-            "unknown error".to_owned()
-        } else {
-            joined
-        }
-    };
+    let codes: Vec<String> = list
+        .iter()
+        .filter_map(|e| e.extensions.as_ref().and_then(|x| x.code.clone()))
+        .collect();
+    let has = |code: &str| codes.iter().any(|c| c == code);
     if has("THROTTLED") {
+        // Shopify admits a query once the bucket holds its requested cost.
         let wait = cost.and_then(|c| {
             Some(throttle_wait(
                 c.requested_query_cost?,
                 c.throttle_status.as_ref()?,
             ))
         });
-        return Attempt::Retry(
-            ShopifyError::RateLimited { retry_after: wait },
-            wait.or(Some(Duration::from_secs(1))),
-        );
+        return Attempt::Retry(ShopifyError::RateLimited { retry_after: wait }, wait);
     }
     if has("ACCESS_DENIED") {
-        return Attempt::Fatal(ShopifyError::AccessDenied(messages()));
+        let fields = list
+            .iter()
+            .filter(|e| {
+                e.extensions
+                    .as_ref()
+                    .and_then(|x| x.code.as_deref())
+                    .is_some_and(|c| c == "ACCESS_DENIED")
+            })
+            .filter(|e| !e.path.is_empty())
+            .map(|e| {
+                e.path
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .collect();
+        return Attempt::Fatal(ShopifyError::AccessDenied { fields });
     }
     if has("MAX_COST_EXCEEDED") {
         return Attempt::Fatal(ShopifyError::MaxCostExceeded);
@@ -368,5 +348,50 @@ fn classify_graphql_errors(errors: Value, cost: Option<&Cost>) -> Attempt<Value>
     if has("INTERNAL_SERVER_ERROR") {
         return Attempt::Retry(ShopifyError::Server { status: 500 }, None);
     }
-    Attempt::Fatal(ShopifyError::GraphQl(messages()))
+    Attempt::Fatal(ShopifyError::GraphQl { codes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::Duration;
+
+    #[test]
+    fn graphql_error_texts_are_never_kept() {
+        let errors = json!([{"message": "Customer jane@example.com is hidden", "extensions": {"code": "ACCESS_DENIED"}, "path": ["orders", "nodes", 0, "email"]}]);
+        match classify_graphql_errors(errors, None) {
+            Attempt::Fatal(error @ ShopifyError::AccessDenied { .. }) => {
+                let text = format!("{error} {error:?}");
+                assert!(!text.contains("jane@"), "{text}");
+                assert!(text.contains("orders.nodes.email"), "{text}");
+            }
+            _ => panic!("ACCESS_DENIED is fatal"),
+        }
+        let other = json!([{"message": "Order 1042 of jane@example.com failed", "extensions": {"code": "BAD_USER_INPUT"}}]);
+        match classify_graphql_errors(other, None) {
+            Attempt::Fatal(error) => assert!(!format!("{error:?}").contains("jane@")),
+            _ => panic!("unknown GraphQL errors are fatal"),
+        }
+    }
+
+    #[test]
+    fn a_throttled_answer_waits_for_the_cost_shopify_names() {
+        let cost = Cost {
+            requested_query_cost: Some(116.0),
+            actual_query_cost: None,
+            throttle_status: Some(ThrottleStatus {
+                maximum_available: 1000.0,
+                currently_available: 16.0,
+                restore_rate: 50.0,
+            }),
+        };
+        let errors = json!([{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]);
+        match classify_graphql_errors(errors, Some(&cost)) {
+            Attempt::Retry(ShopifyError::RateLimited { .. }, Some(wait)) => {
+                assert_eq!(wait, Duration::from_secs(2))
+            }
+            _ => panic!("THROTTLED is retried after the bucket refills"),
+        }
+    }
 }

@@ -4,62 +4,15 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::lookups::{LineItem, Money, MoneyBag, Nodes, Tracking};
+use super::orders::Order;
 use super::queries::CUSTOMER_BY_EMAIL;
+use super::types::{EmailAddress, Money, Page, PhoneNumber};
 use super::{ShopifyClient, ShopifyError};
+use crate::deadline::Deadline;
 use crate::domain::ShopDomain;
 
 /// Orders per request: 25 keeps the query's cost well under Shopify's single-query limit.
-const PAGE: u32 = 25;
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PhoneNumber {
-    pub phone_number: String,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CustomerEmail {
-    pub email_address: String,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SummaryFulfillment {
-    #[serde(default)]
-    pub tracking_info: Vec<Tracking>,
-}
-
-/// An order as the sidebar lists it.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OrderSummary {
-    pub legacy_resource_id: String,
-    pub name: String,
-    pub created_at: String,
-    pub display_financial_status: Option<String>,
-    pub display_fulfillment_status: String,
-    pub cancelled_at: Option<String>,
-    pub total_price_set: MoneyBag,
-    pub line_items: Nodes<LineItem>,
-    #[serde(default)]
-    pub fulfillments: Vec<SummaryFulfillment>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PageInfo {
-    has_next_page: bool,
-    end_cursor: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OrderPage {
-    page_info: PageInfo,
-    nodes: Vec<OrderSummary>,
-}
+const PAGE: usize = 25;
 
 /// A customer as the sidebar shows them.
 #[derive(Clone, Debug, Deserialize)]
@@ -68,7 +21,7 @@ pub struct Customer {
     pub id: String,
     pub legacy_resource_id: String,
     pub display_name: String,
-    pub default_email_address: Option<CustomerEmail>,
+    pub default_email_address: Option<EmailAddress>,
     pub default_phone_number: Option<PhoneNumber>,
     /// `UnsignedInt64`, which GraphQL sends as a string.
     pub number_of_orders: String,
@@ -78,7 +31,7 @@ pub struct Customer {
     pub tags: Vec<String>,
     pub note: Option<String>,
     #[serde(skip)]
-    pub orders: Vec<OrderSummary>,
+    pub orders: Vec<Order>,
 }
 
 #[derive(Deserialize)]
@@ -86,7 +39,7 @@ pub struct Customer {
 struct RawCustomer {
     #[serde(flatten)]
     customer: Customer,
-    orders: OrderPage,
+    orders: Page<Order>,
 }
 
 #[derive(Deserialize)]
@@ -98,9 +51,11 @@ struct Data {
 impl ShopifyClient {
     /// The customer whose email is exactly `email` (compared case-insensitively, as Shopify
     /// does), with up to `max_orders` most recent orders, newest first; `None` when the shop has
-    /// no such customer.
+    /// no such customer. Pages end when Shopify says so, when a page brings nothing new (a
+    /// malformed answer cannot loop), or at the deadline.
     pub async fn customer_by_email(
         &self,
+        deadline: &Deadline,
         shop: &ShopDomain,
         token: &SecretString,
         email: &str,
@@ -108,9 +63,11 @@ impl ShopifyClient {
     ) -> Result<Option<Customer>, ShopifyError> {
         let mut after: Option<String> = None;
         let mut found: Option<Customer> = None;
-        loop {
+        let max_pages = max_orders.div_ceil(PAGE).max(1);
+        for _ in 0..max_pages {
             let data: Data = self
                 .query(
+                    deadline,
                     shop,
                     token,
                     &CUSTOMER_BY_EMAIL,
@@ -128,16 +85,20 @@ impl ShopifyClient {
             if !exact {
                 return Ok(None);
             }
+            let page = raw.orders;
             let customer = found.get_or_insert(raw.customer);
-            customer.orders.extend(raw.orders.nodes);
-            if customer.orders.len() >= max_orders || !raw.orders.page_info.has_next_page {
-                customer.orders.truncate(max_orders);
-                return Ok(found);
+            let progressed = !page.nodes.is_empty();
+            customer.orders.extend(page.nodes);
+            let next = page.page_info.end_cursor;
+            let stuck = !progressed || next.is_none() || next == after;
+            if customer.orders.len() >= max_orders || !page.page_info.has_next_page || stuck {
+                break;
             }
-            after = raw.orders.page_info.end_cursor;
-            if after.is_none() {
-                return Ok(found);
-            }
+            after = next;
         }
+        if let Some(customer) = &mut found {
+            customer.orders.truncate(max_orders);
+        }
+        Ok(found)
     }
 }

@@ -1,6 +1,13 @@
-//! Everything that can go wrong talking to Shopify, as the caller needs to tell it apart.
+//! Everything that can go wrong talking to Shopify, as the caller needs to tell it apart, and
+//! the one place where it is sorted into the contract's codes ([`ShopifyError::code`]).
+//!
+//! No variant carries text from Shopify's answers (error messages and bodies may hold customer
+//! data): only statuses, GraphQL error codes and the paths of our own query.
 
 use std::time::Duration;
+
+use crate::deadline::TimedOut;
+use crate::failure::Code;
 
 /// A failed Admin API call, after the retry budget was spent where retrying made sense.
 #[derive(Debug, thiserror::Error)]
@@ -26,25 +33,32 @@ pub enum ShopifyError {
     /// 5xx past the retry budget.
     #[error("Shopify answered with HTTP {status}")]
     Server { status: u16 },
-    /// Connect or total timeout past the retry budget.
+    /// An attempt ran out of time, or no time was left for another one.
     #[error("Shopify did not answer in time")]
     Timeout,
     /// Connection refused/reset, DNS failure... past the retry budget.
     #[error("could not reach Shopify")]
     Network(#[source] reqwest::Error),
     /// A body that is not the JSON we expect (HTML error pages, truncated answers, a
-    /// redirect we refuse to follow, an unexpected status).
+    /// redirect we refuse to follow, an unexpected status). The text is ours, never Shopify's.
     #[error("Shopify sent an unexpected answer: {0}")]
     InvalidResponse(String),
-    /// GraphQL `ACCESS_DENIED`: a field needs a scope the app was not granted.
-    #[error("Shopify denied access to part of the query: {0}")]
-    AccessDenied(String),
+    /// GraphQL `ACCESS_DENIED`: fields of our query need a scope (or protected customer data
+    /// access) the app was not granted. `fields` are the paths Shopify named, from our query.
+    #[error("Shopify denied access to {}", if fields.is_empty() { "part of the query".to_owned() } else { fields.join(", ") })]
+    AccessDenied { fields: Vec<String> },
     /// GraphQL `MAX_COST_EXCEEDED`: the query is too expensive; a bug on our side.
     #[error("the query exceeds Shopify's single-query cost limit")]
     MaxCostExceeded,
-    /// Any other GraphQL `errors` entry.
-    #[error("Shopify GraphQL error: {0}")]
-    GraphQl(String),
+    /// Any other GraphQL `errors` entry, by its `extensions.code`s.
+    #[error("Shopify answered with GraphQL errors {codes:?}")]
+    GraphQl { codes: Vec<String> },
+}
+
+impl From<TimedOut> for ShopifyError {
+    fn from(_: TimedOut) -> Self {
+        Self::Timeout
+    }
 }
 
 impl ShopifyError {
@@ -54,5 +68,59 @@ impl ShopifyError {
             self,
             Self::RateLimited { .. } | Self::Server { .. } | Self::Timeout | Self::Network(_)
         )
+    }
+
+    /// The contract code for this failure — the one classification every function uses.
+    pub fn code(&self) -> Code {
+        match self {
+            Self::Unauthorized | Self::Forbidden | Self::AccessDenied { .. } => {
+                Code::InvalidCredentials
+            }
+            Self::ShopNotFound => Code::ShopNotFound,
+            Self::PaymentRequired | Self::Locked => Code::ShopUnavailable,
+            Self::RateLimited { .. } => Code::ShopifyRateLimited,
+            Self::Server { .. } | Self::Timeout | Self::Network(_) | Self::InvalidResponse(_) => {
+                Code::ShopifyUnavailable
+            }
+            Self::MaxCostExceeded | Self::GraphQl { .. } => Code::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shopify_failures_sort_into_the_contract_codes() {
+        let cases = [
+            (ShopifyError::Unauthorized, Code::InvalidCredentials),
+            (ShopifyError::Forbidden, Code::InvalidCredentials),
+            (
+                ShopifyError::AccessDenied { fields: vec![] },
+                Code::InvalidCredentials,
+            ),
+            (ShopifyError::ShopNotFound, Code::ShopNotFound),
+            (ShopifyError::PaymentRequired, Code::ShopUnavailable),
+            (ShopifyError::Locked, Code::ShopUnavailable),
+            (
+                ShopifyError::RateLimited { retry_after: None },
+                Code::ShopifyRateLimited,
+            ),
+            (
+                ShopifyError::Server { status: 503 },
+                Code::ShopifyUnavailable,
+            ),
+            (ShopifyError::Timeout, Code::ShopifyUnavailable),
+            (
+                ShopifyError::InvalidResponse("x".into()),
+                Code::ShopifyUnavailable,
+            ),
+            (ShopifyError::MaxCostExceeded, Code::Internal),
+            (ShopifyError::GraphQl { codes: vec![] }, Code::Internal),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.code(), code, "{error}");
+        }
     }
 }

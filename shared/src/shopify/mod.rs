@@ -1,19 +1,25 @@
 //! The Shopify Admin API: one reused HTTP client, typed errors, retries that respect Shopify's
-//! throttling, the client-credentials token exchange, and the GraphQL documents we send.
+//! throttling and the caller's deadline, the client-credentials token exchange, and the
+//! GraphQL documents we send.
 
 mod client;
 pub mod customers;
 mod error;
-pub mod lookups;
+pub mod orders;
+pub mod products;
 pub mod queries;
 mod retry;
 mod scopes;
+pub mod shop;
 mod token;
+mod transport;
+pub mod types;
 mod validate;
 
-pub use client::{ShopifyClient, ShopifyConfig};
+pub use client::{BucketReading, ShopifyClient};
 pub use error::ShopifyError;
 pub use retry::{throttle_wait, RetryPolicy, ThrottleStatus};
 pub use scopes::{missing_scopes, scope_warnings, Warning, REQUIRED_SCOPES};
 pub use token::AccessToken;
+pub use transport::ShopifyConfig;
 pub use validate::ShopInfo;

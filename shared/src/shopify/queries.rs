@@ -15,10 +15,25 @@ pub const VALIDATE_CREDENTIALS: Query = Query {
     document: include_str!("queries/validate_credentials.graphql"),
 };
 
-/// Orders by (fuzzy) name search, newest first, with what the AI may tell about them.
+/// The orders document: candidates by (fuzzy) name with their details, ordered by number.
+const ORDERS: &str = include_str!("queries/orders.graphql");
+
+/// A few orders whose name relates to a search term, with what the AI may tell about them.
 pub const FIND_ORDERS_BY_NAME: Query = Query {
     operation: "FindOrdersByName",
-    document: include_str!("queries/find_orders_by_name.graphql"),
+    document: ORDERS,
+};
+
+/// More candidates' ids and names, when the first few did not hold the exact name.
+pub const FIND_ORDER_IDS_BY_NAME: Query = Query {
+    operation: "FindOrderIdsByName",
+    document: ORDERS,
+};
+
+/// Orders by id, with their details.
+pub const ORDERS_BY_IDS: Query = Query {
+    operation: "OrdersByIds",
+    document: ORDERS,
 };
 
 /// Active products matching a quoted search term.
@@ -44,6 +59,8 @@ pub const ALL: &[Query] = &[
     CUSTOMER_BY_EMAIL,
     VALIDATE_CREDENTIALS,
     FIND_ORDERS_BY_NAME,
+    FIND_ORDER_IDS_BY_NAME,
+    ORDERS_BY_IDS,
     SEARCH_PRODUCTS,
     SHOP_DETAILS,
 ];
@@ -71,15 +88,16 @@ mod tests {
     #[test]
     fn every_graphql_file_is_registered() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/shopify/queries");
-        let files = std::fs::read_dir(dir)
+        let mut files: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .filter_map(|e| e.ok())
             .filter(|e| e.path().extension().is_some_and(|x| x == "graphql"))
-            .count();
-        assert_eq!(
-            files,
-            ALL.len(),
-            "a .graphql file is not listed in queries::ALL"
-        );
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        files.sort();
+        let mut used: Vec<String> = ALL.iter().map(|q| q.document.to_owned()).collect();
+        used.sort();
+        used.dedup();
+        assert_eq!(files, used, "a .graphql file is not listed in queries::ALL");
     }
 }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::queries::VALIDATE_CREDENTIALS;
 use super::{ShopifyClient, ShopifyError};
+use crate::deadline::Deadline;
 use crate::domain::{Credentials, ShopDomain};
 
 /// What Shopify says about a shop and the app's access to it.
@@ -61,31 +62,29 @@ impl ShopifyClient {
     /// token (never taken from the cache), then one query reads the shop and its scopes.
     pub async fn check_credentials(
         &self,
+        deadline: &Deadline,
         shop: &ShopDomain,
         credentials: &Credentials,
     ) -> Result<ShopInfo, ShopifyError> {
-        let token = match credentials {
-            Credentials::AccessToken(token) => token.clone(),
-            Credentials::ClientCredentials {
-                client_id,
-                client_secret,
-            } => {
-                self.exchange_client_credentials(shop, client_id, client_secret)
-                    .await?
-                    .token
-            }
-        };
-        self.shop_info(shop, &token).await
+        let token = self.fresh_token(deadline, shop, credentials).await?;
+        self.shop_info(deadline, shop, &token).await
     }
 
     /// One query reading the shop and the scopes granted to the token.
     pub async fn shop_info(
         &self,
+        deadline: &Deadline,
         shop: &ShopDomain,
         token: &SecretString,
     ) -> Result<ShopInfo, ShopifyError> {
         let data: Data = self
-            .query(shop, token, &VALIDATE_CREDENTIALS, serde_json::json!({}))
+            .query(
+                deadline,
+                shop,
+                token,
+                &VALIDATE_CREDENTIALS,
+                serde_json::json!({}),
+            )
             .await?;
         let mut granted_scopes: Vec<String> = data
             .current_app_installation

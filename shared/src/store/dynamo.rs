@@ -1,17 +1,18 @@
 //! [`StoreRepository`] on DynamoDB (`STORES_TABLE`): `pk = ORG#{org}`, `sk = STORE#{shop}`,
-//! items mapped with `serde_dynamo`, every write conditional on the version read.
+//! items mapped with `serde_dynamo`, every write conditional on the version read. A slot's
+//! `state` attribute says whether it holds a live record (`live`, or no attribute on items
+//! written before tombstones existed) or a tombstone (`gone`).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
-use super::{sort_for_listing, Expect, StoreError, StoreRecord, StoreRepository};
+use super::{sort_for_listing, Expect, Slot, StoreError, StoreRecord, StoreRepository, Tombstone};
 use crate::domain::{OrgSettings, OrganizationId, ShopDomain};
 
 pub(crate) fn org_pk(org: &OrganizationId) -> String {
@@ -34,12 +35,45 @@ struct SettingsItem {
     updated_at: chrono::DateTime<chrono::Utc>,
 }
 
+const STATE: &str = "state";
+
 #[derive(Serialize, Deserialize)]
-struct Item {
+struct LiveItem {
     pk: String,
     sk: String,
+    state: String,
     #[serde(flatten)]
     record: StoreRecord,
+}
+
+#[derive(Serialize, Deserialize)]
+struct GoneItem {
+    pk: String,
+    sk: String,
+    state: String,
+    #[serde(flatten)]
+    tombstone: Tombstone,
+}
+
+/// Reads a store item as the slot it holds.
+fn slot_of(mut item: HashMap<String, AttributeValue>) -> Result<Slot, StoreError> {
+    let state = match item.get(STATE) {
+        Some(AttributeValue::S(state)) => state.clone(),
+        _ => "live".to_owned(),
+    };
+    item.insert(STATE.into(), AttributeValue::S(state.clone()));
+    match state.as_str() {
+        "gone" => Ok(Slot::Gone(
+            serde_dynamo::from_item::<_, GoneItem>(item)
+                .map_err(corrupt)?
+                .tombstone,
+        )),
+        _ => Ok(Slot::Live(
+            serde_dynamo::from_item::<_, LiveItem>(item)
+                .map_err(corrupt)?
+                .record,
+        )),
+    }
 }
 
 /// The DynamoDB adapter; cheap to clone (the SDK client is an `Arc` inside).
@@ -85,99 +119,13 @@ impl DynamoStoreRepository {
     }
 }
 
-fn corrupt(e: serde_dynamo::Error) -> StoreError {
-    StoreError::Corrupt(Box::new(e))
-}
-
-fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
-    StoreError::Unavailable(Box::new(e))
-}
-
-fn key(org: &OrganizationId, shop: &ShopDomain) -> [(String, AttributeValue); 2] {
-    [
-        ("pk".into(), AttributeValue::S(org_pk(org))),
-        ("sk".into(), AttributeValue::S(store_sk(shop))),
-    ]
-}
-
-#[async_trait]
-impl StoreRepository for DynamoStoreRepository {
-    async fn get(
+impl DynamoStoreRepository {
+    /// `PutItem` of a whole slot, conditional on what the writer read.
+    async fn put_conditionally(
         &self,
-        org: &OrganizationId,
-        shop: &ShopDomain,
-    ) -> Result<Option<StoreRecord>, StoreError> {
-        let [(pk, pkv), (sk, skv)] = key(org, shop);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(pk, pkv)
-            .key(sk, skv)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable(e.into_service_error()))?;
-        output
-            .item
-            .map(|item| {
-                serde_dynamo::from_item::<_, Item>(item)
-                    .map(|i| i.record)
-                    .map_err(corrupt)
-            })
-            .transpose()
-    }
-
-    async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
-        let mut records = self
-            .query_partition(org, Some(STORE_SK_PREFIX))
-            .await?
-            .into_iter()
-            .map(|item| {
-                serde_dynamo::from_item::<_, Item>(item)
-                    .map(|i| i.record)
-                    .map_err(corrupt)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        sort_for_listing(&mut records);
-        Ok(records)
-    }
-
-    /// One query over the organization's partition: store items and the settings item.
-    async fn load_org(
-        &self,
-        org: &OrganizationId,
-    ) -> Result<(Vec<StoreRecord>, OrgSettings), StoreError> {
-        let mut records = Vec::new();
-        let mut settings = OrgSettings::default();
-        for item in self.query_partition(org, None).await? {
-            match item.get("sk") {
-                Some(AttributeValue::S(sk)) if sk == SETTINGS_SK => {
-                    settings = serde_dynamo::from_item::<_, SettingsItem>(item)
-                        .map_err(corrupt)?
-                        .settings;
-                }
-                Some(AttributeValue::S(sk)) if sk.starts_with(STORE_SK_PREFIX) => {
-                    records.push(
-                        serde_dynamo::from_item::<_, Item>(item)
-                            .map_err(corrupt)?
-                            .record,
-                    );
-                }
-                _ => {}
-            }
-        }
-        sort_for_listing(&mut records);
-        Ok((records, settings))
-    }
-
-    async fn put(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
-        let item = Item {
-            pk: org_pk(&record.org_id),
-            sk: store_sk(&record.shop_domain),
-            record: record.clone(),
-        };
-        let item = serde_dynamo::to_item(item).map_err(corrupt)?;
+        item: HashMap<String, AttributeValue>,
+        expect: Expect,
+    ) -> Result<(), StoreError> {
         let request = self
             .client
             .put_item()
@@ -200,34 +148,93 @@ impl StoreRepository for DynamoStoreRepository {
             Err(e) => Err(unavailable(e.into_service_error())),
         }
     }
+}
 
-    async fn delete(
-        &self,
-        org: &OrganizationId,
-        shop: &ShopDomain,
-        version: u64,
-    ) -> Result<(), StoreError> {
+fn corrupt(e: serde_dynamo::Error) -> StoreError {
+    StoreError::Corrupt(Box::new(e))
+}
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+fn key(org: &OrganizationId, shop: &ShopDomain) -> [(String, AttributeValue); 2] {
+    [
+        ("pk".into(), AttributeValue::S(org_pk(org))),
+        ("sk".into(), AttributeValue::S(store_sk(shop))),
+    ]
+}
+
+#[async_trait]
+impl StoreRepository for DynamoStoreRepository {
+    async fn slot(&self, org: &OrganizationId, shop: &ShopDomain) -> Result<Slot, StoreError> {
         let [(pk, pkv), (sk, skv)] = key(org, shop);
-        let result = self
+        let output = self
             .client
-            .delete_item()
+            .get_item()
             .table_name(&self.table)
             .key(pk, pkv)
             .key(sk, skv)
-            .condition_expression("#v = :expected")
-            .expression_attribute_names("#v", "version")
-            .expression_attribute_values(":expected", AttributeValue::N(version.to_string()))
+            .consistent_read(true)
             .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(unavailable(e.into_service_error())),
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        output.item.map_or(Ok(Slot::Absent), slot_of)
+    }
+
+    async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
+        let mut records = Vec::new();
+        for item in self.query_partition(org, Some(STORE_SK_PREFIX)).await? {
+            records.extend(slot_of(item)?.live());
         }
+        sort_for_listing(&mut records);
+        Ok(records)
+    }
+
+    /// One query over the organization's partition: store items and the settings item.
+    async fn load_org(
+        &self,
+        org: &OrganizationId,
+    ) -> Result<(Vec<StoreRecord>, OrgSettings), StoreError> {
+        let mut records = Vec::new();
+        let mut settings = OrgSettings::default();
+        for item in self.query_partition(org, None).await? {
+            match item.get("sk") {
+                Some(AttributeValue::S(sk)) if sk == SETTINGS_SK => {
+                    settings = serde_dynamo::from_item::<_, SettingsItem>(item)
+                        .map_err(corrupt)?
+                        .settings;
+                }
+                Some(AttributeValue::S(sk)) if sk.starts_with(STORE_SK_PREFIX) => {
+                    records.extend(slot_of(item)?.live());
+                }
+                _ => {}
+            }
+        }
+        sort_for_listing(&mut records);
+        Ok((records, settings))
+    }
+
+    async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
+        let item = serde_dynamo::to_item(LiveItem {
+            pk: org_pk(&record.org_id),
+            sk: store_sk(&record.shop_domain),
+            state: "live".into(),
+            record: record.clone(),
+        })
+        .map_err(corrupt)?;
+        self.put_conditionally(item, expect).await
+    }
+
+    async fn put_gone(&self, tombstone: &Tombstone, expect: Expect) -> Result<(), StoreError> {
+        let item = serde_dynamo::to_item(GoneItem {
+            pk: org_pk(&tombstone.org_id),
+            sk: store_sk(&tombstone.shop_domain),
+            state: "gone".into(),
+            tombstone: tombstone.clone(),
+        })
+        .map_err(corrupt)?;
+        self.put_conditionally(item, expect).await
     }
 
     async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {

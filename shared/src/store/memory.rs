@@ -5,12 +5,12 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{sort_for_listing, Expect, StoreError, StoreRecord, StoreRepository};
+use super::{sort_for_listing, Expect, Slot, StoreError, StoreRecord, StoreRepository, Tombstone};
 use crate::domain::{OrgSettings, OrganizationId, ShopDomain};
 
 #[derive(Default)]
 pub struct MemoryStoreRepository {
-    records: Mutex<BTreeMap<(OrganizationId, ShopDomain), StoreRecord>>,
+    slots: Mutex<BTreeMap<(OrganizationId, ShopDomain), Slot>>,
     settings: Mutex<BTreeMap<OrganizationId, OrgSettings>>,
 }
 
@@ -19,70 +19,75 @@ impl MemoryStoreRepository {
         Self::default()
     }
 
-    /// Everything stored, for assertions.
+    /// Every live record, for assertions.
     pub fn all(&self) -> Vec<StoreRecord> {
-        self.records.lock().unwrap().values().cloned().collect()
+        self.slots
+            .lock()
+            .unwrap()
+            .values()
+            .filter_map(|slot| slot.clone().live())
+            .collect()
+    }
+
+    fn put(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+        slot: Slot,
+        expect: Expect,
+    ) -> Result<(), StoreError> {
+        let mut slots = self.slots.lock().unwrap();
+        let key = (org.clone(), shop.clone());
+        let current = slots.get(&key).cloned().unwrap_or(Slot::Absent);
+        if current.expect() != expect {
+            return Err(StoreError::Conflict);
+        }
+        slots.insert(key, slot);
+        Ok(())
     }
 }
 
 #[async_trait]
 impl StoreRepository for MemoryStoreRepository {
-    async fn get(
-        &self,
-        org: &OrganizationId,
-        shop: &ShopDomain,
-    ) -> Result<Option<StoreRecord>, StoreError> {
+    async fn slot(&self, org: &OrganizationId, shop: &ShopDomain) -> Result<Slot, StoreError> {
         Ok(self
-            .records
+            .slots
             .lock()
             .unwrap()
             .get(&(org.clone(), shop.clone()))
-            .cloned())
+            .cloned()
+            .unwrap_or(Slot::Absent))
     }
 
     async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
         let mut records: Vec<_> = self
-            .records
+            .slots
             .lock()
             .unwrap()
-            .values()
-            .filter(|r| &r.org_id == org)
-            .cloned()
+            .iter()
+            .filter(|((o, _), _)| o == org)
+            .filter_map(|(_, slot)| slot.clone().live())
             .collect();
         sort_for_listing(&mut records);
         Ok(records)
     }
 
-    async fn put(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
-        let mut records = self.records.lock().unwrap();
-        let key = (record.org_id.clone(), record.shop_domain.clone());
-        let ok = match (expect, records.get(&key)) {
-            (Expect::Absent, None) => true,
-            (Expect::Version(v), Some(existing)) => existing.version == v,
-            _ => false,
-        };
-        if !ok {
-            return Err(StoreError::Conflict);
-        }
-        records.insert(key, record.clone());
-        Ok(())
+    async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
+        self.put(
+            &record.org_id,
+            &record.shop_domain,
+            Slot::Live(record.clone()),
+            expect,
+        )
     }
 
-    async fn delete(
-        &self,
-        org: &OrganizationId,
-        shop: &ShopDomain,
-        version: u64,
-    ) -> Result<(), StoreError> {
-        let mut records = self.records.lock().unwrap();
-        let key = (org.clone(), shop.clone());
-        match records.get(&key) {
-            Some(existing) if existing.version == version => {
-                records.remove(&key);
-                Ok(())
-            }
-            _ => Err(StoreError::Conflict),
-        }
+    async fn put_gone(&self, tombstone: &Tombstone, expect: Expect) -> Result<(), StoreError> {
+        self.put(
+            &tombstone.org_id,
+            &tombstone.shop_domain,
+            Slot::Gone(tombstone.clone()),
+            expect,
+        )
     }
 
     async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {

@@ -1,4 +1,8 @@
-//! The store records: one per connected shop, keyed by organization. Port + adapters.
+//! The store records: one slot per (organization, shop). Port + adapters.
+//!
+//! A slot holds a live [`StoreRecord`], a [`Tombstone`] left by a disconnect, or nothing. The
+//! tombstone stays (it is a few bytes), so a slot's `version` only ever grows: a write
+//! conditional on a version read can never land on a later connection of the same shop.
 //!
 //! A record never holds a credential; it names the Secrets Manager version that holds them
 //! (`credentials_version`), so record and secret cannot disagree about which credentials a
@@ -14,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use dynamo::DynamoStoreRepository;
 pub use memory::MemoryStoreRepository;
 
+use crate::deadline::TimedOut;
 use crate::domain::{AuthType, OrgSettings, OrganizationId, ShopDomain};
 use crate::shopify::Warning;
 
@@ -48,8 +53,76 @@ pub struct StoreRecord {
     pub last_verified_at: DateTime<Utc>,
     /// The Secrets Manager `VersionId` holding this store's credentials.
     pub credentials_version: String,
-    /// Optimistic-locking counter: every write states the version it read.
+    /// This connection's identity: set when the shop is connected, kept by rotations and
+    /// checks, new after a disconnect and reconnect.
+    #[serde(default)]
+    pub connection_id: String,
+    /// The slot's version: every write states the version it read and writes the next one.
     pub version: u64,
+    /// A random id of the write that produced this state, so a writer whose answer was lost
+    /// (and whose retry then failed its condition) can recognise its own write.
+    #[serde(default)]
+    pub write_id: String,
+}
+
+/// What a disconnect (or the undo of a connection that never landed) leaves in the slot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub org_id: OrganizationId,
+    pub shop_domain: ShopDomain,
+    pub version: u64,
+    pub write_id: String,
+    /// Set while the store's secret is being deleted. Writers wait for it to clear (or go
+    /// stale) before staging credentials, so a deletion never hits credentials they just put.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleting_since: Option<DateTime<Utc>>,
+    pub removed_at: DateTime<Utc>,
+}
+
+/// The state of one (organization, shop) slot. (Short-lived and read once per request; the
+/// size difference between the variants does not matter.)
+#[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)]
+pub enum Slot {
+    Absent,
+    Live(StoreRecord),
+    Gone(Tombstone),
+}
+
+impl Slot {
+    /// What a write over this state must expect.
+    pub fn expect(&self) -> Expect {
+        match self {
+            Self::Absent => Expect::Absent,
+            Self::Live(record) => Expect::Version(record.version),
+            Self::Gone(tombstone) => Expect::Version(tombstone.version),
+        }
+    }
+
+    /// The version a write over this state gets.
+    pub fn next_version(&self) -> u64 {
+        match self {
+            Self::Absent => 1,
+            Self::Live(record) => record.version + 1,
+            Self::Gone(tombstone) => tombstone.version + 1,
+        }
+    }
+
+    /// The id of the write that produced this state (`None` when absent).
+    pub fn write_id(&self) -> Option<&str> {
+        match self {
+            Self::Absent => None,
+            Self::Live(record) => Some(&record.write_id),
+            Self::Gone(tombstone) => Some(&tombstone.write_id),
+        }
+    }
+
+    pub fn live(self) -> Option<StoreRecord> {
+        match self {
+            Self::Live(record) => Some(record),
+            _ => None,
+        }
+    }
 }
 
 /// The store as every route returns it: no credential, no storage internals.
@@ -93,47 +166,54 @@ impl StoreRecord {
 /// What a write expects to find, so concurrent writers cannot lose each other's updates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expect {
-    /// No record for this shop yet.
+    /// Nothing stored for this shop yet, not even a tombstone.
     Absent,
-    /// The record still has this `version`.
+    /// The slot (record or tombstone) still has this `version`.
     Version(u64),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The record changed (or appeared) since it was read.
+    /// The slot changed (or appeared) since it was read.
     #[error("the store record was changed by another request")]
     Conflict,
     /// A stored item could not be read back as a record.
     #[error("a stored item is malformed")]
     Corrupt(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// DynamoDB failed or could not be reached.
+    /// DynamoDB failed, could not be reached, or did not answer in time.
     #[error("the store table is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<TimedOut> for StoreError {
+    fn from(e: TimedOut) -> Self {
+        Self::Unavailable(Box::new(e))
+    }
 }
 
 /// Persistence of store records.
 #[async_trait]
 pub trait StoreRepository: Send + Sync {
+    /// The slot of one shop, read strongly consistently.
+    async fn slot(&self, org: &OrganizationId, shop: &ShopDomain) -> Result<Slot, StoreError>;
+
+    /// The live record of one shop, if connected.
     async fn get(
         &self,
         org: &OrganizationId,
         shop: &ShopDomain,
-    ) -> Result<Option<StoreRecord>, StoreError>;
+    ) -> Result<Option<StoreRecord>, StoreError> {
+        Ok(self.slot(org, shop).await?.live())
+    }
 
-    /// Every store of `org`, ordered by `connected_at` then domain.
+    /// Every connected store of `org`, ordered by `connected_at` then domain.
     async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError>;
 
-    /// Writes `record` if the stored state is what `expect` says.
-    async fn put(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError>;
+    /// Writes `record` if the slot is what `expect` says.
+    async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError>;
 
-    /// Removes the record if it still has `version`.
-    async fn delete(
-        &self,
-        org: &OrganizationId,
-        shop: &ShopDomain,
-        version: u64,
-    ) -> Result<(), StoreError>;
+    /// Writes `tombstone` if the slot is what `expect` says.
+    async fn put_gone(&self, tombstone: &Tombstone, expect: Expect) -> Result<(), StoreError>;
 
     /// Everything an AI lookup needs about an organization — its stores (ordered as in
     /// [`StoreRepository::list`]) and its settings — in one read.
@@ -176,7 +256,9 @@ pub(crate) fn test_record(handle: &str, prefix: &str, suffix: &str) -> StoreReco
         credentials_updated_at: now,
         last_verified_at: now,
         credentials_version: "v1".into(),
+        connection_id: "c1".into(),
         version: 1,
+        write_id: "w1".into(),
     }
 }
 

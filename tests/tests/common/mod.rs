@@ -1,5 +1,6 @@
 //! Runs one scenario against both backends, like every handler test should:
-//! `<name>::in_memory` (handler tier) and `<name>::on_moto` (integration tier).
+//! `<name>::in_memory` (handler tier) and `<name>::on_moto` (integration tier; skipped with a
+//! printed reason when the local stack is not running).
 
 #[macro_export]
 macro_rules! both_backends {
@@ -18,9 +19,22 @@ macro_rules! both_backends {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn on_moto() {
+                    if !tests::local_aws::available(concat!(module_path!(), "::on_moto")) {
+                        return;
+                    }
                     scenario(tests::app::TestApp::spawn(tests::app::Backend::Moto).await).await;
                 }
             }
         )*
+    };
+}
+
+/// Skips a moto-only test (with the reason printed) when the local stack is not running.
+#[macro_export]
+macro_rules! needs_moto {
+    () => {
+        if !tests::local_aws::available(module_path!()) {
+            return;
+        }
     };
 }

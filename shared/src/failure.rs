@@ -1,0 +1,178 @@
+//! The one failure vocabulary: every code of the contract, what HTTP status it is, and how it is
+//! worded for a merchant (dashboard), for a rep (inbox sidebar) and for the AI (lookup).
+//!
+//! Module errors (`ShopifyError`, `StoreError`, ...) are sorted into a [`Code`] in exactly one
+//! place each (`ShopifyError::code`, `From<StoreError> for ApiError`, ...); every function
+//! reports failures through it.
+
+use serde::Serialize;
+
+/// A contract error code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    InvalidRequest,
+    Unauthorized,
+    Forbidden,
+    StoreNotFound,
+    PayloadTooLarge,
+    InvalidShopDomain,
+    ShopNotFound,
+    InvalidCredentials,
+    MissingScopes,
+    ShopUnavailable,
+    ShopifyRateLimited,
+    ShopifyUnavailable,
+    StorageUnavailable,
+    Internal,
+    // Answers of the AI event (`lookup`).
+    InvalidArguments,
+    NoStoreConnected,
+    ActionDisabled,
+    OrderNotFound,
+    VerificationRequired,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::StoreNotFound => "store_not_found",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::InvalidShopDomain => "invalid_shop_domain",
+            Self::ShopNotFound => "shop_not_found",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::MissingScopes => "missing_scopes",
+            Self::ShopUnavailable => "shop_unavailable",
+            Self::ShopifyRateLimited => "shopify_rate_limited",
+            Self::ShopifyUnavailable => "shopify_unavailable",
+            Self::StorageUnavailable => "storage_unavailable",
+            Self::Internal => "internal",
+            Self::InvalidArguments => "invalid_arguments",
+            Self::NoStoreConnected => "no_store_connected",
+            Self::ActionDisabled => "action_disabled",
+            Self::OrderNotFound => "order_not_found",
+            Self::VerificationRequired => "verification_required",
+        }
+    }
+
+    /// The HTTP status of the dashboard routes for this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidRequest | Self::InvalidArguments => 400,
+            Self::Unauthorized => 401,
+            Self::Forbidden | Self::ActionDisabled => 403,
+            Self::StoreNotFound | Self::NoStoreConnected | Self::OrderNotFound => 404,
+            Self::PayloadTooLarge => 413,
+            Self::InvalidShopDomain
+            | Self::ShopNotFound
+            | Self::InvalidCredentials
+            | Self::MissingScopes
+            | Self::ShopUnavailable
+            | Self::VerificationRequired => 422,
+            Self::ShopifyRateLimited => 429,
+            Self::ShopifyUnavailable => 502,
+            Self::StorageUnavailable => 503,
+            Self::Internal => 500,
+        }
+    }
+
+    /// What a merchant reads in the dashboard: what happened and what to do next.
+    pub fn merchant_message(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "The request is not valid.",
+            Self::Unauthorized => "Sign in again: the request did not say which organization it is for.",
+            Self::Forbidden => "Only an organization admin can do this. Ask an admin of your organization.",
+            Self::StoreNotFound => "This Shopify store is not connected to your organization.",
+            Self::PayloadTooLarge => "The request body is larger than 64 KiB.",
+            Self::InvalidShopDomain => "Enter your store's .myshopify.com domain, for example example.myshopify.com.",
+            Self::ShopNotFound => "Shopify has no store at this domain. Check the .myshopify.com domain in your Shopify admin (Settings → Domains).",
+            Self::InvalidCredentials => "Shopify rejected these credentials. Copy the Admin API access token (or the client ID and secret) again from the app and make sure the app is installed on this store.",
+            Self::MissingScopes => "The app is missing required access scopes. Add them in the app's configuration, reinstall or release the app on the store, and connect again.",
+            Self::ShopUnavailable => "Shopify says this store is frozen or locked (for example an unpaid bill). Resolve it in the Shopify admin, then try again.",
+            Self::ShopifyRateLimited => "Shopify is rate-limiting requests for this store. Wait a moment and try again.",
+            Self::ShopifyUnavailable => "Shopify is not answering properly right now. Try again in a few minutes.",
+            Self::StorageUnavailable => "Our storage is temporarily unavailable. Nothing was changed; please try again in a moment.",
+            Self::Internal => "Something went wrong on our side. Please try again; if it keeps happening, contact support.",
+            Self::InvalidArguments => "The arguments are not valid.",
+            Self::NoStoreConnected => "No Shopify store is connected yet.",
+            Self::ActionDisabled => "This action is turned off in the Shopify settings.",
+            Self::OrderNotFound => "The order was not found.",
+            Self::VerificationRequired => "The customer's email address is needed first.",
+        }
+    }
+
+    /// What a rep reads in an inbox sidebar section that could not be loaded.
+    pub fn sidebar_message(self) -> &'static str {
+        match self {
+            Self::InvalidCredentials => "Shopify no longer accepts this store's credentials. An admin can reconnect it in the Shopify settings.",
+            Self::ShopUnavailable | Self::ShopNotFound => "Shopify says this store is frozen, locked or closed.",
+            Self::ShopifyRateLimited => "Shopify is rate-limiting this store right now. Try again in a minute.",
+            Self::ShopifyUnavailable => "Shopify did not answer for this store in time. Try again in a few minutes.",
+            _ => "This store could not be read right now. Try again in a moment.",
+        }
+    }
+
+    /// What the AI may relay to a shopper when every store it asked failed this way.
+    pub fn ai_message(self) -> &'static str {
+        match self {
+            Self::ShopifyRateLimited => {
+                "The store is receiving too many requests right now. Please try again in a minute."
+            }
+            Self::Internal | Self::StorageUnavailable => {
+                "Store information is temporarily unavailable. Please try again shortly."
+            }
+            _ => "I couldn't reach the store's system just now. Please try again in a few minutes.",
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialize_as_the_contract_spells_them() {
+        for code in [
+            Code::InvalidShopDomain,
+            Code::ShopifyRateLimited,
+            Code::OrderNotFound,
+        ] {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::json!(code.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn statuses_follow_the_contract_table() {
+        let table = [
+            (Code::InvalidRequest, 400),
+            (Code::Unauthorized, 401),
+            (Code::Forbidden, 403),
+            (Code::StoreNotFound, 404),
+            (Code::PayloadTooLarge, 413),
+            (Code::InvalidShopDomain, 422),
+            (Code::ShopNotFound, 422),
+            (Code::InvalidCredentials, 422),
+            (Code::MissingScopes, 422),
+            (Code::ShopUnavailable, 422),
+            (Code::ShopifyRateLimited, 429),
+            (Code::ShopifyUnavailable, 502),
+            (Code::StorageUnavailable, 503),
+            (Code::Internal, 500),
+        ];
+        for (code, status) in table {
+            assert_eq!(code.http_status(), status, "{code}");
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! `POST /admin/api/{version}/graphql.json`: the read operations the connector sends, answered
+//! from the shop's data, with the query's cost charged to the shop's bucket.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::cost::costs;
+use super::faults::{cost_extension, shopify_error, throttled};
+use super::model::{FakeOrder, FakeShop};
+use super::search::{canonical, filter_value, matches};
+use super::{Received, Shared};
+
+#[derive(Deserialize)]
+pub struct GraphQlRequest {
+    #[serde(default)]
+    query: String,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Value,
+}
+
+pub async fn graphql(
+    State(inner): State<Shared>,
+    Path((shop, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(request): Json<GraphQlRequest>,
+) -> Response {
+    let token = headers
+        .get("x-shopify-access-token")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    inner.lock().unwrap().received.push(Received {
+        shop: shop.clone(),
+        path: "graphql".into(),
+        operation: request.operation_name.clone(),
+        access_token: token.clone(),
+        api_version: Some(version.clone()),
+        variables: request.variables.clone(),
+    });
+    if let Some(answer) = super::misbehave(&inner, &shop).await {
+        return answer;
+    }
+    let Some(record) = inner.lock().unwrap().shops.get(&shop).cloned() else {
+        return shopify_error(404, None);
+    };
+    let authorized = token
+        .as_ref()
+        .is_some_and(|t| record.access_tokens.contains(t) || record.issued_tokens.contains(t));
+    if !authorized {
+        return shopify_error(401, None);
+    }
+    let vars = &request.variables;
+    let data = match request.operation_name.as_deref() {
+        Some("ValidateCredentials") => validate_credentials(&record),
+        Some("FindOrdersByName") => find_orders(&record, &request.query, vars, false),
+        Some("FindOrderIdsByName") => find_orders(&record, &request.query, vars, true),
+        Some("OrdersByIds") => orders_by_ids(&record, vars),
+        Some("SearchProducts") => search_products(&record, vars),
+        Some("ShopDetails") => shop_details(&record),
+        Some("CustomerByEmail") => customer_by_email(&record, vars),
+        other => {
+            return Json(json!({
+                "errors": [{"message": format!("the fake does not serve operation {other:?}"), "extensions": {"code": "UNKNOWN"}}]
+            }))
+            .into_response()
+        }
+    };
+    let (requested, actual) = costs(
+        &request.query,
+        request.operation_name.as_deref(),
+        vars,
+        &data,
+    );
+    let (capacity, restore_rate) = record.bucket;
+    let available = {
+        let mut guard = inner.lock().unwrap();
+        let bucket = guard.bucket(&shop, capacity, restore_rate);
+        if !bucket.admit(requested) {
+            let available = bucket.available();
+            guard.throttled += 1;
+            return throttled(requested, available, capacity, restore_rate);
+        }
+        bucket.refund(requested - actual);
+        let available = bucket.available();
+        guard.spent.push((
+            shop.clone(),
+            request.operation_name.clone().unwrap_or_default(),
+            requested,
+            actual,
+        ));
+        available
+    };
+    let mut response = Json(json!({
+        "data": data,
+        "extensions": cost_extension(requested, Some(actual), available, capacity, restore_rate),
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert("X-Shopify-API-Version", version.parse().unwrap());
+    response
+}
+
+fn validate_credentials(shop: &FakeShop) -> Value {
+    json!({
+        "shop": {
+            "name": shop.name,
+            "myshopifyDomain": shop.domain,
+            "currencyCode": shop.currency,
+            "orderNumberFormatPrefix": shop.order_number_prefix,
+            "orderNumberFormatSuffix": shop.order_number_suffix,
+            "plan": {"publicDisplayName": shop.plan, "partnerDevelopment": false},
+        },
+        "currentAppInstallation": {
+            "accessScopes": shop.scopes.iter().map(|s| json!({"handle": s})).collect::<Vec<_>>(),
+        },
+    })
+}
+
+fn order_id(index: usize) -> u64 {
+    5000 + index as u64
+}
+
+fn order_number(order: &FakeOrder) -> u64 {
+    order
+        .name
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or(0)
+}
+
+fn tracking(order: &FakeOrder) -> Vec<Value> {
+    order
+        .tracking
+        .iter()
+        .map(|(company, number)| json!({"company": company, "number": number, "url": format!("https://track.example/{number}")}))
+        .collect()
+}
+
+/// An order with every field any document asks for.
+fn order_node(shop: &FakeShop, index: usize, o: &FakeOrder) -> Value {
+    json!({
+        "id": format!("gid://shopify/Order/{}", order_id(index)),
+        "legacyResourceId": order_id(index).to_string(),
+        "name": o.name,
+        "createdAt": o.created_at,
+        "email": o.email,
+        "customer": o.customer_email.as_ref().map(|e| json!({"defaultEmailAddress": {"emailAddress": e}})),
+        "displayFinancialStatus": o.financial_status,
+        "displayFulfillmentStatus": o.fulfillment_status,
+        "cancelledAt": null,
+        "cancelReason": null,
+        "totalPriceSet": {"shopMoney": {"amount": o.total, "currencyCode": o.currency}},
+        "lineItems": {"nodes": o.line_items.iter().map(|(t, v, q)| json!({"title": t, "variantTitle": v, "quantity": q})).collect::<Vec<_>>()},
+        "shippingAddress": {"city": "Portland", "province": "Oregon", "country": "United States", "zip": "97201"},
+        "fulfillments": if o.tracking.is_some() { vec![json!({
+            "status": "SUCCESS", "displayStatus": "IN_TRANSIT", "estimatedDeliveryAt": "2026-11-28T00:00:00Z", "deliveredAt": null,
+            "trackingInfo": tracking(o),
+        })] } else { Vec::new() },
+        "statusPageUrl": format!("https://{}/orders/{}/status", shop.primary_domain, canonical(&o.name)),
+    })
+}
+
+/// Orders whose name Shopify's (fuzzy) name search relates to the query: every name that
+/// contains the digits searched for. Ordered as the document asks.
+fn find_orders(shop: &FakeShop, document: &str, variables: &Value, ids_only: bool) -> Value {
+    let query = variables["query"].as_str().unwrap_or_default();
+    let only_open = query.contains("status:open");
+    let wanted = filter_value(query, "name")
+        .map(|n| canonical(&n))
+        .unwrap_or_default();
+    let digits: String = wanted.chars().filter(char::is_ascii_digit).collect();
+    let mut orders: Vec<(usize, &FakeOrder)> = shop
+        .orders
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| !digits.is_empty() && canonical(&o.name).contains(&digits))
+        .filter(|(_, o)| !(only_open && o.closed))
+        .collect();
+    if document.contains("sortKey: ORDER_NUMBER") {
+        orders.sort_by_key(|(i, o)| (order_number(o), *i));
+    } else {
+        orders.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at));
+    }
+    let first = variables["first"].as_u64().unwrap_or(10) as usize;
+    let start: usize = variables["after"]
+        .as_str()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let page: Vec<Value> = orders
+        .iter()
+        .skip(start)
+        .take(first)
+        .map(|(i, o)| {
+            if ids_only {
+                json!({"id": format!("gid://shopify/Order/{}", order_id(*i)), "name": o.name})
+            } else {
+                order_node(shop, *i, o)
+            }
+        })
+        .collect();
+    let end = start + page.len();
+    json!({"orders": {"pageInfo": {"hasNextPage": end < orders.len(), "endCursor": end.to_string()}, "nodes": page}})
+}
+
+fn orders_by_ids(shop: &FakeShop, variables: &Value) -> Value {
+    let ids = variables["ids"].as_array().cloned().unwrap_or_default();
+    let nodes: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            id.as_str()
+                .and_then(|id| id.strip_prefix("gid://shopify/Order/"))
+                .and_then(|n| n.parse::<u64>().ok())
+                .and_then(|n| n.checked_sub(5000))
+                .and_then(|i| {
+                    shop.orders
+                        .get(i as usize)
+                        .map(|o| order_node(shop, i as usize, o))
+                })
+                .unwrap_or(Value::Null)
+        })
+        .collect();
+    json!({"nodes": nodes})
+}
+
+fn search_products(shop: &FakeShop, variables: &Value) -> Value {
+    let query = variables["query"].as_str().unwrap_or_default();
+    let first = variables["first"].as_u64().unwrap_or(10) as usize;
+    let nodes: Vec<Value> = shop
+        .products
+        .iter()
+        .filter(|p| {
+            let fields = HashMap::from([
+                ("status", p.status.clone()),
+                ("vendor", p.vendor.clone()),
+                ("product_type", p.product_type.clone()),
+            ]);
+            let text = format!("{} {} {} {}", p.title, p.description, p.vendor, p.product_type);
+            matches(query, &fields, &text)
+        })
+        .take(first)
+        .map(|p| {
+            let prices: Vec<f64> = p.variants.iter().map(|v| v.2.parse().unwrap_or(0.0)).collect();
+            let min = prices.iter().cloned().fold(f64::MAX, f64::min);
+            let max = prices.iter().cloned().fold(0.0, f64::max);
+            json!({
+                "title": p.title, "handle": p.handle, "description": p.description,
+                "productType": p.product_type, "vendor": p.vendor, "status": p.status,
+                "onlineStoreUrl": format!("https://{}/products/{}", shop.primary_domain, p.handle),
+                "priceRangeV2": {
+                    "minVariantPrice": {"amount": format!("{min:.2}"), "currencyCode": shop.currency},
+                    "maxVariantPrice": {"amount": format!("{max:.2}"), "currencyCode": shop.currency},
+                },
+                "featuredMedia": {"preview": {"image": {"url": format!("https://cdn.example/{}.jpg", p.handle)}}},
+                "variants": {"nodes": p.variants.iter().map(|(t, sku, price, available)| json!({"title": t, "sku": sku, "price": price, "availableForSale": available})).collect::<Vec<_>>()},
+            })
+        })
+        .collect();
+    json!({"products": {"nodes": nodes}})
+}
+
+fn customer_by_email(shop: &FakeShop, variables: &Value) -> Value {
+    let email = variables["email"].as_str().unwrap_or_default();
+    let first = variables["first"].as_u64().unwrap_or(10) as usize;
+    let after = variables["after"].as_str();
+    let start: usize = after.and_then(|c| c.parse().ok()).unwrap_or(0);
+    let Some(customer) = shop
+        .customers
+        .iter()
+        .find(|c| c.email.eq_ignore_ascii_case(email))
+    else {
+        return json!({"customerByIdentifier": null});
+    };
+    let mut orders: Vec<(usize, &FakeOrder)> = shop
+        .orders
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            o.email
+                .iter()
+                .chain(&o.customer_email)
+                .any(|e| e.eq_ignore_ascii_case(&customer.email))
+        })
+        .collect();
+    orders.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at));
+    let (page, page_info) = if shop.stuck_paging {
+        // A malformed answer: always a next page, which brings nothing and points at itself.
+        let page: Vec<Value> = if after.is_none() {
+            orders
+                .iter()
+                .take(first)
+                .map(|(index, o)| order_node(shop, *index, o))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (page, json!({"hasNextPage": true, "endCursor": "stuck"}))
+    } else {
+        let page: Vec<Value> = orders
+            .iter()
+            .skip(start)
+            .take(first)
+            .map(|(index, o)| order_node(shop, *index, o))
+            .collect();
+        let end = start + page.len();
+        (
+            page,
+            json!({"hasNextPage": end < orders.len(), "endCursor": end.to_string()}),
+        )
+    };
+    json!({"customerByIdentifier": {
+        "id": format!("gid://shopify/Customer/{}", customer.id),
+        "legacyResourceId": customer.id.to_string(),
+        "displayName": customer.name,
+        "defaultEmailAddress": {"emailAddress": customer.email},
+        "defaultPhoneNumber": customer.phone.as_ref().map(|p| json!({"phoneNumber": p})),
+        "numberOfOrders": orders.len().to_string(),
+        "amountSpent": {"amount": customer.amount_spent, "currencyCode": shop.currency},
+        "createdAt": "2025-01-15T09:00:00Z",
+        "tags": customer.tags,
+        "note": customer.note,
+        "orders": {"pageInfo": page_info, "nodes": page},
+    }})
+}
+
+fn shop_details(shop: &FakeShop) -> Value {
+    json!({"shop": {
+        "name": shop.name,
+        "description": shop.description,
+        "currencyCode": shop.currency,
+        "shipsToCountries": shop.ships_to,
+        "contactEmail": shop.contact_email,
+        "primaryDomain": {"host": shop.primary_domain, "url": format!("https://{}", shop.primary_domain)},
+    }})
+}

@@ -1,0 +1,196 @@
+//! A fake Shopify: a real HTTP server that answers the Admin API the way Shopify does — status
+//! codes, `X-Shopify-API-Version`, GraphQL `errors` with `extensions.code`, a leaky-bucket rate
+//! limit with `THROTTLED` and `extensions.cost`, the client-credentials token exchange — for
+//! the shops it is given.
+//!
+//! Shops are reached at `{base_url}/{shop}.myshopify.com/admin/...`, which is what
+//! `SHOPIFY_BASE_URL` makes the client use.
+//!
+//! - [`model`]: the shops and what is in them;
+//! - [`admin`]: the GraphQL operations; [`oauth`]: the token exchange;
+//! - [`cost`]: query cost and the bucket; [`search`]: Shopify's search syntax;
+//! - [`faults`]: scripted misbehaviour (statuses, throttling, hangs, gates).
+
+pub mod admin;
+pub mod cost;
+pub mod faults;
+pub mod model;
+pub mod oauth;
+pub mod search;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use serde_json::Value;
+
+pub use cost::Bucket;
+pub use faults::Fault;
+pub use model::{FakeCustomer, FakeOrder, FakeProduct, FakeShop};
+
+/// A request the fake received, for assertions.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub shop: String,
+    pub path: String,
+    pub operation: Option<String>,
+    pub access_token: Option<String>,
+    pub api_version: Option<String>,
+    pub variables: Value,
+}
+
+/// One admitted query: shop, operation, requested and actual cost.
+pub type Spent = (String, String, f64, f64);
+
+#[derive(Default)]
+pub struct Inner {
+    shops: HashMap<String, FakeShop>,
+    faults: HashMap<String, VecDeque<Fault>>,
+    received: Vec<Received>,
+    issued: u64,
+    buckets: HashMap<String, Bucket>,
+    spent: Vec<Spent>,
+    throttled: usize,
+}
+
+impl Inner {
+    /// The shop's bucket, created full on first use.
+    fn bucket(&mut self, shop: &str, capacity: f64, restore_rate: f64) -> &mut Bucket {
+        let bucket = self
+            .buckets
+            .entry(shop.to_owned())
+            .or_insert_with(|| Bucket::new(capacity, restore_rate));
+        if bucket.capacity != capacity || bucket.restore_rate != restore_rate {
+            bucket.resize(capacity, restore_rate);
+        }
+        bucket
+    }
+}
+
+pub type Shared = Arc<Mutex<Inner>>;
+
+/// The running fake; dropping it stops the server.
+pub struct FakeShopify {
+    pub base_url: String,
+    inner: Shared,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeShopify {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeShopify {
+    /// Starts on a free loopback port.
+    pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0".parse().unwrap()).await
+    }
+
+    pub async fn start_on(addr: SocketAddr) -> Self {
+        let inner: Shared = Arc::default();
+        let app = Router::new()
+            .route(
+                "/{shop}/admin/api/{version}/graphql.json",
+                post(admin::graphql),
+            )
+            .route(
+                "/{shop}/admin/oauth/access_token",
+                post(oauth::access_token),
+            )
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind fake Shopify");
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .await
+                .expect("fake Shopify server");
+        });
+        Self {
+            base_url,
+            inner,
+            task,
+        }
+    }
+
+    pub fn add_shop(&self, shop: FakeShop) {
+        self.inner
+            .lock()
+            .unwrap()
+            .shops
+            .insert(shop.domain.clone(), shop);
+    }
+
+    /// Changes a shop in place (revoke a token, remove a scope...).
+    pub fn update_shop(&self, domain: &str, change: impl FnOnce(&mut FakeShop)) {
+        let mut inner = self.inner.lock().unwrap();
+        change(inner.shops.get_mut(domain).expect("unknown fake shop"));
+    }
+
+    /// Serves `fault` instead of the next answer to `domain`.
+    pub fn push_fault(&self, domain: &str, fault: Fault) {
+        self.inner
+            .lock()
+            .unwrap()
+            .faults
+            .entry(domain.into())
+            .or_default()
+            .push_back(fault);
+    }
+
+    /// Every request received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.lock().unwrap().received.clone()
+    }
+
+    pub fn requests_to(&self, domain: &str) -> usize {
+        self.received().iter().filter(|r| r.shop == domain).count()
+    }
+
+    /// Every admitted query with its requested and actual cost.
+    pub fn spent(&self) -> Vec<Spent> {
+        self.inner.lock().unwrap().spent.clone()
+    }
+
+    /// How many queries were answered `THROTTLED` by a bucket.
+    pub fn throttled(&self) -> usize {
+        self.inner.lock().unwrap().throttled
+    }
+
+    /// Points in `domain`'s bucket now.
+    pub fn available(&self, domain: &str) -> Option<f64> {
+        let mut inner = self.inner.lock().unwrap();
+        let (capacity, rate) = inner.shops.get(domain)?.bucket;
+        Some(inner.bucket(domain, capacity, rate).available())
+    }
+}
+
+/// A queued fault, a hanging shop or a slow one: what happens before the normal answer.
+/// `Some` is an answer to send instead.
+async fn misbehave(inner: &Shared, shop: &str) -> Option<Response> {
+    let (fault, hangs, latency) = {
+        let mut guard = inner.lock().unwrap();
+        let fault = guard.faults.get_mut(shop).and_then(VecDeque::pop_front);
+        let (hangs, latency) = guard
+            .shops
+            .get(shop)
+            .map_or((false, Default::default()), |s| (s.hangs, s.latency));
+        (fault, hangs, latency)
+    };
+    if hangs {
+        return std::future::pending().await;
+    }
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match fault {
+        Some(fault) => faults::serve(fault).await,
+        None => None,
+    }
+}
