@@ -86,8 +86,14 @@ pub const DELETION_LEASE: Duration = Duration::from_secs(20);
 /// stays; the next disconnect takes it over), so the lease above holds.
 pub const DELETE_START_WINDOW: Duration = Duration::from_secs(8);
 
-/// Time kept for the storage writes when a connect validates credentials at Shopify.
+/// Time kept for the storage writes when a connect or verify checks credentials at Shopify
+/// (half the time left, when less than twice this is left).
 pub const STORAGE_RESERVE: Duration = Duration::from_secs(6);
+
+/// The part of `deadline` a live check at Shopify may use.
+fn check_deadline(deadline: &Deadline) -> Deadline {
+    deadline.minus(STORAGE_RESERVE.min(deadline.remaining() / 2))
+}
 
 /// Rounds of [`converge_current`] before leaving the rest to the next writer.
 const CONVERGE_ROUNDS: usize = 8;
@@ -261,9 +267,8 @@ pub async fn connect(
     credentials: &Credentials,
 ) -> Result<Connected, ConnectError> {
     let seen = storage.slot(&deadline, org, shop).await?;
-    let validation = deadline.minus(STORAGE_RESERVE);
     let info = shopify
-        .check_credentials(&validation, shop, credentials)
+        .check_credentials(&check_deadline(&deadline), shop, credentials)
         .await?;
     if info.myshopify_domain != shop.as_str() {
         tracing::warn!(shop = %shop, answered = %info.myshopify_domain, "Shopify names the shop by another domain");
@@ -798,7 +803,7 @@ pub async fn verify(
     let finding = match credentials {
         None => Finding::credentials_missing(),
         Some(credentials) => {
-            let check = deadline.minus(STORAGE_RESERVE);
+            let check = check_deadline(&deadline);
             Finding::from_check(shopify.check_credentials(&check, shop, &credentials).await)?
         }
     };

@@ -183,6 +183,28 @@ impl TestApp {
         )
     }
 
+    /// Sends `event` as an invocation that times out in `timeout`, to the function wired to its
+    /// route; answers the status, the body and how long it took.
+    pub async fn send_within(
+        &self,
+        services: &Services,
+        event: HttpEvent,
+        timeout: Duration,
+    ) -> (u16, Value, Duration) {
+        let routes = crate::gateway::dashboard_routes(services.clone());
+        let route = routes
+            .iter()
+            .find(|r| r.method == event.method && r.route == event.route)
+            .unwrap_or_else(|| panic!("no function serves {} {}", event.method, event.route));
+        let started = std::time::Instant::now();
+        let response = (route.handler)(event.into_invocation(timeout))
+            .await
+            .expect("handlers answer every request");
+        let elapsed = started.elapsed();
+        let (status, body) = decode(response);
+        (status, body, elapsed)
+    }
+
     /// An event to `route` carrying this org's admin claims.
     pub fn as_admin(&self, method: &str, route: &str) -> HttpEvent {
         HttpEvent::new(method, route).claims(&self.admin())

@@ -123,6 +123,23 @@ impl HttpEvent {
         lambda_http::request::from_str(&self.to_json().to_string())
             .expect("a valid API Gateway v2 event")
     }
+
+    /// The request as Lambda delivers it to an invocation that times out in `timeout`.
+    pub fn into_invocation(self, timeout: std::time::Duration) -> Request {
+        use lambda_http::RequestExt;
+        let mut context = lambda_http::Context::default();
+        context.request_id = format!("invocation-{}", fastrand::u64(..));
+        context.deadline = deadline_ms(timeout);
+        self.into_request().with_lambda_context(context)
+    }
+}
+
+/// Lambda's `deadline` for an invocation starting now with `timeout`: ms since the epoch.
+pub fn deadline_ms(timeout: std::time::Duration) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    (now + timeout).as_millis() as u64
 }
 
 fn encode(s: &str) -> String {

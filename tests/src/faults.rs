@@ -152,22 +152,55 @@ impl SecretStore for FailingSecrets {
     }
 }
 
-/// A secret store that holds the next `put` until the test opens the gate, so another request
-/// can run in between (a disconnect and a reconnect, say).
-pub struct GatedSecrets {
-    pub inner: Arc<dyn SecretStore>,
-    pub armed: std::sync::atomic::AtomicBool,
+/// Holds one call until the test opens it, so another request can run in between.
+pub struct Gate {
+    armed: std::sync::atomic::AtomicBool,
+    /// Notified when the held call arrives.
     pub reached: Arc<Notify>,
+    /// Notify to let the held call go on.
     pub open: Arc<Notify>,
 }
 
-impl GatedSecrets {
-    pub fn new(inner: Arc<dyn SecretStore>) -> Self {
+impl Default for Gate {
+    fn default() -> Self {
         Self {
-            inner,
             armed: std::sync::atomic::AtomicBool::new(true),
             reached: Arc::new(Notify::new()),
             open: Arc::new(Notify::new()),
+        }
+    }
+}
+
+impl Gate {
+    /// Holds the first caller (only) until opened.
+    pub async fn pass(&self) {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            self.reached.notify_one();
+            self.open.notified().await;
+        }
+    }
+}
+
+/// Which secret-store call a [`GatedSecrets`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretCall {
+    Put,
+    ScheduleDeletion,
+}
+
+/// A secret store that holds its first `call` at a [`Gate`].
+pub struct GatedSecrets {
+    pub inner: Arc<dyn SecretStore>,
+    pub call: SecretCall,
+    pub gate: Gate,
+}
+
+impl GatedSecrets {
+    pub fn new(inner: Arc<dyn SecretStore>, call: SecretCall) -> Self {
+        Self {
+            inner,
+            call,
+            gate: Gate::default(),
         }
     }
 }
@@ -179,9 +212,8 @@ impl SecretStore for GatedSecrets {
         name: &SecretName,
         value: &SecretString,
     ) -> Result<PutOutcome, SecretsError> {
-        if self.armed.swap(false, Ordering::SeqCst) {
-            self.reached.notify_one();
-            self.open.notified().await;
+        if self.call == SecretCall::Put {
+            self.gate.pass().await;
         }
         self.inner.put(name, value).await
     }
@@ -199,10 +231,46 @@ impl SecretStore for GatedSecrets {
         self.inner.make_current(name, version_id).await
     }
     async fn schedule_deletion(&self, name: &SecretName) -> Result<(), SecretsError> {
+        if self.call == SecretCall::ScheduleDeletion {
+            self.gate.pass().await;
+        }
         self.inner.schedule_deletion(name).await
     }
     async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
         self.inner.delete(name).await
+    }
+}
+
+/// A store repository that holds its first tombstone write (`put_gone`) at a [`Gate`].
+pub struct GatedStores {
+    pub inner: Arc<dyn StoreRepository>,
+    pub gate: Gate,
+}
+
+#[async_trait]
+impl StoreRepository for GatedStores {
+    async fn slot(&self, org: &OrganizationId, shop: &ShopDomain) -> Result<Slot, StoreError> {
+        self.inner.slot(org, shop).await
+    }
+    async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
+        self.inner.list(org).await
+    }
+    async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
+        self.inner.put_live(record, expect).await
+    }
+    async fn put_gone(&self, tombstone: &Tombstone, expect: Expect) -> Result<(), StoreError> {
+        self.gate.pass().await;
+        self.inner.put_gone(tombstone, expect).await
+    }
+    async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {
+        self.inner.get_settings(org).await
+    }
+    async fn put_settings(
+        &self,
+        org: &OrganizationId,
+        settings: &OrgSettings,
+    ) -> Result<(), StoreError> {
+        self.inner.put_settings(org, settings).await
     }
 }
 

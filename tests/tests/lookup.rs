@@ -126,6 +126,35 @@ both_backends! {
         assert!(answer["data"].get("other_matches").is_none());
     }
 
+    async fn an_exact_order_is_found_with_one_request_well_under_the_cost_target(app: TestApp) {
+        two_stores(&app).await;
+
+        let answer = app.lookup("get_order_details", json!({"order_number": "#1001"}), Some(JANE)).await;
+
+        assert_eq!(answer["data"]["name"], "#1001", "{answer}");
+        let asked: Vec<_> = app.shopify.spent().into_iter().filter(|(shop, op, _, _)| shop == US && op != "ValidateCredentials").collect();
+        assert_eq!(asked.len(), 1, "one request: {asked:?}");
+        let (_, operation, requested, actual) = &asked[0];
+        assert_eq!(operation, "FindOrdersByName");
+        assert!(*requested <= 150.0, "requested cost {requested}");
+        assert!(actual < requested, "the actual cost is what came back: {actual}");
+    }
+
+    async fn an_exact_order_behind_more_candidates_is_found_with_a_second_request(app: TestApp) {
+        let mut shop = FakeShop::new("demo-us").with_token("shpat_us");
+        for decoy in ["#01042", "#001042", "#0001042"] {
+            shop = shop.with_order(FakeOrder::new(decoy, "2026-11-20T10:00:00Z", JANE));
+        }
+        app.shopify.add_shop(shop.with_order(FakeOrder::new("#1042", "2026-10-01T10:00:00Z", JANE)));
+        app.connect(json!({"shop_domain": "demo-us", "access_token": "shpat_us"})).await;
+
+        let answer = app.lookup("get_order_details", json!({"order_number": "1042"}), Some(JANE)).await;
+
+        assert_eq!(answer["data"]["name"], "#1042", "{answer}");
+        let operations: Vec<_> = app.shopify.received().into_iter().filter_map(|r| r.operation).filter(|o| o != "ValidateCredentials").collect();
+        assert_eq!(operations, ["FindOrdersByName", "FindOrderIdsByName", "OrdersByIds"]);
+    }
+
     async fn closed_and_archived_orders_are_found(app: TestApp) {
         two_stores(&app).await;
 
@@ -366,7 +395,7 @@ both_backends! {
 async fn client_credentials_tokens_are_refreshed_before_they_expire() {
     let app = TestApp::spawn(tests::app::Backend::Memory).await;
     let mut uk = uk_shop();
-    uk.token_ttl = 240.0; // inside the 5-minute refresh margin: every use must exchange anew
+    uk.token_ttl = 240; // inside the 5-minute refresh margin: every use must exchange anew
     app.shopify.add_shop(uk);
     assert_eq!(app.connect(json!({"shop_domain": "demo-uk", "client_id": "uk-client", "client_secret": "uk-secret"})).await.0, 201);
     let exchanges = || {

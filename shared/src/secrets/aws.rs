@@ -291,3 +291,166 @@ impl SecretStore for SecretsManagerStore {
         self.delete_secret(name, true).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Secrets Manager behaviours moto does not reproduce (it purges force-deleted secrets at
+    //! once), replayed through the real SDK client with canned answers.
+
+    use super::*;
+    use aws_sdk_secretsmanager::operation::create_secret::CreateSecretOutput;
+    use aws_sdk_secretsmanager::operation::restore_secret::RestoreSecretOutput;
+    use aws_sdk_secretsmanager::primitives::DateTime;
+    use aws_sdk_secretsmanager::types::error::InvalidRequestException;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    fn invalid_request(message: &str) -> InvalidRequestException {
+        InvalidRequestException::builder().message(message).build()
+    }
+
+    fn name() -> SecretName {
+        SecretName::for_store(
+            "opencx/shopify",
+            &crate::domain::OrganizationId::parse("org").unwrap(),
+            &crate::domain::ShopDomain::parse("demo").unwrap(),
+        )
+    }
+
+    fn described(deleted: bool) -> DescribeSecretOutput {
+        let output = DescribeSecretOutput::builder().name(name().as_str());
+        if deleted {
+            output
+                .deleted_date(DateTime::from_secs(1_795_000_000))
+                .build()
+        } else {
+            output.build()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connect_right_after_a_force_delete_waits_for_it_instead_of_failing() {
+        // What AWS answers for a few seconds after a force delete: the name is blocked, the
+        // secret still described with a deletion date, and it cannot be restored.
+        let blocked = mock!(Client::create_secret).then_error(|| {
+            CreateSecretError::InvalidRequestException(invalid_request(
+                "You can't perform this operation on the secret because it was deleted.",
+            ))
+        });
+        let still_there = mock!(Client::describe_secret).then_output(|| described(true));
+        let not_restorable = mock!(Client::restore_secret).then_error(|| {
+            RestoreSecretError::InvalidRequestException(invalid_request(
+                "You can't perform this operation on the secret because it was deleted.",
+            ))
+        });
+        let created = mock!(Client::create_secret)
+            .then_output(|| CreateSecretOutput::builder().version_id("v-new").build());
+        let client = mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::Sequential,
+            [&blocked, &still_there, &not_restorable, &created]
+        );
+        let store = SecretsManagerStore::new(client, None);
+
+        let outcome = store.put(&name(), &"{}".to_owned().into()).await.unwrap();
+
+        assert_eq!(
+            outcome,
+            PutOutcome {
+                version_id: "v-new".into(),
+                created: true
+            }
+        );
+        assert_eq!(created.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_secret_scheduled_for_deletion_is_restored_and_written() {
+        let scheduled = mock!(Client::create_secret).then_error(|| {
+            CreateSecretError::InvalidRequestException(invalid_request(
+                "You can't create this secret because a secret with this name is already scheduled for deletion.",
+            ))
+        });
+        let still_there = mock!(Client::describe_secret).then_output(|| described(true));
+        let restored =
+            mock!(Client::restore_secret).then_output(|| RestoreSecretOutput::builder().build());
+        let written = mock!(Client::put_secret_value).then_output(|| {
+            aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueOutput::builder()
+                .version_id("v-pending")
+                .build()
+        });
+        let client = mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::Sequential,
+            [&scheduled, &still_there, &restored, &written]
+        );
+        let store = SecretsManagerStore::new(client, None);
+
+        let outcome = store.put(&name(), &"{}".to_owned().into()).await.unwrap();
+
+        assert_eq!(
+            outcome,
+            PutOutcome {
+                version_id: "v-pending".into(),
+                created: false
+            }
+        );
+        assert_eq!(restored.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_force_delete_is_not_taken_for_a_deletion() {
+        let refused = mock!(Client::delete_secret).then_error(|| {
+            DeleteSecretError::InvalidRequestException(invalid_request(
+                "The secret is managed by another service.",
+            ))
+        });
+        let live = mock!(Client::describe_secret).then_output(|| described(false));
+        let client = mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::Sequential,
+            [&refused, &live]
+        );
+        let store = SecretsManagerStore::new(client, None);
+
+        assert!(
+            store.delete(&name()).await.is_err(),
+            "the secret is still there"
+        );
+    }
+
+    #[tokio::test]
+    async fn scheduling_a_secret_already_scheduled_counts_as_done() {
+        let again = mock!(Client::delete_secret).then_error(|| {
+            DeleteSecretError::InvalidRequestException(invalid_request(
+                "You can't perform this operation on the secret because it was marked for deletion.",
+            ))
+        });
+        let scheduled = mock!(Client::describe_secret).then_output(|| described(true));
+        let client = mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::Sequential,
+            [&again, &scheduled]
+        );
+        let store = SecretsManagerStore::new(client, None);
+
+        assert!(store.schedule_deletion(&name()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_version_of_a_secret_pending_deletion_reads_as_gone() {
+        let marked = mock!(Client::get_secret_value).then_error(|| {
+            GetSecretValueError::InvalidRequestException(invalid_request(
+                "You can't perform this operation on the secret because it was marked for deletion.",
+            ))
+        });
+        let scheduled = mock!(Client::describe_secret).then_output(|| described(true));
+        let client = mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::Sequential,
+            [&marked, &scheduled]
+        );
+        let store = SecretsManagerStore::new(client, None);
+
+        assert!(store.get_version(&name(), "v1").await.unwrap().is_none());
+    }
+}

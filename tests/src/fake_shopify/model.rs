@@ -20,7 +20,7 @@ pub struct FakeShop {
     /// Tokens issued by the client-credentials exchange.
     pub issued_tokens: Vec<String>,
     /// `expires_in` of issued tokens, in seconds (Shopify: about a day).
-    pub token_ttl: f64,
+    pub token_ttl: u64,
     pub description: String,
     pub contact_email: String,
     pub primary_domain: String,
@@ -60,7 +60,7 @@ impl FakeShop {
             access_tokens: Vec::new(),
             client: None,
             issued_tokens: Vec::new(),
-            token_ttl: 86_399.0,
+            token_ttl: 86_399,
             description: format!("{handle}: outdoor gear since 2010."),
             contact_email: format!("help@{handle}.example"),
             primary_domain: format!("{handle}.example"),
