@@ -43,8 +43,9 @@
 //!
 //! **Disconnect** ([`disconnect`]): mark the slot deleting (conditional on the version read;
 //! the live record is gone from that moment, so no lookup uses the store), delete the secret
-//! at once, clear the mark. A disconnect that finds a deleting mark (an earlier one that failed
-//! half-way) takes it over and finishes the job.
+//! at once, clear the mark. When the secret cannot be deleted, the record is put back and the
+//! error returned: the store stays whole. A disconnect that finds a deleting mark (an earlier
+//! one that stopped half-way) takes it over and finishes the job.
 //!
 //! **Verify** ([`record_check`]): a check's outcome is written conditionally on the version it
 //! read, and only while the connection and credentials it checked are still the ones in use.
@@ -55,15 +56,14 @@
 //! |---|---|---|---|
 //! | 3 (connect) | a secret, or a staged version, no record names | nothing | the next connect of the shop reuses the secret |
 //! | 4 (connect) | `AWSCURRENT` behind the record | nothing: readers follow the record | the next connect, rotation or `?verify=true` |
-//! | the deleting mark (disconnect) | a tombstone marked deleting; the secret | the store is gone; a connect of the shop waits up to [`DELETION_LEASE`] | repeating the DELETE (204), or the lease expiring |
-//! | the secret deletion (disconnect) | a tombstone marked deleting | nothing: the store is gone | the lease expiring; the next connect |
+//! | the deleting mark (disconnect) | a tombstone marked deleting; the secret | the store is gone; a connect of the shop waits up to [`DELETION_LEASE`], then reuses the secret | repeating the DELETE (204) |
+//! | the secret deletion (disconnect) | a tombstone marked deleting | nothing: the store is gone | the lease expiring; repeating the DELETE (204) |
 //! | a failed record write (connect) | a new secret scheduled for deletion, or (storage down) the secret | the error | the retry restores and reuses it |
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use secrecy::SecretString;
 
 use crate::deadline::Deadline;
 use crate::domain::{Credentials, OrganizationId, ShopDomain};
@@ -811,6 +811,3 @@ pub async fn verify(
     tracing::info!(org_id = %org, shop = %shop, status = ?stored.status, "store verified");
     Ok(stored)
 }
-
-/// Kept so callers can name the secret value type without importing `secrecy`.
-pub type SecretValue = SecretString;

@@ -342,6 +342,16 @@ impl TestApp {
     }
 }
 
+/// The sidebar section of `shop` in a contact-metadata answer.
+pub fn section<'a>(body: &'a Value, shop: &str) -> &'a Value {
+    body["stores"]
+        .as_array()
+        .expect("a sidebar answer")
+        .iter()
+        .find(|s| s["shop_domain"] == shop)
+        .unwrap_or_else(|| panic!("no section for {shop}: {body}"))
+}
+
 /// Status and JSON body of a handler's answer (`Value::Null` for an empty body).
 pub fn decode(response: Response<Body>) -> (u16, Value) {
     let status = response.status().as_u16();

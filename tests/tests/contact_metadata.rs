@@ -3,7 +3,7 @@
 mod common;
 
 use serde_json::{json, Value};
-use tests::app::TestApp;
+use tests::app::{section, TestApp};
 use tests::events::HttpEvent;
 use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeShop, Fault};
 use tests::gateway::dashboard_routes;
@@ -54,15 +54,6 @@ async fn connect(app: &TestApp, shops: Vec<FakeShop>) {
             201
         );
     }
-}
-
-fn section<'a>(body: &'a Value, shop: &str) -> &'a Value {
-    body["stores"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["shop_domain"] == shop)
-        .unwrap_or_else(|| panic!("no section for {shop}: {body}"))
 }
 
 fn sidebar_requests(app: &TestApp) -> usize {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use shared::secrets::SecretsManagerStore;
 use shared::store::DynamoStoreRepository;
 use shared::Deadline;
-use tests::app::{Backend, TestApp};
+use tests::app::{section, Backend, TestApp};
 use tests::events::HttpEvent;
 use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeShop, Fault};
 use tests::faults::{
@@ -74,15 +74,6 @@ fn sidebar_event(app: &TestApp) -> HttpEvent {
     HttpEvent::new("GET", "/shopify/contact-metadata")
         .claims(&[("org_id", app.org.as_str()), ("role", "agent")])
         .query("email", JANE)
-}
-
-fn section<'a>(body: &'a Value, shop: &str) -> &'a Value {
-    body["stores"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["shop_domain"] == shop)
-        .unwrap_or_else(|| panic!("no section for {shop}: {body}"))
 }
 
 fn validations(app: &TestApp) -> usize {

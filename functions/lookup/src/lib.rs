@@ -134,7 +134,7 @@ pub(crate) fn arguments<T: serde::de::DeserializeOwned>(raw: &Value) -> Result<T
 }
 
 /// Narrows `stores` to the one named by the model's `shop_domain`, if any.
-pub(crate) fn choose_store<'a>(
+fn choose_store<'a>(
     stores: &'a [StoreRecord],
     shop_domain: Option<&ShopDomain>,
 ) -> Result<Vec<&'a StoreRecord>, Failure> {
@@ -152,6 +152,27 @@ pub(crate) fn choose_store<'a>(
             Ok(chosen)
         }
     }
+}
+
+/// Asks the stores `shop` narrows to (every store when `None`) with `call`, within the
+/// deadline; `Err` when none of them answered.
+pub(crate) async fn ask_stores<'a, T, F, Fut>(
+    access: &shared::access::Access,
+    deadline: &Deadline,
+    stores: &'a [StoreRecord],
+    shop: Option<&ShopDomain>,
+    call: F,
+) -> Result<FanOut<'a, T>, Failure>
+where
+    F: Fn(&'a StoreRecord, secrecy::SecretString) -> Fut + Clone,
+    Fut: std::future::Future<Output = Result<T, shared::shopify::ShopifyError>>,
+{
+    let chosen = choose_store(stores, shop)?;
+    let fan_out = access.fan_out(chosen, deadline, call).await;
+    if fan_out.results.is_empty() {
+        return Err(Failure::no_store_answered(&fan_out.errors));
+    }
+    Ok(fan_out)
 }
 
 /// A `shop_domain` argument as a domain; `invalid_arguments` otherwise.

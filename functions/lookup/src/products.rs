@@ -9,7 +9,7 @@ use shared::shopify::products::{product_search_query, Product, MAX_SEARCH_CHARS}
 use shared::store::StoreRecord;
 use shared::Deadline;
 
-use crate::{arguments, choose_store, shop_argument, Failure, Success};
+use crate::{arguments, ask_stores, shop_argument, Failure, Success};
 
 const DEFAULT_LIMIT: i64 = 5;
 const MAX_DESCRIPTION_CHARS: usize = 500;
@@ -93,24 +93,20 @@ pub(crate) async fn search_products(
     stores: &[StoreRecord],
     args: &Arguments,
 ) -> Result<Success, Failure> {
-    let chosen = choose_store(stores, args.shop.as_ref())?;
-    let fan_out = access
-        .fan_out(chosen, deadline, |store, token| async move {
+    let fan_out = ask_stores(
+        access,
+        deadline,
+        stores,
+        args.shop.as_ref(),
+        |store, token| async move {
+            let shop = &store.shop_domain;
             access
                 .shopify()
-                .search_products(
-                    deadline,
-                    &store.shop_domain,
-                    &token,
-                    &args.search,
-                    args.limit,
-                )
+                .search_products(deadline, shop, &token, &args.search, args.limit)
                 .await
-        })
-        .await;
-    if fan_out.results.is_empty() {
-        return Err(Failure::no_store_answered(&fan_out.errors));
-    }
+        },
+    )
+    .await?;
     let per_store: Vec<Vec<Value>> = fan_out
         .results
         .iter()

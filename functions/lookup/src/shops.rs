@@ -7,7 +7,7 @@ use shared::domain::ShopDomain;
 use shared::store::StoreRecord;
 use shared::Deadline;
 
-use crate::{arguments, choose_store, shop_argument, Failure, Success};
+use crate::{arguments, ask_stores, shop_argument, Failure, Success};
 
 /// The storefront's standard policy pages. Reading the policy texts through the Admin API
 /// needs `read_legal_policies`, which merchants are not asked to grant.
@@ -44,18 +44,19 @@ pub(crate) async fn get_shop_details(
     stores: &[StoreRecord],
     args: &Arguments,
 ) -> Result<Success, Failure> {
-    let chosen = choose_store(stores, args.shop.as_ref())?;
-    let fan_out = access
-        .fan_out(chosen, deadline, |store, token| async move {
+    let fan_out = ask_stores(
+        access,
+        deadline,
+        stores,
+        args.shop.as_ref(),
+        |store, token| async move {
             access
                 .shopify()
                 .shop_details(deadline, &store.shop_domain, &token)
                 .await
-        })
-        .await;
-    if fan_out.results.is_empty() {
-        return Err(Failure::no_store_answered(&fan_out.errors));
-    }
+        },
+    )
+    .await?;
     let shops: Vec<Value> = fan_out
         .results
         .iter()

@@ -251,22 +251,7 @@ impl ShopifyClient {
         shop: &ShopDomain,
         credentials: &Credentials,
     ) -> Result<SecretString, ShopifyError> {
-        match credentials {
-            Credentials::AccessToken(token) => Ok(token.clone()),
-            Credentials::ClientCredentials {
-                client_id,
-                client_secret,
-            } => {
-                let tokens = &self.inner.tokens;
-                if let Some(token) = tokens.get(&tokens.key(shop, client_id, client_secret)) {
-                    return Ok(token);
-                }
-                Ok(self
-                    .exchange_client_credentials(deadline, shop, client_id, client_secret)
-                    .await?
-                    .token)
-            }
-        }
+        self.token(deadline, shop, credentials, true).await
     }
 
     /// A token for the live check behind connect and verify: client credentials are always
@@ -277,15 +262,32 @@ impl ShopifyClient {
         shop: &ShopDomain,
         credentials: &Credentials,
     ) -> Result<SecretString, ShopifyError> {
+        self.token(deadline, shop, credentials, false).await
+    }
+
+    async fn token(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        credentials: &Credentials,
+        cached: bool,
+    ) -> Result<SecretString, ShopifyError> {
         match credentials {
             Credentials::AccessToken(token) => Ok(token.clone()),
             Credentials::ClientCredentials {
                 client_id,
                 client_secret,
-            } => Ok(self
-                .exchange_client_credentials(deadline, shop, client_id, client_secret)
-                .await?
-                .token),
+            } => {
+                let tokens = &self.inner.tokens;
+                let key = tokens.key(shop, client_id, client_secret);
+                if let Some(token) = tokens.get(&key).filter(|_| cached) {
+                    return Ok(token);
+                }
+                Ok(self
+                    .exchange_client_credentials(deadline, shop, client_id, client_secret)
+                    .await?
+                    .token)
+            }
         }
     }
 

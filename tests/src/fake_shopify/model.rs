@@ -32,6 +32,9 @@ pub struct FakeShop {
     pub bucket: (f64, f64),
     /// Every answer waits this long first.
     pub latency: Duration,
+    /// How long a query runs once admitted: its requested cost is held for this long before
+    /// the difference to the actual cost flows back (Shopify holds it while the query runs).
+    pub execution: Duration,
     /// The shop accepts connections and never answers.
     pub hangs: bool,
     /// Customer order pages always claim a next page at the same cursor (a malformed answer).
@@ -70,6 +73,7 @@ impl FakeShop {
             customers: Vec::new(),
             bucket: (2000.0, 100.0),
             latency: Duration::ZERO,
+            execution: Duration::ZERO,
             hangs: false,
             stuck_paging: false,
         }
@@ -123,6 +127,12 @@ impl FakeShop {
     /// A bucket of `capacity` points restoring `restore_rate` points per second.
     pub fn with_bucket(mut self, capacity: f64, restore_rate: f64) -> Self {
         self.bucket = (capacity, restore_rate);
+        self
+    }
+
+    /// Queries run this long once admitted (their requested cost is held meanwhile).
+    pub fn with_execution(mut self, execution: Duration) -> Self {
+        self.execution = execution;
         self
     }
 
