@@ -43,9 +43,13 @@
 //!
 //! **Disconnect** ([`disconnect`]): mark the slot deleting (conditional on the version read;
 //! the live record is gone from that moment, so no lookup uses the store), delete the secret
-//! at once, clear the mark. When the secret cannot be deleted, the record is put back and the
-//! error returned: the store stays whole. A disconnect that finds a deleting mark (an earlier
-//! one that stopped half-way) takes it over and finishes the job.
+//! at once, clear the mark. When the secret is confirmed still there after a failed deletion,
+//! the record is put back and the error returned: the store stays whole (when it cannot be told
+//! whether the deletion happened, the store stays disconnected and a retry finishes the job).
+//! A disconnect that finds a deleting mark (an earlier one that stopped half-way, or one still
+//! running) takes it over and finishes the job — but leaves its own mark to expire instead of
+//! clearing it, since the earlier deleter may still be inside its window. A deleting mark left
+//! by the undo of a failed connect is not a connected store: a DELETE answers 404.
 //!
 //! **Verify** ([`record_check`]): a check's outcome is written conditionally on the version it
 //! read, and only while the connection and credentials it checked are still the ones in use.
@@ -73,7 +77,7 @@ use crate::shopify::{
     missing_scopes, scope_warnings, ShopInfo, ShopifyClient, ShopifyError, Warning,
 };
 use crate::store::{
-    Expect, Slot, StoreError, StoreRecord, StoreRepository, StoreStatus, Tombstone,
+    Expect, Slot, StoreError, StoreRecord, StoreRepository, StoreStatus, Tombstone, TombstoneOrigin,
 };
 
 /// How long a deleting mark holds writers off. A deleter only starts deleting within
@@ -307,16 +311,18 @@ async fn persist(
     let write_id = new_id();
     let mut staged: Option<Staged> = None;
     let mut created_secret = false;
-    for round in 0..WRITE_ROUNDS {
-        let slot = match storage.slot(deadline, org, shop).await {
-            Ok(slot) => slot,
-            Err(error) => {
-                return Err(error.into());
-            }
-        };
+    // Whether the last write sent went over a live record (a rotation, 200) or not (201).
+    let mut wrote_over_live = false;
+    // Write attempts; waiting out a deletion does not count (the deadline bounds it).
+    let mut round = 0;
+    loop {
+        if round == WRITE_ROUNDS {
+            return Err(LifecycleError::Contended);
+        }
+        let slot = storage.slot(deadline, org, shop).await?;
         if slot.write_id() == Some(write_id.as_str()) {
             // An earlier write of ours landed; only its answer was lost.
-            return Ok(finish(storage, deadline, slot, intent.is_some()).await);
+            return Ok(finish(storage, deadline, slot, wrote_over_live).await);
         }
         if let Some(connection) = &intent {
             if !matches!(&slot, Slot::Live(r) if &r.connection_id == connection) {
@@ -352,12 +358,14 @@ async fn persist(
         }
         let version_id = &staged.as_ref().expect("staged above").version_id;
         let record = connected_record(&slot, org, shop, credentials, info, version_id, &write_id);
+        wrote_over_live = matches!(slot, Slot::Live(_));
+        round += 1;
         match deadline
             .run(storage.stores.put_live(&record, slot.expect()))
             .await
         {
             Ok(()) => {
-                let rotated = matches!(slot, Slot::Live(_));
+                let rotated = wrote_over_live;
                 tracing::info!(
                     org_id = %org,
                     shop = %shop,
@@ -369,14 +377,14 @@ async fn persist(
                 return Ok(finish(storage, deadline, Slot::Live(record), rotated).await);
             }
             Err(StoreError::Conflict) => {
-                let jitter = fastrand::u64(0..=10 * (round as u64 + 1)).min(200);
+                let jitter = fastrand::u64(0..=10 * round as u64).min(200);
                 tokio::time::sleep(Duration::from_millis(jitter)).await;
             }
             Err(error) => {
                 // The write may still have landed; the next read tells.
                 match storage.slot(deadline, org, shop).await {
                     Ok(slot) if slot.write_id() == Some(write_id.as_str()) => {
-                        return Ok(finish(storage, deadline, slot, intent.is_some()).await);
+                        return Ok(finish(storage, deadline, slot, wrote_over_live).await);
                     }
                     Ok(slot) => {
                         if staged.as_ref().is_some_and(|s| s.created) || created_secret {
@@ -389,7 +397,6 @@ async fn persist(
             }
         }
     }
-    Err(LifecycleError::Contended)
 }
 
 async fn finish(storage: &Storage, deadline: &Deadline, slot: Slot, rotated: bool) -> Connected {
@@ -463,6 +470,7 @@ async fn undo(
         write_id: new_id(),
         deleting_since: Some(now),
         removed_at: now,
+        origin: TombstoneOrigin::Undo,
     };
     if let Err(error) = deadline
         .run(storage.stores.put_gone(&mark, seen.expect()))
@@ -501,9 +509,13 @@ async fn clear_mark(storage: &Storage, deadline: &Deadline, mark: &Tombstone) {
 }
 
 /// Disconnects `shop` from `org`: the record goes (a deleting mark takes its place), then the
-/// secret, at once and for good. When the secret cannot be deleted, the record is put back
-/// (the store stays whole and the error is returned); a mark left by a crash is taken over by
-/// the next disconnect.
+/// secret, at once and for good. When the secret is confirmed still there after a failed
+/// deletion, the record is put back (the store stays whole) and the error returned. A
+/// disconnect that stopped half-way is taken over by the next one.
+///
+/// A takeover never shortens the deletion lease: only a deleter that marked a live record (or
+/// a mark already expired) clears the mark; a takeover leaves its own fresh mark to expire, as
+/// the first deleter may still be inside its window.
 pub async fn disconnect(
     storage: &Storage,
     deadline: Deadline,
@@ -512,20 +524,30 @@ pub async fn disconnect(
 ) -> Result<(), LifecycleError> {
     let name = storage.secret_name(org, shop);
     let write_id = new_id();
+    // What the slot held under our mark: the live record (to put back) and whether we are the
+    // only deleter of this episode (so we may clear the mark).
+    let mut under_mark: Option<(Option<StoreRecord>, bool)> = None;
     for _ in 0..WRITE_ROUNDS {
         let slot = storage.slot(&deadline, org, shop).await?;
-        let previous = match &slot {
-            Slot::Absent => return Err(LifecycleError::NotConnected),
-            Slot::Gone(tombstone) if tombstone.write_id == write_id => {
+        if let Slot::Gone(tombstone) = &slot {
+            if tombstone.write_id == write_id {
                 // Our mark landed; only its answer was lost.
-                return delete_marked(storage, &deadline, &name, tombstone, None).await;
+                let (previous, sole) = under_mark.take().unwrap_or((None, false));
+                return delete_marked(storage, &deadline, &name, tombstone, previous, sole).await;
             }
-            Slot::Gone(tombstone) if tombstone.deleting_since.is_none() => {
-                return Err(LifecycleError::NotConnected)
+        }
+        let attempt = match &slot {
+            Slot::Absent => return Err(LifecycleError::NotConnected),
+            Slot::Gone(tombstone)
+                if tombstone.deleting_since.is_none()
+                    || tombstone.origin == TombstoneOrigin::Undo =>
+            {
+                // Disconnected already, or never connected (a failed connect's undo).
+                return Err(LifecycleError::NotConnected);
             }
-            // A disconnect that stopped half-way: mark it again and finish it.
-            Slot::Gone(_) => None,
-            Slot::Live(record) => Some(record.clone()),
+            // A disconnect that stopped half-way (or is still running): finish it.
+            Slot::Gone(_) => (None, !deletion_in_progress(&slot)),
+            Slot::Live(record) => (Some(record.clone()), true),
         };
         let now = Utc::now();
         let mark = Tombstone {
@@ -535,18 +557,25 @@ pub async fn disconnect(
             write_id: write_id.clone(),
             deleting_since: Some(now),
             removed_at: now,
+            origin: TombstoneOrigin::Disconnect,
         };
+        under_mark = Some(attempt.clone());
         match deadline
             .run(storage.stores.put_gone(&mark, slot.expect()))
             .await
         {
-            Ok(()) => return delete_marked(storage, &deadline, &name, &mark, previous).await,
+            Ok(()) => {
+                let (previous, sole) = attempt;
+                return delete_marked(storage, &deadline, &name, &mark, previous, sole).await;
+            }
             Err(StoreError::Conflict) => continue,
             Err(error) => {
                 // The mark may have landed with only its answer lost.
                 if let Ok(Slot::Gone(landed)) = storage.slot(&deadline, org, shop).await {
                     if landed.write_id == write_id {
-                        return delete_marked(storage, &deadline, &name, &landed, previous).await;
+                        let (previous, sole) = attempt;
+                        return delete_marked(storage, &deadline, &name, &landed, previous, sole)
+                            .await;
                     }
                 }
                 return Err(error.into());
@@ -563,49 +592,71 @@ fn within_delete_window(mark: &Tombstone) -> bool {
         .is_some_and(|since| Utc::now() < since + window)
 }
 
-/// The second half of a disconnect: delete the secret under `mark`, then clear the mark.
+/// What became of a secret deletion.
+enum Deletion {
+    Done,
+    /// The secret is confirmed still there.
+    Refused(LifecycleError),
+    /// Unknown: the deletion may or may not have happened.
+    Unknown(LifecycleError),
+}
+
+/// The second half of a disconnect: delete the secret under `mark`, then clear the mark if
+/// this request is the episode's only deleter.
 async fn delete_marked(
     storage: &Storage,
     deadline: &Deadline,
     name: &SecretName,
     mark: &Tombstone,
     previous: Option<StoreRecord>,
+    sole: bool,
 ) -> Result<(), LifecycleError> {
     let shop = &mark.shop_domain;
-    let deleted = if !within_delete_window(mark) {
-        Err(LifecycleError::Contended)
+    let deletion = if !within_delete_window(mark) {
+        // Too late to start: the lease no longer covers this deletion. Nothing was deleted.
+        Deletion::Refused(LifecycleError::Contended)
     } else {
         match deadline.run(storage.secrets.delete(name)).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Deletion::Done,
             // The call failed, but the secret may be gone anyway.
             Err(error) => match deadline.run(storage.secrets.current_version(name)).await {
-                Ok(None) => Ok(()),
-                _ => Err(LifecycleError::Secrets(error)),
+                Ok(None) => Deletion::Done,
+                Ok(Some(_)) => Deletion::Refused(LifecycleError::Secrets(error)),
+                Err(_) => Deletion::Unknown(LifecycleError::Secrets(error)),
             },
         }
     };
-    if let Err(error) = deleted {
-        if let Some(record) = previous {
-            // The secret is still there: put the store back as it was.
-            let restored = StoreRecord {
-                version: mark.version + 1,
-                write_id: new_id(),
-                ..record
-            };
-            if let Err(restore) = deadline
-                .run(
-                    storage
-                        .stores
-                        .put_live(&restored, Expect::Version(mark.version)),
-                )
-                .await
-            {
-                tracing::warn!(shop = %shop, error = %restore, "could not put the store back after a failed disconnect; the next disconnect finishes it");
+    match deletion {
+        Deletion::Done => {}
+        Deletion::Refused(error) => {
+            if let Some(record) = previous {
+                // The secret is still there: put the store back as it was.
+                let restored = StoreRecord {
+                    version: mark.version + 1,
+                    write_id: new_id(),
+                    ..record
+                };
+                if let Err(restore) = deadline
+                    .run(
+                        storage
+                            .stores
+                            .put_live(&restored, Expect::Version(mark.version)),
+                    )
+                    .await
+                {
+                    tracing::warn!(shop = %shop, error = %restore, "could not put the store back after a failed disconnect; the next disconnect finishes it");
+                }
             }
+            return Err(error);
         }
-        return Err(error);
+        // The store stays disconnected (its record is gone); a retry finishes the deletion.
+        Deletion::Unknown(error) => return Err(error),
     }
-    clear_mark(storage, deadline, mark).await;
+    if sole {
+        clear_mark(storage, deadline, mark).await;
+    } else {
+        tracing::info!(shop = %shop, "took over a disconnect under way; its mark expires by itself");
+    }
     tracing::info!(org_id = %mark.org_id, shop = %shop, "store disconnected");
     Ok(())
 }

@@ -186,6 +186,7 @@ impl Gate {
 pub enum SecretCall {
     Put,
     ScheduleDeletion,
+    Delete,
 }
 
 /// A secret store that holds its first `call` at a [`Gate`].
@@ -237,7 +238,113 @@ impl SecretStore for GatedSecrets {
         self.inner.schedule_deletion(name).await
     }
     async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
+        if self.call == SecretCall::Delete {
+            self.gate.pass().await;
+        }
         self.inner.delete(name).await
+    }
+}
+
+/// A secret store whose first force delete lands but answers an error, and whose next
+/// `current_version` (the follow-up DescribeSecret) fails too: a Secrets Manager outage that
+/// hides whether the deletion happened.
+pub struct LostDeleteAnswer {
+    pub inner: Arc<dyn SecretStore>,
+    fired: std::sync::atomic::AtomicBool,
+    describe_fails: std::sync::atomic::AtomicBool,
+}
+
+impl LostDeleteAnswer {
+    pub fn new(inner: Arc<dyn SecretStore>) -> Self {
+        Self {
+            inner,
+            fired: Default::default(),
+            describe_fails: Default::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl SecretStore for LostDeleteAnswer {
+    async fn put(
+        &self,
+        name: &SecretName,
+        value: &SecretString,
+    ) -> Result<PutOutcome, SecretsError> {
+        self.inner.put(name, value).await
+    }
+    async fn current_version(&self, name: &SecretName) -> Result<Option<String>, SecretsError> {
+        if self.describe_fails.swap(false, Ordering::SeqCst) {
+            return Err(SecretsError::Unavailable(injected()));
+        }
+        self.inner.current_version(name).await
+    }
+    async fn get_version(
+        &self,
+        name: &SecretName,
+        version_id: &str,
+    ) -> Result<Option<SecretString>, SecretsError> {
+        self.inner.get_version(name, version_id).await
+    }
+    async fn make_current(&self, name: &SecretName, version_id: &str) -> Result<(), SecretsError> {
+        self.inner.make_current(name, version_id).await
+    }
+    async fn schedule_deletion(&self, name: &SecretName) -> Result<(), SecretsError> {
+        self.inner.schedule_deletion(name).await
+    }
+    async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
+        self.inner.delete(name).await?;
+        if self.fired.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.describe_fails.store(true, Ordering::SeqCst);
+        Err(SecretsError::Unavailable(injected()))
+    }
+}
+
+/// A store repository whose first tombstone write lands but answers `Conflict`: the SDK's
+/// first attempt landed, its answer was lost, and its retry failed the condition.
+pub struct RetriedTombstone {
+    pub inner: Arc<dyn StoreRepository>,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+impl RetriedTombstone {
+    pub fn new(inner: Arc<dyn StoreRepository>) -> Self {
+        Self {
+            inner,
+            fired: Default::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl StoreRepository for RetriedTombstone {
+    async fn slot(&self, org: &OrganizationId, shop: &ShopDomain) -> Result<Slot, StoreError> {
+        self.inner.slot(org, shop).await
+    }
+    async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
+        self.inner.list(org).await
+    }
+    async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
+        self.inner.put_live(record, expect).await
+    }
+    async fn put_gone(&self, tombstone: &Tombstone, expect: Expect) -> Result<(), StoreError> {
+        self.inner.put_gone(tombstone, expect).await?;
+        if self.fired.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        Err(StoreError::Conflict)
+    }
+    async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {
+        self.inner.get_settings(org).await
+    }
+    async fn put_settings(
+        &self,
+        org: &OrganizationId,
+        settings: &OrgSettings,
+    ) -> Result<(), StoreError> {
+        self.inner.put_settings(org, settings).await
     }
 }
 

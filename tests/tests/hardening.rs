@@ -15,7 +15,8 @@ use tests::app::{section, Backend, TestApp};
 use tests::events::HttpEvent;
 use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeShop, Fault};
 use tests::faults::{
-    BlackHole, CountingStores, FailingStores, Gate, GatedSecrets, GatedStores, SecretCall, Trigger,
+    BlackHole, CountingStores, FailingSecrets, FailingStores, Gate, GatedSecrets, GatedStores,
+    LostDeleteAnswer, RetriedTombstone, SecretCall, Trigger,
 };
 
 const JANE: &str = "jane@example.com";
@@ -360,6 +361,120 @@ both_backends! {
         assert_eq!(app.secret_names().await.len(), 1, "restored, not left pending deletion");
         assert_record_and_secret_agree(&app, NEW_TOKEN).await;
         assert_lookups_use(&app, NEW_TOKEN).await;
+    }
+
+    async fn two_deletes_at_once_never_let_a_reconnect_lose_its_secret(app: TestApp) {
+        app.shopify.add_shop(us_shop());
+        assert_eq!(app.connect(token_body(US, TOKEN)).await.0, 201);
+        let held = Arc::new(GatedSecrets::new(app.services.storage.secrets.clone(), SecretCall::Delete));
+        let first = app.with_storage(None, Some(held.clone()));
+        let app = Arc::new(app);
+
+        let first_delete = tokio::spawn({
+            let app = app.clone();
+            async move { app.send_with(&first, app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", US)).await }
+        });
+        held.gate.reached.notified().await; // marked, inside its window, about to delete
+        assert_eq!(app.disconnect(US).await.0, 204, "a second DELETE finishes the job too");
+        let reconnect = tokio::spawn({
+            let app = app.clone();
+            async move { app.connect(token_body(US, NEW_TOKEN)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!reconnect.is_finished(), "the reconnect waits while a deletion may still land");
+        held.gate.open.notify_one(); // the first DELETE's (bounded) call lands now
+        let (status, _) = first_delete.await.unwrap();
+        assert!(status == 204 || status == 503, "{status}");
+
+        assert_eq!(reconnect.await.unwrap().0, 201);
+        assert_record_and_secret_agree(&app, NEW_TOKEN).await;
+        assert_lookups_use(&app, NEW_TOKEN).await;
+    }
+
+    async fn a_lost_deletion_answer_never_brings_back_a_store_without_credentials(app: TestApp) {
+        app.shopify.add_shop(us_shop());
+        assert_eq!(app.connect(token_body(US, TOKEN)).await.0, 201);
+        let services = app.with_storage(None, Some(Arc::new(LostDeleteAnswer::new(app.services.storage.secrets.clone()))));
+        let event = || app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", US);
+
+        let (status, _) = app.send_with(&services, event()).await;
+
+        assert_eq!(status, 503, "it cannot be told whether the secret went");
+        assert!(app.records().await.is_empty(), "no record comes back naming credentials that may be gone");
+        assert_eq!(app.send_with(&services, event()).await.0, 204, "a retry finishes the disconnect");
+        assert!(app.secret_names().await.is_empty());
+    }
+
+    async fn a_disconnect_whose_mark_write_was_retried_still_puts_the_store_back(app: TestApp) {
+        app.shopify.add_shop(us_shop());
+        assert_eq!(app.connect(token_body(US, TOKEN)).await.0, 201);
+        let trigger = Arc::new(Trigger::default());
+        trigger.fail_on(1);
+        let secrets = Arc::new(FailingSecrets { inner: app.services.storage.secrets.clone(), trigger });
+        let services = app.with_storage(Some(Arc::new(RetriedTombstone::new(app.services.storage.stores.clone()))), Some(secrets));
+
+        let (status, _) = app.send_with(&services, app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", US)).await;
+
+        assert_eq!(status, 503);
+        assert_eq!(app.records().await.len(), 1, "a DELETE that failed leaves the store connected");
+        assert_record_and_secret_agree(&app, TOKEN).await;
+        assert_lookups_use(&app, TOKEN).await;
+    }
+
+    async fn a_delete_during_a_failed_connects_undo_is_a_404_and_the_next_connect_ends_well(app: TestApp) {
+        app.shopify.add_shop(us_shop());
+        let trigger = Arc::new(Trigger::default());
+        trigger.fail_on(1);
+        let failing = Arc::new(FailingStores::new(app.services.storage.stores.clone(), trigger));
+        let gated = Arc::new(GatedSecrets::new(app.services.storage.secrets.clone(), SecretCall::ScheduleDeletion));
+        let first = app.with_storage(Some(failing), Some(gated.clone()));
+        let app = Arc::new(app);
+
+        let failed = tokio::spawn({
+            let app = app.clone();
+            async move { app.send_with(&first, app.as_admin("POST", "/shopify/stores").json(&token_body(US, TOKEN))).await }
+        });
+        gated.gate.reached.notified().await; // the undo marked the slot and is about to delete
+        let (delete_status, body) = app.disconnect(US).await;
+        assert_eq!(delete_status, 404, "the shop was never connected: {body}");
+        let reconnect = tokio::spawn({
+            let app = app.clone();
+            async move { app.connect(token_body(US, NEW_TOKEN)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        gated.gate.open.notify_one();
+
+        assert_eq!(failed.await.unwrap().0, 503);
+        assert_eq!(reconnect.await.unwrap().0, 201);
+        assert_record_and_secret_agree(&app, NEW_TOKEN).await;
+        assert_lookups_use(&app, NEW_TOKEN).await;
+    }
+
+    async fn a_connect_that_lands_on_a_concurrent_connect_answers_200_even_when_its_answer_is_lost(app: TestApp) {
+        for lost in [false, true] {
+            let app = TestApp::spawn(app.backend).await;
+            app.shopify.add_shop(us_shop());
+            let trigger = Arc::new(Trigger::default());
+            if lost {
+                trigger.fail_on(2);
+            }
+            let stores = FailingStores { after_write: true, ..FailingStores::new(app.services.storage.stores.clone(), trigger) };
+            let gated = Arc::new(GatedSecrets::new(app.services.storage.secrets.clone(), SecretCall::Put));
+            let first = app.with_storage(Some(Arc::new(stores)), Some(gated.clone()));
+            let app = Arc::new(app);
+
+            let a = tokio::spawn({
+                let app = app.clone();
+                async move { app.send_with(&first, app.as_admin("POST", "/shopify/stores").json(&token_body(US, TOKEN))).await }
+            });
+            gated.gate.reached.notified().await; // read the slot empty, about to stage
+            assert_eq!(app.connect(token_body(US, NEW_TOKEN)).await.0, 201);
+            gated.gate.open.notify_one();
+            let (status, body) = a.await.unwrap();
+
+            assert_eq!(status, 200, "it replaced a connected store's credentials (answer lost: {lost}): {body}");
+            assert_record_and_secret_agree(&app, TOKEN).await;
+        }
     }
 
     async fn a_null_contact_is_no_verified_contact(app: TestApp) {

@@ -435,6 +435,7 @@ async fn a_secret_pending_deletion_is_restored_when_the_shop_connects_again() {
         write_id: "test".into(),
         deleting_since: None,
         removed_at: chrono::Utc::now(),
+        origin: shared::store::TombstoneOrigin::Disconnect,
     };
     app.services
         .storage

@@ -77,6 +77,19 @@ pub struct Tombstone {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleting_since: Option<DateTime<Utc>>,
     pub removed_at: DateTime<Utc>,
+    /// What left the tombstone: a disconnect of a connected store, or the undo of a connect
+    /// whose record never landed (the shop was never connected).
+    #[serde(default)]
+    pub origin: TombstoneOrigin,
+}
+
+/// See [`Tombstone::origin`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TombstoneOrigin {
+    #[default]
+    Disconnect,
+    Undo,
 }
 
 /// The state of one (organization, shop) slot. (Short-lived and read once per request; the
