@@ -21,9 +21,12 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 /// Attempts per operation, the first included.
 pub const MAX_ATTEMPTS: u32 = 3;
 
-/// Loads region, credentials and endpoint from the standard AWS environment.
+/// Loads region, credentials and endpoint from the standard AWS environment. The HTTPS client
+/// trusts compiled-in roots and builds its TLS connector at the first request (see
+/// [`crate::tls`]), so no certificate is read or parsed at cold start.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     configure(aws_config::defaults(aws_config::BehaviorVersion::latest()))
+        .http_client(crate::tls::aws_http_client())
         .load()
         .await
 }

@@ -17,6 +17,7 @@ pub mod services;
 pub mod shopify;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod views;
 
 pub use config::Config;

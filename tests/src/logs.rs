@@ -22,16 +22,17 @@ impl Write for Sink {
     }
 }
 
-/// Installs the capturing subscriber for this test binary (idempotent).
+/// Installs the capturing subscriber for this test binary (idempotent). A process that
+/// installed its own subscriber first (a bench) keeps it.
 pub fn capture() {
     INIT.get_or_init(|| {
-        tracing_subscriber::fmt()
+        let _ = tracing_subscriber::fmt()
             .json()
             .with_env_filter(tracing_subscriber::EnvFilter::new(
                 "debug,hyper=info,h2=info",
             ))
             .with_writer(|| Sink)
-            .init();
+            .try_init();
     });
 }
 

@@ -65,6 +65,8 @@ impl Transport {
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(concat!("shopify-connector/", env!("CARGO_PKG_VERSION")))
+            // Compiled-in public roots (see `crate::tls`): no read of the system store.
+            .tls_certs_only(crate::tls::reqwest_roots())
             .build()
             .expect("the TLS backend is compiled in, so building the client cannot fail");
         Self { http, config }

@@ -79,7 +79,7 @@ pub async fn graphql(
         &data,
     );
     let (capacity, restore_rate) = record.bucket;
-    let available = {
+    {
         let mut guard = inner.lock().unwrap();
         let bucket = guard.bucket(&shop, capacity, restore_rate);
         if !bucket.admit(requested) {
@@ -87,14 +87,20 @@ pub async fn graphql(
             guard.throttled += 1;
             return throttled(requested, available, capacity, restore_rate);
         }
+    }
+    // The query runs holding its requested cost; then the difference flows back.
+    if !record.execution.is_zero() {
+        tokio::time::sleep(record.execution).await;
+    }
+    let available = {
+        let mut guard = inner.lock().unwrap();
+        let bucket = guard.bucket(&shop, capacity, restore_rate);
         bucket.refund(requested - actual);
         let available = bucket.available();
-        guard.spent.push((
-            shop.clone(),
-            request.operation_name.clone().unwrap_or_default(),
-            requested,
-            actual,
-        ));
+        let operation = request.operation_name.clone().unwrap_or_default();
+        guard
+            .spent
+            .push((shop.clone(), operation, requested, actual));
         available
     };
     let mut response = Json(json!({

@@ -1,0 +1,12 @@
+//! A bare `lambda_runtime` function (echoes its event): the yardstick `cargo bench --bench
+//! cold_start` measures every function's init against, built with the same profile.
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    run(service_fn(|event: LambdaEvent<serde_json::Value>| async {
+        Ok::<_, Error>(event.payload)
+    }))
+    .await
+}
