@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""The local AWS stack: moto in server mode (DynamoDB + Secrets Manager) on a free loopback
-port, with the stores table created exactly as template.yaml defines it.
+"""The local AWS stack: moto in server mode (DynamoDB, Secrets Manager, S3, SQS, EventBridge) on
+a free loopback port, with the stores table created exactly as template.yaml defines it, the
+knowledge bucket, the knowledge queue with its dead-letter queue (redrive after 5 receives, as
+the template says), and a rule copying the connector's events on the default bus into a queue
+the tests and the local run read them from.
 
     stack.py start   start moto, create the table, write .local/stack.env
     stack.py stop    stop the moto started by `start`
@@ -24,6 +27,10 @@ STATE = ROOT / ".local"
 PID_FILE = STATE / "moto.pid"
 ENV_FILE = STATE / "stack.env"
 TABLE_NAME = os.environ.get("STORES_TABLE", "shopify-connector-local-stores")
+BUCKET = "shopify-connector-local-knowledge"
+QUEUE = "shopify-connector-local-knowledge"
+DLQ = "shopify-connector-local-knowledge-dlq"
+EVENTS_QUEUE = "shopify-connector-local-events"
 REGION = "us-east-1"
 
 
@@ -118,13 +125,35 @@ def start():
     )
     dynamodb.create_table(**table_definition())
     dynamodb.get_waiter("table_exists").wait(TableName=TABLE_NAME)
+    session = dict(endpoint_url=endpoint, region_name=REGION,
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+    boto3.client("s3", **session).create_bucket(Bucket=BUCKET)
+    sqs = boto3.client("sqs", **session)
+    dlq_url = sqs.create_queue(QueueName=DLQ)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName=QUEUE, Attributes={
+        "VisibilityTimeout": "30",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+    })["QueueUrl"]
+    events_url = sqs.create_queue(QueueName=EVENTS_QUEUE)["QueueUrl"]
+    events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = boto3.client("events", **session)
+    events.put_rule(Name="connector-events", EventBusName="default",
+                    EventPattern=json.dumps({"source": ["shopify-connector"]}))
+    events.put_targets(Rule="connector-events", EventBusName="default",
+                       Targets=[{"Id": "events-queue", "Arn": events_arn}])
     ENV_FILE.write_text(
         f"AWS_ENDPOINT_URL={endpoint}\n"
         f"AWS_REGION={REGION}\nAWS_DEFAULT_REGION={REGION}\n"
         "AWS_ACCESS_KEY_ID=testing\nAWS_SECRET_ACCESS_KEY=testing\n"
         f"STORES_TABLE={TABLE_NAME}\n"
+        f"KNOWLEDGE_BUCKET={BUCKET}\n"
+        f"KNOWLEDGE_QUEUE_URL={queue_url}\n"
+        f"KNOWLEDGE_DLQ_URL={dlq_url}\n"
+        f"KNOWLEDGE_EVENTS_QUEUE_URL={events_url}\n"
+        "EVENT_BUS_NAME=default\n"
     )
-    print(f"local stack up: moto at {endpoint}, table {TABLE_NAME}", file=sys.stderr)
+    print(f"local stack up: moto at {endpoint}, table {TABLE_NAME}, bucket {BUCKET}, queue {QUEUE}", file=sys.stderr)
 
 
 if __name__ == "__main__":

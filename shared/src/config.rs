@@ -45,6 +45,31 @@ impl Default for Budgets {
     }
 }
 
+/// Knowledge sync's resources.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnowledgeConfig {
+    /// `KNOWLEDGE_BUCKET`: where documents go (the sync worker needs it).
+    pub bucket: Option<String>,
+    /// `KNOWLEDGE_QUEUE_URL`: the sync jobs' queue (every function that asks for runs).
+    pub queue_url: Option<String>,
+    /// `EVENT_BUS_NAME`, default `default`.
+    pub event_bus: String,
+    /// `KNOWLEDGE_BULK_THRESHOLD`, default 2000: above this many products a full run reads
+    /// them with a bulk operation.
+    pub bulk_threshold: u64,
+}
+
+impl Default for KnowledgeConfig {
+    fn default() -> Self {
+        Self {
+            bucket: None,
+            queue_url: None,
+            event_bus: "default".into(),
+            bulk_threshold: 2000,
+        }
+    }
+}
+
 /// Everything a function needs to know about its environment.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -57,6 +82,7 @@ pub struct Config {
     pub shopify: ShopifyConfig,
     pub auth: AuthConfig,
     pub budgets: Budgets,
+    pub knowledge: KnowledgeConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +161,18 @@ impl Config {
             lookup: millis("LOOKUP_BUDGET_MS", defaults.lookup)?,
             sidebar: millis("SIDEBAR_BUDGET_MS", defaults.sidebar)?,
         };
+        let bulk_threshold = match get("KNOWLEDGE_BULK_THRESHOLD") {
+            None => KnowledgeConfig::default().bulk_threshold,
+            Some(raw) => raw.parse().map_err(|_| {
+                ConfigError::Invalid("KNOWLEDGE_BULK_THRESHOLD", "expected a number".into())
+            })?,
+        };
+        let knowledge = KnowledgeConfig {
+            bucket: get("KNOWLEDGE_BUCKET"),
+            queue_url: get("KNOWLEDGE_QUEUE_URL"),
+            event_bus: get("EVENT_BUS_NAME").unwrap_or_else(|| "default".into()),
+            bulk_threshold,
+        };
         Ok(Self {
             stores_table,
             secret_prefix: get("SECRET_PREFIX").unwrap_or_else(|| "opencx/shopify".into()),
@@ -142,6 +180,7 @@ impl Config {
             shopify,
             auth,
             budgets,
+            knowledge,
         })
     }
 }
@@ -169,6 +208,24 @@ mod tests {
         assert!(config.auth.admin_roles.contains("owner"));
         assert_eq!(config.budgets.lookup, Duration::from_millis(8_000));
         assert_eq!(config.budgets.sidebar, Duration::from_millis(6_000));
+    }
+
+    #[test]
+    fn knowledge_settings_are_read_with_their_defaults() {
+        let config = Config::from_lookup(env(&[("STORES_TABLE", "t")])).unwrap();
+        assert_eq!(config.knowledge, KnowledgeConfig::default());
+        assert_eq!(config.knowledge.event_bus, "default");
+        let config = Config::from_lookup(env(&[
+            ("STORES_TABLE", "t"),
+            ("KNOWLEDGE_BUCKET", "docs"),
+            ("KNOWLEDGE_QUEUE_URL", "https://sqs/q"),
+            ("EVENT_BUS_NAME", "bus"),
+            ("KNOWLEDGE_BULK_THRESHOLD", "50"),
+        ]))
+        .unwrap();
+        assert_eq!(config.knowledge.bucket.as_deref(), Some("docs"));
+        assert_eq!(config.knowledge.bulk_threshold, 50);
+        assert!(Config::from_lookup(env(&[("STORES_TABLE", "t"), ("KNOWLEDGE_BULK_THRESHOLD", "many")])).is_err());
     }
 
     #[test]

@@ -205,6 +205,12 @@ impl From<ConnectError> for ApiError {
     }
 }
 
+impl From<crate::knowledge::KnowledgeError> for ApiError {
+    fn from(e: crate::knowledge::KnowledgeError) -> Self {
+        Self::of(e.code())
+    }
+}
+
 impl From<VerifyError> for ApiError {
     fn from(e: VerifyError) -> Self {
         match e {

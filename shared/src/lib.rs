@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod failure;
 pub mod http;
+pub mod knowledge;
 pub mod lifecycle;
 pub mod routing;
 pub mod secrets;

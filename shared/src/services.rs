@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use crate::access::Access;
 use crate::config::{AuthConfig, Budgets, Config, ConfigError};
+use crate::knowledge::aws::{DynamoKnowledge, SqsQueue};
+use crate::knowledge::KnowledgePorts;
 use crate::lifecycle::Storage;
 use crate::secrets::{SecretStore, SecretsManagerStore};
 use crate::shopify::{ShopifyClient, ShopifyConfig};
@@ -20,6 +22,8 @@ pub struct Services {
     pub shopify: ShopifyClient,
     /// Decrypted credentials, per container (see [`Access`]).
     pub access: Arc<Access>,
+    /// Asking for knowledge sync runs and removals (`None` without `KNOWLEDGE_QUEUE_URL`).
+    pub knowledge: Option<KnowledgePorts>,
 }
 
 impl Services {
@@ -32,10 +36,12 @@ impl Services {
 
     /// The real adapters for `config`, sharing `sdk`.
     pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
-        let stores = DynamoStoreRepository::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            config.stores_table.clone(),
-        );
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        let stores = DynamoStoreRepository::new(dynamodb.clone(), config.stores_table.clone());
+        let knowledge = config.knowledge.queue_url.as_ref().map(|url| KnowledgePorts {
+            repo: Arc::new(DynamoKnowledge::new(dynamodb, config.stores_table.clone())),
+            queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
+        });
         let secrets = SecretsManagerStore::new(
             aws_sdk_secretsmanager::Client::new(sdk),
             config.kms_key_id.clone(),
@@ -45,12 +51,14 @@ impl Services {
             secrets: Arc::new(secrets),
             secret_prefix: config.secret_prefix.clone(),
         };
-        Self::new(
+        let mut services = Self::new(
             config.auth.clone(),
             config.budgets,
             storage,
             ShopifyClient::new(config.shopify.clone()),
-        )
+        );
+        services.knowledge = knowledge;
+        services
     }
 
     pub fn new(
@@ -70,6 +78,7 @@ impl Services {
             storage,
             shopify,
             access,
+            knowledge: None,
         }
     }
 
@@ -95,11 +104,13 @@ impl Services {
     /// The same services over other storage (fault-injecting adapters, say); the credential
     /// cache is new, so it reads through the given secrets.
     pub fn with_storage(&self, storage: Storage) -> Self {
-        Self::new(
+        let mut services = Self::new(
             self.auth.clone(),
             self.budgets,
             storage,
             self.shopify.clone(),
-        )
+        );
+        services.knowledge = self.knowledge.clone();
+        services
     }
 }

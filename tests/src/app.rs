@@ -37,6 +37,9 @@ pub struct TestApp {
     pub org: String,
     pub aws: Option<Aws>,
     pub memory_secrets: Option<Arc<MemorySecretStore>>,
+    /// Knowledge sync's ports and worker ([`TestApp::with_knowledge`]).
+    pub knowledge: Option<crate::knowledge::KnowledgeRig>,
+    shopify_config: ShopifyConfig,
 }
 
 /// Retries sized for tests: real backoff logic, millisecond waits.
@@ -51,6 +54,17 @@ pub fn fast_retry() -> RetryPolicy {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::build(backend, false).await
+    }
+
+    /// An app with the knowledge sync tier too: the dashboard's knowledge routes, the
+    /// connect/settings/disconnect hooks, and `knowledge-sync` behind a queue. On moto the
+    /// app gets a table of its own, so the schedule's scan sees only its stores.
+    pub async fn with_knowledge(backend: Backend) -> Self {
+        Self::build(backend, true).await
+    }
+
+    async fn build(backend: Backend, knowledge: bool) -> Self {
         crate::logs::capture();
         let shopify = FakeShopify::start().await;
         let shopify_config = ShopifyConfig {
@@ -60,6 +74,7 @@ impl TestApp {
             request_timeout: Duration::from_secs(5),
             ..ShopifyConfig::default()
         };
+        let mut sdk = None;
         let (stores, secrets, aws, memory_secrets): (
             Arc<dyn StoreRepository>,
             Arc<dyn SecretStore>,
@@ -76,10 +91,15 @@ impl TestApp {
                 )
             }
             Backend::Moto => {
-                let sdk = local_aws::sdk_config().await;
-                let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-                let sm = aws_sdk_secretsmanager::Client::new(&sdk);
-                let table = local_aws::table();
+                let config = local_aws::sdk_config().await;
+                let dynamo = aws_sdk_dynamodb::Client::new(&config);
+                let sm = aws_sdk_secretsmanager::Client::new(&config);
+                sdk = Some(config);
+                let table = if knowledge {
+                    local_aws::fresh_table(&dynamo).await
+                } else {
+                    local_aws::table()
+                };
                 (
                     Arc::new(DynamoStoreRepository::new(dynamo.clone(), table.clone())),
                     Arc::new(SecretsManagerStore::new(sm.clone(), None)),
@@ -97,12 +117,29 @@ impl TestApp {
             secrets,
             secret_prefix: local_aws::unique("test/shopify"),
         };
-        let services = Services::new(
+        let mut services = Services::new(
             AuthConfig::default(),
             Budgets::default(),
-            storage,
-            ShopifyClient::new(shopify_config),
+            storage.clone(),
+            ShopifyClient::new(shopify_config.clone()),
         );
+        let rig = if knowledge {
+            let access = crate::knowledge::worker_access(
+                storage.secrets.clone(),
+                storage.secret_prefix.clone(),
+                shopify_config.clone(),
+            );
+            let rig = match (&sdk, &aws) {
+                (Some(sdk), Some(aws)) => {
+                    crate::knowledge::moto(sdk, storage.stores.clone(), &aws.table, access).await
+                }
+                _ => crate::knowledge::memory(storage.stores.clone(), access),
+            };
+            services.knowledge = Some(rig.ports.clone());
+            Some(rig)
+        } else {
+            None
+        };
         Self {
             backend,
             shopify,
@@ -110,7 +147,26 @@ impl TestApp {
             org: local_aws::unique("org"),
             aws,
             memory_secrets,
+            knowledge: rig,
+            shopify_config,
         }
+    }
+
+    /// The knowledge tier; panics for an app spawned without it.
+    pub fn rig(&self) -> &crate::knowledge::KnowledgeRig {
+        self.knowledge
+            .as_ref()
+            .expect("an app spawned with_knowledge")
+    }
+
+    /// The Shopify client settings every function of this app uses.
+    pub fn shopify_config(&self) -> &ShopifyConfig {
+        &self.shopify_config
+    }
+
+    /// Another organization on the same backend, tables, bucket and queue.
+    pub fn other_org(&self) -> String {
+        local_aws::unique("org")
     }
 
     /// Claims of an admin of this app's org.

@@ -80,6 +80,13 @@ impl StoreRepository for FailingStores {
     async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
         self.inner.list(org).await
     }
+    async fn scan(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<StoreRecord>, Option<String>), StoreError> {
+        self.inner.scan(cursor, limit).await
+    }
     async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
         self.write(self.inner.put_live(record, expect)).await
     }
@@ -326,6 +333,13 @@ impl StoreRepository for RetriedTombstone {
     async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
         self.inner.list(org).await
     }
+    async fn scan(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<StoreRecord>, Option<String>), StoreError> {
+        self.inner.scan(cursor, limit).await
+    }
     async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
         self.inner.put_live(record, expect).await
     }
@@ -361,6 +375,13 @@ impl StoreRepository for GatedStores {
     }
     async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
         self.inner.list(org).await
+    }
+    async fn scan(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<StoreRecord>, Option<String>), StoreError> {
+        self.inner.scan(cursor, limit).await
     }
     async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
         self.inner.put_live(record, expect).await
@@ -413,6 +434,14 @@ impl StoreRepository for CountingStores {
     async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
         self.count();
         self.inner.list(org).await
+    }
+    async fn scan(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<StoreRecord>, Option<String>), StoreError> {
+        self.count();
+        self.inner.scan(cursor, limit).await
     }
     async fn load_org(
         &self,

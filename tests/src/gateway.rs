@@ -90,6 +90,21 @@ pub fn dashboard_routes(services: Services) -> Vec<Route> {
             });
             handler
         }),
+        route(
+            "GET",
+            "/shopify/knowledge",
+            handler!(services, knowledge::handle),
+        ),
+        route(
+            "POST",
+            "/shopify/knowledge/sync",
+            handler!(services, knowledge::handle),
+        ),
+        route(
+            "GET",
+            "/shopify/knowledge/documents",
+            handler!(services, knowledge::handle),
+        ),
     ]
 }
 

@@ -30,6 +30,30 @@ pub fn table() -> String {
     std::env::var("STORES_TABLE").unwrap_or_else(|_| "shopify-stores-local".into())
 }
 
+/// A new, empty table with the stores table's key schema, for a test whose work scans the
+/// whole table (the knowledge schedule).
+pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> String {
+    let source = client
+        .describe_table()
+        .table_name(table())
+        .send()
+        .await
+        .expect("describe the local stores table")
+        .table
+        .expect("a table description");
+    let name = unique("stores");
+    client
+        .create_table()
+        .table_name(&name)
+        .set_key_schema(source.key_schema)
+        .set_attribute_definitions(source.attribute_definitions)
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create a test table");
+    name
+}
+
 /// One `SdkConfig` against moto, with dummy credentials.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     let endpoint = endpoint().expect("the moto tier runs only with AWS_ENDPOINT_URL set");

@@ -165,11 +165,15 @@ both_backends! {
     }
 
     async fn settings_default_to_all_on_and_round_trip(app: TestApp) {
-        let defaults = json!({"actions": {"get_order_details": true, "search_products": true, "get_shop_details": true}, "require_email_match": true});
+        let knowledge = json!({"pages": true, "articles": false, "products": false, "policies": true});
+        let defaults = json!({"actions": {"get_order_details": true, "search_products": true, "get_shop_details": true}, "require_email_match": true, "knowledge": knowledge});
         assert_eq!(app.send(app.as_admin("GET", "/shopify/settings")).await, (200, defaults.clone()));
 
-        let changed = json!({"actions": {"get_order_details": false, "search_products": true, "get_shop_details": false}, "require_email_match": false});
-        assert_eq!(app.send(app.as_admin("PUT", "/shopify/settings").json(&changed)).await, (200, changed.clone()));
+        // `knowledge` may be left out of a PUT: it is kept as it is.
+        let update = json!({"actions": {"get_order_details": false, "search_products": true, "get_shop_details": false}, "require_email_match": false});
+        let mut changed = update.clone();
+        changed["knowledge"] = knowledge;
+        assert_eq!(app.send(app.as_admin("PUT", "/shopify/settings").json(&update)).await, (200, changed.clone()));
         let member = HttpEvent::new("GET", "/shopify/settings").claims(&[("org_id", &app.org), ("role", "agent")]);
         assert_eq!(app.send(member).await, (200, changed.clone()), "members read the saved settings");
 

@@ -1,7 +1,7 @@
 //! `DELETE /shopify/stores/{shop}`: disconnect a store — its record and its credentials go.
 //!
-//! Parse the caller and the shop, run [`shared::lifecycle::disconnect`], answer 204 (or 404
-//! when the store is not connected). From the first write of that protocol no lookup uses the
+//! Parse the caller and the shop, run [`shared::lifecycle::disconnect`], queue the removal of
+//! the store's knowledge documents, answer 204 (or 404 when the store is not connected). From the first write of that protocol no lookup uses the
 //! store; the secret is deleted at once, without a recovery window: disconnecting is the
 //! merchant withdrawing our access, and reconnecting only takes pasting the credentials again.
 
@@ -30,9 +30,17 @@ async fn disconnect(services: &Services, req: &Request) -> Result<(), ApiError> 
     let caller = Caller::from_request(req, &services.auth)?;
     caller.require_admin()?;
     let shop = http::shop_param(req)?;
-    match lifecycle::disconnect(&services.storage, http::deadline(req), &caller.org, &shop).await {
-        Ok(()) => Ok(()),
-        Err(LifecycleError::NotConnected) => Err(ApiError::store_not_found()),
-        Err(error) => Err(logged(error)),
+    let deadline = http::deadline(req);
+    match lifecycle::disconnect(&services.storage, deadline, &caller.org, &shop).await {
+        Ok(()) => {}
+        Err(LifecycleError::NotConnected) => return Err(ApiError::store_not_found()),
+        Err(error) => return Err(logged(error)),
     }
+    if let Some(knowledge) = &services.knowledge {
+        // Its documents and sync state go; the scheduled run removes them if this fails.
+        if let Err(error) = knowledge.disconnected(&deadline, &caller.org, &shop).await {
+            tracing::warn!(shop = %shop, %error, "could not queue the removal of its knowledge");
+        }
+    }
+    Ok(())
 }

@@ -68,14 +68,23 @@ async fn connect(services: &Services, req: &Request) -> Result<Connected, ApiErr
     caller.require_admin()?;
     let (shop, credentials) = credentials_of(http::json_body(req)?)?;
     tracing::info!(org_id = %caller.org, shop = %shop, auth_type = ?credentials.auth_type(), "connecting a store");
-    lifecycle::connect(
+    let deadline = http::deadline(req);
+    let connected = lifecycle::connect(
         &services.storage,
         &services.shopify,
-        http::deadline(req),
+        deadline,
         &caller.org,
         &shop,
         &credentials,
     )
     .await
-    .map_err(logged)
+    .map_err(logged)?;
+    if let (Connected::New(_), Some(knowledge)) = (&connected, &services.knowledge) {
+        // The first knowledge sync; the scheduled run picks the store up if this fails.
+        let stores = services.storage.stores.as_ref();
+        if let Err(error) = knowledge.connected(stores, &deadline, &caller.org, &shop).await {
+            tracing::warn!(shop = %shop, %error, "could not queue the first knowledge sync");
+        }
+    }
+    Ok(connected)
 }

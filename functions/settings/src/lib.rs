@@ -4,11 +4,13 @@
 //!   re-checks its credentials live, exactly as a connect does, and records the outcome
 //!   (`status`, `granted_scopes`, `warnings`, shop details, `last_verified_at`);
 //! - `GET /shopify/settings` — the organization's AI action toggles (defaults: all on);
-//! - `PUT /shopify/settings` — replace them (admins only; the whole object, strictly checked).
+//! - `PUT /shopify/settings` — replace them (admins only; the whole object, strictly checked;
+//!   `knowledge` may be left out and is then kept). Knowledge sources turned on are synced on
+//!   every store, sources turned off lose their documents.
 
 use lambda_http::{Body, Error, Request, Response};
 use serde::Serialize;
-use shared::domain::OrgSettings;
+use shared::domain::SettingsUpdate;
 use shared::error::logged;
 use shared::http::{self, Caller};
 use shared::lifecycle::{self, LifecycleError, VerifyError};
@@ -84,12 +86,27 @@ async fn route(services: &Services, req: &Request) -> Result<Response<Body>, Api
         }
         "PUT /shopify/settings" => {
             caller.require_admin()?;
-            let settings: OrgSettings = http::json_body(req)?;
+            let update: SettingsUpdate = http::json_body(req)?;
+            let before = deadline
+                .run(stores.get_settings(&caller.org))
+                .await
+                .map_err(logged)?;
+            let settings = update.apply(&before);
             deadline
                 .run(stores.put_settings(&caller.org, &settings))
                 .await
                 .map_err(logged)?;
             tracing::info!(org_id = %caller.org, ?settings, "settings saved");
+            if let Some(knowledge) = &services.knowledge {
+                // Sources turned on are synced, those turned off lose their documents; the
+                // scheduled run catches up if this fails.
+                let changed = knowledge
+                    .sources_changed(stores.as_ref(), &deadline, &caller.org, &before.knowledge, &settings.knowledge)
+                    .await;
+                if let Err(error) = changed {
+                    tracing::warn!(org_id = %caller.org, %error, "could not queue the knowledge changes");
+                }
+            }
             Ok(http::json_response(200, &settings))
         }
         other => {

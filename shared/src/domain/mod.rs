@@ -11,5 +11,5 @@ pub use credentials::{AuthType, Credentials, InvalidCredentialsFormat};
 pub use email::{Email, InvalidEmail};
 pub use order_number::{InvalidOrderNumber, OrderNumber};
 pub use org::{InvalidOrganizationId, OrganizationId};
-pub use settings::{ActionToggles, OrgSettings};
+pub use settings::{ActionToggles, KnowledgeSources, OrgSettings, SettingsUpdate, Source};
 pub use shop_domain::{InvalidShopDomain, ShopDomain};

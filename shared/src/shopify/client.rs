@@ -304,6 +304,91 @@ impl ShopifyClient {
     }
 }
 
+/// A bulk operation's JSONL result, read a chunk at a time (never held whole).
+pub struct BulkResult {
+    response: reqwest::Response,
+    /// Bytes still to skip: a server that ignored `Range` sends the file from its start.
+    skip: u64,
+}
+
+impl BulkResult {
+    /// The next bytes of the result; `None` at its end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ShopifyError> {
+        loop {
+            let Some(chunk) = self.response.chunk().await.map_err(|e| {
+                if e.is_timeout() {
+                    ShopifyError::Timeout
+                } else {
+                    ShopifyError::Network(e)
+                }
+            })?
+            else {
+                return Ok(None);
+            };
+            if self.skip >= chunk.len() as u64 {
+                self.skip -= chunk.len() as u64;
+                continue;
+            }
+            let from = self.skip as usize;
+            self.skip = 0;
+            return Ok(Some(chunk[from..].to_vec()));
+        }
+    }
+}
+
+impl ShopifyClient {
+    /// Opens a bulk operation's result at byte `offset`. The URL is Shopify's signed storage
+    /// URL: fetched over HTTPS (plain HTTP only with `SHOPIFY_BASE_URL`, locally) and without
+    /// the store's token.
+    pub async fn bulk_result(
+        &self,
+        deadline: &Deadline,
+        url: &str,
+        offset: u64,
+    ) -> Result<BulkResult, ShopifyError> {
+        let transport = &self.inner.transport;
+        let local = transport.config.base_url.is_some();
+        if !(url.starts_with("https://") || (local && url.starts_with("http://"))) {
+            return Err(ShopifyError::InvalidResponse(
+                "a bulk result URL that is not HTTPS".into(),
+            ));
+        }
+        let Some(budget) = deadline.attempt(deadline.remaining()) else {
+            return Err(ShopifyError::Timeout);
+        };
+        let mut request = transport.http.get(url).timeout(budget);
+        if offset > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={offset}-"));
+        }
+        let response = deadline
+            .run(async {
+                request.send().await.map_err(|e| {
+                    if e.is_timeout() {
+                        ShopifyError::Timeout
+                    } else {
+                        ShopifyError::Network(e)
+                    }
+                })
+            })
+            .await?;
+        let skip = match response.status().as_u16() {
+            206 => 0,
+            200 => offset,
+            416 => {
+                return Err(ShopifyError::InvalidResponse(
+                    "the bulk result is shorter than the saved offset".into(),
+                ))
+            }
+            status => {
+                return Err(ShopifyError::InvalidResponse(format!(
+                    "the bulk result answered HTTP {status}"
+                )))
+            }
+        };
+        Ok(BulkResult { response, skip })
+    }
+}
+
 fn classify_graphql_errors(errors: Value, cost: Option<&Cost>) -> Attempt<Value> {
     let list: Vec<GraphQlError> = match errors {
         Value::Array(_) => serde_json::from_value(errors).unwrap_or_default(),

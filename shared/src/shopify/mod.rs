@@ -3,6 +3,7 @@
 //! GraphQL documents we send.
 
 mod client;
+pub mod content;
 pub mod customers;
 mod error;
 pub mod orders;
@@ -16,7 +17,7 @@ mod transport;
 pub mod types;
 mod validate;
 
-pub use client::{BucketReading, ShopifyClient};
+pub use client::{BucketReading, BulkResult, ShopifyClient};
 pub use error::ShopifyError;
 pub use retry::{throttle_wait, RetryPolicy, ThrottleStatus};
 pub use scopes::{missing_scopes, scope_warnings, Warning, REQUIRED_SCOPES};

@@ -191,6 +191,44 @@ impl StoreRepository for DynamoStoreRepository {
         Ok(records)
     }
 
+    async fn scan(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<StoreRecord>, Option<String>), StoreError> {
+        let start = cursor.and_then(|c| {
+            let (pk, sk) = c.split_once('\n')?;
+            Some(HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(pk.to_owned())),
+                ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+            ]))
+        });
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(sk, :store)")
+            .expression_attribute_values(":store", AttributeValue::S(STORE_SK_PREFIX.into()))
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        let mut records = Vec::new();
+        for item in output.items.unwrap_or_default() {
+            records.extend(slot_of(item)?.live());
+        }
+        let next = output
+            .last_evaluated_key
+            .and_then(|key| match (key.get("pk"), key.get("sk")) {
+                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+                    Some(format!("{pk}\n{sk}"))
+                }
+                _ => None,
+            });
+        Ok((records, next))
+    }
+
     /// One query over the organization's partition: store items and the settings item.
     async fn load_org(
         &self,

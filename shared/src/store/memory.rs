@@ -72,6 +72,27 @@ impl StoreRepository for MemoryStoreRepository {
         Ok(records)
     }
 
+    async fn scan(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<StoreRecord>, Option<String>), StoreError> {
+        let slots = self.slots.lock().unwrap();
+        let mut live = slots
+            .iter()
+            .filter_map(|((org, shop), slot)| {
+                Some((format!("{org}\n{shop}"), slot.clone().live()?))
+            })
+            .filter(|(key, _)| cursor.is_none_or(|c| key.as_str() > c));
+        let page: Vec<(String, StoreRecord)> = live.by_ref().take(limit.max(1)).collect();
+        let next = if live.next().is_some() {
+            page.last().map(|(key, _)| key.clone())
+        } else {
+            None
+        };
+        Ok((page.into_iter().map(|(_, r)| r).collect(), next))
+    }
+
     async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
         self.put(
             &record.org_id,

@@ -222,6 +222,14 @@ pub trait StoreRepository: Send + Sync {
     /// Every connected store of `org`, ordered by `connected_at` then domain.
     async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError>;
 
+    /// A page of the connected stores of every organization (at most about `limit`), and the
+    /// cursor of the next page; for the schedules that visit every store.
+    async fn scan(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<StoreRecord>, Option<String>), StoreError>;
+
     /// Writes `record` if the slot is what `expect` says.
     async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError>;
 

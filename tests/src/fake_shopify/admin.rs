@@ -10,6 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::content;
 use super::cost::costs;
 use super::faults::{cost_extension, shopify_error, throttled};
 use super::model::{FakeOrder, FakeShop};
@@ -57,20 +58,34 @@ pub async fn graphql(
         return shopify_error(401, None);
     }
     let vars = &request.variables;
-    let data = match request.operation_name.as_deref() {
-        Some("ValidateCredentials") => validate_credentials(&record),
-        Some("FindOrdersByName") => find_orders(&record, &request.query, vars, false),
-        Some("FindOrderIdsByName") => find_orders(&record, &request.query, vars, true),
-        Some("OrdersByIds") => orders_by_ids(&record, vars),
-        Some("SearchProducts") => search_products(&record, vars),
-        Some("ShopDetails") => shop_details(&record),
-        Some("CustomerByEmail") => customer_by_email(&record, vars),
-        other => {
-            return Json(json!({
-                "errors": [{"message": format!("the fake does not serve operation {other:?}"), "extensions": {"code": "UNKNOWN"}}]
-            }))
-            .into_response()
-        }
+    let operation = request.operation_name.as_deref().unwrap_or_default();
+    if request.query.trim_start().starts_with("mutation") && operation != "BulkProducts" {
+        return Json(json!({"errors": [{"message": "this mutation is not served by the fake"}]}))
+            .into_response();
+    }
+    let data = match operation {
+        "ValidateCredentials" => validate_credentials(&record),
+        "FindOrdersByName" => find_orders(&record, &request.query, vars, false),
+        "FindOrderIdsByName" => find_orders(&record, &request.query, vars, true),
+        "OrdersByIds" => orders_by_ids(&record, vars),
+        "SearchProducts" => search_products(&record, vars),
+        "ShopDetails" => shop_details(&record),
+        "CustomerByEmail" => customer_by_email(&record, vars),
+        "BulkProducts" => content::start_bulk(&mut inner.lock().unwrap(), &record),
+        "BulkOperationStatus" => content::bulk_status(&inner.lock().unwrap(), vars),
+        other => match content::answer(&record, other, vars) {
+            Some(Ok(data)) => data,
+            Some(Err(mut whole)) => {
+                whole["extensions"] = cost_extension(1.0, Some(1.0), record.bucket.0, record.bucket.0, record.bucket.1);
+                return Json(whole).into_response();
+            }
+            None => {
+                return Json(json!({
+                    "errors": [{"message": format!("the fake does not serve operation {other:?}"), "extensions": {"code": "UNKNOWN"}}]
+                }))
+                .into_response()
+            }
+        },
     };
     let (requested, actual) = costs(
         &request.query,
@@ -84,7 +99,7 @@ pub async fn graphql(
         let bucket = guard.bucket(&shop, capacity, restore_rate);
         if !bucket.admit(requested) {
             let available = bucket.available();
-            guard.throttled += 1;
+            guard.throttled.push(operation.to_owned());
             return throttled(requested, available, capacity, restore_rate);
         }
     }

@@ -12,6 +12,7 @@
 //! - [`faults`]: scripted misbehaviour (statuses, throttling, hangs, gates).
 
 pub mod admin;
+pub mod content;
 pub mod cost;
 pub mod faults;
 pub mod model;
@@ -23,13 +24,15 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use serde_json::Value;
 
 pub use cost::Bucket;
 pub use faults::Fault;
-pub use model::{FakeCustomer, FakeOrder, FakeProduct, FakeShop};
+pub use model::{
+    FakeArticle, FakeCustomer, FakeOrder, FakePage, FakePolicy, FakeProduct, FakeShop,
+};
 
 /// A request the fake received, for assertions.
 #[derive(Clone, Debug)]
@@ -53,7 +56,11 @@ pub struct Inner {
     issued: u64,
     buckets: HashMap<String, Bucket>,
     spent: Vec<Spent>,
-    throttled: usize,
+    throttled: Vec<String>,
+    base_url: String,
+    bulk: HashMap<String, content::BulkOp>,
+    bulk_started: u64,
+    bulk_downloads: std::sync::atomic::AtomicUsize,
 }
 
 impl Inner {
@@ -102,11 +109,13 @@ impl FakeShopify {
                 "/{shop}/admin/oauth/access_token",
                 post(oauth::access_token),
             )
+            .route("/bulk-results/{file}", get(content::bulk_result))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind fake Shopify");
         let base_url = format!("http://{}", listener.local_addr().unwrap());
+        inner.lock().unwrap().base_url = base_url.clone();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .await
@@ -160,7 +169,26 @@ impl FakeShopify {
 
     /// How many queries were answered `THROTTLED` by a bucket.
     pub fn throttled(&self) -> usize {
-        self.inner.lock().unwrap().throttled
+        self.inner.lock().unwrap().throttled.len()
+    }
+
+    /// The operations that were throttled, in order.
+    pub fn throttled_operations(&self) -> Vec<String> {
+        self.inner.lock().unwrap().throttled.clone()
+    }
+
+    /// Bulk operations started so far.
+    pub fn bulk_started(&self) -> u64 {
+        self.inner.lock().unwrap().bulk_started
+    }
+
+    /// Bulk results downloaded (or resumed) so far.
+    pub fn bulk_downloads(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap()
+            .bulk_downloads
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Points in `domain`'s bucket now.
@@ -174,17 +202,22 @@ impl FakeShopify {
 /// A queued fault, a hanging shop or a slow one: what happens before the normal answer.
 /// `Some` is an answer to send instead.
 async fn misbehave(inner: &Shared, shop: &str) -> Option<Response> {
-    let (fault, hangs, latency) = {
+    let (fault, hangs, latency, outage) = {
         let mut guard = inner.lock().unwrap();
         let fault = guard.faults.get_mut(shop).and_then(VecDeque::pop_front);
-        let (hangs, latency) = guard
+        let (hangs, latency, outage) = guard
             .shops
             .get(shop)
-            .map_or((false, Default::default()), |s| (s.hangs, s.latency));
-        (fault, hangs, latency)
+            .map_or((false, Default::default(), None), |s| {
+                (s.hangs, s.latency, s.outage)
+            });
+        (fault, hangs, latency, outage)
     };
     if hangs {
         return std::future::pending().await;
+    }
+    if let Some(status) = outage {
+        return Some(faults::shopify_error(status, None));
     }
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

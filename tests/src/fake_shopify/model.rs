@@ -28,6 +28,11 @@ pub struct FakeShop {
     pub orders: Vec<FakeOrder>,
     pub products: Vec<FakeProduct>,
     pub customers: Vec<FakeCustomer>,
+    pub pages: Vec<FakePage>,
+    pub articles: Vec<FakeArticle>,
+    pub policies: Vec<FakePolicy>,
+    /// How long a bulk operation runs before its result is ready.
+    pub bulk_duration: Duration,
     /// The GraphQL rate-limit bucket: capacity and restore rate (points per second).
     pub bucket: (f64, f64),
     /// Every answer waits this long first.
@@ -37,6 +42,8 @@ pub struct FakeShop {
     pub execution: Duration,
     /// The shop accepts connections and never answers.
     pub hangs: bool,
+    /// Every admin request is answered with this status (an outage), until cleared.
+    pub outage: Option<u16>,
     /// Customer order pages always claim a next page at the same cursor (a malformed answer).
     pub stuck_paging: bool,
 }
@@ -71,10 +78,15 @@ impl FakeShop {
             orders: Vec::new(),
             products: Vec::new(),
             customers: Vec::new(),
+            pages: Vec::new(),
+            articles: Vec::new(),
+            policies: Vec::new(),
+            bulk_duration: Duration::from_millis(300),
             bucket: (2000.0, 100.0),
             latency: Duration::ZERO,
             execution: Duration::ZERO,
             hangs: false,
+            outage: None,
             stuck_paging: false,
         }
     }
@@ -89,8 +101,44 @@ impl FakeShop {
         self
     }
 
-    pub fn with_product(mut self, product: FakeProduct) -> Self {
+    /// Adds a product, giving it the next id unless it has one.
+    pub fn with_product(mut self, mut product: FakeProduct) -> Self {
+        if product.id == 0 {
+            product.id = 7_000_000_001 + self.products.len() as u64;
+        }
         self.products.push(product);
+        self
+    }
+
+    pub fn with_page(mut self, page: FakePage) -> Self {
+        self.pages.push(page);
+        self
+    }
+
+    pub fn with_article(mut self, article: FakeArticle) -> Self {
+        self.articles.push(article);
+        self
+    }
+
+    pub fn with_policy(mut self, policy: FakePolicy) -> Self {
+        self.policies.push(policy);
+        self
+    }
+
+    /// A product catalog of `count` active products, each with two variants.
+    pub fn with_catalog(mut self, count: usize) -> Self {
+        for i in 0..count {
+            let mut product = FakeProduct::active(&format!("Catalog item {i:05}"), "19.00");
+            product.id = 8_000_000_001 + i as u64;
+            product.description = format!("<p>Item {i} of the <b>catalog</b>.</p>");
+            product.variants.push((
+                "Large".into(),
+                format!("CAT-{i:05}-L"),
+                "21.00".into(),
+                i % 3 != 0,
+            ));
+            self.products.push(product);
+        }
         self
     }
 
@@ -144,6 +192,78 @@ impl FakeShop {
     pub fn hanging(mut self) -> Self {
         self.hangs = true;
         self
+    }
+
+    /// Grants the content scopes knowledge sync reads with (`read_online_store_pages`,
+    /// `read_legal_policies`) on top of the current ones.
+    pub fn with_content_scopes(mut self) -> Self {
+        for scope in ["read_online_store_pages", "read_legal_policies"] {
+            if !self.scopes.iter().any(|s| s == scope) {
+                self.scopes.push(scope.into());
+            }
+        }
+        self
+    }
+
+    /// A storefront's content: three pages (one unpublished, one with the markup a theme
+    /// editor produces: a table, a list, an image, a script and an iframe), a blog with two
+    /// articles, and four policies (one of them empty, as a store that never wrote it has).
+    pub fn with_demo_content(self) -> Self {
+        self.with_content_scopes()
+            .with_page(FakePage::new(
+                101,
+                "About us",
+                "<h2>Who we are</h2><p>Outdoor gear since <b>2010</b>, tested on real trails.</p>",
+            ))
+            .with_page(FakePage::new(
+                102,
+                "Shipping FAQ",
+                "<h2>Where do you ship?</h2><ul><li>United States</li><li>Canada</li><li>Norway</li></ul>\
+                 <table><tr><th>Zone</th><th>Days</th></tr><tr><td>US</td><td>2-4</td></tr><tr><td>Norway</td><td>5-8</td></tr></table>\
+                 <p><img src=\"/map.png\" alt=\"Map of shipping zones\"></p>\
+                 <script>track('faq')</script><style>p{color:red}</style>\
+                 <iframe src=\"https://video.example/faq\"></iframe>\
+                 <p>Questions? <a href=\"/pages/contact\">Contact us</a>.</p>",
+            ))
+            .with_page(
+                FakePage::new(
+                    103,
+                    "Wholesale terms",
+                    "<p>Net 30 for approved resellers. Minimum order 20 units.</p>",
+                )
+                .unpublished(),
+            )
+            .with_article(FakeArticle::new(
+                201,
+                "news",
+                "Is the Trail Runner waterproof",
+                "<p>Yes: the upper is a <em>waterproof membrane</em>, seam-sealed.</p>",
+            ))
+            .with_article(FakeArticle::new(
+                202,
+                "news",
+                "Caring for your jacket",
+                "<ol><li>Wash cold.</li><li>Hang dry.</li></ol>",
+            ))
+            .with_policy(FakePolicy::new(
+                301,
+                "REFUND_POLICY",
+                "Refund policy",
+                "<p>Returns within <strong>30 days</strong> of delivery, unworn, with tags.</p>",
+            ))
+            .with_policy(FakePolicy::new(
+                302,
+                "SHIPPING_POLICY",
+                "Shipping policy",
+                "<p>Free shipping over $75. We ship to the US, Canada and Norway.</p>",
+            ))
+            .with_policy(FakePolicy::new(
+                303,
+                "PRIVACY_POLICY",
+                "Privacy policy",
+                "<p>We never sell your data.</p>",
+            ))
+            .with_policy(FakePolicy::new(304, "TERMS_OF_SERVICE", "Terms of service", ""))
     }
 }
 
@@ -227,6 +347,10 @@ impl FakeOrder {
 /// A product the fake serves.
 #[derive(Clone, Debug)]
 pub struct FakeProduct {
+    /// The numeric Shopify id; `0` until the shop assigns one.
+    pub id: u64,
+    pub updated_at: String,
+    pub tags: Vec<String>,
     pub title: String,
     pub handle: String,
     pub status: String,
@@ -241,6 +365,9 @@ impl FakeProduct {
     pub fn active(title: &str, price: &str) -> Self {
         let handle = title.to_ascii_lowercase().replace(' ', "-");
         Self {
+            id: 0,
+            updated_at: "2026-10-01T10:00:00Z".into(),
+            tags: Vec::new(),
             title: title.into(),
             handle: handle.clone(),
             status: "ACTIVE".into(),
@@ -263,10 +390,98 @@ impl FakeProduct {
         }
     }
 
+    pub fn with_id(mut self, id: u64) -> Self {
+        self.id = id;
+        self
+    }
+
     pub fn sold_out(mut self) -> Self {
         for variant in &mut self.variants {
             variant.3 = false;
         }
         self
+    }
+}
+
+/// An Online Store page.
+#[derive(Clone, Debug)]
+pub struct FakePage {
+    pub id: u64,
+    pub title: String,
+    pub handle: String,
+    pub body: String,
+    pub published: bool,
+    pub updated_at: String,
+}
+
+impl FakePage {
+    pub fn new(id: u64, title: &str, body: &str) -> Self {
+        Self {
+            id,
+            title: title.into(),
+            handle: title.to_ascii_lowercase().replace(' ', "-"),
+            body: body.into(),
+            published: true,
+            updated_at: "2026-10-01T10:00:00Z".into(),
+        }
+    }
+
+    pub fn unpublished(mut self) -> Self {
+        self.published = false;
+        self
+    }
+}
+
+/// A blog article.
+#[derive(Clone, Debug)]
+pub struct FakeArticle {
+    pub id: u64,
+    pub title: String,
+    pub handle: String,
+    pub body: String,
+    pub blog_handle: String,
+    pub author: String,
+    pub tags: Vec<String>,
+    pub published: bool,
+    pub published_at: Option<String>,
+    pub updated_at: String,
+}
+
+impl FakeArticle {
+    pub fn new(id: u64, blog: &str, title: &str, body: &str) -> Self {
+        Self {
+            id,
+            title: title.into(),
+            handle: title.to_ascii_lowercase().replace(' ', "-"),
+            body: body.into(),
+            blog_handle: blog.into(),
+            author: "Ana Ortiz".into(),
+            tags: vec!["guides".into()],
+            published: true,
+            published_at: Some("2026-09-15T08:00:00Z".into()),
+            updated_at: "2026-10-01T10:00:00Z".into(),
+        }
+    }
+}
+
+/// A shop policy.
+#[derive(Clone, Debug)]
+pub struct FakePolicy {
+    pub id: u64,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub updated_at: String,
+}
+
+impl FakePolicy {
+    pub fn new(id: u64, kind: &str, title: &str, body: &str) -> Self {
+        Self {
+            id,
+            kind: kind.into(),
+            title: title.into(),
+            body: body.into(),
+            updated_at: "2026-10-01T10:00:00Z".into(),
+        }
     }
 }

@@ -1,0 +1,516 @@
+//! Knowledge ports on AWS: state and index in the stores table (DynamoDB), documents in S3,
+//! jobs in SQS, events on EventBridge.
+//!
+//! Table layout: a store's sync state is `pk = ORG#{org}`, `sk = KSYNC#{shop}` (beside the
+//! store records, so an organization's states are one query); its document index is
+//! `pk = KDOC#{org}#{shop}`, `sk = {source}#{numeric id, 20 digits}` (one partition per store,
+//! entries in id order).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Select};
+use serde::{Deserialize, Serialize};
+
+use super::ports::{
+    BlobError, DocumentStore, EventError, EventPublisher, Job, JobQueue, KnowledgeRepository,
+    QueueError, SyncedEvent,
+};
+use super::state::{IndexEntry, SyncState};
+use crate::domain::{OrganizationId, ShopDomain, Source};
+use crate::store::StoreError;
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+fn corrupt(e: serde_dynamo::Error) -> StoreError {
+    StoreError::Corrupt(Box::new(e))
+}
+
+fn state_pk(org: &OrganizationId) -> String {
+    format!("ORG#{org}")
+}
+
+fn state_sk(shop: &ShopDomain) -> String {
+    format!("KSYNC#{shop}")
+}
+
+fn index_pk(org: &OrganizationId, shop: &ShopDomain) -> String {
+    format!("KDOC#{org}#{shop}")
+}
+
+fn index_sk(source: Source, id: u64) -> String {
+    format!("{source}#{id:020}")
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    state: SyncState,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EntryItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    entry: IndexEntry,
+}
+
+/// [`KnowledgeRepository`] on the stores table.
+#[derive(Clone)]
+pub struct DynamoKnowledge {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoKnowledge {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(pk)),
+            ("sk".to_owned(), AttributeValue::S(sk)),
+        ])
+    }
+}
+
+#[async_trait]
+impl KnowledgeRepository for DynamoKnowledge {
+    async fn state(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+    ) -> Result<Option<SyncState>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(state_pk(org), state_sk(shop))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        output
+            .item
+            .map(|item| {
+                serde_dynamo::from_item::<_, StateItem>(item)
+                    .map(|i| i.state)
+                    .map_err(corrupt)
+            })
+            .transpose()
+    }
+
+    async fn put_state(&self, state: &SyncState, expect: Option<u64>) -> Result<(), StoreError> {
+        let item = serde_dynamo::to_item(StateItem {
+            pk: state_pk(&state.org_id),
+            sk: state_sk(&state.shop_domain),
+            state: state.clone(),
+        })
+        .map_err(corrupt)?;
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let request = match expect {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => request
+                .condition_expression("#v = :expected")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(unavailable(e.into_service_error())),
+        }
+    }
+
+    async fn delete_state(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+    ) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(state_pk(org), state_sk(shop))))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn states(&self, org: &OrganizationId) -> Result<Vec<SyncState>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(state_pk(org)))
+            .expression_attribute_values(":prefix", AttributeValue::S("KSYNC#".into()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut states = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| unavailable(e.into_service_error()))?;
+            states.push(
+                serde_dynamo::from_item::<_, StateItem>(item)
+                    .map_err(corrupt)?
+                    .state,
+            );
+        }
+        Ok(states)
+    }
+
+    async fn entries(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+        source: Source,
+        after: Option<u64>,
+        through: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        let low = after.map_or(0, |a| a.saturating_add(1));
+        let high = through.unwrap_or(u64::MAX);
+        if low > high || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", AttributeValue::S(index_pk(org, shop)))
+            .expression_attribute_values(":low", AttributeValue::S(index_sk(source, low)))
+            .expression_attribute_values(":high", AttributeValue::S(index_sk(source, high)))
+            .limit(limit.min(1000) as i32)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                serde_dynamo::from_item::<_, EntryItem>(item)
+                    .map(|i| i.entry)
+                    .map_err(corrupt)
+            })
+            .collect()
+    }
+
+    async fn entries_by_id(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+        source: Source,
+        ids: &[u64],
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(100) {
+            let mut keys: Vec<_> = chunk
+                .iter()
+                .map(|id| Self::key(index_pk(org, shop), index_sk(source, *id)))
+                .collect();
+            keys.dedup();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(unavailable)?,
+            );
+            for _ in 0..8 {
+                let Some(request) = pending.take() else { break };
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(e.into_service_error()))?;
+                for item in output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    found.push(
+                        serde_dynamo::from_item::<_, EntryItem>(item)
+                            .map_err(corrupt)?
+                            .entry,
+                    );
+                }
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
+                if pending.is_some() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            if pending.is_some() {
+                return Err(unavailable(std::io::Error::other(
+                    "DynamoDB kept keys unprocessed",
+                )));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn put_entry(&self, entry: &IndexEntry) -> Result<(), StoreError> {
+        let item = serde_dynamo::to_item(EntryItem {
+            pk: index_pk(&entry.org_id, &entry.shop_domain),
+            sk: index_sk(entry.source, entry.id),
+            entry: entry.clone(),
+        })
+        .map_err(corrupt)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn delete_entry(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+        source: Source,
+        id: u64,
+    ) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(index_pk(org, shop), index_sk(source, id))))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn count_entries(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+        source: Source,
+    ) -> Result<u64, StoreError> {
+        let mut count = 0u64;
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", AttributeValue::S(index_pk(org, shop)))
+                .expression_attribute_values(":prefix", AttributeValue::S(format!("{source}#")))
+                .select(Select::Count)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            count += output.count.max(0) as u64;
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(count),
+            }
+        }
+    }
+}
+
+/// [`DocumentStore`] on S3 (`KNOWLEDGE_BUCKET`).
+#[derive(Clone)]
+pub struct S3Documents {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3Documents {
+    /// `path_style` for a local emulator (set when `AWS_ENDPOINT_URL` is).
+    pub fn new(sdk: &aws_config::SdkConfig, bucket: impl Into<String>, path_style: bool) -> Self {
+        let config = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(path_style)
+            .build();
+        Self {
+            client: aws_sdk_s3::Client::from_conf(config),
+            bucket: bucket.into(),
+        }
+    }
+}
+
+fn blob<E: std::error::Error + Send + Sync + 'static>(e: E) -> BlobError {
+    BlobError(Box::new(e))
+}
+
+#[async_trait]
+impl DocumentStore for S3Documents {
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| blob(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), BlobError> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|key| ObjectIdentifier::builder().key(key).build().map_err(blob))
+                .collect::<Result<Vec<_>, _>>()?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(blob)?;
+            let output = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| blob(e.into_service_error()))?;
+            if let Some(error) = output.errors.unwrap_or_default().into_iter().next() {
+                return Err(blob(std::io::Error::other(format!(
+                    "S3 refused to delete a document ({})",
+                    error.code.unwrap_or_default()
+                ))));
+            }
+        }
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<(Vec<String>, bool), BlobError> {
+        let output = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_start_after(start_after.map(str::to_owned))
+            .max_keys(1000)
+            .send()
+            .await
+            .map_err(|e| blob(e.into_service_error()))?;
+        let keys = output
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|o| o.key)
+            .collect();
+        Ok((keys, output.is_truncated.unwrap_or(false)))
+    }
+}
+
+/// [`JobQueue`] on SQS (`KNOWLEDGE_QUEUE_URL`).
+#[derive(Clone)]
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqsQueue {
+    async fn send(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
+        let body = serde_json::to_string(job).expect("a job always serializes");
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(delay.as_secs().min(900) as i32)
+            .send()
+            .await
+            .map_err(|e| QueueError(Box::new(e.into_service_error())))?;
+        Ok(())
+    }
+}
+
+/// [`EventPublisher`] on EventBridge (`EVENT_BUS_NAME`).
+#[derive(Clone)]
+pub struct EventBridgeEvents {
+    client: aws_sdk_eventbridge::Client,
+    bus: String,
+}
+
+/// The `source` of every event the connector puts.
+pub const EVENT_SOURCE: &str = "shopify-connector";
+/// The `detail-type` of a knowledge sync that changed something.
+pub const SYNCED_DETAIL_TYPE: &str = "Shopify Knowledge Synced";
+
+impl EventBridgeEvents {
+    pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> Self {
+        Self {
+            client,
+            bus: bus.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl EventPublisher for EventBridgeEvents {
+    async fn knowledge_synced(&self, event: &SyncedEvent) -> Result<(), EventError> {
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus)
+            .source(EVENT_SOURCE)
+            .detail_type(SYNCED_DETAIL_TYPE)
+            .detail(serde_json::to_string(event).expect("an event always serializes"))
+            .build();
+        let output = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| EventError(Box::new(e.into_service_error())))?;
+        if output.failed_entry_count > 0 {
+            return Err(EventError(Box::new(std::io::Error::other(
+                "EventBridge refused the event",
+            ))));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,469 @@
+//! The documents the AI learns from: Markdown with a `# title` and the item's public URL, and a
+//! `.metadata.json` sidecar, in the layout an Amazon Bedrock Knowledge Base S3 data source
+//! ingests as is. The same content always gives the same bytes.
+
+use serde::Serialize;
+
+use crate::domain::{OrganizationId, ShopDomain, Source};
+use crate::shopify::content::{
+    numeric_id, ShopArticle, ShopPage, ShopPolicy, ShopProduct, ShopVariant,
+};
+
+/// Whether the AI may quote a document to shoppers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    Public,
+    Internal,
+}
+
+/// One rendered document, ready to store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    pub source: Source,
+    /// The numeric tail of the Shopify id: the document's name.
+    pub numeric_id: String,
+    pub shopify_id: String,
+    pub title: String,
+    pub url: String,
+    pub visibility: Visibility,
+    pub updated_at: String,
+    pub markdown: String,
+}
+
+#[derive(Serialize)]
+struct Sidecar<'a> {
+    #[serde(rename = "metadataAttributes")]
+    attributes: Attributes<'a>,
+}
+
+#[derive(Serialize)]
+struct Attributes<'a> {
+    org_id: &'a str,
+    shop_domain: &'a str,
+    source: &'a str,
+    shopify_id: &'a str,
+    title: &'a str,
+    url: &'a str,
+    visibility: Visibility,
+    updated_at: &'a str,
+}
+
+/// `{org_id}/{shop_domain}/`: everything of one store.
+pub fn store_prefix(org: &OrganizationId, shop: &ShopDomain) -> String {
+    format!("{org}/{shop}/")
+}
+
+/// `{org_id}/{shop_domain}/{source}/`: one source of one store.
+pub fn source_prefix(org: &OrganizationId, shop: &ShopDomain, source: Source) -> String {
+    format!("{org}/{shop}/{source}/")
+}
+
+/// `{org_id}/{shop_domain}/{source}/{numeric id}.md`.
+pub fn document_key(
+    org: &OrganizationId,
+    shop: &ShopDomain,
+    source: Source,
+    numeric_id: &str,
+) -> String {
+    format!("{}{numeric_id}.md", source_prefix(org, shop, source))
+}
+
+/// The sidecar's key: the document's key with `.metadata.json` appended.
+pub fn sidecar_key(document_key: &str) -> String {
+    format!("{document_key}.metadata.json")
+}
+
+impl Document {
+    pub fn key(&self, org: &OrganizationId, shop: &ShopDomain) -> String {
+        document_key(org, shop, self.source, &self.numeric_id)
+    }
+
+    /// The Markdown body's bytes.
+    pub fn markdown_bytes(&self) -> Vec<u8> {
+        self.markdown.as_bytes().to_vec()
+    }
+
+    /// The `.metadata.json` sidecar's bytes (fields in a fixed order).
+    pub fn sidecar_bytes(&self, org: &OrganizationId, shop: &ShopDomain) -> Vec<u8> {
+        let sidecar = Sidecar {
+            attributes: Attributes {
+                org_id: org.as_str(),
+                shop_domain: shop.as_str(),
+                source: self.source.as_str(),
+                shopify_id: &self.shopify_id,
+                title: &self.title,
+                url: &self.url,
+                visibility: self.visibility,
+                updated_at: &self.updated_at,
+            },
+        };
+        serde_json::to_vec(&sidecar).expect("a sidecar always serializes")
+    }
+
+    /// What decides whether a stored document must be written again: the Markdown and every
+    /// sidecar field but `updated_at` (Shopify moves it for changes that do not show, such as
+    /// inventory), as a SHA-256 hex digest.
+    pub fn fingerprint(&self) -> String {
+        let mut input = Vec::with_capacity(self.markdown.len() + 256);
+        for part in [
+            self.markdown.as_str(),
+            &self.shopify_id,
+            &self.title,
+            &self.url,
+            match self.visibility {
+                Visibility::Public => "public",
+                Visibility::Internal => "internal",
+            },
+        ] {
+            input.extend_from_slice(part.as_bytes());
+            input.push(0);
+        }
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &input);
+        digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// HTML as Markdown: headings, lists, links, tables and image alt text kept; scripts, styles,
+/// iframes and the like dropped; blank-line runs collapsed, so output is stable.
+pub fn html_to_markdown(html: &str) -> String {
+    let converter = htmd::HtmlToMarkdown::builder()
+        .skip_tags(vec![
+            "script", "style", "iframe", "noscript", "object", "embed", "template", "svg", "form",
+            "head",
+        ])
+        .build();
+    let markdown = converter.convert(html).unwrap_or_default();
+    let mut out = String::with_capacity(markdown.len());
+    let mut blank = 0;
+    for line in markdown.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
+        }
+        blank = 0;
+        out.push_str(line);
+    }
+    out
+}
+
+/// One line of a Markdown table cell: pipes escaped, line breaks flattened.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn title_line(title: &str) -> String {
+    format!("# {}", title.replace(['\n', '\r'], " ").trim())
+}
+
+fn page_text(parts: &[String]) -> String {
+    let mut text = parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    text.push('\n');
+    text
+}
+
+fn date_of(rfc3339: &str) -> &str {
+    rfc3339.get(..10).unwrap_or(rfc3339)
+}
+
+/// A page: published → public, unpublished → internal. URL: `{primary}/pages/{handle}`.
+pub fn page_document(page: &ShopPage, primary_url: &str) -> Option<Document> {
+    let url = format!("{primary_url}/pages/{}", page.handle);
+    Some(Document {
+        source: Source::Pages,
+        numeric_id: numeric_id(&page.id)?.to_owned(),
+        shopify_id: page.id.clone(),
+        title: page.title.clone(),
+        markdown: page_text(&[
+            title_line(&page.title),
+            format!("Source: {url}"),
+            html_to_markdown(&page.body),
+        ]),
+        url,
+        visibility: if page.is_published {
+            Visibility::Public
+        } else {
+            Visibility::Internal
+        },
+        updated_at: page.updated_at.clone(),
+    })
+}
+
+/// An article, with author, publish date and tags. URL:
+/// `{primary}/blogs/{blog handle}/{article handle}`.
+pub fn article_document(article: &ShopArticle, primary_url: &str) -> Option<Document> {
+    let url = format!(
+        "{primary_url}/blogs/{}/{}",
+        article.blog.handle, article.handle
+    );
+    let mut byline = Vec::new();
+    if let Some(author) = &article.author {
+        byline.push(format!("Author: {}", author.name));
+    }
+    if let Some(published) = &article.published_at {
+        byline.push(format!("Published: {}", date_of(published)));
+    }
+    if !article.tags.is_empty() {
+        byline.push(format!("Tags: {}", article.tags.join(", ")));
+    }
+    let updated_at = article
+        .updated_at
+        .clone()
+        .or_else(|| article.published_at.clone())
+        .unwrap_or_default();
+    Some(Document {
+        source: Source::Articles,
+        numeric_id: numeric_id(&article.id)?.to_owned(),
+        shopify_id: article.id.clone(),
+        title: article.title.clone(),
+        markdown: page_text(&[
+            title_line(&article.title),
+            format!("Source: {url}"),
+            byline.join(" · "),
+            html_to_markdown(&article.body),
+        ]),
+        url,
+        visibility: if article.is_published {
+            Visibility::Public
+        } else {
+            Visibility::Internal
+        },
+        updated_at,
+    })
+}
+
+/// An active product: vendor, type, tags, price range with currency, a variants table and its
+/// description. URL: its Online Store URL, or `{primary}/products/{handle}`. `None` for a
+/// product that is not active (it is no knowledge).
+pub fn product_document(
+    product: &ShopProduct,
+    variants: &[ShopVariant],
+    primary_url: &str,
+) -> Option<Document> {
+    if !product.is_active() {
+        return None;
+    }
+    let url = product
+        .online_store_url
+        .clone()
+        .unwrap_or_else(|| format!("{primary_url}/products/{}", product.handle));
+    let range = &product.price_range_v2;
+    let (min, max) = (&range.min_variant_price, &range.max_variant_price);
+    let price = if min.amount == max.amount {
+        format!("Price: {} {}", min.amount, min.currency_code)
+    } else {
+        format!("Price: {}–{} {}", min.amount, max.amount, min.currency_code)
+    };
+    let mut facts = Vec::new();
+    if !product.vendor.is_empty() {
+        facts.push(format!("Vendor: {}", product.vendor));
+    }
+    if !product.product_type.is_empty() {
+        facts.push(format!("Type: {}", product.product_type));
+    }
+    if !product.tags.is_empty() {
+        facts.push(format!("Tags: {}", product.tags.join(", ")));
+    }
+    let mut table = String::new();
+    if !variants.is_empty() {
+        table.push_str("| Variant | SKU | Price | Available |\n| --- | --- | --- | --- |");
+        for variant in variants {
+            table.push_str(&format!(
+                "\n| {} | {} | {} {} | {} |",
+                cell(&variant.title),
+                cell(variant.sku.as_deref().unwrap_or("")),
+                cell(&variant.price),
+                min.currency_code,
+                if variant.available_for_sale {
+                    "yes"
+                } else {
+                    "no"
+                }
+            ));
+        }
+    }
+    Some(Document {
+        source: Source::Products,
+        numeric_id: numeric_id(&product.id)?.to_owned(),
+        shopify_id: product.id.clone(),
+        title: product.title.clone(),
+        markdown: page_text(&[
+            title_line(&product.title),
+            format!("Source: {url}"),
+            facts.join(" · "),
+            price,
+            table,
+            html_to_markdown(&product.description_html),
+        ]),
+        url,
+        visibility: Visibility::Public,
+        updated_at: product.updated_at.clone(),
+    })
+}
+
+/// A shop policy: always public, at its own URL.
+pub fn policy_document(policy: &ShopPolicy) -> Option<Document> {
+    Some(Document {
+        source: Source::Policies,
+        numeric_id: numeric_id(&policy.id)?.to_owned(),
+        shopify_id: policy.id.clone(),
+        title: policy.title.clone(),
+        markdown: page_text(&[
+            title_line(&policy.title),
+            format!("Source: {}", policy.url),
+            html_to_markdown(&policy.body),
+        ]),
+        url: policy.url.clone(),
+        visibility: Visibility::Public,
+        updated_at: policy.updated_at.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shopify::content::{Handled, Named, PriceRange};
+    use crate::shopify::types::{Money, Nodes};
+
+    fn page(body: &str, published: bool) -> ShopPage {
+        ShopPage {
+            id: "gid://shopify/Page/42".into(),
+            title: "Returns".into(),
+            handle: "returns".into(),
+            body: body.into(),
+            is_published: published,
+            updated_at: "2026-11-01T10:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn html_keeps_structure_and_drops_scripts() {
+        let markdown = html_to_markdown(
+            "<h2>Returns</h2><p>Within <a href=\"/pages/x\">30 days</a>.</p><script>steal()</script>\
+             <style>p{}</style><iframe src=\"https://evil\"></iframe><ul><li>Unworn</li></ul>\
+             <table><tr><th>Size</th><th>EU</th></tr><tr><td>M</td><td>42</td></tr></table>\
+             <img src=\"x.jpg\" alt=\"A runner on rocks\">",
+        );
+        assert!(markdown.contains("## Returns"), "{markdown}");
+        assert!(markdown.contains("[30 days](/pages/x)"));
+        assert!(markdown.contains("Unworn"));
+        assert!(markdown.contains("| Size | EU |"));
+        assert!(markdown.contains("A runner on rocks"));
+        assert!(
+            !markdown.contains("steal") && !markdown.contains("evil") && !markdown.contains("p{}")
+        );
+    }
+
+    #[test]
+    fn a_page_names_its_url_and_visibility() {
+        let doc = page_document(&page("<p>Hi</p>", false), "https://shop.example").unwrap();
+        assert_eq!(
+            doc.markdown,
+            "# Returns\n\nSource: https://shop.example/pages/returns\n\nHi\n"
+        );
+        assert_eq!(doc.visibility, Visibility::Internal);
+        assert_eq!(doc.numeric_id, "42");
+        let org = OrganizationId::parse("org_1").unwrap();
+        let shop = ShopDomain::parse("demo").unwrap();
+        assert_eq!(doc.key(&org, &shop), "org_1/demo.myshopify.com/pages/42.md");
+        let sidecar: serde_json::Value =
+            serde_json::from_slice(&doc.sidecar_bytes(&org, &shop)).unwrap();
+        assert_eq!(
+            sidecar,
+            serde_json::json!({"metadataAttributes": {"org_id": "org_1", "shop_domain": "demo.myshopify.com", "source": "pages",
+                "shopify_id": "gid://shopify/Page/42", "title": "Returns", "url": "https://shop.example/pages/returns",
+                "visibility": "internal", "updated_at": "2026-11-01T10:00:00Z"}})
+        );
+    }
+
+    #[test]
+    fn the_same_content_gives_the_same_bytes_and_fingerprint() {
+        let a = page_document(&page("<p>Same</p>", true), "https://s").unwrap();
+        let mut moved = page("<p>Same</p>", true);
+        moved.updated_at = "2026-12-01T00:00:00Z".into();
+        let b = page_document(&moved, "https://s").unwrap();
+        assert_eq!(a.markdown_bytes(), b.markdown_bytes());
+        assert_eq!(
+            a.fingerprint(),
+            b.fingerprint(),
+            "a moved updated_at alone rewrites nothing"
+        );
+        let c = page_document(&page("<p>Changed</p>", true), "https://s").unwrap();
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+
+    #[test]
+    fn a_product_carries_its_facts_prices_and_variants() {
+        let money = |a: &str| Money {
+            amount: a.into(),
+            currency_code: "USD".into(),
+        };
+        let product = ShopProduct {
+            id: "gid://shopify/Product/7".into(),
+            title: "Trail Runner".into(),
+            handle: "trail-runner".into(),
+            status: "ACTIVE".into(),
+            online_store_url: None,
+            description_html: "<p>Light and <strong>waterproof</strong>.</p>".into(),
+            vendor: "Demo".into(),
+            product_type: "Shoes".into(),
+            tags: vec!["trail".into(), "running".into()],
+            updated_at: "2026-11-01T10:00:00Z".into(),
+            price_range_v2: PriceRange {
+                min_variant_price: money("89.00"),
+                max_variant_price: money("99.00"),
+            },
+            variants: Nodes { nodes: vec![] },
+        };
+        let variants = [ShopVariant {
+            title: "42 | Blue".into(),
+            sku: Some("TR-42".into()),
+            price: "89.00".into(),
+            available_for_sale: true,
+        }];
+        let doc = product_document(&product, &variants, "https://s").unwrap();
+        assert!(doc.markdown.starts_with("# Trail Runner\n\nSource: https://s/products/trail-runner\n\nVendor: Demo · Type: Shoes · Tags: trail, running\n\nPrice: 89.00–99.00 USD\n\n| Variant | SKU | Price | Available |"), "{}", doc.markdown);
+        assert!(doc
+            .markdown
+            .contains("| 42 \\| Blue | TR-42 | 89.00 USD | yes |"));
+        assert!(doc.markdown.contains("Light and **waterproof**."));
+        let draft = ShopProduct {
+            status: "DRAFT".into(),
+            ..product
+        };
+        assert!(product_document(&draft, &variants, "https://s").is_none());
+    }
+
+    #[test]
+    fn an_article_names_its_blog_author_date_and_tags() {
+        let article = ShopArticle {
+            id: "gid://shopify/Article/9".into(),
+            title: "Care guide".into(),
+            handle: "care".into(),
+            body: "<p>Rinse.</p>".into(),
+            tags: vec!["care".into()],
+            is_published: true,
+            published_at: Some("2026-10-02T08:00:00Z".into()),
+            updated_at: None,
+            author: Some(Named { name: "Ana".into() }),
+            blog: Handled {
+                handle: "news".into(),
+            },
+        };
+        let doc = article_document(&article, "https://s").unwrap();
+        assert_eq!(doc.url, "https://s/blogs/news/care");
+        assert!(doc
+            .markdown
+            .contains("Author: Ana · Published: 2026-10-02 · Tags: care"));
+        assert_eq!(doc.updated_at, "2026-10-02T08:00:00Z");
+    }
+}

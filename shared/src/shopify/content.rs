@@ -1,0 +1,524 @@
+//! What knowledge sync reads from a store: pages, articles, products and policies a page at a
+//! time (in id order for a full run, by `updated_at` for an incremental one), their ids alone,
+//! counts, the primary domain, and bulk operations for large catalogs.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::queries::{
+    ARTICLES_PAGE, ARTICLE_IDS, BULK_OPERATION_STATUS, BULK_PRODUCTS, BULK_PRODUCTS_QUERY,
+    CONTENT_COUNTS, KNOWLEDGE_SHOP, PAGES_PAGE, PAGE_IDS, PRODUCTS_PAGE, PRODUCT_IDS,
+    SHOP_POLICIES,
+};
+use super::types::{Money, Nodes, Page};
+use super::{ShopifyClient, ShopifyError};
+use crate::deadline::Deadline;
+use crate::domain::ShopDomain;
+
+/// Items per content page (see the requested costs in `knowledge.graphql`).
+pub const PAGES_PER_REQUEST: u32 = 50;
+pub const ARTICLES_PER_REQUEST: u32 = 50;
+pub const PRODUCTS_PER_REQUEST: u32 = 10;
+pub const IDS_PER_REQUEST: u32 = 250;
+
+/// The requested cost of each content query, as `knowledge.graphql` states it (Shopify's
+/// formula); a sync waits for this much to be spare before sending it.
+pub fn requested_cost(kind: ContentQuery) -> f64 {
+    match kind {
+        ContentQuery::Pages => 52.0,
+        ContentQuery::Articles => 202.0,
+        ContentQuery::Products => 272.0,
+        ContentQuery::Ids => 252.0,
+        ContentQuery::Small => 5.0,
+    }
+}
+
+/// The content queries, by cost class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentQuery {
+    Pages,
+    Articles,
+    Products,
+    Ids,
+    Small,
+}
+
+/// An Online Store page.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShopPage {
+    pub id: String,
+    pub title: String,
+    pub handle: String,
+    pub body: String,
+    pub is_published: bool,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Named {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Handled {
+    pub handle: String,
+}
+
+/// A blog article.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShopArticle {
+    pub id: String,
+    pub title: String,
+    pub handle: String,
+    pub body: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub is_published: bool,
+    pub published_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub author: Option<Named>,
+    pub blog: Handled,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceRange {
+    pub min_variant_price: Money,
+    pub max_variant_price: Money,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShopVariant {
+    pub title: String,
+    pub sku: Option<String>,
+    pub price: String,
+    pub available_for_sale: bool,
+}
+
+/// A product with its variants, from a page or from a bulk operation's JSONL.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShopProduct {
+    pub id: String,
+    pub title: String,
+    pub handle: String,
+    pub status: String,
+    pub online_store_url: Option<String>,
+    pub description_html: String,
+    pub vendor: String,
+    pub product_type: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub updated_at: String,
+    pub price_range_v2: PriceRange,
+    /// From a page; a bulk operation's variants come as lines of their own.
+    #[serde(default = "no_variants")]
+    pub variants: Nodes<ShopVariant>,
+}
+
+fn no_variants() -> Nodes<ShopVariant> {
+    Nodes { nodes: Vec::new() }
+}
+
+impl ShopProduct {
+    /// Only active products are knowledge; draft, archived and unlisted ones are not.
+    pub fn is_active(&self) -> bool {
+        self.status.eq_ignore_ascii_case("ACTIVE")
+    }
+}
+
+/// A shop policy (refund, shipping, privacy, terms, contact...).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShopPolicy {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub url: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Id {
+    pub id: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Count {
+    pub count: u64,
+    pub precision: String,
+}
+
+/// Which way a content page is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Everything, in id order (full runs: merged with the document index).
+    ById,
+    /// What changed since this RFC 3339 time, oldest change first.
+    ChangedSince(String),
+}
+
+impl Order {
+    fn variables(&self, query: Option<&str>) -> (Value, &'static str) {
+        match self {
+            Self::ById => (query.map_or(Value::Null, |q| json!(q)), "ID"),
+            Self::ChangedSince(since) => {
+                let changed = format!("updated_at:>'{since}'");
+                let query = match query {
+                    Some(q) => format!("{q} AND {changed}"),
+                    None => changed,
+                };
+                (json!(query), "UPDATED_AT")
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PagesData {
+    pages: Page<ShopPage>,
+}
+
+#[derive(Deserialize)]
+struct ArticlesData {
+    articles: Page<ShopArticle>,
+}
+
+#[derive(Deserialize)]
+struct ProductsData {
+    products: Page<ShopProduct>,
+}
+
+#[derive(Deserialize)]
+struct ShopUrl {
+    shop: PrimaryDomainShop,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PrimaryDomainShop {
+    primary_domain: PrimaryDomain,
+}
+
+#[derive(Deserialize)]
+struct PrimaryDomain {
+    url: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PoliciesData {
+    shop: PoliciesShop,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PoliciesShop {
+    shop_policies: Vec<ShopPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CountsData {
+    pages_count: Option<Count>,
+    products_count: Option<Count>,
+}
+
+/// Counts of what a store holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContentCounts {
+    /// Every page, published or not; `None` when Shopify only gives a lower bound.
+    pub pages: Option<u64>,
+    /// Active products; `None` when Shopify only gives a lower bound.
+    pub active_products: Option<u64>,
+}
+
+/// A bulk operation as Shopify reports it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkOperation {
+    pub id: String,
+    pub status: String,
+    pub error_code: Option<String>,
+    pub object_count: Option<String>,
+    pub url: Option<String>,
+    pub partial_data_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkStartData {
+    bulk_operation_run_query: BulkStartPayload,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkStartPayload {
+    bulk_operation: Option<BulkOperationRef>,
+    #[serde(default)]
+    user_errors: Vec<BulkUserError>,
+}
+
+#[derive(Deserialize)]
+struct BulkOperationRef {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct BulkUserError {
+    code: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkStatusData {
+    bulk_operation: Option<BulkOperation>,
+}
+
+/// Why a bulk operation could not be started.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BulkStart {
+    Started(String),
+    /// Shopify refused it (`LIMIT_REACHED`, `OPERATION_IN_PROGRESS`, `INVALID`): read page by
+    /// page instead.
+    Refused(Option<String>),
+}
+
+/// A gid's numeric tail: `gid://shopify/Page/123` → `123`.
+pub fn numeric_id(gid: &str) -> Option<&str> {
+    let tail = gid.rsplit('/').next()?;
+    let tail = tail.split('?').next()?;
+    (!tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit())).then_some(tail)
+}
+
+impl ShopifyClient {
+    /// The shop's public storefront URL (`https://example.com`), for document URLs.
+    pub async fn primary_url(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+    ) -> Result<String, ShopifyError> {
+        let data: ShopUrl = self
+            .query(deadline, shop, token, &KNOWLEDGE_SHOP, json!({}))
+            .await?;
+        Ok(data
+            .shop
+            .primary_domain
+            .url
+            .trim_end_matches('/')
+            .to_owned())
+    }
+
+    pub async fn pages_page(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+        order: &Order,
+        after: Option<&str>,
+    ) -> Result<Page<ShopPage>, ShopifyError> {
+        let (query, sort) = order.variables(None);
+        let vars =
+            json!({"first": PAGES_PER_REQUEST, "after": after, "query": query, "sortKey": sort});
+        let data: PagesData = self.query(deadline, shop, token, &PAGES_PAGE, vars).await?;
+        Ok(data.pages)
+    }
+
+    pub async fn articles_page(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+        order: &Order,
+        after: Option<&str>,
+    ) -> Result<Page<ShopArticle>, ShopifyError> {
+        let (query, sort) = order.variables(None);
+        let vars =
+            json!({"first": ARTICLES_PER_REQUEST, "after": after, "query": query, "sortKey": sort});
+        let data: ArticlesData = self
+            .query(deadline, shop, token, &ARTICLES_PAGE, vars)
+            .await?;
+        Ok(data.articles)
+    }
+
+    /// Products: every status when reading changes (a product that left `ACTIVE` must be seen
+    /// to be removed), active ones in id order for a full run.
+    pub async fn products_page(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+        order: &Order,
+        after: Option<&str>,
+    ) -> Result<Page<ShopProduct>, ShopifyError> {
+        let filter = match order {
+            Order::ById => Some("status:active"),
+            Order::ChangedSince(_) => None,
+        };
+        let (query, sort) = order.variables(filter);
+        let vars =
+            json!({"first": PRODUCTS_PER_REQUEST, "after": after, "query": query, "sortKey": sort});
+        let data: ProductsData = self
+            .query(deadline, shop, token, &PRODUCTS_PAGE, vars)
+            .await?;
+        Ok(data.products)
+    }
+
+    /// One page of ids of `kind` (`pages`, `articles` or active `products`), in id order.
+    pub async fn ids_page(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+        kind: crate::domain::Source,
+        after: Option<&str>,
+    ) -> Result<Page<Id>, ShopifyError> {
+        use crate::domain::Source;
+        let mut vars = json!({"first": IDS_PER_REQUEST, "after": after});
+        if kind == Source::Products {
+            vars["query"] = json!("status:active");
+        }
+        #[derive(Deserialize)]
+        struct Data {
+            #[serde(alias = "pages", alias = "articles", alias = "products")]
+            items: Page<Id>,
+        }
+        let query = match kind {
+            Source::Pages => &PAGE_IDS,
+            Source::Articles => &ARTICLE_IDS,
+            Source::Products => &PRODUCT_IDS,
+            Source::Policies => {
+                return Err(ShopifyError::InvalidResponse(
+                    "policies have no id listing".into(),
+                ))
+            }
+        };
+        let data: Data = self.query(deadline, shop, token, query, vars).await?;
+        Ok(data.items)
+    }
+
+    pub async fn content_counts(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+    ) -> Result<ContentCounts, ShopifyError> {
+        let data: CountsData = self
+            .query(
+                deadline,
+                shop,
+                token,
+                &CONTENT_COUNTS,
+                json!({"productQuery": "status:active"}),
+            )
+            .await?;
+        let exact = |c: Option<Count>| c.filter(|c| c.precision == "EXACT").map(|c| c.count);
+        Ok(ContentCounts {
+            pages: exact(data.pages_count),
+            active_products: exact(data.products_count),
+        })
+    }
+
+    /// How many active products the store has (at least), to choose a bulk operation.
+    pub async fn active_products(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+    ) -> Result<u64, ShopifyError> {
+        let data: CountsData = self
+            .query(
+                deadline,
+                shop,
+                token,
+                &CONTENT_COUNTS,
+                json!({"productQuery": "status:active"}),
+            )
+            .await?;
+        Ok(data.products_count.map_or(0, |c| c.count))
+    }
+
+    pub async fn shop_policies(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+    ) -> Result<Vec<ShopPolicy>, ShopifyError> {
+        let data: PoliciesData = self
+            .query(deadline, shop, token, &SHOP_POLICIES, json!({}))
+            .await?;
+        Ok(data.shop.shop_policies)
+    }
+
+    /// Starts the bulk read of every active product with its variants.
+    pub async fn start_bulk_products(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+    ) -> Result<BulkStart, ShopifyError> {
+        let data: BulkStartData = self
+            .query(
+                deadline,
+                shop,
+                token,
+                &BULK_PRODUCTS,
+                json!({"query": BULK_PRODUCTS_QUERY.document}),
+            )
+            .await?;
+        let payload = data.bulk_operation_run_query;
+        Ok(match payload.bulk_operation {
+            Some(operation) if payload.user_errors.is_empty() => BulkStart::Started(operation.id),
+            _ => BulkStart::Refused(payload.user_errors.into_iter().find_map(|e| e.code)),
+        })
+    }
+
+    pub async fn bulk_operation(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+        id: &str,
+    ) -> Result<Option<BulkOperation>, ShopifyError> {
+        let data: BulkStatusData = self
+            .query(
+                deadline,
+                shop,
+                token,
+                &BULK_OPERATION_STATUS,
+                json!({"id": id}),
+            )
+            .await?;
+        Ok(data.bulk_operation)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_ids_are_the_tail_of_a_gid() {
+        assert_eq!(numeric_id("gid://shopify/Page/123"), Some("123"));
+        assert_eq!(numeric_id("gid://shopify/Product/9?foo=1"), Some("9"));
+        assert_eq!(numeric_id("gid://shopify/Page/"), None);
+        assert_eq!(numeric_id("gid://shopify/Page/../x"), None);
+    }
+
+    #[test]
+    fn changes_are_read_by_updated_at_with_the_filter_kept() {
+        let order = Order::ChangedSince("2026-11-01T00:00:00Z".into());
+        let (query, sort) = order.variables(None);
+        assert_eq!(query, json!("updated_at:>'2026-11-01T00:00:00Z'"));
+        assert_eq!(sort, "UPDATED_AT");
+        let (query, sort) = Order::ById.variables(Some("status:active"));
+        assert_eq!((query, sort), (json!("status:active"), "ID"));
+    }
+}

@@ -1,0 +1,438 @@
+//! The knowledge sync tier of a [`crate::app::TestApp`]: the ports `knowledge-sync` runs on,
+//! over in-memory fakes or over moto (a table, bucket, queue with its dead-letter queue, and an
+//! event bus with a rule into a queue, all of the test's own), a counter of document writes in
+//! front of either, and the worker that drains the queue the way Lambda does.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use shared::access::Access;
+use shared::knowledge::aws::{DynamoKnowledge, EventBridgeEvents, S3Documents, SqsQueue};
+use shared::knowledge::memory::{MemoryDocuments, MemoryEvents, MemoryKnowledge, MemoryQueue};
+use shared::knowledge::ports::{
+    BlobError, DocumentStore, EventPublisher, JobQueue, KnowledgeRepository,
+};
+use shared::knowledge::sync::{SyncConfig, SyncPorts};
+use shared::knowledge::KnowledgePorts;
+use shared::shopify::{ShopifyClient, ShopifyConfig};
+use shared::store::StoreRepository;
+
+use crate::local_aws;
+use crate::worker::{self, Drained, Queue};
+
+/// A [`DocumentStore`] that counts what passes through it.
+pub struct CountingDocuments {
+    inner: Arc<dyn DocumentStore>,
+    puts: AtomicUsize,
+    deletes: AtomicUsize,
+    written: std::sync::Mutex<Vec<String>>,
+}
+
+impl CountingDocuments {
+    pub fn new(inner: Arc<dyn DocumentStore>) -> Self {
+        Self {
+            inner,
+            puts: AtomicUsize::new(0),
+            deletes: AtomicUsize::new(0),
+            written: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Objects written (S3 PUTs) so far.
+    pub fn puts(&self) -> usize {
+        self.puts.load(Ordering::SeqCst)
+    }
+
+    /// Keys deleted so far.
+    pub fn deletes(&self) -> usize {
+        self.deletes.load(Ordering::SeqCst)
+    }
+
+    /// The keys written so far, in order.
+    pub fn written(&self) -> Vec<String> {
+        self.written.lock().unwrap().clone()
+    }
+
+    /// Starts counting afresh.
+    pub fn reset(&self) {
+        self.puts.store(0, Ordering::SeqCst);
+        self.deletes.store(0, Ordering::SeqCst);
+        self.written.lock().unwrap().clear();
+    }
+}
+
+#[async_trait]
+impl DocumentStore for CountingDocuments {
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
+        self.inner.put(key, body, content_type).await?;
+        self.puts.fetch_add(1, Ordering::SeqCst);
+        self.written.lock().unwrap().push(key.to_owned());
+        Ok(())
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), BlobError> {
+        self.inner.delete(keys).await?;
+        self.deletes.fetch_add(keys.len(), Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<(Vec<String>, bool), BlobError> {
+        self.inner.list(prefix, start_after).await
+    }
+}
+
+/// Where the "Shopify Knowledge Synced" events end up.
+pub enum Events {
+    Memory(Arc<MemoryEvents>),
+    /// A rule on the test's own bus copies them into this queue.
+    Sqs {
+        client: aws_sdk_sqs::Client,
+        url: String,
+    },
+}
+
+/// The moto side of the tier.
+pub struct KnowledgeAws {
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub dlq_url: String,
+}
+
+/// Everything knowledge sync runs on in a test.
+pub struct KnowledgeRig {
+    /// The worker's ports (its own Shopify client and credential cache, as the function has).
+    pub sync: SyncPorts,
+    pub ports: KnowledgePorts,
+    pub queue: Queue,
+    pub documents: Arc<CountingDocuments>,
+    pub memory_documents: Option<Arc<MemoryDocuments>>,
+    pub events: Events,
+    pub bucket: String,
+    pub aws: Option<KnowledgeAws>,
+    /// Events read from the events queue so far.
+    seen: std::sync::Mutex<Vec<Value>>,
+}
+
+/// Builds the tier over moto: a fresh table (so the schedule's scan sees only this test's
+/// stores), a bucket, a queue with a dead-letter queue after 5 receives, and an event bus.
+pub async fn moto(
+    sdk: &aws_config::SdkConfig,
+    stores: Arc<dyn StoreRepository>,
+    table: &str,
+    access: Arc<Access>,
+) -> KnowledgeRig {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let eventbridge = aws_sdk_eventbridge::Client::new(sdk);
+    let bucket = local_aws::unique("knowledge");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create the test bucket");
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(local_aws::unique("knowledge-dlq"))
+        .send()
+        .await
+        .expect("create the dead-letter queue")
+        .queue_url
+        .expect("a queue url");
+    let dlq_arn = queue_arn(&sqs, &dlq_url).await;
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(local_aws::unique("knowledge"))
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "30",
+        )
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": shared::knowledge::sync::MAX_RECEIVES.to_string()}).to_string(),
+        )
+        .send()
+        .await
+        .expect("create the knowledge queue")
+        .queue_url
+        .expect("a queue url");
+    let bus = local_aws::unique("bus");
+    eventbridge
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("create the event bus");
+    let events_url = sqs
+        .create_queue()
+        .queue_name(local_aws::unique("events"))
+        .send()
+        .await
+        .expect("create the events queue")
+        .queue_url
+        .expect("a queue url");
+    let events_arn = queue_arn(&sqs, &events_url).await;
+    eventbridge
+        .put_rule()
+        .name("connector-events")
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source": ["shopify-connector"]}"#)
+        .send()
+        .await
+        .expect("create the rule");
+    eventbridge
+        .put_targets()
+        .rule("connector-events")
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("events-queue")
+                .arn(events_arn)
+                .build()
+                .expect("a target"),
+        )
+        .send()
+        .await
+        .expect("target the events queue");
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let repo: Arc<dyn KnowledgeRepository> = Arc::new(DynamoKnowledge::new(dynamo, table));
+    let job_queue: Arc<dyn JobQueue> = Arc::new(SqsQueue::new(sqs.clone(), &queue_url));
+    let documents = Arc::new(CountingDocuments::new(Arc::new(S3Documents::new(
+        sdk, &bucket, true,
+    ))));
+    let publisher: Arc<dyn EventPublisher> =
+        Arc::new(EventBridgeEvents::new(eventbridge, &bus));
+    KnowledgeRig {
+        sync: SyncPorts {
+            stores,
+            repo: repo.clone(),
+            documents: documents.clone(),
+            queue: job_queue.clone(),
+            events: publisher,
+            access,
+            config: config(&bucket),
+        },
+        ports: KnowledgePorts {
+            repo,
+            queue: job_queue,
+        },
+        queue: Queue::Sqs {
+            client: sqs.clone(),
+            url: queue_url,
+        },
+        documents,
+        memory_documents: None,
+        events: Events::Sqs {
+            client: sqs.clone(),
+            url: events_url,
+        },
+        bucket,
+        aws: Some(KnowledgeAws { s3, sqs, dlq_url }),
+        seen: std::sync::Mutex::default(),
+    }
+}
+
+/// Builds the tier over in-memory fakes.
+pub fn memory(stores: Arc<dyn StoreRepository>, access: Arc<Access>) -> KnowledgeRig {
+    let repo: Arc<dyn KnowledgeRepository> = Arc::new(MemoryKnowledge::default());
+    let queue = Arc::new(MemoryQueue::default());
+    let memory_documents = Arc::new(MemoryDocuments::default());
+    let documents = Arc::new(CountingDocuments::new(memory_documents.clone()));
+    let events = Arc::new(MemoryEvents::default());
+    let bucket = "knowledge-test".to_owned();
+    KnowledgeRig {
+        sync: SyncPorts {
+            stores,
+            repo: repo.clone(),
+            documents: documents.clone(),
+            queue: queue.clone(),
+            events: events.clone(),
+            access,
+            config: config(&bucket),
+        },
+        ports: KnowledgePorts {
+            repo,
+            queue: queue.clone(),
+        },
+        queue: Queue::Memory(queue),
+        documents,
+        memory_documents: Some(memory_documents),
+        events: Events::Memory(events),
+        bucket,
+        aws: None,
+        seen: std::sync::Mutex::default(),
+    }
+}
+
+fn config(bucket: &str) -> SyncConfig {
+    SyncConfig {
+        bucket: bucket.to_owned(),
+        bulk_threshold: 2000,
+        bulk_poll: Duration::from_millis(100),
+        step_reserve: shared::knowledge::sync::STEP_RESERVE,
+        throttled_pause: Duration::from_millis(200),
+    }
+}
+
+/// The worker's own Shopify client and credential cache, as a separate function has.
+pub fn worker_access(
+    secrets: Arc<dyn shared::secrets::SecretStore>,
+    prefix: String,
+    shopify: ShopifyConfig,
+) -> Arc<Access> {
+    Arc::new(Access::new(secrets, prefix, ShopifyClient::new(shopify)))
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+        .expect("a queue arn")
+}
+
+impl KnowledgeRig {
+    /// Delivers queued jobs to `knowledge-sync` until the queue is empty (at most 1,000).
+    pub async fn drain(&self) -> Drained {
+        worker::drain(&self.sync, &self.queue, worker::INVOCATION, 1000).await
+    }
+
+    /// Every stored key under `prefix`, through the document store (S3 `ListObjectsV2`).
+    pub async fn keys(&self, prefix: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let (page, more) = self
+                .documents
+                .list(prefix, after.as_deref())
+                .await
+                .expect("list documents");
+            after = page.last().cloned();
+            keys.extend(page);
+            if !more {
+                return keys;
+            }
+        }
+    }
+
+    /// A stored object's bytes.
+    pub async fn object(&self, key: &str) -> Option<Vec<u8>> {
+        match (&self.aws, &self.memory_documents) {
+            (Some(aws), _) => {
+                let output = aws
+                    .s3
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .ok()?;
+                Some(output.body.collect().await.ok()?.into_bytes().to_vec())
+            }
+            (None, Some(memory)) => memory.get(key),
+            _ => None,
+        }
+    }
+
+    /// A stored document as text.
+    pub async fn text(&self, key: &str) -> String {
+        String::from_utf8(
+            self.object(key)
+                .await
+                .unwrap_or_else(|| panic!("no object {key}")),
+        )
+        .expect("UTF-8")
+    }
+
+    /// Every object under `prefix` with its bytes.
+    pub async fn snapshot(&self, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+        let mut objects = BTreeMap::new();
+        for key in self.keys(prefix).await {
+            let bytes = self.object(&key).await.unwrap_or_default();
+            objects.insert(key, bytes);
+        }
+        objects
+    }
+
+    /// Every event announced so far (for the moto tier, those the rule delivered), as
+    /// `detail` objects.
+    pub async fn events(&self) -> Vec<Value> {
+        match &self.events {
+            Events::Memory(events) => events
+                .events()
+                .iter()
+                .map(|e| serde_json::to_value(e).expect("an event serializes"))
+                .collect(),
+            Events::Sqs { client, url } => {
+                let mut seen = self.seen.lock().unwrap().clone();
+                for _ in 0..3 {
+                    let Ok(output) = client
+                        .receive_message()
+                        .queue_url(url)
+                        .max_number_of_messages(10)
+                        .visibility_timeout(300)
+                        .send()
+                        .await
+                    else {
+                        break;
+                    };
+                    let messages = output.messages.unwrap_or_default();
+                    if messages.is_empty() {
+                        break;
+                    }
+                    for message in messages {
+                        let envelope: Value =
+                            serde_json::from_str(message.body.as_deref().unwrap_or("null"))
+                                .unwrap_or(Value::Null);
+                        assert_eq!(envelope["source"], "shopify-connector");
+                        assert_eq!(envelope["detail-type"], "Shopify Knowledge Synced");
+                        seen.push(envelope["detail"].clone());
+                    }
+                }
+                *self.seen.lock().unwrap() = seen.clone();
+                seen
+            }
+        }
+    }
+
+    /// Jobs that went to the dead-letter queue.
+    pub async fn dead_letters(&self) -> usize {
+        match (&self.queue, &self.aws) {
+            (Queue::Memory(queue), _) => queue.dead_letters().len(),
+            (Queue::Sqs { .. }, Some(aws)) => {
+                let output = aws
+                    .sqs
+                    .get_queue_attributes()
+                    .queue_url(&aws.dlq_url)
+                    .attribute_names(
+                        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+                    )
+                    .send()
+                    .await
+                    .expect("dead-letter queue attributes");
+                output
+                    .attributes
+                    .unwrap_or_default()
+                    .get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+}

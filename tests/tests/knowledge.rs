@@ -1,0 +1,727 @@
+//! Knowledge sync end to end: the dashboard's routes and settings, the connect and disconnect
+//! hooks, and `knowledge-sync` fed by its queue the way Lambda's event source mapping feeds it,
+//! against the fake Shopify — on in-memory ports and on moto (DynamoDB, S3, SQS with its
+//! dead-letter queue, EventBridge with a rule into a queue).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use shared::domain::{OrganizationId, ShopDomain};
+use shared::knowledge::ports::Job;
+use shared::knowledge::state::Phase;
+use shared::knowledge::KnowledgeError;
+use shared::Deadline;
+use tests::app::TestApp;
+use tests::events::HttpEvent;
+use tests::fake_shopify::{FakeOrder, FakeProduct, FakeShop, Fault};
+
+const TOKEN: &str = "shpat_knowledge_00000000000000000000000";
+const US: &str = "demo-us.myshopify.com";
+const UK: &str = "demo-uk.myshopify.com";
+
+fn actions() -> Value {
+    json!({"get_order_details": true, "search_products": true, "get_shop_details": true})
+}
+
+fn sources(pages: bool, articles: bool, products: bool, policies: bool) -> Value {
+    json!({"actions": actions(), "require_email_match": false,
+           "knowledge": {"pages": pages, "articles": articles, "products": products, "policies": policies}})
+}
+
+/// The demo storefront: three pages (one unpublished), two articles, four policies (one
+/// empty), and products 501, 502 and 505 active, 503 a draft.
+fn demo_shop(handle: &str) -> FakeShop {
+    FakeShop::new(handle)
+        .with_token(TOKEN)
+        .with_demo_content()
+        .with_product(FakeProduct::active("Trail Runner", "89.00").with_id(501))
+        .with_product(
+            FakeProduct::active("Summit Jacket", "199.00")
+                .with_id(502)
+                .sold_out(),
+        )
+        .with_product(FakeProduct::draft("Secret Prototype", "999.00").with_id(503))
+        .with_product(FakeProduct::active("Camp Mug", "12.00").with_id(505))
+        .with_order(FakeOrder::new(
+            "#1001",
+            "2026-11-01T10:00:00Z",
+            "jane@example.com",
+        ))
+}
+
+/// Every key a full sync of [`demo_shop`] writes: each document and its sidecar.
+fn demo_keys(app: &TestApp, shop: &str) -> BTreeSet<String> {
+    keys_of(
+        app,
+        shop,
+        &[
+            ("pages", 101),
+            ("pages", 102),
+            ("pages", 103),
+            ("articles", 201),
+            ("articles", 202),
+            ("products", 501),
+            ("products", 502),
+            ("products", 505),
+            ("policies", 301),
+            ("policies", 302),
+            ("policies", 303),
+        ],
+    )
+}
+
+fn keys_of(app: &TestApp, shop: &str, items: &[(&str, u64)]) -> BTreeSet<String> {
+    items
+        .iter()
+        .flat_map(|(source, id)| {
+            let key = format!("{}/{shop}/{source}/{id}.md", app.org);
+            [format!("{key}.metadata.json"), key]
+        })
+        .collect()
+}
+
+fn prefix(app: &TestApp, shop: &str) -> String {
+    format!("{}/{shop}/", app.org)
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+async fn connect(app: &TestApp, shop: FakeShop) {
+    let domain = shop.domain.clone();
+    app.shopify.add_shop(shop);
+    let (status, body) = app
+        .connect(json!({"shop_domain": domain, "access_token": TOKEN}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// Turns every source on, then connects the demo store and runs its first sync.
+async fn synced_demo(app: &TestApp) {
+    assert_eq!(app.put_settings(sources(true, true, true, true)).await.0, 200);
+    connect(app, demo_shop("demo-us")).await;
+    drain(app).await;
+}
+
+async fn drain(app: &TestApp) -> tests::worker::Drained {
+    let drained = app.rig().drain().await;
+    assert_eq!(drained.failed, 0, "no delivery fails: {drained:?}");
+    drained
+}
+
+async fn knowledge(app: &TestApp) -> Value {
+    let (status, body) = app.send(app.as_admin("GET", "/shopify/knowledge")).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn store<'a>(status: &'a Value, shop: &str) -> &'a Value {
+    status["stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["shop_domain"] == shop)
+        .unwrap_or_else(|| panic!("no {shop} in {status}"))
+}
+
+async fn request_sync(app: &TestApp, body: Value) -> (u16, Value) {
+    app.send(app.as_admin("POST", "/shopify/knowledge/sync").json(&body))
+        .await
+}
+
+fn sidecar(bytes: &[u8]) -> Value {
+    serde_json::from_slice::<Value>(bytes).expect("a JSON sidecar")["metadataAttributes"].clone()
+}
+
+/// Names of the operations the fake Shopify received for `shop`.
+fn operations(app: &TestApp, shop: &str) -> Vec<String> {
+    app.shopify
+        .received()
+        .into_iter()
+        .filter(|r| r.shop == shop)
+        .filter_map(|r| r.operation)
+        .collect()
+}
+
+fn count(operations: &[String], name: &str) -> usize {
+    operations.iter().filter(|o| *o == name).count()
+}
+
+fn org(app: &TestApp) -> OrganizationId {
+    OrganizationId::parse(&app.org).unwrap()
+}
+
+knowledge_backends! {
+    async fn a_full_sync_writes_every_document_and_sidecar(app: TestApp) {
+        synced_demo(&app).await;
+        let rig = app.rig();
+        let stored = rig.snapshot(&prefix(&app, US)).await;
+        let keys: BTreeSet<String> = stored.keys().cloned().collect();
+        assert_eq!(keys, demo_keys(&app, US), "the draft product and the empty policy have no document");
+
+        let text = |id: &str| String::from_utf8(stored[&format!("{}{id}", prefix(&app, US))].clone()).unwrap();
+        let meta = |id: &str| sidecar(&stored[&format!("{}{id}.metadata.json", prefix(&app, US))]);
+
+        let faq = text("pages/102.md");
+        assert!(faq.starts_with("# Shipping FAQ\n"), "{faq}");
+        assert!(faq.contains("https://demo-us.example/pages/shipping-faq"), "{faq}");
+        for kept in ["Where do you ship?", "Norway", "| Zone", "Map of shipping zones", "[Contact us]"] {
+            assert!(faq.contains(kept), "{kept} missing from {faq}");
+        }
+        for dropped in ["track(", "color:red", "iframe", "video.example", "<"] {
+            assert!(!faq.contains(dropped), "{dropped} kept in {faq}");
+        }
+        assert_eq!(
+            meta("pages/102.md"),
+            json!({"org_id": app.org, "shop_domain": US, "source": "pages",
+                   "shopify_id": "gid://shopify/Page/102", "title": "Shipping FAQ",
+                   "url": "https://demo-us.example/pages/shipping-faq", "visibility": "public",
+                   "updated_at": "2026-10-01T10:00:00Z"})
+        );
+        assert_eq!(meta("pages/103.md")["visibility"], "internal", "an unpublished page is internal");
+
+        let article = text("articles/201.md");
+        assert!(article.starts_with("# Is the Trail Runner waterproof\n"), "{article}");
+        for fact in ["Ana Ortiz", "2026-09-15", "guides", "waterproof membrane"] {
+            assert!(article.contains(fact), "{fact} missing from {article}");
+        }
+        assert_eq!(
+            meta("articles/201.md")["url"],
+            "https://demo-us.example/blogs/news/is-the-trail-runner-waterproof"
+        );
+
+        let product = text("products/501.md");
+        assert!(product.starts_with("# Trail Runner\n"), "{product}");
+        for fact in ["Demo Outfitters", "Shoes", "89.00", "USD", "SKU-trail-runner", "https://demo-us.example/products/trail-runner"] {
+            assert!(product.contains(fact), "{fact} missing from {product}");
+        }
+        assert_eq!(meta("policies/301.md")["url"], "https://demo-us.example/policies/refund-policy");
+        assert!(text("policies/301.md").contains("**30 days**"));
+        for key in stored.keys().filter(|k| k.ends_with(".md")) {
+            let body = String::from_utf8(stored[key].clone()).unwrap();
+            assert!(body.starts_with("# "), "{key} starts with its title");
+            assert!(body.contains("https://demo-us.example/"), "{key} names its public URL");
+        }
+
+        // The platform is told once, with what changed.
+        let events = rig.events().await;
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0]["org_id"], app.org.as_str());
+        assert_eq!(events[0]["shop_domain"], US);
+        assert_eq!(events[0]["prefix"], format!("s3://{}/{}/{US}/", rig.bucket, app.org));
+        assert_eq!((events[0]["added"].as_u64(), events[0]["updated"].as_u64(), events[0]["removed"].as_u64()), (Some(11), Some(0), Some(0)));
+
+        // The dashboard sees it.
+        let status = knowledge(&app).await;
+        assert_eq!(status["sources"], json!({"pages": true, "articles": true, "products": true, "policies": true}));
+        let us = store(&status, US);
+        assert_eq!(us["state"], "idle");
+        assert_eq!(us["last_run"]["kind"], "full");
+        assert_eq!(us["last_run"]["outcome"], "succeeded");
+        for (source, documents) in [("pages", 3), ("articles", 2), ("products", 3), ("policies", 3)] {
+            assert_eq!(us["sources"][source]["status"], "synced", "{us}");
+            assert_eq!(us["sources"][source]["documents"], documents, "{source}: {us}");
+            assert!(us["sources"][source]["synced_at"].is_string());
+        }
+
+        // The document listing pages through all of it.
+        let mut listed = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut event = app.as_admin("GET", "/shopify/knowledge/documents").query("limit", "4");
+            if let Some(c) = &cursor {
+                event = event.query("cursor", c);
+            }
+            let (code, page) = app.send(event).await;
+            assert_eq!(code, 200, "{page}");
+            let documents = page["documents"].as_array().unwrap();
+            assert!(documents.len() <= 4);
+            listed.extend(documents.iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        let listed_keys: BTreeSet<String> = listed.iter().map(|d| d["key"].as_str().unwrap().to_owned()).collect();
+        let md_keys: BTreeSet<String> = demo_keys(&app, US).into_iter().filter(|k| k.ends_with(".md")).collect();
+        assert_eq!(listed_keys, md_keys);
+        assert_eq!(listed.len(), 11, "no document listed twice");
+        let faq = listed.iter().find(|d| d["shopify_id"] == "gid://shopify/Page/102").unwrap();
+        assert_eq!(faq, &json!({"shop_domain": US, "source": "pages", "shopify_id": "gid://shopify/Page/102",
+            "title": "Shipping FAQ", "url": "https://demo-us.example/pages/shipping-faq", "visibility": "public",
+            "updated_at": "2026-10-01T10:00:00Z", "key": format!("{}pages/102.md", prefix(&app, US))}));
+        let (code, page) = app.send(app.as_admin("GET", "/shopify/knowledge/documents")
+            .query("shop_domain", "demo-us").query("source", "articles")).await;
+        assert_eq!(code, 200);
+        assert_eq!(page["documents"].as_array().unwrap().len(), 2);
+
+        // No credential anywhere in the table.
+        if let Some(aws) = &app.aws {
+            for item in tests::local_aws::scan_table(&aws.dynamo, &aws.table).await {
+                assert!(!format!("{item:?}").contains(TOKEN), "a credential in DynamoDB: {item:?}");
+            }
+        }
+    }
+
+    async fn an_incremental_run_rewrites_only_what_changed(app: TestApp) {
+        synced_demo(&app).await;
+        let rig = app.rig();
+        let before = rig.snapshot(&prefix(&app, US)).await;
+        let at = now();
+        app.shopify.update_shop(US, |shop| {
+            let page = shop.pages.iter_mut().find(|p| p.id == 101).unwrap();
+            page.body = "<p>Outdoor gear since 2010. Now also in Norway.</p>".into();
+            page.updated_at = at.clone();
+            let page = shop.pages.iter_mut().find(|p| p.id == 102).unwrap();
+            page.published = false;
+            page.updated_at = at.clone();
+            shop.pages.retain(|p| p.id != 103);
+            shop.articles.retain(|a| a.id != 202);
+            let product = shop.products.iter_mut().find(|p| p.id == 501).unwrap();
+            product.variants[0].2 = "79.00".into();
+            product.updated_at = at.clone();
+            let product = shop.products.iter_mut().find(|p| p.id == 502).unwrap();
+            product.status = "ARCHIVED".into();
+            product.updated_at = at.clone();
+            // Inventory moved: Shopify bumps updatedAt, nothing the AI reads changed.
+            shop.products.iter_mut().find(|p| p.id == 505).unwrap().updated_at = at.clone();
+            let mut new = FakeProduct::active("Trail Socks", "15.00").with_id(504);
+            new.updated_at = at.clone();
+            shop.products.push(new);
+            shop.policies.iter_mut().find(|p| p.id == 302).unwrap().body = "<p>Free shipping over $50.</p>".into();
+        });
+        rig.documents.reset();
+        let (code, body) = request_sync(&app, json!({})).await;
+        assert_eq!((code, body), (202, json!({"queued": [US]})));
+        drain(&app).await;
+
+        let changed = keys_of(&app, US, &[("pages", 101), ("pages", 102), ("products", 501), ("products", 504), ("policies", 302)]);
+        let written: BTreeSet<String> = rig.documents.written().into_iter().collect();
+        assert_eq!(written, changed, "only the changed documents are written");
+        assert_eq!(rig.documents.puts(), changed.len(), "each exactly once");
+
+        let after = rig.snapshot(&prefix(&app, US)).await;
+        let removed = keys_of(&app, US, &[("pages", 103), ("articles", 202), ("products", 502)]);
+        let expected: BTreeSet<String> = demo_keys(&app, US).difference(&removed).cloned().chain(keys_of(&app, US, &[("products", 504)])).collect();
+        assert_eq!(after.keys().cloned().collect::<BTreeSet<_>>(), expected);
+        for (key, bytes) in &after {
+            if !changed.contains(key) {
+                assert_eq!(Some(bytes), before.get(key), "{key} untouched");
+            }
+        }
+        let faq = sidecar(&after[&format!("{}pages/102.md.metadata.json", prefix(&app, US))]);
+        assert_eq!(faq["visibility"], "internal");
+        assert!(String::from_utf8(after[&format!("{}products/501.md", prefix(&app, US))].clone()).unwrap().contains("79.00"));
+
+        let events = rig.events().await;
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!((events[1]["added"].as_u64(), events[1]["updated"].as_u64(), events[1]["removed"].as_u64()), (Some(1), Some(4), Some(3)));
+        let status = knowledge(&app).await;
+        let us = store(&status, US);
+        assert_eq!(us["last_run"]["kind"], "incremental");
+        assert_eq!(us["sources"]["pages"]["documents"], 2);
+        assert_eq!(us["sources"]["products"]["documents"], 3);
+
+        // Nothing changed since: a run writes nothing and tells no one.
+        rig.documents.reset();
+        assert_eq!(request_sync(&app, json!({"shop_domain": "demo-us"})).await.0, 202);
+        drain(&app).await;
+        assert_eq!(rig.documents.puts(), 0);
+        assert_eq!(rig.documents.deletes(), 0);
+        assert_eq!(rig.events().await.len(), 2);
+    }
+
+    async fn a_missing_scope_shows_missing_scope_and_the_rest_syncs(app: TestApp) {
+        assert_eq!(app.put_settings(sources(true, true, true, true)).await.0, 200);
+        let shop = demo_shop("demo-us").with_scopes(&["read_orders", "read_products", "read_customers", "read_online_store_pages"]);
+        connect(&app, shop).await;
+        drain(&app).await;
+
+        let status = knowledge(&app).await;
+        let us = store(&status, US);
+        assert_eq!(us["state"], "idle");
+        assert_eq!(us["last_run"]["outcome"], "succeeded");
+        assert_eq!(us["sources"]["policies"], json!({"status": "missing_scope", "documents": 0, "synced_at": null, "missing": ["read_legal_policies"]}));
+        assert_eq!(us["sources"]["pages"]["status"], "synced");
+        assert_eq!(us["sources"]["products"]["documents"], 3);
+        assert!(rig_keys(&app, &format!("{}policies/", prefix(&app, US))).await.is_empty());
+        assert_eq!(count(&operations(&app, US), "ShopPolicies"), 0, "a source without its scope is not asked for");
+
+        // The merchant grants the scope; a verify records it and the next sync reads policies.
+        app.shopify.update_shop(US, |shop| shop.scopes.push("read_legal_policies".into()));
+        assert_eq!(app.get_store(US, true).await.0, 200);
+        assert_eq!(request_sync(&app, json!({})).await.0, 202);
+        drain(&app).await;
+        let status = knowledge(&app).await;
+        let us = store(&status, US);
+        assert_eq!(us["sources"]["policies"]["status"], "synced", "{us}");
+        assert_eq!(us["sources"]["policies"]["documents"], 3);
+        assert_eq!(rig_keys(&app, &format!("{}policies/", prefix(&app, US))).await.len(), 6);
+    }
+
+    async fn duplicate_deliveries_and_an_overlapping_schedule_make_one_run(app: TestApp) {
+        assert_eq!(app.put_settings(sources(true, true, true, true)).await.0, 200);
+        connect(&app, demo_shop("demo-us")).await;
+        let rig = app.rig();
+        let shop = ShopDomain::parse(US).unwrap();
+        let state = rig.ports.repo.state(&org(&app), &shop).await.unwrap().expect("a queued first sync");
+        assert_eq!(state.phase, Phase::Queued);
+        let job = Job::Run { org_id: org(&app), shop_domain: shop.clone(), ticket: state.requested.unwrap().run_id };
+
+        // The schedule fires and the merchant presses "sync" while the first run is queued.
+        let tick = knowledge_sync::handle(&rig.sync, json!({"schedule": "knowledge-sync"}), Deadline::after(Duration::from_secs(20))).await;
+        assert_eq!(tick, Ok(json!({"ok": true})));
+        assert_eq!(request_sync(&app, json!({})).await, (202, json!({"queued": [US]})));
+        assert_eq!(rig.queue.pending().await, 1, "still one job");
+
+        // Two deliveries of the same job at once: the first holds Shopify's first answer
+        // until the second has come and gone.
+        let (gate, open) = Fault::gate();
+        app.shopify.push_fault(US, gate);
+        let first = tokio::spawn({
+            let ports = rig.sync.clone();
+            let job = job.clone();
+            async move { shared::knowledge::sync::handle(&ports, job, Deadline::after(Duration::from_secs(60)), 1).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let second = shared::knowledge::sync::handle(&rig.sync, job.clone(), Deadline::after(Duration::from_secs(60)), 1).await;
+        assert!(matches!(second, Err(KnowledgeError::Busy)), "the duplicate comes back later: {second:?}");
+        assert_eq!(rig.documents.puts(), 0, "the duplicate did no work");
+        open.notify_one();
+        first.await.unwrap().expect("the first delivery runs the sync");
+        // The original message (and a third copy) arrive late: dropped.
+        rig.ports.queue.send(&job, Duration::ZERO).await.unwrap();
+        drain(&app).await;
+
+        assert_eq!(rig.events().await.len(), 1, "one run");
+        assert_eq!(rig.documents.puts(), 22, "every document written once");
+        let ops = operations(&app, US);
+        assert_eq!(count(&ops, "PagesPage"), 1, "{ops:?}");
+        assert_eq!(count(&ops, "ProductsPage"), 1, "{ops:?}");
+        assert_eq!(store(&knowledge(&app).await, US)["state"], "idle");
+
+        // Two schedules in a row queue one incremental run.
+        for _ in 0..2 {
+            let tick = knowledge_sync::handle(&rig.sync, json!({"schedule": "knowledge-sync"}), Deadline::after(Duration::from_secs(20))).await;
+            assert_eq!(tick, Ok(json!({"ok": true})));
+        }
+        assert_eq!(rig.queue.pending().await, 1);
+        rig.documents.reset();
+        drain(&app).await;
+        assert_eq!(rig.documents.puts(), 0, "nothing changed");
+        let us_status = knowledge(&app).await;
+        assert_eq!(store(&us_status, US)["last_run"]["kind"], "incremental");
+    }
+
+    async fn a_failing_run_is_retried_then_dead_lettered_and_shown_failed(app: TestApp) {
+        assert_eq!(app.put_settings(sources(true, false, false, true)).await.0, 200);
+        connect(&app, demo_shop("demo-us")).await;
+        app.shopify.update_shop(US, |shop| shop.outage = Some(503));
+        let rig = app.rig();
+        let drained = rig.drain().await;
+        assert_eq!(drained.failed, 5, "five receives: {drained:?}");
+        assert_eq!(rig.dead_letters().await, 1, "then the dead-letter queue");
+        let status = knowledge(&app).await;
+        let us = store(&status, US);
+        assert_eq!(us["state"], "failed");
+        assert_eq!(us["last_run"]["outcome"], "failed");
+        assert_eq!(us["last_run"]["error"]["code"], "shopify_unavailable");
+        assert_eq!(us["sources"]["pages"]["status"], "failed");
+        assert!(!us.to_string().contains("Internal Server Error"), "no Shopify text: {us}");
+
+        // Shopify is back; the next sync succeeds.
+        app.shopify.update_shop(US, |shop| shop.outage = None);
+        assert_eq!(request_sync(&app, json!({})).await.0, 202);
+        drain(&app).await;
+        let status = knowledge(&app).await;
+        let us = store(&status, US);
+        assert_eq!(us["state"], "idle");
+        assert_eq!(us["sources"]["pages"]["status"], "synced");
+        assert_eq!(us["sources"]["policies"]["documents"], 3);
+    }
+
+    async fn a_throttled_run_steps_aside_and_continues(app: TestApp) {
+        assert_eq!(app.put_settings(sources(true, false, false, false)).await.0, 200);
+        connect(&app, demo_shop("demo-us")).await;
+        // Every attempt of the run's first page is throttled: the run steps aside, then goes on.
+        for _ in 0..tests::app::fast_retry().max_attempts {
+            app.shopify.push_fault(US, Fault::Throttled { requested: 52.0, available: 10.0, restore_rate: 100.0 });
+        }
+        let drained = drain(&app).await;
+        assert!(drained.delivered >= 2, "continued in a new message: {drained:?}");
+        let status = knowledge(&app).await;
+        let us = store(&status, US);
+        assert_eq!(us["last_run"]["outcome"], "succeeded", "{us}");
+        assert_eq!(us["sources"]["pages"]["documents"], 3);
+    }
+
+    async fn a_killed_run_resumes_from_its_saved_progress(app: TestApp) {
+        assert_eq!(app.put_settings(sources(false, false, true, false)).await.0, 200);
+        connect(&app, FakeShop::new("demo-us").with_token(TOKEN).with_catalog(120)).await;
+        let rig = app.rig();
+        let shop = ShopDomain::parse(US).unwrap();
+        let state = rig.ports.repo.state(&org(&app), &shop).await.unwrap().unwrap();
+        let job = Job::Run { org_id: org(&app), shop_domain: shop.clone(), ticket: state.requested.unwrap().run_id };
+
+        // An invocation with two seconds to live, killed once it has written 40 products.
+        let mut ports = rig.sync.clone();
+        ports.config.step_reserve = Duration::from_millis(200);
+        let invocation = Deadline::after(Duration::from_secs(2));
+        let worker = tokio::spawn({
+            let (ports, job) = (ports.clone(), job.clone());
+            async move { shared::knowledge::sync::handle(&ports, job, invocation, 1).await }
+        });
+        while rig.documents.puts() < 80 && !worker.is_finished() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        worker.abort();
+        assert!(worker.await.unwrap_err().is_cancelled(), "killed mid-run");
+        let killed_at = rig.documents.puts();
+        assert!(killed_at < 240, "killed before the end");
+
+        // Redelivered while the dead invocation's lease lasts: back to the queue, nothing done.
+        let early = shared::knowledge::sync::handle(&ports, job.clone(), Deadline::after(Duration::from_secs(60)), 2).await;
+        assert!(matches!(early, Err(KnowledgeError::Busy)), "{early:?}");
+        assert_eq!(rig.documents.puts(), killed_at);
+        let state = rig.ports.repo.state(&org(&app), &shop).await.unwrap().unwrap();
+        assert_eq!(state.phase, Phase::Running);
+        let lease = state.lease_until.expect("the killed invocation's lease");
+        assert!(lease <= chrono::Utc::now() + chrono::Duration::seconds(8), "a lease ends with its invocation");
+
+        // After the lease ran out (the visibility timeout is longer than that), the message
+        // comes back and the run continues from its saved page.
+        let wait = (lease - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(wait + Duration::from_millis(100)).await;
+        drain(&app).await;
+        let keys = rig_keys(&app, &format!("{}products/", prefix(&app, US))).await;
+        assert_eq!(keys.len(), 240, "every product, once");
+        assert!(rig.documents.puts() <= 240 + 2 * 10, "at most the page in flight written again: {}", rig.documents.puts());
+        let first_pages = app.shopify.received().into_iter()
+            .filter(|r| r.operation.as_deref() == Some("ProductsPage") && r.variables["after"].is_null())
+            .count();
+        assert_eq!(first_pages, 1, "the resumed run did not start over");
+        let status = knowledge(&app).await;
+        assert_eq!(store(&status, US)["sources"]["products"]["documents"], 120);
+        assert_eq!(store(&status, US)["state"], "idle");
+    }
+
+    async fn disconnecting_removes_the_documents_and_sync_state(app: TestApp) {
+        synced_demo(&app).await;
+        let rig = app.rig();
+        assert_eq!(rig.keys(&prefix(&app, US)).await.len(), 22);
+        assert_eq!(app.disconnect(US).await.0, 204);
+        drain(&app).await;
+        assert!(rig.keys(&prefix(&app, US)).await.is_empty(), "documents gone");
+        let shop = ShopDomain::parse(US).unwrap();
+        assert!(rig.ports.repo.state(&org(&app), &shop).await.unwrap().is_none(), "sync state gone");
+        for source in shared::domain::Source::ALL {
+            assert_eq!(rig.ports.repo.count_entries(&org(&app), &shop, source).await.unwrap(), 0);
+        }
+        assert_eq!(knowledge(&app).await["stores"], json!([]));
+        if let Some(aws) = &app.aws {
+            let left: Vec<_> = tests::local_aws::scan_table(&aws.dynamo, &aws.table).await.into_iter()
+                .filter(|item| format!("{item:?}").contains(US)).collect();
+            let live: Vec<_> = left.iter().filter(|item| !format!("{item:?}").contains("tombstone") && !format!("{item:?}").contains("Gone")).collect();
+            assert!(live.iter().all(|item| !format!("{item:?}").contains("KSYNC") && !format!("{item:?}").contains("KDOC")), "{live:?}");
+        }
+    }
+
+    async fn another_org_sees_none_of_it(app: TestApp) {
+        synced_demo(&app).await;
+        let other = app.other_org();
+        let member = |method: &str, route: &str| HttpEvent::new(method, route).claims(&[("org_id", other.as_str()), ("role", "admin")]);
+        let (code, body) = app.send(member("GET", "/shopify/knowledge")).await;
+        assert_eq!((code, &body["stores"]), (200, &json!([])));
+        let (code, body) = app.send(member("GET", "/shopify/knowledge/documents")).await;
+        assert_eq!((code, body), (200, json!({"documents": [], "next_cursor": null})));
+        let (code, body) = app.send(member("GET", "/shopify/knowledge/documents").query("shop_domain", US)).await;
+        assert_eq!((code, body["error"]["code"].as_str()), (404, Some("store_not_found")));
+        let (code, body) = app.send(member("POST", "/shopify/knowledge/sync").json(&json!({"shop_domain": US, "full": true}))).await;
+        assert_eq!((code, body["error"]["code"].as_str()), (404, Some("store_not_found")));
+        let cursor = format!("demo-us.pages.0");
+        let (code, body) = app.send(member("GET", "/shopify/knowledge/documents").query("cursor", &cursor)).await;
+        assert_eq!((code, body["documents"].as_array().map(Vec::len)), (200, Some(0)), "a cursor naming another org's store reads nothing");
+        // Its own store of the same domain is its own: connecting it syncs into its prefix.
+        let (code, _) = app.send(member("POST", "/shopify/stores").json(&json!({"shop_domain": US, "access_token": TOKEN}))).await;
+        assert_eq!(code, 201);
+        drain(&app).await;
+        let theirs = rig_keys(&app, &format!("{other}/{US}/")).await;
+        assert_eq!(theirs.len(), 12, "pages and policies, the defaults: {theirs:?}");
+        assert_eq!(rig_keys(&app, &prefix(&app, US)).await.len(), 22, "the first org's documents untouched");
+    }
+
+    async fn turning_sources_on_syncs_them_and_off_removes_them(app: TestApp) {
+        connect(&app, demo_shop("demo-us")).await;
+        drain(&app).await;
+        let rig = app.rig();
+        let sources_of = |keys: &[String]| keys.iter().map(|k| k.split('/').nth(2).unwrap().to_owned()).collect::<BTreeSet<_>>();
+        let keys = rig.keys(&prefix(&app, US)).await;
+        assert_eq!(sources_of(&keys), BTreeSet::from(["pages".to_owned(), "policies".to_owned()]), "the defaults");
+
+        rig.documents.reset();
+        let (code, body) = app.put_settings(sources(true, false, true, true)).await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["knowledge"], json!({"pages": true, "articles": false, "products": true, "policies": true}));
+        drain(&app).await;
+        assert_eq!(rig.documents.puts(), 6, "only the products are written");
+        let status = knowledge(&app).await;
+        assert_eq!(store(&status, US)["sources"]["products"]["status"], "synced");
+
+        let (code, _) = app.put_settings(sources(false, false, true, true)).await;
+        assert_eq!(code, 200);
+        drain(&app).await;
+        let keys = rig.keys(&prefix(&app, US)).await;
+        assert_eq!(sources_of(&keys), BTreeSet::from(["policies".to_owned(), "products".to_owned()]));
+        let status = knowledge(&app).await;
+        assert_eq!(store(&status, US)["sources"]["pages"], json!({"status": "disabled", "documents": 0, "synced_at": null}));
+
+        // Leaving `knowledge` out keeps it; a malformed one is refused and changes nothing.
+        let (code, body) = app.put_settings(json!({"actions": actions(), "require_email_match": true})).await;
+        assert_eq!((code, &body["knowledge"]), (200, &json!({"pages": false, "articles": false, "products": true, "policies": true})));
+        for bad in [json!({"pages": true}), json!({"pages": true, "articles": false, "products": true, "policies": true, "blogs": true}), json!({"pages": "yes", "articles": false, "products": true, "policies": true})] {
+            let (code, body) = app.put_settings(json!({"actions": actions(), "require_email_match": true, "knowledge": bad})).await;
+            assert_eq!((code, body["error"]["code"].as_str()), (400, Some("invalid_request")), "{bad}");
+        }
+        assert_eq!(knowledge(&app).await["sources"], json!({"pages": false, "articles": false, "products": true, "policies": true}));
+    }
+
+    async fn the_schedule_queues_one_incremental_run_per_store_with_sources_on(app: TestApp) {
+        assert_eq!(app.put_settings(sources(true, false, false, true)).await.0, 200);
+        connect(&app, demo_shop("demo-us")).await;
+        connect(&app, demo_shop("demo-uk")).await;
+        // An organization with every source off: the schedule leaves its store alone.
+        let quiet = app.other_org();
+        let as_quiet = |method: &str, route: &str| HttpEvent::new(method, route).claims(&[("org_id", quiet.as_str()), ("role", "admin")]);
+        let (code, _) = app.send(as_quiet("PUT", "/shopify/settings").json(&sources(false, false, false, false))).await;
+        assert_eq!(code, 200);
+        app.shopify.add_shop(demo_shop("demo-quiet"));
+        let (code, _) = app.send(as_quiet("POST", "/shopify/stores").json(&json!({"shop_domain": "demo-quiet", "access_token": TOKEN}))).await;
+        assert_eq!(code, 201);
+        drain(&app).await;
+        let rig = app.rig();
+        assert_eq!(rig.events().await.len(), 2);
+
+        app.shopify.update_shop(UK, |shop| {
+            let page = shop.pages.iter_mut().find(|p| p.id == 101).unwrap();
+            page.title = "About Demo UK".into();
+            page.updated_at = now();
+        });
+        rig.documents.reset();
+        let tick = knowledge_sync::handle(&rig.sync, json!({"schedule": "knowledge-sync"}), Deadline::after(Duration::from_secs(20))).await;
+        assert_eq!(tick, Ok(json!({"ok": true})));
+        assert_eq!(rig.queue.pending().await, 2, "one run per store with sources on");
+        drain(&app).await;
+        assert_eq!(rig.documents.written().into_iter().collect::<BTreeSet<_>>(), keys_of(&app, UK, &[("pages", 101)]));
+        assert_eq!(rig.documents.puts(), 2);
+        let events = rig.events().await;
+        assert_eq!(events.len(), 3, "only the store that changed is announced");
+        assert_eq!(events[2]["shop_domain"], UK);
+        let quiet_shop = ShopDomain::parse("demo-quiet").unwrap();
+        let quiet_org = OrganizationId::parse(&quiet).unwrap();
+        assert!(rig.ports.repo.state(&quiet_org, &quiet_shop).await.unwrap().is_none());
+        assert!(rig_keys(&app, &format!("{quiet}/")).await.is_empty());
+    }
+
+    async fn the_knowledge_routes_check_roles_and_input(app: TestApp) {
+        connect(&app, demo_shop("demo-us")).await;
+        let agent = [("org_id", app.org.as_str()), ("role", "agent")];
+        let (code, _) = app.send(HttpEvent::new("GET", "/shopify/knowledge").claims(&agent)).await;
+        assert_eq!(code, 200, "members read");
+        let (code, _) = app.send(HttpEvent::new("GET", "/shopify/knowledge/documents").claims(&agent)).await;
+        assert_eq!(code, 200, "members list");
+        let (code, body) = app.send(HttpEvent::new("POST", "/shopify/knowledge/sync").claims(&agent).json(&json!({}))).await;
+        assert_eq!((code, body["error"]["code"].as_str()), (403, Some("forbidden")));
+        let (code, body) = app.send(HttpEvent::new("GET", "/shopify/knowledge")).await;
+        assert_eq!((code, body["error"]["code"].as_str()), (401, Some("unauthorized")));
+        for (name, value) in [("limit", "0"), ("limit", "101"), ("limit", "ten"), ("source", "blogs"), ("cursor", "junk"), ("shop_domain", "https://shop.example.com")] {
+            let (code, body) = app.send(app.as_admin("GET", "/shopify/knowledge/documents").query(name, value)).await;
+            assert_eq!((code, body["error"]["code"].as_str()), (400, Some("invalid_request")), "{name}={value}: {body}");
+        }
+        for bad in [json!({"full": "yes"}), json!({"shop": US}), json!([])] {
+            let (code, body) = request_sync(&app, bad.clone()).await;
+            assert_eq!((code, body["error"]["code"].as_str()), (400, Some("invalid_request")), "{bad}");
+        }
+        let (code, body) = request_sync(&app, json!({"shop_domain": "nowhere"})).await;
+        assert_eq!((code, body["error"]["code"].as_str()), (404, Some("store_not_found")));
+        let (code, body) = app.send(app.as_admin("POST", "/shopify/knowledge/sync")).await;
+        assert_eq!((code, body), (202, json!({"queued": [US]})), "an empty body is {{}}");
+    }
+}
+
+/// Keys under `prefix`, through the rig.
+async fn rig_keys(app: &TestApp, prefix: &str) -> Vec<String> {
+    app.rig().keys(prefix).await
+}
+
+knowledge_backends! {
+    async fn a_large_catalog_syncs_through_a_bulk_operation(app: TestApp) {
+        assert_eq!(app.put_settings(sources(false, false, true, false)).await.0, 200);
+        connect(&app, FakeShop::new("demo-big").with_token(TOKEN).with_catalog(5000)).await;
+        let rig = app.rig();
+        // Short invocations: the result is read across several, each resuming at its offset.
+        let mut ports = rig.sync.clone();
+        ports.config.step_reserve = Duration::from_secs(1);
+        let drained = tests::worker::drain(&ports, &rig.queue, Duration::from_secs(4), 1000).await;
+        if drained.failed > 0 {
+            for line in tests::logs::contents().lines().filter(|l| l.contains("\"WARN\"") || l.contains("\"ERROR\"")) {
+                eprintln!("{line}");
+            }
+        }
+        assert_eq!(drained.failed, 0, "{drained:?}: {}", knowledge(&app).await);
+        let big = "demo-big.myshopify.com";
+        assert_eq!(app.shopify.bulk_started(), 1, "one bulk operation");
+        let ops = operations(&app, big);
+        assert_eq!(count(&ops, "ProductsPage"), 0, "no paging through the catalog");
+        assert!(count(&ops, "BulkOperationStatus") >= 1);
+        let keys = rig_keys(&app, &format!("{}/{big}/products/", app.org)).await;
+        assert_eq!(keys.len(), 10_000, "5,000 documents and their sidecars");
+        let item = rig.text(&format!("{}/{big}/products/8000000043.md", app.org)).await;
+        assert!(item.starts_with("# Catalog item 00042\n"), "{item}");
+        assert!(item.contains("CAT-00042-L") && item.contains("21.00"), "variants from the JSONL: {item}");
+        let status = knowledge(&app).await;
+        assert_eq!(store(&status, big)["sources"]["products"]["documents"], 5000);
+        let events = rig.events().await;
+        assert_eq!(events[0]["added"], 5000);
+        eprintln!("bulk result fetched {} time(s) over {} deliveries", app.shopify.bulk_downloads(), drained.delivered);
+    }
+
+    async fn live_lookups_during_a_full_sync_against_a_tight_bucket_all_succeed(app: TestApp) {
+        assert_eq!(app.put_settings(sources(false, false, true, false)).await.0, 200);
+        // A small bucket (1,000 points, 400/s), every query holding its requested cost for
+        // 50 ms while it runs: a sync reading its 20 pages back to back would empty it.
+        let shop = FakeShop::new("demo-us").with_token(TOKEN).with_catalog(200)
+            .with_bucket(1000.0, 400.0).with_execution(Duration::from_millis(50))
+            .with_order(FakeOrder::new("#1001", "2026-11-01T10:00:00Z", "jane@example.com"));
+        connect(&app, shop).await;
+        let rig = app.rig();
+        let sync = tokio::spawn({
+            let ports = rig.sync.clone();
+            let queue = rig.queue.clone();
+            async move { tests::worker::drain(&ports, &queue, Duration::from_secs(60), 1000).await }
+        });
+        // The AI answers shoppers meanwhile: a lookup every 250 ms.
+        let mut answers = Vec::new();
+        let started = std::time::Instant::now();
+        while !sync.is_finished() || started.elapsed() < Duration::from_secs(2) {
+            let answer = if answers.len() % 2 == 0 {
+                app.lookup("search_products", json!({"query": "catalog"}), None).await
+            } else {
+                app.lookup("get_order_details", json!({"order_number": "1001"}), Some("jane@example.com")).await
+            };
+            answers.push(answer);
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let drained = sync.await.unwrap();
+        assert_eq!(drained.failed, 0, "{drained:?}: {}\n{:?}\n{:?}", knowledge(&app).await, app.shopify.throttled_operations(), app.shopify.spent().iter().take(12).collect::<Vec<_>>());
+        assert!(answers.len() >= 6, "lookups ran during the sync: {}", answers.len());
+        for answer in &answers {
+            assert_eq!(answer["ok"], true, "{answer}");
+        }
+        assert_eq!(app.shopify.throttled_operations(), Vec::<String>::new(), "nobody was throttled");
+        assert_eq!(store(&knowledge(&app).await, US)["sources"]["products"]["documents"], 200);
+    }
+}
