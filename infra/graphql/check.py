@@ -8,6 +8,14 @@ fetched with `npm pack` and cached under .cache/shopify-schema/. Besides the int
 result it carries `offline_scopes`: for each type and field, the access scopes that unlock it
 (any one of them suffices).
 
+A file may widen the rules for itself with comment annotations:
+- `# optional-scopes: a, b`: fields behind these scopes are allowed too; they are scopes a
+  merchant may grant for an optional feature (knowledge sync), whose absence the code handles.
+- `# read-only-mutation: Name`: the operation `Name` may be a mutation, if all it does is
+  start a bulk query (`bulkOperationRunQuery`), which reads and writes nothing to the store.
+- `# bulk-query`: the document is the query of a bulk operation; Shopify does not limit its
+  cost, so it gets no cost limit (it is still validated, scopes included).
+
 Shopify's schema breaks one newer spec rule (deprecated fields implementing non-deprecated
 interface fields), so schema self-validation is skipped; documents are validated in full.
 """
@@ -65,11 +73,25 @@ def load():
     return schema, scopes
 
 
-def reachable(required: set) -> bool:
-    return not required or bool(required & GRANTED)
+# The only mutation a `read-only-mutation` may run: it starts a bulk read.
+READ_ONLY_MUTATIONS = {"bulkOperationRunQuery"}
 
 
-def scope_problems(schema, scopes, document):
+def reachable(required: set, granted=GRANTED) -> bool:
+    return not required or bool(required & granted)
+
+
+def listed(text, key):
+    """`# key: a, b` lines of a file, as a set of names."""
+    names = set()
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith(f"# {key}:"):
+            names.update(n.strip() for n in line.partition(":")[2].split(",") if n.strip())
+    return names
+
+
+def scope_problems(schema, scopes, document, granted=GRANTED):
     problems = []
     info = TypeInfo(schema)
 
@@ -83,11 +105,11 @@ def scope_problems(schema, scopes, document):
             if name.startswith("__"):
                 return
             need = scopes.get((parent.name, name), set())
-            if not reachable(need):
+            if not reachable(need, granted):
                 problems.append(f"{parent.name}.{name} needs one of {sorted(need)}")
             target = get_named_type(field.type)
             need = scopes.get((target.name, None), set())
-            if isinstance(target, (GraphQLObjectType, GraphQLInterfaceType)) and not reachable(need):
+            if isinstance(target, (GraphQLObjectType, GraphQLInterfaceType)) and not reachable(need, granted):
                 problems.append(f"{parent.name}.{name} returns {target.name}, which needs one of {sorted(need)}")
 
     visit(document, TypeInfoVisitor(info, Fields()))
@@ -170,7 +192,11 @@ def estimate_cost(schema, document, operation, variables):
                 total += 1 + children
         return total
 
-    return cost(operation.selection_set, schema.query_type)
+    root = schema.mutation_type if operation.operation.value == "mutation" else schema.query_type
+    if root is schema.mutation_type:
+        # Shopify charges a mutation 10 points, plus what its payload selects.
+        return 10 + cost(operation.selection_set, root) - len(operation.selection_set.selections)
+    return cost(operation.selection_set, root)
 
 
 def main():
@@ -180,24 +206,37 @@ def main():
     schema, scopes = load()
     failed = 0
     for path in files:
-        document = parse(path.read_text())
+        text = path.read_text()
+        document = parse(text)
+        optional = listed(text, "optional-scopes")
+        mutations = listed(text, "read-only-mutation")
+        bulk = "# bulk-query" in text.splitlines()
         errors = [e.message for e in validate(schema, document)]
-        errors += scope_problems(schema, scopes, document)
+        errors += scope_problems(schema, scopes, document, GRANTED | optional)
         costs = []
         if not errors:
-            text = path.read_text()
             variables = annotations(text, "cost-variables")
             limits = annotations(text, "max-cost")
             for operation in (d for d in document.definitions if d.kind == "operation_definition"):
                 name = operation.name.value
+                if bulk:
+                    costs.append(f"{name} (bulk: not rate-limited)")
+                    continue
                 cost = estimate_cost(schema, document, operation, for_operation(variables, name))
                 limit = for_operation(limits, name).get("", MAX_COST)
                 costs.append(f"{name} {cost}")
                 if cost > limit:
                     errors.append(f"{name}: estimated cost {cost} exceeds {limit} (Shopify's limit is 1,000)")
         for node in document.definitions:
-            if getattr(node, "operation", None) is not None and node.operation.value != "query":
-                errors.append("only read-only queries may be sent")
+            kind = getattr(node, "operation", None)
+            if kind is None or kind.value == "query":
+                continue
+            name = node.name.value if node.name else "(anonymous)"
+            roots = {s.name.value for s in node.selection_set.selections if s.kind == "field"}
+            if kind.value != "mutation" or name not in mutations:
+                errors.append(f"{name}: only read-only queries may be sent")
+            elif not roots <= READ_ONLY_MUTATIONS or len(node.selection_set.selections) != len(roots):
+                errors.append(f"{name}: a read-only mutation may only call {sorted(READ_ONLY_MUTATIONS)}")
         rel = path.relative_to(ROOT)
         if errors:
             failed += 1

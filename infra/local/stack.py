@@ -8,6 +8,8 @@ the tests and the local run read them from.
     stack.py start   start moto, create the table, write .local/stack.env
     stack.py stop    stop the moto started by `start`
     stack.py table   print the table definition read from template.yaml
+    stack.py ls [PREFIX]   list the knowledge bucket's documents (under PREFIX)
+    stack.py cat KEY       print one document of the knowledge bucket
 """
 import json
 import os
@@ -156,6 +158,25 @@ def start():
     print(f"local stack up: moto at {endpoint}, table {TABLE_NAME}, bucket {BUCKET}, queue {QUEUE}", file=sys.stderr)
 
 
+def bucket_client():
+    env = dict(line.split("=", 1) for line in ENV_FILE.read_text().splitlines() if "=" in line)
+    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=REGION,
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    return s3, env["KNOWLEDGE_BUCKET"]
+
+
+def ls(prefix):
+    s3, bucket = bucket_client()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            print(f"{item['Size']:>8}  s3://{bucket}/{item['Key']}")
+
+
+def cat(key):
+    s3, bucket = bucket_client()
+    sys.stdout.write(s3.get_object(Bucket=bucket, Key=key.removeprefix(f"s3://{bucket}/"))["Body"].read().decode())
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "start":
@@ -164,5 +185,9 @@ if __name__ == "__main__":
         stop()
     elif command == "table":
         print(json.dumps(table_definition(), indent=2))
+    elif command == "ls":
+        ls(sys.argv[2] if len(sys.argv) > 2 else "")
+    elif command == "cat" and len(sys.argv) > 2:
+        cat(sys.argv[2])
     else:
         sys.exit(__doc__)

@@ -12,8 +12,16 @@
   delete a secret without a recovery window;
 - lookup, which trusts its event's org_id, may be invoked by the AI platform principal (a
   parameter) alone: one Lambda permission, for that principal, and no policy of the stack
-  grants lambda:InvokeFunction.
+  grants lambda:InvokeFunction;
+- knowledge-sync is fed by the knowledge queue (batch size 1, partial batch responses) and by
+  an EventBridge Scheduler schedule sending the contract's input; the queue's visibility
+  timeout is at least six times the worker's timeout, its redrive goes to the dead-letter
+  queue after 5 receives, and an alarm watches the dead-letter queue;
+- the knowledge bucket is encrypted, blocks public access and refuses plain HTTP; only
+  knowledge-sync writes to it, only knowledge-sync puts events, and the knowledge routes read
+  no credential and no document.
 """
+import json
 import os
 import re
 import sys
@@ -32,9 +40,15 @@ ROUTES = {
     ("PUT", "/shopify/settings"): "settings",
     ("DELETE", "/shopify/stores/{shop}"): "disconnect",
     ("GET", "/shopify/contact-metadata"): "contact-metadata",
+    ("GET", "/shopify/knowledge"): "knowledge",
+    ("POST", "/shopify/knowledge/sync"): "knowledge",
+    ("GET", "/shopify/knowledge/documents"): "knowledge",
 }
+QUEUE_WORKER = "knowledge-sync"
+SCHEDULE_INPUT = {"schedule": "knowledge-sync"}
+MAX_RECEIVES = 5
 DIRECT_INVOKE = {"lookup"}
-LOCAL_ONLY = {"SHOPIFY_BASE_URL"}
+LOCAL_ONLY = {"SHOPIFY_BASE_URL", "AWS_ENDPOINT_URL"}
 SET_BY_LAMBDA = {"AWS_LAMBDA_FUNCTION_NAME"}
 READ_ONLY = {"lookup", "contact-metadata"}
 SECRET_WRITES = {
@@ -43,6 +57,7 @@ SECRET_WRITES = {
     "secretsmanager:UpdateSecret", "secretsmanager:TagResource",
 }
 TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+KNOWLEDGE_ROUTES_TABLE = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -73,6 +88,96 @@ def env_vars_read():
         if path.name == "config.rs":
             names |= set(re.findall(r'(?:get|millis)\("([A-Z][A-Z0-9_]+)"', text))
     return names - SET_BY_LAMBDA
+
+
+def by_ref(value, resources):
+    """The logical id a `!Ref X` or `!GetAtt X.Attr` points at."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "GetAtt" in value:
+            target = value["GetAtt"]
+            return (target if isinstance(target, str) else ".".join(target)).split(".")[0]
+    return None
+
+
+def knowledge_problems(resources, functions, globals_fn):
+    problems = []
+    if QUEUE_WORKER not in functions:
+        return problems
+    logical, props = functions[QUEUE_WORKER]
+    events = list((props.get("Events") or {}).values())
+    queues = [e for e in events if e["Type"] == "SQS"]
+    schedules = [e for e in events if e["Type"] == "ScheduleV2"]
+    queue_id = None
+    if len(queues) != 1:
+        problems.append(f"{logical}: needs exactly one SQS event source, has {len(queues)}")
+    else:
+        p = queues[0]["Properties"]
+        queue_id = by_ref(p.get("Queue"), resources)
+        if p.get("BatchSize") != 1:
+            problems.append(f"{logical}: the queue's batch size must be 1 (is {p.get('BatchSize')})")
+        if "ReportBatchItemFailures" not in as_list(p.get("FunctionResponseTypes", [])):
+            problems.append(f"{logical}: the queue needs partial batch responses (ReportBatchItemFailures)")
+    if len(schedules) != 1:
+        problems.append(f"{logical}: needs exactly one EventBridge Scheduler schedule, has {len(schedules)}")
+    else:
+        p = schedules[0]["Properties"]
+        try:
+            if json.loads(p.get("Input", "null")) != SCHEDULE_INPUT:
+                problems.append(f"{logical}: the schedule must send {json.dumps(SCHEDULE_INPUT)}")
+        except ValueError:
+            problems.append(f"{logical}: the schedule's input is not JSON")
+        if by_ref(p.get("ScheduleExpression"), resources) != "KnowledgeSyncSchedule":
+            problems.append(f"{logical}: the schedule's rate must be the KnowledgeSyncSchedule parameter")
+    queue = resources.get(queue_id or "", {})
+    if queue.get("Type") != "AWS::SQS::Queue":
+        problems.append(f"{logical}: its SQS event must read a queue of the stack")
+    else:
+        q = queue["Properties"]
+        timeout = int(props.get("Timeout", globals_fn.get("Timeout", 3)))
+        if int(q.get("VisibilityTimeout", 30)) < 6 * timeout:
+            problems.append(f"{queue_id}: the visibility timeout must be at least 6 x the worker's timeout ({6 * timeout} s)")
+        redrive = q.get("RedrivePolicy") or {}
+        if int(redrive.get("maxReceiveCount", 0)) != MAX_RECEIVES:
+            problems.append(f"{queue_id}: messages must go to the dead-letter queue after {MAX_RECEIVES} receives")
+        dlq = by_ref(redrive.get("deadLetterTargetArn"), resources)
+        if resources.get(dlq or "", {}).get("Type") != "AWS::SQS::Queue":
+            problems.append(f"{queue_id}: the redrive must target a dead-letter queue of the stack")
+        watched = [
+            r for r in resources.values()
+            if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace") == "AWS/SQS"
+            and any(by_ref(d.get("Value"), resources) == dlq for d in r["Properties"].get("Dimensions", []))
+        ]
+        if dlq and not watched:
+            problems.append(f"{dlq}: no alarm watches the dead-letter queue")
+        for name in ("KNOWLEDGE_QUEUE_URL",):
+            if by_ref(globals_fn.get("Environment", {}).get("Variables", {}).get(name), resources) != queue_id:
+                problems.append(f"{name} must be the queue {logical} reads")
+    bucket_id = by_ref(globals_fn.get("Environment", {}).get("Variables", {}).get("KNOWLEDGE_BUCKET"), resources)
+    bucket = resources.get(bucket_id or "", {})
+    if bucket.get("Type") != "AWS::S3::Bucket":
+        problems.append("KNOWLEDGE_BUCKET must be a bucket of the stack")
+    else:
+        b = bucket["Properties"]
+        if not b.get("BucketEncryption"):
+            problems.append(f"{bucket_id}: must be encrypted")
+        block = b.get("PublicAccessBlockConfiguration") or {}
+        for flag in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+            if block.get(flag) is not True:
+                problems.append(f"{bucket_id}: {flag} must be true")
+        tls_only = [
+            r for r in resources.values()
+            if r["Type"] == "AWS::S3::BucketPolicy" and by_ref(r["Properties"].get("Bucket"), resources) == bucket_id
+            and any(
+                st.get("Effect") == "Deny"
+                and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
+                for st in as_list(r["Properties"].get("PolicyDocument", {}).get("Statement", []))
+            )
+        ]
+        if not tls_only:
+            problems.append(f"{bucket_id}: needs a bucket policy denying requests without TLS")
+    return problems
 
 
 def main():
@@ -112,7 +217,8 @@ def main():
     for binary, (logical, props) in functions.items():
         for event in (props.get("Events") or {}).values():
             if event["Type"] != "HttpApi":
-                problems.append(f"{logical}: unexpected event type {event['Type']}")
+                if binary != QUEUE_WORKER or event["Type"] not in ("SQS", "ScheduleV2"):
+                    problems.append(f"{logical}: unexpected event type {event['Type']}")
                 continue
             p = event["Properties"]
             if p.get("ApiId") != {"Ref": "HttpApi"}:
@@ -145,6 +251,8 @@ def main():
     if api.get("Auth", {}).get("DefaultAuthorizer") not in (api.get("Auth", {}).get("Authorizers") or {}):
         problems.append("the HTTP API must have a JWT authorizer as its default")
 
+    problems += knowledge_problems(resources, functions, globals_fn)
+
     needed = env_vars_read()
     for binary, (logical, props) in functions.items():
         env = global_env | set(props.get("Environment", {}).get("Variables", {}))
@@ -159,6 +267,21 @@ def main():
             problems.append(f"{logical}: needs an explicit least-privilege policy")
         for statement in statements:
             actions = set(as_list(statement.get("Action", [])))
+            if statement.get("Effect") == "Allow" and any(a.startswith(("s3:", "sqs:", "events:")) for a in actions):
+                if any(r == "*" for r in as_list(statement.get("Resource", []))):
+                    problems.append(f"{logical}: '*' resource for {sorted(actions)}")
+                if any(a.endswith("*") for a in actions):
+                    problems.append(f"{logical}: wildcard action in {sorted(actions)}")
+            if binary != QUEUE_WORKER and any(a.startswith(("s3:Put", "s3:Delete")) for a in actions):
+                problems.append(f"{logical}: only {QUEUE_WORKER} writes knowledge documents")
+            if binary != QUEUE_WORKER and "events:PutEvents" in actions:
+                problems.append(f"{logical}: only {QUEUE_WORKER} puts events")
+            if binary == "knowledge":
+                if any(a.startswith(("secretsmanager:", "kms:", "s3:")) for a in actions):
+                    problems.append(f"{logical}: the knowledge routes read no credential and no document ({sorted(actions)})")
+                extra = {a for a in actions if a.startswith("dynamodb:")} - KNOWLEDGE_ROUTES_TABLE
+                if extra:
+                    problems.append(f"{logical}: the knowledge routes may not {sorted(extra)}")
             if any(a in ("lambda:InvokeFunction", "lambda:*", "*") for a in actions):
                 problems.append(f"{logical}: no function may invoke others (lambda:InvokeFunction)")
             resources_ = as_list(statement.get("Resource", []))

@@ -63,6 +63,42 @@ class TemplateCheck(unittest.TestCase):
     def test_a_missing_budget_env_var_is_caught(self):
         self.assert_caught("        LOOKUP_BUDGET_MS: !Ref LookupBudgetMs\n", "", "reads LOOKUP_BUDGET_MS, which is not set")
 
+    def test_a_knowledge_queue_batch_above_one_is_caught(self):
+        self.assert_caught("            BatchSize: 1\n", "            BatchSize: 10\n", "batch size must be 1")
+
+    def test_a_queue_without_partial_batch_responses_is_caught(self):
+        self.assert_caught("            FunctionResponseTypes:\n              - ReportBatchItemFailures\n", "", "ReportBatchItemFailures")
+
+    def test_a_wrong_schedule_input_is_caught(self):
+        self.assert_caught("""            Input: '{"schedule": "knowledge-sync"}'""", """            Input: '{"tick": true}'""", "the schedule must send")
+
+    def test_a_short_visibility_timeout_is_caught(self):
+        self.assert_caught("      VisibilityTimeout: 360\n", "      VisibilityTimeout: 60\n", "at least 6 x the worker's timeout")
+
+    def test_a_different_redrive_count_is_caught(self):
+        self.assert_caught("        maxReceiveCount: 5\n", "        maxReceiveCount: 3\n", "after 5 receives")
+
+    def test_an_unwatched_dead_letter_queue_is_caught(self):
+        self.assert_caught("          Value: !GetAtt KnowledgeDeadLetterQueue.QueueName\n", "          Value: !GetAtt KnowledgeQueue.QueueName\n", "no alarm watches the dead-letter queue")
+
+    def test_a_public_knowledge_bucket_is_caught(self):
+        self.assert_caught("        RestrictPublicBuckets: true\n", "        RestrictPublicBuckets: false\n", "RestrictPublicBuckets must be true")
+
+    def test_a_bucket_allowing_plain_http_is_caught(self):
+        self.assert_caught('                aws:SecureTransport: "false"\n', '                aws:SecureTransport: "true"\n', "denying requests without TLS")
+
+    def test_documents_writable_beyond_the_bucket_is_caught(self):
+        self.assert_caught('              Resource: !Sub "${KnowledgeBucket.Arn}/*"\n', '              Resource: "*"\n', "'*' resource")
+
+    def test_the_knowledge_routes_reading_credentials_is_caught(self):
+        self.assert_caught("            - Sid: KnowledgeState\n              Effect: Allow\n              Action:\n                - dynamodb:GetItem\n", "            - Sid: KnowledgeState\n              Effect: Allow\n              Action:\n                - secretsmanager:GetSecretValue\n                - dynamodb:GetItem\n", "read no credential and no document")
+
+    def test_the_local_endpoint_in_the_template_is_caught(self):
+        self.assert_caught("        RUST_LOG: !Ref LogLevel\n", "        RUST_LOG: !Ref LogLevel\n        AWS_ENDPOINT_URL: http://127.0.0.1:5000\n", "AWS_ENDPOINT_URL is for local use only")
+
+    def test_a_missing_knowledge_route_is_caught(self):
+        self.assert_caught("            Path: /shopify/knowledge/documents\n", "            Path: /shopify/knowledge/docs\n", "GET /shopify/knowledge/documents must go to knowledge")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=1)

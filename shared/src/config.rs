@@ -225,7 +225,11 @@ mod tests {
         .unwrap();
         assert_eq!(config.knowledge.bucket.as_deref(), Some("docs"));
         assert_eq!(config.knowledge.bulk_threshold, 50);
-        assert!(Config::from_lookup(env(&[("STORES_TABLE", "t"), ("KNOWLEDGE_BULK_THRESHOLD", "many")])).is_err());
+        assert!(Config::from_lookup(env(&[
+            ("STORES_TABLE", "t"),
+            ("KNOWLEDGE_BULK_THRESHOLD", "many")
+        ]))
+        .is_err());
     }
 
     #[test]

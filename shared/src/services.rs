@@ -38,10 +38,14 @@ impl Services {
     pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let stores = DynamoStoreRepository::new(dynamodb.clone(), config.stores_table.clone());
-        let knowledge = config.knowledge.queue_url.as_ref().map(|url| KnowledgePorts {
-            repo: Arc::new(DynamoKnowledge::new(dynamodb, config.stores_table.clone())),
-            queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
-        });
+        let knowledge = config
+            .knowledge
+            .queue_url
+            .as_ref()
+            .map(|url| KnowledgePorts {
+                repo: Arc::new(DynamoKnowledge::new(dynamodb, config.stores_table.clone())),
+                queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
+            });
         let secrets = SecretsManagerStore::new(
             aws_sdk_secretsmanager::Client::new(sdk),
             config.kms_key_id.clone(),

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response as AxumResponse};
 use axum::Router;
 use futures::future::BoxFuture;
 use lambda_http::{Body, Request, Response};
+use shared::knowledge::sync::SyncPorts;
 use shared::Services;
 
 use crate::events::HttpEvent;
@@ -240,16 +241,48 @@ async fn invoke_lookup(State(services): State<Services>, body: axum::body::Bytes
     }
 }
 
+/// `POST /invoke/knowledge-sync`: the body is an event for `knowledge-sync` (the schedule's
+/// `{"schedule": "knowledge-sync"}`, say), handled as one invocation of its timeout.
+async fn invoke_knowledge_sync(
+    State(ports): State<SyncPorts>,
+    body: axum::body::Bytes,
+) -> AxumResponse {
+    let Ok(event) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "the invocation payload must be JSON",
+        )
+            .into_response();
+    };
+    let deadline = shared::Deadline::after(crate::worker::INVOCATION);
+    match knowledge_sync::handle(&ports, event, deadline).await {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(serde_json::json!({"errorMessage": error})),
+        )
+            .into_response(),
+    }
+}
+
 /// The gateway as an axum app: the dashboard routes, plus `POST /invoke/lookup` standing in
-/// for the AI platform's direct invocation of `lookup`.
-pub fn app(services: Services) -> Router {
+/// for the AI platform's direct invocation of `lookup`, and `POST /invoke/knowledge-sync` for
+/// invoking the worker as its schedule does.
+pub fn app(services: Services, sync: SyncPorts) -> Router {
     let invoke = Router::new()
         .route("/invoke/lookup", axum::routing::post(invoke_lookup))
         .with_state(services.clone());
+    let invoke_sync = Router::new()
+        .route(
+            "/invoke/knowledge-sync",
+            axum::routing::post(invoke_knowledge_sync),
+        )
+        .with_state(sync);
     Router::new()
         .fallback(dispatch)
         .with_state(Arc::new(dashboard_routes(services)))
         .merge(invoke)
+        .merge(invoke_sync)
 }
 
 #[cfg(test)]

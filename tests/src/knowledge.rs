@@ -211,8 +211,7 @@ pub async fn moto(
     let documents = Arc::new(CountingDocuments::new(Arc::new(S3Documents::new(
         sdk, &bucket, true,
     ))));
-    let publisher: Arc<dyn EventPublisher> =
-        Arc::new(EventBridgeEvents::new(eventbridge, &bus));
+    let publisher: Arc<dyn EventPublisher> = Arc::new(EventBridgeEvents::new(eventbridge, &bus));
     KnowledgeRig {
         sync: SyncPorts {
             stores,
@@ -302,7 +301,10 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
         .await
         .expect("queue attributes")
         .attributes
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
         .expect("a queue arn")
 }
 

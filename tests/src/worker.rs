@@ -34,7 +34,10 @@ struct Delivery {
 pub const INVOCATION: Duration = Duration::from_secs(60);
 
 impl Queue {
-    async fn receive(&self, attempts: &mut std::collections::HashMap<String, u32>) -> Option<Delivery> {
+    async fn receive(
+        &self,
+        attempts: &mut std::collections::HashMap<String, u32>,
+    ) -> Option<Delivery> {
         match self {
             Queue::Memory(queue) => {
                 let (job, receives) = queue.receive()?;

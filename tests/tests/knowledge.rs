@@ -102,7 +102,10 @@ async fn connect(app: &TestApp, shop: FakeShop) {
 
 /// Turns every source on, then connects the demo store and runs its first sync.
 async fn synced_demo(app: &TestApp) {
-    assert_eq!(app.put_settings(sources(true, true, true, true)).await.0, 200);
+    assert_eq!(
+        app.put_settings(sources(true, true, true, true)).await.0,
+        200
+    );
     connect(app, demo_shop("demo-us")).await;
     drain(app).await;
 }
@@ -169,7 +172,7 @@ knowledge_backends! {
         let faq = text("pages/102.md");
         assert!(faq.starts_with("# Shipping FAQ\n"), "{faq}");
         assert!(faq.contains("https://demo-us.example/pages/shipping-faq"), "{faq}");
-        for kept in ["Where do you ship?", "Norway", "| Zone", "Map of shipping zones", "[Contact us]"] {
+        for kept in ["Where do you ship?", "Norway", "| Zone", "Map of shipping zones", "[Contact us](https://demo-us.example/pages/contact)"] {
             assert!(faq.contains(kept), "{kept} missing from {faq}");
         }
         for dropped in ["track(", "color:red", "iframe", "video.example", "<"] {
@@ -542,8 +545,8 @@ knowledge_backends! {
         assert_eq!((code, body["error"]["code"].as_str()), (404, Some("store_not_found")));
         let (code, body) = app.send(member("POST", "/shopify/knowledge/sync").json(&json!({"shop_domain": US, "full": true}))).await;
         assert_eq!((code, body["error"]["code"].as_str()), (404, Some("store_not_found")));
-        let cursor = format!("demo-us.pages.0");
-        let (code, body) = app.send(member("GET", "/shopify/knowledge/documents").query("cursor", &cursor)).await;
+        let cursor = "demo-us.pages.0";
+        let (code, body) = app.send(member("GET", "/shopify/knowledge/documents").query("cursor", cursor)).await;
         assert_eq!((code, body["documents"].as_array().map(Vec::len)), (200, Some(0)), "a cursor naming another org's store reads nothing");
         // Its own store of the same domain is its own: connecting it syncs into its prefix.
         let (code, _) = app.send(member("POST", "/shopify/stores").json(&json!({"shop_domain": US, "access_token": TOKEN}))).await;
@@ -723,5 +726,67 @@ knowledge_backends! {
         }
         assert_eq!(app.shopify.throttled_operations(), Vec::<String>::new(), "nobody was throttled");
         assert_eq!(store(&knowledge(&app).await, US)["sources"]["products"]["documents"], 200);
+    }
+}
+
+/// The pacing waits for each query's requested cost: it must be the cost Shopify computes
+/// for that query with the variables the client sends.
+#[test]
+fn the_paced_costs_are_the_requested_costs_shopify_computes() {
+    use shared::shopify::content::{
+        requested_cost, ContentQuery, ARTICLES_PER_REQUEST, IDS_PER_REQUEST, PAGES_PER_REQUEST,
+        PRODUCTS_PER_REQUEST,
+    };
+    use shared::shopify::queries::{self as q, Query};
+    let cost = |query: &Query, variables: Value| {
+        tests::fake_shopify::cost::costs(
+            query.document,
+            Some(query.operation),
+            &variables,
+            &Value::Null,
+        )
+        .0
+    };
+    assert_eq!(
+        requested_cost(ContentQuery::Pages),
+        cost(&q::PAGES_PAGE, json!({"first": PAGES_PER_REQUEST}))
+    );
+    assert_eq!(
+        requested_cost(ContentQuery::Articles),
+        cost(&q::ARTICLES_PAGE, json!({"first": ARTICLES_PER_REQUEST}))
+    );
+    assert_eq!(
+        requested_cost(ContentQuery::Products),
+        cost(&q::PRODUCTS_PAGE, json!({"first": PRODUCTS_PER_REQUEST}))
+    );
+    for ids in [q::PAGE_IDS, q::ARTICLE_IDS, q::PRODUCT_IDS] {
+        assert_eq!(
+            requested_cost(ContentQuery::Ids),
+            cost(&ids, json!({"first": IDS_PER_REQUEST})),
+            "{}",
+            ids.operation
+        );
+    }
+    for small in [
+        q::KNOWLEDGE_SHOP,
+        q::PAGES_COUNT,
+        q::ACTIVE_PRODUCTS_COUNT,
+        q::SHOP_POLICIES,
+        q::BULK_OPERATION_STATUS,
+    ] {
+        assert!(
+            cost(&small, json!({})) <= requested_cost(ContentQuery::Small),
+            "{}",
+            small.operation
+        );
+    }
+    // Every page stays under half of the smallest bucket (1,000 points): the share a sync uses.
+    for kind in [
+        ContentQuery::Pages,
+        ContentQuery::Articles,
+        ContentQuery::Products,
+        ContentQuery::Ids,
+    ] {
+        assert!(requested_cost(kind) <= 500.0);
     }
 }

@@ -69,7 +69,10 @@ async fn queue_batch(ports: &SyncPorts, batch: SqsEvent, deadline: Deadline) -> 
             }
         };
         let span = tracing::info_span!("knowledge_sync", message_id = %id, receives);
-        if let Err(error) = sync::handle(ports, job, deadline, receives).instrument(span).await {
+        if let Err(error) = sync::handle(ports, job, deadline, receives)
+            .instrument(span)
+            .await
+        {
             tracing::warn!(message_id = %id, %error, receives, "job failed; it will be received again");
             failures.push(id);
         }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use shared::domain::{ShopDomain, Source};
 use shared::error::logged;
 use shared::http::{self, Caller};
-use shared::knowledge::{DocumentCursor, KnowledgePorts};
+use shared::knowledge::{DocumentCursor, DocumentQuery, KnowledgePorts};
 use shared::{ApiError, Code, Services};
 use tracing::Instrument;
 
@@ -91,7 +91,10 @@ async fn route(services: &Services, req: &Request) -> Result<Response<Body>, Api
                 .await
                 .map_err(logged)?;
             tracing::info!(org_id = %caller.org, stores = queued.len(), full = body.full, "knowledge sync requested");
-            Ok(http::json_response(202, &serde_json::json!({ "queued": queued })))
+            Ok(http::json_response(
+                202,
+                &serde_json::json!({ "queued": queued }),
+            ))
         }
         "GET /shopify/knowledge/documents" => {
             let query = req.query_string_parameters_ref();
@@ -128,7 +131,17 @@ async fn route(services: &Services, req: &Request) -> Result<Response<Body>, Api
                 })
                 .transpose()?;
             let page = knowledge
-                .documents(stores, &deadline, &caller.org, shop.as_ref(), source, limit, cursor.as_ref())
+                .documents(
+                    stores,
+                    &deadline,
+                    &caller.org,
+                    &DocumentQuery {
+                        shop,
+                        source,
+                        limit,
+                        cursor,
+                    },
+                )
                 .await
                 .map_err(logged)?
                 .ok_or_else(ApiError::store_not_found)?;

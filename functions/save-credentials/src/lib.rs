@@ -82,7 +82,10 @@ async fn connect(services: &Services, req: &Request) -> Result<Connected, ApiErr
     if let (Connected::New(_), Some(knowledge)) = (&connected, &services.knowledge) {
         // The first knowledge sync; the scheduled run picks the store up if this fails.
         let stores = services.storage.stores.as_ref();
-        if let Err(error) = knowledge.connected(stores, &deadline, &caller.org, &shop).await {
+        if let Err(error) = knowledge
+            .connected(stores, &deadline, &caller.org, &shop)
+            .await
+        {
             tracing::warn!(shop = %shop, %error, "could not queue the first knowledge sync");
         }
     }

@@ -101,7 +101,13 @@ async fn route(services: &Services, req: &Request) -> Result<Response<Body>, Api
                 // Sources turned on are synced, those turned off lose their documents; the
                 // scheduled run catches up if this fails.
                 let changed = knowledge
-                    .sources_changed(stores.as_ref(), &deadline, &caller.org, &before.knowledge, &settings.knowledge)
+                    .sources_changed(
+                        stores.as_ref(),
+                        &deadline,
+                        &caller.org,
+                        &before.knowledge,
+                        &settings.knowledge,
+                    )
                     .await;
                 if let Err(error) = changed {
                     tracing::warn!(org_id = %caller.org, %error, "could not queue the knowledge changes");

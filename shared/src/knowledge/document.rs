@@ -125,8 +125,10 @@ impl Document {
 }
 
 /// HTML as Markdown: headings, lists, links, tables and image alt text kept; scripts, styles,
-/// iframes and the like dropped; blank-line runs collapsed, so output is stable.
-pub fn html_to_markdown(html: &str) -> String {
+/// iframes and the like dropped; blank-line runs collapsed, so output is stable. Links and
+/// images relative to the storefront (`/pages/contact`) are made absolute against `base`
+/// (`https://example.com`), so every link the AI quotes works outside the store.
+pub fn html_to_markdown(html: &str, base: &str) -> String {
     let converter = htmd::HtmlToMarkdown::builder()
         .skip_tags(vec![
             "script", "style", "iframe", "noscript", "object", "embed", "template", "svg", "form",
@@ -148,7 +150,35 @@ pub fn html_to_markdown(html: &str) -> String {
         blank = 0;
         out.push_str(line);
     }
+    absolute_links(&out, base)
+}
+
+/// `](/path)` → `]({base}/path)` and `](//host/path)` → `](https://host/path)`.
+fn absolute_links(markdown: &str, base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let mut out = String::with_capacity(markdown.len());
+    let mut rest = markdown;
+    while let Some(at) = rest.find("](/") {
+        out.push_str(&rest[..at + 2]);
+        rest = &rest[at + 2..];
+        if let Some(host) = rest.strip_prefix("//") {
+            out.push_str("https://");
+            rest = host;
+        } else if !base.is_empty() {
+            out.push_str(base);
+        }
+    }
+    out.push_str(rest);
     out
+}
+
+/// `https://example.com` of `https://example.com/policies/refund-policy`.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(slash) => &url[..after_scheme + slash],
+        None => url,
+    }
 }
 
 /// One line of a Markdown table cell: pipes escaped, line breaks flattened.
@@ -186,7 +216,7 @@ pub fn page_document(page: &ShopPage, primary_url: &str) -> Option<Document> {
         markdown: page_text(&[
             title_line(&page.title),
             format!("Source: {url}"),
-            html_to_markdown(&page.body),
+            html_to_markdown(&page.body, primary_url),
         ]),
         url,
         visibility: if page.is_published {
@@ -229,7 +259,7 @@ pub fn article_document(article: &ShopArticle, primary_url: &str) -> Option<Docu
             title_line(&article.title),
             format!("Source: {url}"),
             byline.join(" · "),
-            html_to_markdown(&article.body),
+            html_to_markdown(&article.body, primary_url),
         ]),
         url,
         visibility: if article.is_published {
@@ -302,7 +332,7 @@ pub fn product_document(
             facts.join(" · "),
             price,
             table,
-            html_to_markdown(&product.description_html),
+            html_to_markdown(&product.description_html, primary_url),
         ]),
         url,
         visibility: Visibility::Public,
@@ -320,7 +350,7 @@ pub fn policy_document(policy: &ShopPolicy) -> Option<Document> {
         markdown: page_text(&[
             title_line(&policy.title),
             format!("Source: {}", policy.url),
-            html_to_markdown(&policy.body),
+            html_to_markdown(&policy.body, origin(&policy.url)),
         ]),
         url: policy.url.clone(),
         visibility: Visibility::Public,
@@ -351,10 +381,23 @@ mod tests {
             "<h2>Returns</h2><p>Within <a href=\"/pages/x\">30 days</a>.</p><script>steal()</script>\
              <style>p{}</style><iframe src=\"https://evil\"></iframe><ul><li>Unworn</li></ul>\
              <table><tr><th>Size</th><th>EU</th></tr><tr><td>M</td><td>42</td></tr></table>\
-             <img src=\"x.jpg\" alt=\"A runner on rocks\">",
+             <img src=\"x.jpg\" alt=\"A runner on rocks\"><a href=\"//cdn.example/size.pdf\">sizes</a>\
+             <a href=\"https://other.example/a\">elsewhere</a>",
+            "https://shop.example",
         );
         assert!(markdown.contains("## Returns"), "{markdown}");
-        assert!(markdown.contains("[30 days](/pages/x)"));
+        assert!(
+            markdown.contains("[30 days](https://shop.example/pages/x)"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("[sizes](https://cdn.example/size.pdf)"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("[elsewhere](https://other.example/a)"),
+            "{markdown}"
+        );
         assert!(markdown.contains("Unworn"));
         assert!(markdown.contains("| Size | EU |"));
         assert!(markdown.contains("A runner on rocks"));

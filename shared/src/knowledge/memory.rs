@@ -228,7 +228,9 @@ impl MemoryQueue {
         let mut messages = self.messages.lock().unwrap();
         let now = Instant::now();
         loop {
-            let at = messages.iter().position(|(visible, _, _)| *visible <= now)?;
+            let at = messages
+                .iter()
+                .position(|(visible, _, _)| *visible <= now)?;
             let (_, received, job) = messages.remove(at)?;
             if received >= super::sync::MAX_RECEIVES {
                 self.dead.lock().unwrap().push(job);

@@ -398,16 +398,21 @@ impl KnowledgePorts {
 
     /// `GET /shopify/knowledge/documents`: what the AI has learned, a page at a time, store by
     /// store (oldest connection first), source by source, by id.
+    /// `None` when the asked-for store is not connected to `org`.
     pub async fn documents(
         &self,
         stores: &dyn StoreRepository,
         deadline: &Deadline,
         org: &OrganizationId,
-        shop: Option<&ShopDomain>,
-        source: Option<Source>,
-        limit: usize,
-        cursor: Option<&DocumentCursor>,
+        query: &DocumentQuery,
     ) -> Result<Option<DocumentPage>, KnowledgeError> {
+        let DocumentQuery {
+            shop,
+            source,
+            limit,
+            cursor,
+        } = query;
+        let (shop, source, limit, cursor) = (shop.as_ref(), *source, *limit, cursor.as_ref());
         let records = deadline.run(stores.list(org)).await?;
         let shops: Vec<&ShopDomain> = match shop {
             Some(shop) => match records.iter().find(|r| &r.shop_domain == shop) {
@@ -463,6 +468,19 @@ impl KnowledgePorts {
             next_cursor: next.map(|c| c.encode()),
         }))
     }
+}
+
+/// What `GET /shopify/knowledge/documents` asks for.
+#[derive(Clone, Debug, Default)]
+pub struct DocumentQuery {
+    /// One store's documents only.
+    pub shop: Option<ShopDomain>,
+    /// One source's documents only.
+    pub source: Option<Source>,
+    /// At most this many (1-100).
+    pub limit: usize,
+    /// Where the previous page ended.
+    pub cursor: Option<DocumentCursor>,
 }
 
 /// `GET /shopify/knowledge`.

@@ -113,10 +113,18 @@ impl SyncPorts {
     /// The real adapters, from the environment (`KNOWLEDGE_BUCKET` and `KNOWLEDGE_QUEUE_URL`
     /// are required); a missing one fails the cold start.
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
-        use crate::config::ConfigError;
         let config = crate::Config::from_env()?;
         let sdk = crate::aws::sdk_config().await;
-        let services = crate::Services::from_sdk(&config, &sdk);
+        Self::from_sdk(&config, &sdk)
+    }
+
+    /// The real adapters for `config`, sharing `sdk`.
+    pub fn from_sdk(
+        config: &crate::Config,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, crate::config::ConfigError> {
+        use crate::config::ConfigError;
+        let services = crate::Services::from_sdk(config, sdk);
         let bucket = config
             .knowledge
             .bucket
@@ -130,10 +138,10 @@ impl SyncPorts {
         Ok(Self {
             stores: services.storage.stores.clone(),
             repo: knowledge.repo,
-            documents: Arc::new(super::aws::S3Documents::new(&sdk, bucket.clone(), local)),
+            documents: Arc::new(super::aws::S3Documents::new(sdk, bucket.clone(), local)),
             queue: knowledge.queue,
             events: Arc::new(super::aws::EventBridgeEvents::new(
-                aws_sdk_eventbridge::Client::new(&sdk),
+                aws_sdk_eventbridge::Client::new(sdk),
                 config.knowledge.event_bus.clone(),
             )),
             access: services.access.clone(),
@@ -201,7 +209,10 @@ pub async fn tick(
         }
         let knowledge = settings[&store.org_id].knowledge;
         // Sources turned off whose documents are still there (their removal was never queued).
-        if let Some(state) = deadline.run(ports.repo.state(&store.org_id, &store.shop_domain)).await? {
+        if let Some(state) = deadline
+            .run(ports.repo.state(&store.org_id, &store.shop_domain))
+            .await?
+        {
             let stale: Vec<Source> = state
                 .sources
                 .iter()
@@ -1043,15 +1054,11 @@ impl Stepper<'_> {
             && progress.merged_through.is_none()
             && source != Source::Articles
         {
-            let counts = self
+            let theirs = self
                 .with_token(ContentQuery::Small, |token| async move {
-                    shopify.content_counts(deadline, shop, &token).await
+                    shopify.exact_count(deadline, shop, &token, source).await
                 })
                 .await?;
-            let theirs = match source {
-                Source::Pages => counts.pages,
-                _ => counts.active_products,
-            };
             let ours = deadline
                 .run(self.ports.repo.count_entries(self.org, self.shop, source))
                 .await?;

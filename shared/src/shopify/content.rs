@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::queries::{
-    ARTICLES_PAGE, ARTICLE_IDS, BULK_OPERATION_STATUS, BULK_PRODUCTS, BULK_PRODUCTS_QUERY,
-    CONTENT_COUNTS, KNOWLEDGE_SHOP, PAGES_PAGE, PAGE_IDS, PRODUCTS_PAGE, PRODUCT_IDS,
-    SHOP_POLICIES,
+    ACTIVE_PRODUCTS_COUNT, ARTICLES_PAGE, ARTICLE_IDS, BULK_OPERATION_STATUS, BULK_PRODUCTS,
+    BULK_PRODUCTS_QUERY, KNOWLEDGE_SHOP, PAGES_COUNT, PAGES_PAGE, PAGE_IDS, PRODUCTS_PAGE,
+    PRODUCT_IDS, SHOP_POLICIES,
 };
 use super::types::{Money, Nodes, Page};
 use super::{ShopifyClient, ShopifyError};
@@ -20,16 +20,16 @@ use crate::domain::ShopDomain;
 pub const PAGES_PER_REQUEST: u32 = 50;
 pub const ARTICLES_PER_REQUEST: u32 = 50;
 pub const PRODUCTS_PER_REQUEST: u32 = 10;
-pub const IDS_PER_REQUEST: u32 = 250;
+pub const IDS_PER_REQUEST: u32 = 200;
 
 /// The requested cost of each content query, as `knowledge.graphql` states it (Shopify's
 /// formula); a sync waits for this much to be spare before sending it.
 pub fn requested_cost(kind: ContentQuery) -> f64 {
     match kind {
         ContentQuery::Pages => 52.0,
-        ContentQuery::Articles => 202.0,
-        ContentQuery::Products => 272.0,
-        ContentQuery::Ids => 252.0,
+        ContentQuery::Articles => 152.0,
+        ContentQuery::Products => 262.0,
+        ContentQuery::Ids => 202.0,
         ContentQuery::Small => 5.0,
     }
 }
@@ -225,18 +225,14 @@ struct PoliciesShop {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CountsData {
+struct PagesCountData {
     pages_count: Option<Count>,
-    products_count: Option<Count>,
 }
 
-/// Counts of what a store holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ContentCounts {
-    /// Every page, published or not; `None` when Shopify only gives a lower bound.
-    pub pages: Option<u64>,
-    /// Active products; `None` when Shopify only gives a lower bound.
-    pub active_products: Option<u64>,
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProductsCountData {
+    products_count: Option<Count>,
 }
 
 /// A bulk operation as Shopify reports it.
@@ -404,25 +400,26 @@ impl ShopifyClient {
         Ok(data.items)
     }
 
-    pub async fn content_counts(
+    /// How many items of `kind` the store has (every page; active products), when Shopify
+    /// knows exactly; `None` when it gives only a lower bound. Articles have no count.
+    pub async fn exact_count(
         &self,
         deadline: &Deadline,
         shop: &ShopDomain,
         token: &SecretString,
-    ) -> Result<ContentCounts, ShopifyError> {
-        let data: CountsData = self
-            .query(
-                deadline,
-                shop,
-                token,
-                &CONTENT_COUNTS,
-                json!({"productQuery": "status:active"}),
-            )
-            .await?;
+        kind: crate::domain::Source,
+    ) -> Result<Option<u64>, ShopifyError> {
+        use crate::domain::Source;
         let exact = |c: Option<Count>| c.filter(|c| c.precision == "EXACT").map(|c| c.count);
-        Ok(ContentCounts {
-            pages: exact(data.pages_count),
-            active_products: exact(data.products_count),
+        Ok(match kind {
+            Source::Pages => {
+                let data: PagesCountData = self
+                    .query(deadline, shop, token, &PAGES_COUNT, json!({}))
+                    .await?;
+                exact(data.pages_count)
+            }
+            Source::Products => exact(self.products_count(deadline, shop, token).await?),
+            Source::Articles | Source::Policies => None,
         })
     }
 
@@ -433,16 +430,28 @@ impl ShopifyClient {
         shop: &ShopDomain,
         token: &SecretString,
     ) -> Result<u64, ShopifyError> {
-        let data: CountsData = self
+        Ok(self
+            .products_count(deadline, shop, token)
+            .await?
+            .map_or(0, |c| c.count))
+    }
+
+    async fn products_count(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+    ) -> Result<Option<Count>, ShopifyError> {
+        let data: ProductsCountData = self
             .query(
                 deadline,
                 shop,
                 token,
-                &CONTENT_COUNTS,
-                json!({"productQuery": "status:active"}),
+                &ACTIVE_PRODUCTS_COUNT,
+                json!({"query": "status:active"}),
             )
             .await?;
-        Ok(data.products_count.map_or(0, |c| c.count))
+        Ok(data.products_count)
     }
 
     pub async fn shop_policies(

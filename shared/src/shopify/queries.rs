@@ -85,8 +85,12 @@ pub const PRODUCT_IDS: Query = Query {
     operation: "ProductIds",
     document: KNOWLEDGE,
 };
-pub const CONTENT_COUNTS: Query = Query {
-    operation: "ContentCounts",
+pub const PAGES_COUNT: Query = Query {
+    operation: "PagesCount",
+    document: KNOWLEDGE,
+};
+pub const ACTIVE_PRODUCTS_COUNT: Query = Query {
+    operation: "ActiveProductsCount",
     document: KNOWLEDGE,
 };
 pub const SHOP_POLICIES: Query = Query {
@@ -128,7 +132,8 @@ pub const ALL: &[Query] = &[
     PAGE_IDS,
     ARTICLE_IDS,
     PRODUCT_IDS,
-    CONTENT_COUNTS,
+    PAGES_COUNT,
+    ACTIVE_PRODUCTS_COUNT,
     SHOP_POLICIES,
     BULK_PRODUCTS,
     BULK_OPERATION_STATUS,

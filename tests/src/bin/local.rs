@@ -1,11 +1,19 @@
 //! `infra/run`'s server: a sandbox Shopify with demo stores and every function behind a local
-//! API Gateway, over the moto stack `infra/run` started.
+//! API Gateway, over the moto stack `infra/run` started; and what Lambda and EventBridge do in
+//! AWS: a worker draining the knowledge queue into `knowledge-sync` the way the SQS event
+//! source mapping does, the knowledge schedule, and a reader printing the events the connector
+//! puts on its bus.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use shared::knowledge::sync::SyncPorts;
 use shared::shopify::ShopifyConfig;
 use shared::{Config, Services};
-use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeProduct, FakeShop, FakeShopify};
+use tests::fake_shopify::{
+    FakeArticle, FakeCustomer, FakeOrder, FakePage, FakePolicy, FakeProduct, FakeShop, FakeShopify,
+};
+use tests::worker::{self, Queue};
 
 /// Demo credentials: what a merchant would paste into the dashboard.
 const US_TOKEN: &str = "shpat_demo_us_0000000000000000000000";
@@ -13,6 +21,11 @@ const UK_CLIENT_ID: &str = "demo-uk-client-id";
 const UK_CLIENT_SECRET: &str = "demo-uk-client-secret";
 const UK_TOKEN: &str = "shpat_demo_uk_0000000000000000000000";
 const LIMITED_TOKEN: &str = "shpat_demo_limited_000000000000000000";
+const CATALOG_TOKEN: &str = "shpat_demo_catalog_000000000000000000";
+
+/// How often the local schedule queues a knowledge sync of every store
+/// (`KNOWLEDGE_SCHEDULE_SECS`; in AWS the template's `KnowledgeSyncSchedule`, 6 hours).
+const SCHEDULE_SECS: u64 = 300;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,11 +51,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let sdk = shared::aws::sdk_config().await;
     let services = Services::from_sdk(&config, &sdk);
+    let sync = SyncPorts::from_sdk(&config, &sdk)?;
+    run_worker(&sdk, sync.clone());
+    run_schedule(sync.clone());
+    print_events(&sdk);
 
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let base = format!("http://{}", listener.local_addr()?);
     print_examples(&base, &shopify.base_url);
-    axum::serve(listener, tests::gateway::app(services))
+    axum::serve(listener, tests::gateway::app(services, sync))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -50,14 +67,96 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Two stores (one with order prefix `UK-`) with customers, orders (one archived) and products
-/// (one draft), and a store missing scopes.
+/// Delivers the knowledge queue's messages to `knowledge-sync`, one at a time, as Lambda's
+/// SQS event source mapping does: deleted when the function reports no failure, back to the
+/// queue when it does (to the dead-letter queue after 5 receives).
+fn run_worker(sdk: &aws_config::SdkConfig, ports: SyncPorts) {
+    let queue = Queue::Sqs {
+        client: aws_sdk_sqs::Client::new(sdk),
+        url: std::env::var("KNOWLEDGE_QUEUE_URL").unwrap_or_default(),
+    };
+    tokio::spawn(async move {
+        loop {
+            worker::drain(&ports, &queue, worker::INVOCATION, usize::MAX).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+}
+
+/// Invokes `knowledge-sync` with the schedule's event, as EventBridge Scheduler does.
+fn run_schedule(ports: SyncPorts) {
+    let every = std::env::var("KNOWLEDGE_SCHEDULE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SCHEDULE_SECS);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(every.max(1)));
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            let event = serde_json::json!({"schedule": "knowledge-sync"});
+            let deadline = shared::Deadline::after(worker::INVOCATION);
+            if let Err(error) = knowledge_sync::handle(&ports, event, deadline).await {
+                tracing::warn!(%error, "the scheduled knowledge sync tick failed");
+            }
+        }
+    });
+}
+
+/// Prints the events the connector put on its bus (a rule copies them into a queue).
+fn print_events(sdk: &aws_config::SdkConfig) {
+    let Ok(url) = std::env::var("KNOWLEDGE_EVENTS_QUEUE_URL") else {
+        return;
+    };
+    let client = aws_sdk_sqs::Client::new(sdk);
+    tokio::spawn(async move {
+        loop {
+            let received = client
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await;
+            let Ok(output) = received else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            };
+            if output.messages.as_ref().is_none_or(Vec::is_empty) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            for message in output.messages.unwrap_or_default() {
+                let event: serde_json::Value =
+                    serde_json::from_str(message.body.as_deref().unwrap_or("null"))
+                        .unwrap_or_default();
+                println!(
+                    "event on the bus: {} {}",
+                    event["detail-type"].as_str().unwrap_or_default(),
+                    event["detail"]
+                );
+                if let Some(receipt) = message.receipt_handle {
+                    let _ = client
+                        .delete_message()
+                        .queue_url(&url)
+                        .receipt_handle(receipt)
+                        .send()
+                        .await;
+                }
+            }
+        }
+    });
+}
+
+/// Two stores (one with order prefix `UK-`) with customers, orders (one archived), products
+/// (one draft) and storefront content (pages, one unpublished; a blog; policies), a store
+/// missing scopes, and a store with a 2,500-product catalog (synced by a bulk operation).
 fn demo_shops() -> Vec<FakeShop> {
     let jane = "jane@example.com";
     vec![
         FakeShop::new("demo-us")
             .named("Demo Outfitters US")
             .with_token(US_TOKEN)
+            .with_demo_content()
             .with_customer(FakeCustomer::new(7001, "Jane Doe", jane))
             .with_customer(FakeCustomer::new(7002, "Bob Stone", "bob@example.com"))
             .with_order(FakeOrder::new("#1001", "2026-11-01T10:00:00Z", jane))
@@ -78,7 +177,29 @@ fn demo_shops() -> Vec<FakeShop> {
             .with_client(UK_CLIENT_ID, UK_CLIENT_SECRET)
             .with_customer(FakeCustomer::new(8001, "Jane Doe", jane))
             .with_order(FakeOrder::new("UK-1001", "2026-11-05T10:00:00Z", jane).currency("GBP"))
-            .with_product(FakeProduct::active("Trail Runner UK", "79.00")),
+            .with_product(FakeProduct::active("Trail Runner UK", "79.00"))
+            .with_content_scopes()
+            .with_page(FakePage::new(
+                111,
+                "Delivery to Europe",
+                "<p>We ship from London to the EU and Norway in 3-5 working days.</p>",
+            ))
+            .with_article(FakeArticle::new(
+                211,
+                "journal",
+                "Packing for the Highlands",
+                "<p>Layers, a waterproof shell and spare socks.</p>",
+            ))
+            .with_policy(FakePolicy::new(
+                311,
+                "REFUND_POLICY",
+                "Refund policy",
+                "<p>Returns within 14 days under UK consumer law.</p>",
+            )),
+        FakeShop::new("demo-catalog")
+            .named("Demo Catalog")
+            .with_token(CATALOG_TOKEN)
+            .with_catalog(2500),
         FakeShop::new("demo-limited")
             .named("Demo Limited Scopes")
             .with_token(LIMITED_TOKEN)
@@ -124,6 +245,24 @@ Ask as the AI platform does (POST /invoke/lookup stands in for Lambda's direct I
     "action":"search_products","arguments":{{"query":"trail runner","limit":3}}}}'
   curl -s -X POST {base}/invoke/lookup -H 'content-type: application/json' -d '{{"org_id":"demo-org",
     "action":"get_shop_details","arguments":{{}}}}'
+
+Knowledge sync (the AI learns from each store's pages, articles, products and policies).
+Connecting a store queued its first sync; the local worker runs it. Watch it and list what
+the AI learned:
+  curl -s {base}/shopify/knowledge
+  curl -s '{base}/shopify/knowledge/documents?limit=5'
+Turn products and articles on (they sync at once), then sync again by hand:
+  curl -s -X PUT {base}/shopify/settings -H 'content-type: application/json' -d '{{"actions":
+    {{"get_order_details":true,"search_products":true,"get_shop_details":true}},"require_email_match":true,
+    "knowledge":{{"pages":true,"articles":true,"products":true,"policies":true}}}}'
+  curl -s -X POST {base}/shopify/knowledge/sync -H 'content-type: application/json' -d '{{}}'
+A 2,500-product catalog, read with a bulk operation:
+  curl -s -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-catalog","access_token":"{CATALOG_TOKEN}"}}'
+The documents are in the local S3 bucket (moto):
+  ./infra/stack ls demo-org/demo-us.myshopify.com/
+  ./infra/stack cat demo-org/demo-us.myshopify.com/pages/102.md
+Run the schedule now (as EventBridge Scheduler does every 6 hours; locally every {SCHEDULE_SECS} s):
+  curl -s -X POST {base}/invoke/knowledge-sync -d '{{"schedule":"knowledge-sync"}}'
 
 Press Ctrl-C to stop.
 "#

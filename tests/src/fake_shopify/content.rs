@@ -165,18 +165,22 @@ pub fn answer(shop: &FakeShop, operation: &str, variables: &Value) -> Option<Res
                 })}),
             )
         }
-        "ContentCounts" => {
-            let product_query = variables["productQuery"].as_str().unwrap_or_default();
+        "PagesCount" => {
+            if !has_scope(shop, &content_scopes) {
+                return Some(Err(access_denied(
+                    &["pagesCount"],
+                    "read_online_store_pages",
+                )));
+            }
+            Ok(json!({"pagesCount": {"count": shop.pages.len(), "precision": "EXACT"}}))
+        }
+        "ActiveProductsCount" => {
             let active = shop
                 .products
                 .iter()
-                .filter(|p| product_matches(p, product_query))
+                .filter(|p| product_matches(p, query))
                 .count();
-            let pages = has_scope(shop, &content_scopes)
-                .then(|| json!({"count": shop.pages.len(), "precision": "EXACT"}));
-            Ok(
-                json!({"pagesCount": pages, "productsCount": {"count": active, "precision": "EXACT"}}),
-            )
+            Ok(json!({"productsCount": {"count": active, "precision": "EXACT"}}))
         }
         "ShopPolicies" => {
             if !has_scope(shop, &["read_legal_policies"]) {
