@@ -84,6 +84,13 @@ impl KnowledgeRepository for CountedIndex {
     async fn states(&self, org: &OrganizationId) -> Result<Vec<SyncState>, StoreError> {
         self.state.states(org).await
     }
+    async fn scan_states(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<SyncState>, Option<String>), StoreError> {
+        self.state.scan_states(cursor, limit).await
+    }
     async fn entries(
         &self,
         _: &OrganizationId,

@@ -379,7 +379,7 @@ knowledge_backends! {
         let tick = knowledge_sync::handle(&rig.sync, json!({"schedule": "knowledge-sync"}), Deadline::after(Duration::from_secs(20))).await;
         assert_eq!(tick, Ok(json!({"ok": true})));
         assert_eq!(request_sync(&app, json!({})).await, (202, json!({"queued": [US]})));
-        assert_eq!(rig.queue.pending().await, 1, "still one job");
+        assert_eq!(rig.queue.pending().await, 2, "still one run job (and the schedule's sweep of disconnected stores)");
 
         // Two deliveries of the same job at once: the first holds Shopify's first answer
         // until the second has come and gone.
@@ -412,7 +412,7 @@ knowledge_backends! {
             let tick = knowledge_sync::handle(&rig.sync, json!({"schedule": "knowledge-sync"}), Deadline::after(Duration::from_secs(20))).await;
             assert_eq!(tick, Ok(json!({"ok": true})));
         }
-        assert_eq!(rig.queue.pending().await, 1);
+        assert_eq!(rig.queue.pending().await, 3, "one run job (and two sweeps)");
         rig.documents.reset();
         drain(&app).await;
         assert_eq!(rig.documents.puts(), 0, "nothing changed");
@@ -533,6 +533,60 @@ knowledge_backends! {
         }
     }
 
+    async fn a_removal_waits_for_the_run_under_way(app: TestApp) {
+        assert_eq!(app.put_settings(sources(false, false, true, false)).await.0, 200);
+        connect(&app, FakeShop::new("demo-us").with_token(TOKEN).with_catalog(30)).await;
+        let rig = app.rig();
+        let shop = ShopDomain::parse(US).unwrap();
+        let state = rig.ports.repo.state(&org(&app), &shop).await.unwrap().unwrap();
+        let job = Job::Run { org_id: org(&app), shop_domain: shop.clone(), ticket: state.requested.unwrap().run_id };
+        // The run writes its first page, then waits on Shopify for the second.
+        app.shopify.push_fault(US, Fault::Delay(Duration::ZERO));
+        app.shopify.push_fault(US, Fault::Delay(Duration::ZERO));
+        app.shopify.push_fault(US, Fault::Delay(Duration::ZERO));
+        let (gate, open) = Fault::gate();
+        app.shopify.push_fault(US, gate);
+        let run = tokio::spawn({
+            let ports = rig.sync.clone();
+            async move { shared::knowledge::sync::handle(&ports, job, Deadline::after(Duration::from_secs(60)), 1).await }
+        });
+        while rig.documents.puts() < 20 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // The store is disconnected meanwhile (its removal job comes by hand here).
+        let without_queue = app.services.with_storage(app.services.storage.clone());
+        let mut without_queue = without_queue;
+        without_queue.knowledge = None;
+        assert_eq!(app.send_with(&without_queue, app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", US)).await.0, 204);
+        let removal = Job::Remove { org_id: org(&app), shop_domain: shop.clone(), sources: None, after: None };
+        let early = shared::knowledge::sync::handle(&rig.sync, removal.clone(), Deadline::after(Duration::from_secs(60)), 1).await;
+        assert!(matches!(early, Err(KnowledgeError::Busy)), "the removal waits for the run: {early:?}");
+        assert_eq!(rig.documents.deletes(), 0);
+        rig.ports.queue.send(&removal, Duration::ZERO).await.unwrap();
+        open.notify_one();
+        run.await.unwrap().unwrap();
+        drain(&app).await;
+        assert!(rig.keys(&prefix(&app, US)).await.is_empty(), "nothing the run wrote is left");
+        assert!(rig.ports.repo.state(&org(&app), &shop).await.unwrap().is_none());
+    }
+
+    async fn the_schedule_removes_what_a_lost_removal_left(app: TestApp) {
+        synced_demo(&app).await;
+        let rig = app.rig();
+        // A disconnect whose removal job was never queued (the queue was down).
+        let mut without_queue = app.services.with_storage(app.services.storage.clone());
+        without_queue.knowledge = None;
+        assert_eq!(app.send_with(&without_queue, app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", US)).await.0, 204);
+        drain(&app).await;
+        assert_eq!(rig.keys(&prefix(&app, US)).await.len(), 22, "still there");
+        let tick = knowledge_sync::handle(&rig.sync, json!({"schedule": "knowledge-sync"}), Deadline::after(Duration::from_secs(20))).await;
+        assert_eq!(tick, Ok(json!({"ok": true})));
+        drain(&app).await;
+        assert!(rig.keys(&prefix(&app, US)).await.is_empty(), "the schedule's sweep removed them");
+        let shop = ShopDomain::parse(US).unwrap();
+        assert!(rig.ports.repo.state(&org(&app), &shop).await.unwrap().is_none());
+    }
+
     async fn another_org_sees_none_of_it(app: TestApp) {
         synced_demo(&app).await;
         let other = app.other_org();
@@ -616,7 +670,7 @@ knowledge_backends! {
         rig.documents.reset();
         let tick = knowledge_sync::handle(&rig.sync, json!({"schedule": "knowledge-sync"}), Deadline::after(Duration::from_secs(20))).await;
         assert_eq!(tick, Ok(json!({"ok": true})));
-        assert_eq!(rig.queue.pending().await, 2, "one run per store with sources on");
+        assert_eq!(rig.queue.pending().await, 3, "one run per store with sources on (and the sweep)");
         drain(&app).await;
         assert_eq!(rig.documents.written().into_iter().collect::<BTreeSet<_>>(), keys_of(&app, UK, &[("pages", 101)]));
         assert_eq!(rig.documents.puts(), 2);

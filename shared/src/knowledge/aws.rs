@@ -181,6 +181,45 @@ impl KnowledgeRepository for DynamoKnowledge {
         Ok(states)
     }
 
+    async fn scan_states(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<SyncState>, Option<String>), StoreError> {
+        let start = cursor.and_then(|c| {
+            let (pk, sk) = c.split_once('\n')?;
+            Some(Self::key(pk.to_owned(), sk.to_owned()))
+        });
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("begins_with(sk, :prefix)")
+            .expression_attribute_values(":prefix", AttributeValue::S("KSYNC#".into()))
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        let mut states = Vec::new();
+        for item in output.items.unwrap_or_default() {
+            states.push(
+                serde_dynamo::from_item::<_, StateItem>(item)
+                    .map_err(corrupt)?
+                    .state,
+            );
+        }
+        let next = output
+            .last_evaluated_key
+            .and_then(|key| match (key.get("pk"), key.get("sk")) {
+                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+                    Some(format!("{pk}\n{sk}"))
+                }
+                _ => None,
+            });
+        Ok((states, next))
+    }
+
     async fn entries(
         &self,
         org: &OrganizationId,

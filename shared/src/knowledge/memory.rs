@@ -72,6 +72,25 @@ impl KnowledgeRepository for MemoryKnowledge {
             .collect())
     }
 
+    async fn scan_states(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<SyncState>, Option<String>), StoreError> {
+        let key = |s: &SyncState| format!("{}\n{}", s.org_id, s.shop_domain);
+        let states = self.states.lock().unwrap();
+        let mut page: Vec<SyncState> = states
+            .values()
+            .filter(|s| cursor.is_none_or(|c| key(s).as_str() > c))
+            .cloned()
+            .collect();
+        page.sort_by_key(|s| key(s));
+        let more = page.len() > limit.max(1);
+        page.truncate(limit.max(1));
+        let next = more.then(|| page.last().map(key)).flatten();
+        Ok((page, next))
+    }
+
     async fn entries(
         &self,
         org: &OrganizationId,

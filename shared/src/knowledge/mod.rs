@@ -210,32 +210,6 @@ pub async fn request_run(
     Err(KnowledgeError::Store(StoreError::Conflict))
 }
 
-/// Forgets what the AI had of `sources` (after their documents were removed).
-pub async fn forget_sources(
-    repo: &dyn KnowledgeRepository,
-    deadline: &Deadline,
-    org: &OrganizationId,
-    shop: &ShopDomain,
-    sources: &[Source],
-) -> Result<(), KnowledgeError> {
-    for _ in 0..16 {
-        let Some(mut state) = deadline.run(repo.state(org, shop)).await? else {
-            return Ok(());
-        };
-        let expect = state.version;
-        for source in sources {
-            state.sources.remove(source);
-        }
-        state.version = expect + 1;
-        match deadline.run(repo.put_state(&state, Some(expect))).await {
-            Ok(()) => return Ok(()),
-            Err(StoreError::Conflict) => continue,
-            Err(error) => return Err(error.into()),
-        }
-    }
-    Err(KnowledgeError::Store(StoreError::Conflict))
-}
-
 /// What the dashboard and other functions need to ask for runs and removals.
 #[derive(Clone)]
 pub struct KnowledgePorts {

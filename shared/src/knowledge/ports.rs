@@ -61,6 +61,14 @@ pub trait KnowledgeRepository: Send + Sync {
         id: u64,
     ) -> Result<(), StoreError>;
 
+    /// A page of every organization's store states (at most about `limit`), and the cursor of
+    /// the next page; for the schedule's sweep of states whose store is gone.
+    async fn scan_states(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<SyncState>, Option<String>), StoreError>;
+
     /// How many entries a source has.
     async fn count_entries(
         &self,
@@ -118,8 +126,13 @@ pub enum Job {
         sources: Option<Vec<Source>>,
         after: Option<String>,
     },
-    /// Queue an incremental run for every store, a page of the store table at a time.
-    Tick { cursor: Option<String> },
+    /// Queue an incremental run for every store, a page of the store table at a time; then
+    /// (`orphans`) queue the removal of what stores no longer connected left behind.
+    Tick {
+        cursor: Option<String>,
+        #[serde(default)]
+        orphans: bool,
+    },
 }
 
 /// Why a job could not be queued.

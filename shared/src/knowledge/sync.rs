@@ -184,7 +184,14 @@ pub async fn handle(
             sources,
             after,
         } => remove(ports, &org_id, &shop_domain, sources, after, deadline).await,
-        Job::Tick { cursor } => tick(ports, cursor, deadline).await,
+        Job::Tick {
+            cursor,
+            orphans: false,
+        } => tick(ports, cursor, deadline).await,
+        Job::Tick {
+            cursor,
+            orphans: true,
+        } => sweep_orphans(ports, cursor, deadline).await,
     }
 }
 
@@ -246,17 +253,56 @@ pub async fn tick(
         .await?;
         queued += usize::from(requested);
     }
-    if let Some(cursor) = next {
-        deadline
-            .run(ports.queue.send(
-                &Job::Tick {
-                    cursor: Some(cursor),
-                },
-                Duration::ZERO,
-            ))
-            .await?;
-    }
+    // The next page of stores, or, after the last, the sweep of what disconnected stores left.
+    let job = Job::Tick {
+        orphans: next.is_none(),
+        cursor: next,
+    };
+    deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
     tracing::info!(stores = stores.len(), queued, "knowledge sync tick");
+    Ok(())
+}
+
+/// Queues the removal of the documents and sync state of every store no longer connected (a
+/// disconnect whose removal job was never queued), a page of sync states at a time.
+async fn sweep_orphans(
+    ports: &SyncPorts,
+    cursor: Option<String>,
+    deadline: Deadline,
+) -> Result<(), KnowledgeError> {
+    let (states, next) = deadline
+        .run(ports.repo.scan_states(cursor.as_deref(), 100))
+        .await?;
+    let mut orphans = 0;
+    for state in &states {
+        if deadline
+            .run(ports.stores.get(&state.org_id, &state.shop_domain))
+            .await?
+            .is_none()
+        {
+            orphans += 1;
+            let job = Job::Remove {
+                org_id: state.org_id.clone(),
+                shop_domain: state.shop_domain.clone(),
+                sources: None,
+                after: None,
+            };
+            deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
+        }
+    }
+    if let Some(cursor) = next {
+        let job = Job::Tick {
+            cursor: Some(cursor),
+            orphans: true,
+        };
+        deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
+    }
+    if orphans > 0 {
+        tracing::info!(
+            orphans,
+            "knowledge of disconnected stores queued for removal"
+        );
+    }
     Ok(())
 }
 
@@ -309,6 +355,12 @@ async fn run(
             &record,
             &request.run_id,
         ));
+    }
+    if let Some(run) = state.run.as_mut() {
+        // A source turned off (or whose scope was withdrawn) since the run began is left out.
+        run.progress.retain(|p| {
+            settings.knowledge.enabled(p.source) && p.source.granted_by(&record.granted_scopes)
+        });
     }
     state.phase = Phase::Running;
     state.lease_owner = Some(me.clone());
@@ -1331,6 +1383,8 @@ impl Stepper<'_> {
 
 /// Removes a store's documents (all, when it was disconnected) or some sources' documents
 /// (turned off): index entries and their files first, then any file left under the prefix.
+/// It holds the store's lease meanwhile, so no run writes while documents go; a run holding
+/// it makes this job come back later.
 async fn remove(
     ports: &SyncPorts,
     org: &OrganizationId,
@@ -1354,19 +1408,99 @@ async fn remove(
             .filter(|s| !settings.knowledge.enabled(*s))
             .collect(),
     };
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let me = new_id();
+    let mut state = take_lease(ports, &deadline, org, shop, &me).await?;
     let pause = |after: Option<String>| Job::Remove {
         org_id: org.clone(),
         shop_domain: shop.clone(),
         sources: sources.clone(),
         after,
     };
-    for source in &targets {
+    let removed = remove_documents(ports, &deadline, org, shop, &targets, whole_store, after).await;
+    let grace = Deadline::after(GRACE);
+    let continue_after = match removed {
+        Ok(done) => done,
+        Err(error) => {
+            if let Some(state) = state.as_mut() {
+                release(state);
+                let _ = save(ports, &grace, state, &me).await;
+            }
+            return Err(error);
+        }
+    };
+    if let Some(after) = continue_after {
+        if let Some(state) = state.as_mut() {
+            release(state);
+            save(ports, &grace, state, &me).await?;
+        }
+        grace
+            .run(ports.queue.send(&pause(after), Duration::ZERO))
+            .await?;
+        return Ok(());
+    }
+    match state {
+        Some(_) if whole_store => grace.run(ports.repo.delete_state(org, shop)).await?,
+        Some(mut state) => {
+            for source in &targets {
+                state.sources.remove(source);
+            }
+            release(&mut state);
+            save(ports, &grace, &mut state, &me).await?;
+        }
+        None => {}
+    }
+    tracing::info!(shop = %shop, sources = ?targets, "knowledge documents removed");
+    Ok(())
+}
+
+/// Takes the store's sync lease for `me` (`None` when the store has no sync state);
+/// [`KnowledgeError::Busy`] while a run holds it.
+async fn take_lease(
+    ports: &SyncPorts,
+    deadline: &Deadline,
+    org: &OrganizationId,
+    shop: &ShopDomain,
+    me: &str,
+) -> Result<Option<SyncState>, KnowledgeError> {
+    let Some(mut state) = deadline.run(ports.repo.state(org, shop)).await? else {
+        return Ok(None);
+    };
+    if state.leased_by_other(me, Utc::now()) {
+        tracing::info!(shop = %shop, "a run holds the store; the removal comes back later");
+        return Err(KnowledgeError::Busy);
+    }
+    let expect = state.version;
+    state.lease_owner = Some(me.to_owned());
+    state.lease_until = Some(lease_end(deadline));
+    state.version = expect + 1;
+    match deadline
+        .run(ports.repo.put_state(&state, Some(expect)))
+        .await
+    {
+        Ok(()) => Ok(Some(state)),
+        Err(crate::store::StoreError::Conflict) => Err(KnowledgeError::Busy),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Deletes the documents of `targets`; `Ok(Some(after))` when the time ran short and the work
+/// continues in a new message (from `after` in the listing of leftover files).
+async fn remove_documents(
+    ports: &SyncPorts,
+    deadline: &Deadline,
+    org: &OrganizationId,
+    shop: &ShopDomain,
+    targets: &[Source],
+    whole_store: bool,
+    after: Option<String>,
+) -> Result<Option<Option<String>>, KnowledgeError> {
+    for source in targets {
         loop {
             if deadline.remaining() < ports.config.step_reserve {
-                deadline
-                    .run(ports.queue.send(&pause(None), Duration::ZERO))
-                    .await?;
-                return Ok(());
+                return Ok(Some(None));
             }
             let entries = deadline
                 .run(ports.repo.entries(org, shop, *source, None, None, 500))
@@ -1387,21 +1521,22 @@ async fn remove(
         }
     }
     // Files without an index entry (a run that died between the two writes).
-    let prefixes: Vec<String> = match &sources {
-        None => vec![store_prefix(org, shop)],
-        Some(_) => targets
+    let prefixes: Vec<String> = if whole_store {
+        vec![store_prefix(org, shop)]
+    } else {
+        targets
             .iter()
             .map(|s| super::document::source_prefix(org, shop, *s))
-            .collect(),
+            .collect()
     };
     let mut start = after;
     for prefix in prefixes {
+        if start.as_deref().is_some_and(|s| !s.starts_with(&prefix)) {
+            continue;
+        }
         loop {
             if deadline.remaining() < ports.config.step_reserve {
-                deadline
-                    .run(ports.queue.send(&pause(start), Duration::ZERO))
-                    .await?;
-                return Ok(());
+                return Ok(Some(start));
             }
             let (keys, more) = deadline
                 .run(ports.documents.list(&prefix, start.as_deref()))
@@ -1416,13 +1551,7 @@ async fn remove(
             }
         }
     }
-    if whole_store {
-        deadline.run(ports.repo.delete_state(org, shop)).await?;
-    } else {
-        super::forget_sources(ports.repo.as_ref(), &deadline, org, shop, &targets).await?;
-    }
-    tracing::info!(shop = %shop, sources = ?targets, "knowledge documents removed");
-    Ok(())
+    Ok(None)
 }
 
 impl From<AccessError> for KnowledgeError {
