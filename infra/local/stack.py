@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """The local AWS stack: moto in server mode (DynamoDB, Secrets Manager, S3, SQS, EventBridge) on
-a free loopback port, with the stores table created exactly as template.yaml defines it, the
+a free loopback port, with the tables created exactly as template.yaml defines them, the
 knowledge bucket, the knowledge queue with its dead-letter queue (redrive after 5 receives, as
 the template says), and a rule copying the connector's events on the default bus into a queue
 the tests and the local run read them from.
 
     stack.py start   start moto, create the table, write .local/stack.env
     stack.py stop    stop the moto started by `start`
-    stack.py table   print the table definition read from template.yaml
+    stack.py table   print the table definitions read from template.yaml
     stack.py ls [PREFIX]   list the knowledge bucket's documents (under PREFIX)
     stack.py cat KEY       print one document of the knowledge bucket
 """
@@ -29,6 +29,7 @@ STATE = ROOT / ".local"
 PID_FILE = STATE / "moto.pid"
 ENV_FILE = STATE / "stack.env"
 TABLE_NAME = os.environ.get("STORES_TABLE", "shopify-connector-local-stores")
+INDEX_TABLE_NAME = os.environ.get("KNOWLEDGE_INDEX_TABLE", "shopify-connector-local-knowledge-index")
 BUCKET = "shopify-connector-local-knowledge"
 QUEUE = "shopify-connector-local-knowledge"
 DLQ = "shopify-connector-local-knowledge-dlq"
@@ -53,22 +54,33 @@ def _tag(loader, suffix, node):
 CfnLoader.add_multi_constructor("!", _tag)
 
 
-def table_definition():
+# The tables of template.yaml and the env var naming each.
+TABLES = {
+    "StoresTable": ("STORES_TABLE", TABLE_NAME),
+    "KnowledgeIndexTable": ("KNOWLEDGE_INDEX_TABLE", INDEX_TABLE_NAME),
+}
+
+
+def table_definitions():
+    """Every DynamoDB table of template.yaml, as CreateTable arguments."""
     template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
-    tables = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
-    if len(tables) != 1:
-        sys.exit(f"template.yaml must define exactly one DynamoDB table, found {len(tables)}")
-    props = tables[0]["Properties"]
-    definition = {
-        "TableName": TABLE_NAME,
-        "AttributeDefinitions": props["AttributeDefinitions"],
-        "KeySchema": props["KeySchema"],
-        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-    }
-    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
-        if key in props:
-            definition[key] = props[key]
-    return definition
+    tables = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"}
+    if set(tables) != set(TABLES):
+        sys.exit(f"template.yaml's tables {sorted(tables)} are not the ones the local stack knows {sorted(TABLES)}")
+    definitions = {}
+    for logical, resource in tables.items():
+        props = resource["Properties"]
+        definition = {
+            "TableName": TABLES[logical][1],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if key in props:
+                definition[key] = props[key]
+        definitions[logical] = definition
+    return definitions
 
 
 def free_port():
@@ -125,8 +137,9 @@ def start():
         "dynamodb", endpoint_url=endpoint, region_name=REGION,
         aws_access_key_id="testing", aws_secret_access_key="testing",
     )
-    dynamodb.create_table(**table_definition())
-    dynamodb.get_waiter("table_exists").wait(TableName=TABLE_NAME)
+    for definition in table_definitions().values():
+        dynamodb.create_table(**definition)
+        dynamodb.get_waiter("table_exists").wait(TableName=definition["TableName"])
     session = dict(endpoint_url=endpoint, region_name=REGION,
                    aws_access_key_id="testing", aws_secret_access_key="testing")
     boto3.client("s3", **session).create_bucket(Bucket=BUCKET)
@@ -149,6 +162,7 @@ def start():
         f"AWS_REGION={REGION}\nAWS_DEFAULT_REGION={REGION}\n"
         "AWS_ACCESS_KEY_ID=testing\nAWS_SECRET_ACCESS_KEY=testing\n"
         f"STORES_TABLE={TABLE_NAME}\n"
+        f"KNOWLEDGE_INDEX_TABLE={INDEX_TABLE_NAME}\n"
         f"KNOWLEDGE_BUCKET={BUCKET}\n"
         f"KNOWLEDGE_QUEUE_URL={queue_url}\n"
         f"KNOWLEDGE_DLQ_URL={dlq_url}\n"
@@ -184,7 +198,7 @@ if __name__ == "__main__":
     elif command == "stop":
         stop()
     elif command == "table":
-        print(json.dumps(table_definition(), indent=2))
+        print(json.dumps(table_definitions(), indent=2))
     elif command == "ls":
         ls(sys.argv[2] if len(sys.argv) > 2 else "")
     elif command == "cat" and len(sys.argv) > 2:

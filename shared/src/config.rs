@@ -52,6 +52,8 @@ pub struct KnowledgeConfig {
     pub bucket: Option<String>,
     /// `KNOWLEDGE_QUEUE_URL`: the sync jobs' queue (every function that asks for runs).
     pub queue_url: Option<String>,
+    /// `KNOWLEDGE_INDEX_TABLE`: the document index's table (default: the stores table).
+    pub index_table: Option<String>,
     /// `EVENT_BUS_NAME`, default `default`.
     pub event_bus: String,
     /// `KNOWLEDGE_BULK_THRESHOLD`, default 2000: above this many products a full run reads
@@ -64,6 +66,7 @@ impl Default for KnowledgeConfig {
         Self {
             bucket: None,
             queue_url: None,
+            index_table: None,
             event_bus: "default".into(),
             bulk_threshold: 2000,
         }
@@ -170,6 +173,7 @@ impl Config {
         let knowledge = KnowledgeConfig {
             bucket: get("KNOWLEDGE_BUCKET"),
             queue_url: get("KNOWLEDGE_QUEUE_URL"),
+            index_table: get("KNOWLEDGE_INDEX_TABLE"),
             event_bus: get("EVENT_BUS_NAME").unwrap_or_else(|| "default".into()),
             bulk_threshold,
         };

@@ -43,7 +43,15 @@ impl Services {
             .queue_url
             .as_ref()
             .map(|url| KnowledgePorts {
-                repo: Arc::new(DynamoKnowledge::new(dynamodb, config.stores_table.clone())),
+                repo: Arc::new(DynamoKnowledge::new(
+                    dynamodb,
+                    config.stores_table.clone(),
+                    config
+                        .knowledge
+                        .index_table
+                        .clone()
+                        .unwrap_or_else(|| config.stores_table.clone()),
+                )),
                 queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
             });
         let secrets = SecretsManagerStore::new(

@@ -78,8 +78,9 @@ impl KnowledgeRepository for CountedIndex {
         &self,
         org: &OrganizationId,
         shop: &ShopDomain,
+        version: u64,
     ) -> Result<(), StoreError> {
-        self.state.delete_state(org, shop).await
+        self.state.delete_state(org, shop, version).await
     }
     async fn states(&self, org: &OrganizationId) -> Result<Vec<SyncState>, StoreError> {
         self.state.states(org).await
@@ -111,8 +112,11 @@ impl KnowledgeRepository for CountedIndex {
     ) -> Result<Vec<IndexEntry>, StoreError> {
         Ok(Vec::new())
     }
-    async fn put_entry(&self, _entry: &IndexEntry) -> Result<(), StoreError> {
-        self.entries.fetch_add(1, Ordering::Relaxed);
+    async fn put_entry(&self, entry: &IndexEntry) -> Result<(), StoreError> {
+        // A new document is indexed twice: pending (no fingerprint), then written.
+        if !entry.fingerprint.is_empty() {
+            self.entries.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
     async fn delete_entry(

@@ -104,6 +104,8 @@ pub struct KnowledgeAws {
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub dlq_url: String,
+    /// The document index's table.
+    pub index_table: String,
 }
 
 /// Everything knowledge sync runs on in a test.
@@ -206,7 +208,9 @@ pub async fn moto(
         .await
         .expect("target the events queue");
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
-    let repo: Arc<dyn KnowledgeRepository> = Arc::new(DynamoKnowledge::new(dynamo, table));
+    let index_table = local_aws::fresh_table(&dynamo).await;
+    let repo: Arc<dyn KnowledgeRepository> =
+        Arc::new(DynamoKnowledge::new(dynamo, table, &index_table));
     let job_queue: Arc<dyn JobQueue> = Arc::new(SqsQueue::new(sqs.clone(), &queue_url));
     let documents = Arc::new(CountingDocuments::new(Arc::new(S3Documents::new(
         sdk, &bucket, true,
@@ -237,7 +241,12 @@ pub async fn moto(
             url: events_url,
         },
         bucket,
-        aws: Some(KnowledgeAws { s3, sqs, dlq_url }),
+        aws: Some(KnowledgeAws {
+            s3,
+            sqs,
+            dlq_url,
+            index_table,
+        }),
         seen: std::sync::Mutex::default(),
     }
 }
@@ -436,5 +445,167 @@ impl KnowledgeRig {
             }
             _ => 0,
         }
+    }
+}
+
+/// A hook run once, before a call goes through.
+type Hook = Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> + Send>;
+
+/// A [`KnowledgeRepository`] with faults: a hook run before the next state write (another
+/// writer getting in first), slow counts, and one failing index write.
+pub struct HookedRepo {
+    pub inner: Arc<dyn KnowledgeRepository>,
+    before_put_state: std::sync::Mutex<Option<Hook>>,
+    /// Every `count_entries` takes this long.
+    pub count_delay: Duration,
+    /// The written (fingerprinted) index entry of this id fails, once.
+    fail_entry: std::sync::Mutex<Option<u64>>,
+}
+
+impl HookedRepo {
+    pub fn new(inner: Arc<dyn KnowledgeRepository>) -> Self {
+        Self {
+            inner,
+            before_put_state: std::sync::Mutex::default(),
+            count_delay: Duration::ZERO,
+            fail_entry: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Runs `hook` before the next state write goes through.
+    pub fn before_next_put_state(&self, hook: Hook) {
+        *self.before_put_state.lock().unwrap() = Some(hook);
+    }
+
+    /// Fails the write of document `id`'s index entry (once).
+    pub fn fail_entry_once(&self, id: u64) {
+        *self.fail_entry.lock().unwrap() = Some(id);
+    }
+}
+
+#[async_trait]
+impl KnowledgeRepository for HookedRepo {
+    async fn state(
+        &self,
+        org: &shared::domain::OrganizationId,
+        shop: &shared::domain::ShopDomain,
+    ) -> Result<Option<shared::knowledge::state::SyncState>, shared::store::StoreError> {
+        self.inner.state(org, shop).await
+    }
+    async fn put_state(
+        &self,
+        state: &shared::knowledge::state::SyncState,
+        expect: Option<u64>,
+    ) -> Result<(), shared::store::StoreError> {
+        let hook = self.before_put_state.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook().await;
+        }
+        self.inner.put_state(state, expect).await
+    }
+    async fn delete_state(
+        &self,
+        org: &shared::domain::OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        version: u64,
+    ) -> Result<(), shared::store::StoreError> {
+        self.inner.delete_state(org, shop, version).await
+    }
+    async fn states(
+        &self,
+        org: &shared::domain::OrganizationId,
+    ) -> Result<Vec<shared::knowledge::state::SyncState>, shared::store::StoreError> {
+        self.inner.states(org).await
+    }
+    async fn scan_states(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<shared::knowledge::state::SyncState>, Option<String>), shared::store::StoreError>
+    {
+        self.inner.scan_states(cursor, limit).await
+    }
+    async fn entries(
+        &self,
+        org: &shared::domain::OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        source: shared::domain::Source,
+        after: Option<u64>,
+        through: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<shared::knowledge::state::IndexEntry>, shared::store::StoreError> {
+        self.inner
+            .entries(org, shop, source, after, through, limit)
+            .await
+    }
+    async fn entries_by_id(
+        &self,
+        org: &shared::domain::OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        source: shared::domain::Source,
+        ids: &[u64],
+    ) -> Result<Vec<shared::knowledge::state::IndexEntry>, shared::store::StoreError> {
+        self.inner.entries_by_id(org, shop, source, ids).await
+    }
+    async fn put_entry(
+        &self,
+        entry: &shared::knowledge::state::IndexEntry,
+    ) -> Result<(), shared::store::StoreError> {
+        let fail = {
+            let mut target = self.fail_entry.lock().unwrap();
+            let hit = *target == Some(entry.id) && !entry.fingerprint.is_empty();
+            if hit {
+                *target = None;
+            }
+            hit
+        };
+        if fail {
+            return Err(shared::store::StoreError::Unavailable(
+                "injected: the index write failed".into(),
+            ));
+        }
+        self.inner.put_entry(entry).await
+    }
+    async fn delete_entry(
+        &self,
+        org: &shared::domain::OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        source: shared::domain::Source,
+        id: u64,
+    ) -> Result<(), shared::store::StoreError> {
+        self.inner.delete_entry(org, shop, source, id).await
+    }
+    async fn count_entries(
+        &self,
+        org: &shared::domain::OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        source: shared::domain::Source,
+    ) -> Result<u64, shared::store::StoreError> {
+        tokio::time::sleep(self.count_delay).await;
+        self.inner.count_entries(org, shop, source).await
+    }
+}
+
+/// A [`DocumentStore`] holding its first deletion at a gate.
+pub struct GatedDocuments {
+    pub inner: Arc<dyn DocumentStore>,
+    pub gate: crate::faults::Gate,
+}
+
+#[async_trait]
+impl DocumentStore for GatedDocuments {
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
+        self.inner.put(key, body, content_type).await
+    }
+    async fn delete(&self, keys: &[String]) -> Result<(), BlobError> {
+        self.gate.pass().await;
+        self.inner.delete(keys).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<(Vec<String>, bool), BlobError> {
+        self.inner.list(prefix, start_after).await
     }
 }

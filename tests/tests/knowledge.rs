@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -16,7 +17,8 @@ use shared::knowledge::KnowledgeError;
 use shared::Deadline;
 use tests::app::TestApp;
 use tests::events::HttpEvent;
-use tests::fake_shopify::{FakeOrder, FakeProduct, FakeShop, Fault};
+use tests::fake_shopify::{BulkStyle, FakeOrder, FakeProduct, FakeShop, Fault};
+use tests::knowledge::{GatedDocuments, HookedRepo};
 
 const TOKEN: &str = "shpat_knowledge_00000000000000000000000";
 const US: &str = "demo-us.myshopify.com";
@@ -262,9 +264,13 @@ knowledge_backends! {
         assert_eq!(code, 200);
         assert_eq!(page["documents"].as_array().unwrap().len(), 2);
 
-        // No credential anywhere in the table.
-        if let Some(aws) = &app.aws {
-            for item in tests::local_aws::scan_table(&aws.dynamo, &aws.table).await {
+        // No credential anywhere in the tables.
+        if let (Some(aws), Some(knowledge)) = (&app.aws, &rig.aws) {
+            let mut items = tests::local_aws::scan_table(&aws.dynamo, &aws.table).await;
+            let index = tests::local_aws::scan_table(&aws.dynamo, &knowledge.index_table).await;
+            assert_eq!(index.len(), 11, "one index entry per document");
+            items.extend(index);
+            for item in items {
                 assert!(!format!("{item:?}").contains(TOKEN), "a credential in DynamoDB: {item:?}");
             }
         }
@@ -519,17 +525,21 @@ knowledge_backends! {
         assert_eq!(app.disconnect(US).await.0, 204);
         drain(&app).await;
         assert!(rig.keys(&prefix(&app, US)).await.is_empty(), "documents gone");
+        let events = rig.events().await;
+        assert_eq!(events.len(), 2, "the removal is announced: {events:?}");
+        assert_eq!((events[1]["removed"].as_u64(), events[1]["added"].as_u64()), (Some(11), Some(0)));
         let shop = ShopDomain::parse(US).unwrap();
         assert!(rig.ports.repo.state(&org(&app), &shop).await.unwrap().is_none(), "sync state gone");
         for source in shared::domain::Source::ALL {
             assert_eq!(rig.ports.repo.count_entries(&org(&app), &shop, source).await.unwrap(), 0);
         }
         assert_eq!(knowledge(&app).await["stores"], json!([]));
-        if let Some(aws) = &app.aws {
-            let left: Vec<_> = tests::local_aws::scan_table(&aws.dynamo, &aws.table).await.into_iter()
-                .filter(|item| format!("{item:?}").contains(US)).collect();
-            let live: Vec<_> = left.iter().filter(|item| !format!("{item:?}").contains("tombstone") && !format!("{item:?}").contains("Gone")).collect();
-            assert!(live.iter().all(|item| !format!("{item:?}").contains("KSYNC") && !format!("{item:?}").contains("KDOC")), "{live:?}");
+        if let (Some(aws), Some(knowledge)) = (&app.aws, &rig.aws) {
+            let states: Vec<_> = tests::local_aws::scan_table(&aws.dynamo, &aws.table).await.into_iter()
+                .filter(|item| format!("{item:?}").contains("KSYNC#")).collect();
+            assert!(states.is_empty(), "{states:?}");
+            let index = tests::local_aws::scan_table(&aws.dynamo, &knowledge.index_table).await;
+            assert!(index.is_empty(), "{index:?}");
         }
     }
 
@@ -558,7 +568,7 @@ knowledge_backends! {
         let mut without_queue = without_queue;
         without_queue.knowledge = None;
         assert_eq!(app.send_with(&without_queue, app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", US)).await.0, 204);
-        let removal = Job::Remove { org_id: org(&app), shop_domain: shop.clone(), sources: None, after: None };
+        let removal = Job::Remove { org_id: org(&app), shop_domain: shop.clone(), sources: None, after: None, removed: 0 };
         let early = shared::knowledge::sync::handle(&rig.sync, removal.clone(), Deadline::after(Duration::from_secs(60)), 1).await;
         assert!(matches!(early, Err(KnowledgeError::Busy)), "the removal waits for the run: {early:?}");
         assert_eq!(rig.documents.deletes(), 0);
@@ -585,6 +595,141 @@ knowledge_backends! {
         assert!(rig.keys(&prefix(&app, US)).await.is_empty(), "the schedule's sweep removed them");
         let shop = ShopDomain::parse(US).unwrap();
         assert!(rig.ports.repo.state(&org(&app), &shop).await.unwrap().is_none());
+    }
+
+    async fn a_run_starting_while_its_state_changes_still_runs(app: TestApp) {
+        assert_eq!(app.put_settings(sources(true, false, false, true)).await.0, 200);
+        connect(&app, demo_shop("demo-us")).await;
+        let rig = app.rig();
+        // Someone else writes the store's state between the worker's read and its lease.
+        let inner = rig.ports.repo.clone();
+        let hooked = Arc::new(HookedRepo::new(inner.clone()));
+        let (o, shop) = (org(&app), ShopDomain::parse(US).unwrap());
+        hooked.before_next_put_state(Box::new(move || Box::pin(async move {
+            let mut state = inner.state(&o, &shop).await.unwrap().unwrap();
+            let version = state.version;
+            state.version += 1;
+            inner.put_state(&state, Some(version)).await.unwrap();
+        })));
+        let mut ports = rig.sync.clone();
+        ports.repo = hooked;
+        let drained = tests::worker::drain(&ports, &rig.queue, tests::worker::INVOCATION, 100).await;
+        assert_eq!(drained.failed, 0);
+        let status = knowledge(&app).await;
+        let us = store(&status, US);
+        assert_eq!(us["state"], "idle", "the run was not lost: {us}");
+        assert_eq!(us["sources"]["pages"]["documents"], 3);
+    }
+
+    async fn counting_a_large_index_does_not_fail_the_finish(app: TestApp) {
+        assert_eq!(app.put_settings(sources(true, false, false, true)).await.0, 200);
+        connect(&app, demo_shop("demo-us")).await;
+        let rig = app.rig();
+        // Counts that take longer than the moment a run has after its work.
+        let mut slow = HookedRepo::new(rig.ports.repo.clone());
+        slow.count_delay = shared::knowledge::sync::GRACE + Duration::from_millis(500);
+        let mut ports = rig.sync.clone();
+        ports.repo = Arc::new(slow);
+        let drained = tests::worker::drain(&ports, &rig.queue, tests::worker::INVOCATION, 100).await;
+        assert_eq!(drained.failed, 0);
+        let status = knowledge(&app).await;
+        assert_eq!(store(&status, US)["state"], "idle");
+        assert_eq!(store(&status, US)["sources"]["policies"]["documents"], 3);
+    }
+
+    async fn a_reconnect_during_a_removal_keeps_the_new_connections_sync(app: TestApp) {
+        synced_demo(&app).await;
+        let rig = app.rig();
+        let mut without_queue = app.services.with_storage(app.services.storage.clone());
+        without_queue.knowledge = None;
+        assert_eq!(app.send_with(&without_queue, app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", US)).await.0, 204);
+        // The removal holds at its first deletion while the merchant connects the store again.
+        let gated = Arc::new(GatedDocuments { inner: rig.documents.clone(), gate: tests::faults::Gate::default() });
+        let reached = gated.gate.reached.clone();
+        let open = gated.gate.open.clone();
+        let mut ports = rig.sync.clone();
+        ports.documents = gated;
+        let removal = Job::Remove { org_id: org(&app), shop_domain: ShopDomain::parse(US).unwrap(), sources: None, after: None, removed: 0 };
+        let removing = tokio::spawn(async move {
+            shared::knowledge::sync::handle(&ports, removal, Deadline::after(Duration::from_secs(60)), 1).await
+        });
+        reached.notified().await;
+        let (code, body) = app.connect(json!({"shop_domain": US, "access_token": TOKEN})).await;
+        assert_eq!(code, 201, "{body}");
+        open.notify_one();
+        removing.await.unwrap().unwrap();
+        drain(&app).await;
+        let status = knowledge(&app).await;
+        let us = store(&status, US);
+        assert_eq!(us["state"], "idle", "{us}");
+        assert_eq!(us["last_run"]["outcome"], "succeeded");
+        assert_eq!(rig.keys(&prefix(&app, US)).await.len(), 22, "the new connection's documents");
+    }
+
+    async fn a_scope_withdrawn_after_connecting_shows_missing_scope(app: TestApp) {
+        synced_demo(&app).await;
+        // The merchant removes read_legal_policies from the app; the record still lists it.
+        app.shopify.update_shop(US, |shop| shop.scopes.retain(|s| s != "read_legal_policies"));
+        assert_eq!(request_sync(&app, json!({"full": true})).await.0, 202);
+        drain(&app).await;
+        let status = knowledge(&app).await;
+        let us = store(&status, US);
+        assert_eq!(us["state"], "idle", "{us}");
+        assert_eq!(us["last_run"]["outcome"], "succeeded");
+        assert_eq!(us["sources"]["policies"]["status"], "missing_scope");
+        assert_eq!(us["sources"]["policies"]["missing"], json!(["read_legal_policies"]));
+        assert_eq!(us["sources"]["pages"]["status"], "synced");
+    }
+
+    async fn a_document_whose_index_write_failed_is_removed_with_its_item(app: TestApp) {
+        assert_eq!(app.put_settings(sources(true, false, false, false)).await.0, 200);
+        connect(&app, demo_shop("demo-us")).await;
+        let rig = app.rig();
+        let shop = ShopDomain::parse(US).unwrap();
+        let state = rig.ports.repo.state(&org(&app), &shop).await.unwrap().unwrap();
+        let job = Job::Run { org_id: org(&app), shop_domain: shop.clone(), ticket: state.requested.unwrap().run_id };
+        // Page 102's files are written, then its index write fails: the run fails.
+        let hooked = HookedRepo::new(rig.ports.repo.clone());
+        hooked.fail_entry_once(102);
+        let mut ports = rig.sync.clone();
+        ports.repo = Arc::new(hooked);
+        let failed = shared::knowledge::sync::handle(&ports, job, Deadline::after(Duration::from_secs(60)), 1).await;
+        assert!(failed.is_err());
+        // The page is deleted at Shopify before the message comes back.
+        app.shopify.update_shop(US, |shop| shop.pages.retain(|p| p.id != 102));
+        drain(&app).await;
+        let keys = rig.keys(&prefix(&app, US)).await;
+        assert_eq!(keys.into_iter().collect::<BTreeSet<_>>(), keys_of(&app, US, &[("pages", 101), ("pages", 103)]), "no file without its item");
+        assert_eq!(rig.events().await.len(), 1, "the interrupted run is announced");
+    }
+
+    async fn a_bulk_result_out_of_id_order_is_read_page_by_page(app: TestApp) {
+        assert_eq!(app.put_settings(sources(false, false, true, false)).await.0, 200);
+        let mut shop = FakeShop::new("demo-us").with_token(TOKEN).with_catalog(120);
+        shop.bulk_style = BulkStyle::Reversed;
+        connect(&app, shop).await;
+        let mut ports = app.rig().sync.clone();
+        ports.config.bulk_threshold = 50;
+        let drained = tests::worker::drain(&ports, &app.rig().queue, tests::worker::INVOCATION, 1000).await;
+        assert_eq!(drained.failed, 0);
+        assert_eq!(app.shopify.bulk_started(), 1);
+        assert!(count(&operations(&app, US), "ProductsPage") > 0, "read page by page");
+        assert_eq!(rig_keys(&app, &format!("{}products/", prefix(&app, US))).await.len(), 240, "no product lost");
+    }
+
+    async fn a_bulk_result_without_a_final_newline_keeps_its_last_product(app: TestApp) {
+        assert_eq!(app.put_settings(sources(false, false, true, false)).await.0, 200);
+        let mut shop = FakeShop::new("demo-us").with_token(TOKEN).with_catalog(60);
+        shop.bulk_style = BulkStyle::NoFinalNewline;
+        connect(&app, shop).await;
+        let mut ports = app.rig().sync.clone();
+        ports.config.bulk_threshold = 50;
+        let drained = tests::worker::drain(&ports, &app.rig().queue, tests::worker::INVOCATION, 1000).await;
+        assert_eq!(drained.failed, 0);
+        assert_eq!(count(&operations(&app, US), "ProductsPage"), 0);
+        assert_eq!(rig_keys(&app, &format!("{}products/", prefix(&app, US))).await.len(), 120);
+        let last = app.rig().text(&format!("{}products/8000000060.md", prefix(&app, US))).await;
+        assert!(last.contains("CAT-00059-L"), "the last line (the last product's last variant) is read: {last}");
     }
 
     async fn another_org_sees_none_of_it(app: TestApp) {

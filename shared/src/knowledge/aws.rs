@@ -1,10 +1,11 @@
 //! Knowledge ports on AWS: state and index in the stores table (DynamoDB), documents in S3,
 //! jobs in SQS, events on EventBridge.
 //!
-//! Table layout: a store's sync state is `pk = ORG#{org}`, `sk = KSYNC#{shop}` (beside the
-//! store records, so an organization's states are one query); its document index is
-//! `pk = KDOC#{org}#{shop}`, `sk = {source}#{numeric id, 20 digits}` (one partition per store,
-//! entries in id order).
+//! Table layout: a store's sync state is `pk = ORG#{org}`, `sk = KSYNC#{shop}` in the stores
+//! table (beside the store records, so an organization's states are one query); its document
+//! index is `pk = KDOC#{org}#{shop}`, `sk = {source}#{numeric id, 20 digits}` in the index table
+//! (`KNOWLEDGE_INDEX_TABLE`; one partition per store, entries in id order), so the schedule's
+//! scan of the stores table does not grow with the documents.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -67,14 +68,23 @@ struct EntryItem {
 #[derive(Clone)]
 pub struct DynamoKnowledge {
     client: aws_sdk_dynamodb::Client,
+    /// The stores table: sync states.
     table: String,
+    /// `KNOWLEDGE_INDEX_TABLE`: the document index.
+    index_table: String,
 }
 
 impl DynamoKnowledge {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+    /// States in `table` (the stores table), the document index in `index_table`.
+    pub fn new(
+        client: aws_sdk_dynamodb::Client,
+        table: impl Into<String>,
+        index_table: impl Into<String>,
+    ) -> Self {
         Self {
             client,
             table: table.into(),
+            index_table: index_table.into(),
         }
     }
 
@@ -146,15 +156,30 @@ impl KnowledgeRepository for DynamoKnowledge {
         &self,
         org: &OrganizationId,
         shop: &ShopDomain,
+        version: u64,
     ) -> Result<(), StoreError> {
-        self.client
+        let deleted = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(state_pk(org), state_sk(shop))))
+            .condition_expression("attribute_not_exists(pk) OR #v = :expected")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":expected", AttributeValue::N(version.to_string()))
             .send()
-            .await
-            .map_err(|e| unavailable(e.into_service_error()))?;
-        Ok(())
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e))
+                if matches!(
+                    e.err(),
+                    aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(unavailable(e.into_service_error())),
+        }
     }
 
     async fn states(&self, org: &OrganizationId) -> Result<Vec<SyncState>, StoreError> {
@@ -237,7 +262,7 @@ impl KnowledgeRepository for DynamoKnowledge {
         let output = self
             .client
             .query()
-            .table_name(&self.table)
+            .table_name(&self.index_table)
             .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
             .expression_attribute_values(":pk", AttributeValue::S(index_pk(org, shop)))
             .expression_attribute_values(":low", AttributeValue::S(index_sk(source, low)))
@@ -285,14 +310,14 @@ impl KnowledgeRepository for DynamoKnowledge {
                 let output = self
                     .client
                     .batch_get_item()
-                    .request_items(&self.table, request)
+                    .request_items(&self.index_table, request)
                     .send()
                     .await
                     .map_err(|e| unavailable(e.into_service_error()))?;
                 for item in output
                     .responses
                     .unwrap_or_default()
-                    .remove(&self.table)
+                    .remove(&self.index_table)
                     .unwrap_or_default()
                 {
                     found.push(
@@ -303,7 +328,7 @@ impl KnowledgeRepository for DynamoKnowledge {
                 }
                 pending = output
                     .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
+                    .and_then(|mut u| u.remove(&self.index_table))
                     .filter(|k| !k.keys.is_empty());
                 if pending.is_some() {
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -327,7 +352,7 @@ impl KnowledgeRepository for DynamoKnowledge {
         .map_err(corrupt)?;
         self.client
             .put_item()
-            .table_name(&self.table)
+            .table_name(&self.index_table)
             .set_item(Some(item))
             .send()
             .await
@@ -344,7 +369,7 @@ impl KnowledgeRepository for DynamoKnowledge {
     ) -> Result<(), StoreError> {
         self.client
             .delete_item()
-            .table_name(&self.table)
+            .table_name(&self.index_table)
             .set_key(Some(Self::key(index_pk(org, shop), index_sk(source, id))))
             .send()
             .await
@@ -364,7 +389,7 @@ impl KnowledgeRepository for DynamoKnowledge {
             let output = self
                 .client
                 .query()
-                .table_name(&self.table)
+                .table_name(&self.index_table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", AttributeValue::S(index_pk(org, shop)))
                 .expression_attribute_values(":prefix", AttributeValue::S(format!("{source}#")))

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::domain::{OrganizationId, ShopDomain, Source};
 use crate::shopify::content::{
-    numeric_id, ShopArticle, ShopPage, ShopPolicy, ShopProduct, ShopVariant,
+    numeric_id, ShopArticle, ShopPage, ShopPolicy, ShopProduct, ShopVariant, MAX_VARIANTS,
 };
 
 /// Whether the AI may quote a document to shoppers.
@@ -306,7 +306,7 @@ pub fn product_document(
     let mut table = String::new();
     if !variants.is_empty() {
         table.push_str("| Variant | SKU | Price | Available |\n| --- | --- | --- | --- |");
-        for variant in variants {
+        for variant in variants.iter().take(MAX_VARIANTS) {
             table.push_str(&format!(
                 "\n| {} | {} | {} {} | {} |",
                 cell(&variant.title),
@@ -318,6 +318,17 @@ pub fn product_document(
                 } else {
                     "no"
                 }
+            ));
+        }
+        let total = product
+            .variants_count
+            .as_ref()
+            .map_or(variants.len() as u64, |c| c.count)
+            .max(variants.len() as u64);
+        if total > MAX_VARIANTS as u64 {
+            table.push_str(&format!(
+                "\n\n{} more variants are not listed.",
+                total - MAX_VARIANTS as u64
             ));
         }
     }
@@ -466,6 +477,7 @@ mod tests {
                 max_variant_price: money("99.00"),
             },
             variants: Nodes { nodes: vec![] },
+            variants_count: None,
         };
         let variants = [ShopVariant {
             title: "42 | Blue".into(),
@@ -479,6 +491,33 @@ mod tests {
             .markdown
             .contains("| 42 \\| Blue | TR-42 | 89.00 USD | yes |"));
         assert!(doc.markdown.contains("Light and **waterproof**."));
+        let many: Vec<ShopVariant> = (0..25)
+            .map(|i| ShopVariant {
+                title: format!("Size {i}"),
+                ..variants[0].clone()
+            })
+            .collect();
+        let listed = product_document(&product, &many, "https://s").unwrap();
+        assert!(
+            listed.markdown.contains("| Size 19 |") && !listed.markdown.contains("| Size 20 |")
+        );
+        assert!(
+            listed.markdown.contains("5 more variants are not listed."),
+            "{}",
+            listed.markdown
+        );
+        let paged = ShopProduct {
+            variants_count: Some(crate::shopify::content::Count {
+                count: 25,
+                precision: String::new(),
+            }),
+            ..product.clone()
+        };
+        assert_eq!(
+            product_document(&paged, &many[..20], "https://s").unwrap().markdown,
+            listed.markdown,
+            "a page (20 variants and the count) and a bulk result (all of them) give the same bytes"
+        );
         let draft = ShopProduct {
             status: "DRAFT".into(),
             ..product

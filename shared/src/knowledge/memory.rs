@@ -53,12 +53,17 @@ impl KnowledgeRepository for MemoryKnowledge {
         &self,
         org: &OrganizationId,
         shop: &ShopDomain,
+        version: u64,
     ) -> Result<(), StoreError> {
-        self.states
-            .lock()
-            .unwrap()
-            .remove(&(org.clone(), shop.clone()));
-        Ok(())
+        let mut states = self.states.lock().unwrap();
+        let key = (org.clone(), shop.clone());
+        match states.get(&key) {
+            Some(state) if state.version != version => Err(StoreError::Conflict),
+            _ => {
+                states.remove(&key);
+                Ok(())
+            }
+        }
     }
 
     async fn states(&self, org: &OrganizationId) -> Result<Vec<SyncState>, StoreError> {

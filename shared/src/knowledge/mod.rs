@@ -257,6 +257,7 @@ impl KnowledgePorts {
             shop_domain: shop.clone(),
             sources: None,
             after: None,
+            removed: 0,
         };
         Ok(deadline.run(self.queue.send(&job, Duration::ZERO)).await?)
     }
@@ -302,6 +303,7 @@ impl KnowledgePorts {
                     shop_domain: store.shop_domain.clone(),
                     sources: Some(off.clone()),
                     after: None,
+                    removed: 0,
                 };
                 deadline.run(self.queue.send(&job, Duration::ZERO)).await?;
             }
@@ -508,7 +510,7 @@ fn store_status(
             let granted = source.granted_by(&record.granted_scopes);
             let state_of = if !enabled.enabled(source) {
                 SourceState::Disabled
-            } else if !granted {
+            } else if !granted || status.missing.is_some() {
                 SourceState::MissingScope
             } else if status.error.is_some() {
                 SourceState::Failed

@@ -24,8 +24,13 @@ pub trait KnowledgeRepository: Send + Sync {
     /// is none). `state.version` is the new version.
     async fn put_state(&self, state: &SyncState, expect: Option<u64>) -> Result<(), StoreError>;
 
-    async fn delete_state(&self, org: &OrganizationId, shop: &ShopDomain)
-        -> Result<(), StoreError>;
+    /// Deletes the state if it is still at `version` (or gone already).
+    async fn delete_state(
+        &self,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+        version: u64,
+    ) -> Result<(), StoreError>;
 
     /// Every store's state of `org`.
     async fn states(&self, org: &OrganizationId) -> Result<Vec<SyncState>, StoreError>;
@@ -125,6 +130,9 @@ pub enum Job {
         shop_domain: ShopDomain,
         sources: Option<Vec<Source>>,
         after: Option<String>,
+        /// Documents removed by the earlier pieces of this removal.
+        #[serde(default)]
+        removed: u64,
     },
     /// Queue an incremental run for every store, a page of the store table at a time; then
     /// (`orphans`) queue the removal of what stores no longer connected left behind.

@@ -101,6 +101,9 @@ pub struct Progress {
     /// A bulk operation was refused or failed: read pages instead.
     #[serde(default)]
     pub paged: bool,
+    /// The source's documents once it is done, counted under the run's deadline.
+    #[serde(default)]
+    pub documents: Option<u64>,
 }
 
 /// A run under way.
@@ -122,10 +125,14 @@ pub struct Run {
     pub removed: u64,
     /// The storefront URL documents link to, read once per run.
     pub primary_url: Option<String>,
-    /// Times the run stepped aside because Shopify throttled it (live lookups were using the
-    /// bucket).
+    /// Times in a row the run stepped aside because Shopify throttled it (live lookups were
+    /// using the bucket).
     #[serde(default)]
     pub throttled: u32,
+    /// An invocation of this run died or failed after writing documents its counts may miss:
+    /// the run announces itself when done even if its counts are zero.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// How the last run ended.
@@ -142,6 +149,10 @@ pub struct LastRun {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceStatus {
     pub documents: u64,
+    /// Shopify denied the source's queries although the store's recorded scopes include it
+    /// (the scope was withdrawn since): the scopes to grant again.
+    #[serde(default)]
+    pub missing: Option<Vec<String>>,
     /// When the last successful sync of this source started; changes after it (less an
     /// overlap) are what the next incremental run reads.
     pub synced_at: Option<DateTime<Utc>>,

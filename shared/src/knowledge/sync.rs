@@ -183,7 +183,18 @@ pub async fn handle(
             shop_domain,
             sources,
             after,
-        } => remove(ports, &org_id, &shop_domain, sources, after, deadline).await,
+            removed,
+        } => {
+            remove(
+                ports,
+                &org_id,
+                &shop_domain,
+                sources,
+                (after, removed),
+                deadline,
+            )
+            .await
+        }
         Job::Tick {
             cursor,
             orphans: false,
@@ -215,16 +226,17 @@ pub async fn tick(
             settings.insert(store.org_id.clone(), org_settings);
         }
         let knowledge = settings[&store.org_id].knowledge;
-        // Sources turned off whose documents are still there (their removal was never queued).
+        // Sources turned off that the store still has a status (and maybe documents) for: their
+        // removal was never queued, or never finished.
         if let Some(state) = deadline
             .run(ports.repo.state(&store.org_id, &store.shop_domain))
             .await?
         {
             let stale: Vec<Source> = state
                 .sources
-                .iter()
-                .filter(|(source, status)| !knowledge.enabled(**source) && status.documents > 0)
-                .map(|(source, _)| *source)
+                .keys()
+                .filter(|source| !knowledge.enabled(**source))
+                .copied()
                 .collect();
             if !stale.is_empty() {
                 let job = Job::Remove {
@@ -232,6 +244,7 @@ pub async fn tick(
                     shop_domain: store.shop_domain.clone(),
                     sources: Some(stale),
                     after: None,
+                    removed: 0,
                 };
                 deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
             }
@@ -286,6 +299,7 @@ async fn sweep_orphans(
                 shop_domain: state.shop_domain.clone(),
                 sources: None,
                 after: None,
+                removed: 0,
             };
             deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
         }
@@ -315,62 +329,9 @@ async fn run(
     receives: u32,
 ) -> Result<(), KnowledgeError> {
     let me = new_id();
-    let Some(mut state) = deadline.run(ports.repo.state(org, shop)).await? else {
+    let Some((mut state, record)) = start(ports, org, shop, ticket, &deadline, &me).await? else {
         return Ok(());
     };
-    let current = state
-        .run
-        .as_ref()
-        .map(|r| r.ticket.as_str())
-        .or(state.requested.as_ref().map(|r| r.run_id.as_str()));
-    if current != Some(ticket) {
-        tracing::info!(shop = %shop, ticket, "not the store's current ticket; dropped");
-        return Ok(());
-    }
-    if state.leased_by_other(&me, Utc::now()) {
-        // The same message twice at once, or an invocation that died holding the lease: the
-        // message comes back after its visibility timeout, when the lease is over.
-        tracing::info!(shop = %shop, ticket, "the run is under way in another invocation");
-        return Err(KnowledgeError::Busy);
-    }
-    let Some(record) = deadline.run(ports.stores.get(org, shop)).await? else {
-        // Disconnected meanwhile: its documents go, and so does this run.
-        let job = Job::Remove {
-            org_id: org.clone(),
-            shop_domain: shop.clone(),
-            sources: None,
-            after: None,
-        };
-        deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
-        return Ok(());
-    };
-    let settings = deadline.run(ports.stores.get_settings(org)).await?;
-    if state.run.is_none() {
-        let request = state.requested.take().expect("checked: a run or a request");
-        state.run = Some(plan(
-            &state,
-            &request.sources,
-            request.kind,
-            &settings,
-            &record,
-            &request.run_id,
-        ));
-    }
-    if let Some(run) = state.run.as_mut() {
-        // A source turned off (or whose scope was withdrawn) since the run began is left out.
-        run.progress.retain(|p| {
-            settings.knowledge.enabled(p.source) && p.source.granted_by(&record.granted_scopes)
-        });
-    }
-    state.phase = Phase::Running;
-    state.lease_owner = Some(me.clone());
-    state.lease_until = Some(lease_end(&deadline));
-    if let Err(error) = save(ports, &deadline, &mut state, &me).await {
-        return match error {
-            KnowledgeError::LeaseLost => Ok(()),
-            other => Err(other),
-        };
-    }
     let outcome = work(ports, &deadline, &mut state, &record, &me).await;
     // What is written after the work gets a moment of its own: the work may have used the
     // deadline up, and the function keeps a margin before Lambda's.
@@ -391,11 +352,103 @@ async fn run(
         }
         Err(error) => {
             // Transient: the message comes back and resumes from the last saved page.
+            if let Some(run) = state.run.as_mut() {
+                run.interrupted = true;
+            }
             release(&mut state);
             let _ = save(ports, &grace, &mut state, &me).await;
             Err(error)
         }
     }
+}
+
+/// Takes the store's lease for the run `ticket` names, planning the run from its request if it
+/// has not begun. `None`: the delivery is stale or a duplicate, or the store is gone (its
+/// removal is queued); [`KnowledgeError::Busy`]: another invocation holds the lease. A state
+/// changed meanwhile by someone else (a request merged in, a removal) is read again.
+async fn start(
+    ports: &SyncPorts,
+    org: &OrganizationId,
+    shop: &ShopDomain,
+    ticket: &str,
+    deadline: &Deadline,
+    me: &str,
+) -> Result<Option<(SyncState, StoreRecord)>, KnowledgeError> {
+    for _ in 0..8 {
+        let Some(mut state) = deadline.run(ports.repo.state(org, shop)).await? else {
+            return Ok(None);
+        };
+        let current = state
+            .run
+            .as_ref()
+            .map(|r| r.ticket.as_str())
+            .or(state.requested.as_ref().map(|r| r.run_id.as_str()));
+        if current != Some(ticket) {
+            tracing::info!(shop = %shop, ticket, "not the store's current ticket; dropped");
+            return Ok(None);
+        }
+        let now = Utc::now();
+        if state.leased_by_other(me, now) {
+            // The same message twice at once, or an invocation that died holding the lease:
+            // the message comes back after its visibility timeout, when the lease is over.
+            tracing::info!(shop = %shop, ticket, "the run is under way in another invocation");
+            return Err(KnowledgeError::Busy);
+        }
+        let Some(record) = deadline.run(ports.stores.get(org, shop)).await? else {
+            // Disconnected meanwhile: its documents go, and so does this run.
+            let job = Job::Remove {
+                org_id: org.clone(),
+                shop_domain: shop.clone(),
+                sources: None,
+                after: None,
+                removed: 0,
+            };
+            deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
+            return Ok(None);
+        };
+        let settings = deadline.run(ports.stores.get_settings(org)).await?;
+        // A lease left behind means the invocation before this one died mid-step: what it
+        // wrote after its last save is not in the counts.
+        let interrupted = state.lease_owner.is_some();
+        if state.run.is_none() {
+            let request = state.requested.take().expect("checked: a run or a request");
+            state.run = Some(plan(
+                &state,
+                &request.sources,
+                request.kind,
+                &settings,
+                &record,
+                &request.run_id,
+            ));
+        }
+        let run = state.run.as_mut().expect("planned");
+        run.interrupted |= interrupted;
+        // A source turned off (or whose scope was withdrawn) since the run began is left out.
+        run.progress.retain(|p| {
+            settings.knowledge.enabled(p.source) && p.source.granted_by(&record.granted_scopes)
+        });
+        for progress in &run.progress {
+            // Recorded from the start, so a source turned off mid-run is known to have files.
+            state.sources.entry(progress.source).or_default();
+        }
+        state.phase = Phase::Running;
+        state.lease_owner = Some(me.to_owned());
+        state.lease_until = Some(lease_end(deadline));
+        if let Some(run) = state.run.as_mut() {
+            run.touched_at = Some(now);
+        }
+        let expect = state.version;
+        state.version = expect + 1;
+        match deadline
+            .run(ports.repo.put_state(&state, Some(expect)))
+            .await
+        {
+            Ok(()) => return Ok(Some((state, record))),
+            Err(crate::store::StoreError::Conflict) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(KnowledgeError::Busy)
 }
 
 /// Saves the run's progress under a new ticket, releases the lease, and queues the message
@@ -458,6 +511,7 @@ fn plan(
                 since,
                 bulk: None,
                 paged: false,
+                documents: None,
             }
         })
         .collect::<Vec<_>>();
@@ -478,6 +532,7 @@ fn plan(
         removed: 0,
         primary_url: None,
         throttled: 0,
+        interrupted: false,
     }
 }
 
@@ -544,17 +599,11 @@ async fn finish(
 ) -> Result<(), KnowledgeError> {
     let run = state.run.take().expect("a finished run");
     for progress in &run.progress {
-        let documents = deadline
-            .run(
-                ports
-                    .repo
-                    .count_entries(&state.org_id, &state.shop_domain, progress.source),
-            )
-            .await?;
         let status = state.sources.entry(progress.source).or_default();
-        status.documents = documents;
+        status.documents = progress.documents.unwrap_or(status.documents);
         status.synced_at = Some(run.started_at);
         status.error = None;
+        status.missing = None;
     }
     state.last_run = Some(LastRun {
         kind: run.kind,
@@ -573,7 +622,7 @@ async fn finish(
     release(&mut state);
     save(ports, deadline, &mut state, me).await?;
     tracing::info!(shop = %state.shop_domain, added = run.added, updated = run.updated, removed = run.removed, "knowledge sync finished");
-    if run.added + run.updated + run.removed > 0 {
+    if run.added + run.updated + run.removed > 0 || run.interrupted {
         let event = SyncedEvent {
             org_id: state.org_id.clone(),
             shop_domain: state.shop_domain.clone(),
@@ -651,7 +700,12 @@ async fn work(
             shop: &record.shop_domain,
             run,
         };
+        let source = step.run.progress[index].source;
         let next = match step.step(index).await {
+            Ok(next) => {
+                step.run.throttled = 0;
+                next
+            }
             Err(error)
                 if error.code() == Code::ShopifyRateLimited
                     && step.run.throttled < MAX_THROTTLED_PAUSES =>
@@ -660,13 +714,43 @@ async fn work(
                 tracing::info!(shop = %record.shop_domain, pauses = step.run.throttled, "Shopify throttled the sync; it steps aside for live lookups");
                 Some(ports.config.throttled_pause)
             }
-            other => other?,
+            Err(error) if access_denied(&error) => {
+                // The scope was withdrawn since it was recorded: this source shows
+                // `missing_scope`, the others go on.
+                tracing::warn!(shop = %record.shop_domain, %source, "Shopify denied a source's scope; it is skipped");
+                step.run.progress.remove(index);
+                let status = state.sources.entry(source).or_default();
+                status.missing = Some(source.scopes().iter().map(|s| (*s).to_owned()).collect());
+                save(ports, deadline, state, me).await?;
+                continue;
+            }
+            Err(error) => return Err(error),
         };
+        let run = state.run.as_mut().expect("a running run");
+        if let Some(progress) = run.progress.get_mut(index) {
+            if progress.step == Step::Done && progress.documents.is_none() {
+                let count =
+                    ports
+                        .repo
+                        .count_entries(&record.org_id, &record.shop_domain, progress.source);
+                progress.documents = Some(deadline.run(count).await?);
+            }
+        }
         save(ports, deadline, state, me).await?;
         if let Some(delay) = next {
             return Ok(Progressed::Paused(delay));
         }
     }
+}
+
+/// Whether Shopify refused a query for want of a scope.
+fn access_denied(error: &KnowledgeError) -> bool {
+    matches!(
+        error,
+        KnowledgeError::Access(AccessError::Shopify(
+            crate::shopify::ShopifyError::AccessDenied { .. }
+        ))
+    )
 }
 
 /// Waits until the store's bucket, as Shopify last reported it, keeps half its capacity after
@@ -714,8 +798,8 @@ enum Applied {
 }
 
 impl Change {
-    /// Writes the Markdown and its sidecar, then the index entry (so an entry always names
-    /// stored files); removes the files, then the entry.
+    /// Writes the Markdown and its sidecar, then the index entry with their fingerprint;
+    /// removes the files, then the entry.
     async fn apply(
         self,
         ports: &SyncPorts,
@@ -733,6 +817,16 @@ impl Change {
                     .is_some_and(|e| e.fingerprint == entry.fingerprint)
                 {
                     return Ok(Applied::Unchanged);
+                }
+                if existing.is_none() {
+                    // A new document is indexed before its files are written, so files never
+                    // exist that the index does not know of (and would never remove); the
+                    // pending entry's empty fingerprint makes the next run write them again.
+                    let pending = IndexEntry {
+                        fingerprint: String::new(),
+                        ..entry.clone()
+                    };
+                    deadline.run(ports.repo.put_entry(&pending)).await?;
                 }
                 let documents = &ports.documents;
                 let sidecar = sidecar_key(&entry.key);
@@ -1076,24 +1170,28 @@ impl Stepper<'_> {
             .await
     }
 
-    /// Carries out `changes`, [`WRITE_CONCURRENCY`] at a time, and counts them into the run.
+    /// Carries out `changes`, [`WRITE_CONCURRENCY`] at a time, and counts each one done into
+    /// the run. One that fails does not stop those under way; the first failure is returned
+    /// once they all ended.
     async fn apply(&mut self, changes: Vec<Change>) -> Result<(), KnowledgeError> {
-        use futures::{StreamExt, TryStreamExt};
+        use futures::StreamExt;
         let (ports, deadline, org, shop) = (self.ports, self.deadline, self.org, self.shop);
-        let done: Vec<Applied> = futures::stream::iter(changes)
+        let mut done = futures::stream::iter(changes)
             .map(|change| change.apply(ports, deadline, org, shop))
-            .buffer_unordered(WRITE_CONCURRENCY)
-            .try_collect()
-            .await?;
-        for applied in done {
+            .buffer_unordered(WRITE_CONCURRENCY);
+        let mut failure = None;
+        while let Some(applied) = done.next().await {
             match applied {
-                Applied::Added => self.run.added += 1,
-                Applied::Updated => self.run.updated += 1,
-                Applied::Removed => self.run.removed += 1,
-                Applied::Unchanged => {}
+                Ok(Applied::Added) => self.run.added += 1,
+                Ok(Applied::Updated) => self.run.updated += 1,
+                Ok(Applied::Removed) => self.run.removed += 1,
+                Ok(Applied::Unchanged) => {}
+                Err(error) => {
+                    failure.get_or_insert(error);
+                }
             }
         }
-        Ok(())
+        failure.map_or(Ok(()), Err)
     }
 
     /// Incremental: finds deletions by merging the ids Shopify lists with the index. Skipped
@@ -1274,17 +1372,22 @@ impl Stepper<'_> {
             .bulk_result(self.deadline, url, bulk.offset)
             .await?;
         let primary = self.primary_url().to_owned();
-        let mut offset = bulk.offset;
-        let mut line_start = offset;
+        let mut line_start = bulk.offset;
         let mut buffer: Vec<u8> = Vec::new();
         let mut batch: Vec<(ShopProduct, Vec<ShopVariant>)> = Vec::new();
-        let mut batch_start = offset;
+        // The merge relies on products coming in id order (the query sorts by id); a result
+        // that does not is read page by page instead.
+        let mut last_id = self.run.progress[index].merged_through;
         let mut ended = false;
         loop {
-            let chunk = self.deadline.run(stream.next_chunk()).await?;
-            match chunk {
+            match self.deadline.run(stream.next_chunk()).await? {
                 Some(bytes) => buffer.extend_from_slice(&bytes),
-                None => ended = true,
+                None => {
+                    ended = true;
+                    if !buffer.is_empty() && !buffer.ends_with(b"\n") {
+                        buffer.push(b'\n');
+                    }
+                }
             }
             while let Some(newline) = buffer.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = buffer.drain(..=newline).collect();
@@ -1307,24 +1410,34 @@ impl Stepper<'_> {
                     }
                     continue;
                 }
+                let product: ShopProduct = serde_json::from_value(value)
+                    .map_err(|_| KnowledgeError::Malformed("a bulk product line is malformed"))?;
+                let id = numeric_id(&product.id)
+                    .and_then(|id| id.parse::<u64>().ok())
+                    .ok_or(KnowledgeError::Malformed("a bulk product without an id"))?;
+                if last_id.is_some_and(|last| id <= last) {
+                    tracing::warn!(shop = %self.shop, "the bulk result is not in id order; reading pages");
+                    let p = &mut self.run.progress[index];
+                    p.bulk = None;
+                    p.cursor = None;
+                    p.merged_through = None;
+                    p.paged = true;
+                    return Ok(None);
+                }
+                last_id = Some(id);
                 // A product line: the batch before it is complete.
                 if batch.len() >= BULK_BATCH {
-                    offset = this_start;
                     self.bulk_batch(
                         index,
                         std::mem::take(&mut batch),
                         &primary,
-                        Some(offset),
-                        batch_start,
+                        Some(this_start),
                     )
                     .await?;
-                    batch_start = offset;
                     if self.deadline.remaining() < self.ports.config.step_reserve {
                         return Ok(Some(Duration::ZERO));
                     }
                 }
-                let product: ShopProduct = serde_json::from_value(value)
-                    .map_err(|_| KnowledgeError::Malformed("a bulk product line is malformed"))?;
                 batch.push((product, Vec::new()));
             }
             if buffer.len() > MAX_LINE {
@@ -1335,12 +1448,10 @@ impl Stepper<'_> {
             }
         }
         // The end: the last batch, and every index entry past it goes.
-        self.bulk_batch(index, batch, &primary, None, batch_start)
-            .await?;
+        self.bulk_batch(index, batch, &primary, None).await?;
         let p = &mut self.run.progress[index];
         p.step = Step::Done;
         p.bulk = None;
-        let _ = offset;
         Ok(None)
     }
 
@@ -1352,7 +1463,6 @@ impl Stepper<'_> {
         batch: Vec<(ShopProduct, Vec<ShopVariant>)>,
         primary: &str,
         next_offset: Option<u64>,
-        _batch_start: u64,
     ) -> Result<(), KnowledgeError> {
         let mut documents: Vec<Document> = batch
             .iter()
@@ -1390,7 +1500,7 @@ async fn remove(
     org: &OrganizationId,
     shop: &ShopDomain,
     sources: Option<Vec<Source>>,
-    after: Option<String>,
+    (after, removed_before): (Option<String>, u64),
     deadline: Deadline,
 ) -> Result<(), KnowledgeError> {
     let whole_store = sources.is_none();
@@ -1413,15 +1523,26 @@ async fn remove(
     }
     let me = new_id();
     let mut state = take_lease(ports, &deadline, org, shop, &me).await?;
-    let pause = |after: Option<String>| Job::Remove {
+    let pause = |after: Option<String>, removed: u64| Job::Remove {
         org_id: org.clone(),
         shop_domain: shop.clone(),
         sources: sources.clone(),
         after,
+        removed,
     };
-    let removed = remove_documents(ports, &deadline, org, shop, &targets, whole_store, after).await;
+    let mut removed = removed_before;
+    let outcome = remove_documents(
+        ports,
+        &deadline,
+        (org, shop),
+        &targets,
+        whole_store,
+        after,
+        &mut removed,
+    )
+    .await;
     let grace = Deadline::after(GRACE);
-    let continue_after = match removed {
+    let continue_after = match outcome {
         Ok(done) => done,
         Err(error) => {
             if let Some(state) = state.as_mut() {
@@ -1437,22 +1558,49 @@ async fn remove(
             save(ports, &grace, state, &me).await?;
         }
         grace
-            .run(ports.queue.send(&pause(after), Duration::ZERO))
+            .run(ports.queue.send(&pause(after, removed), Duration::ZERO))
             .await?;
         return Ok(());
     }
-    match state {
-        Some(_) if whole_store => grace.run(ports.repo.delete_state(org, shop)).await?,
-        Some(mut state) => {
+    if let Some(mut state) = state {
+        let deleted = if whole_store {
+            // Only if the store is still gone and nobody asked for a run meanwhile (a
+            // reconnect): then its state goes too.
+            let still_gone = grace.run(ports.stores.get(org, shop)).await?.is_none();
+            still_gone
+                && match grace
+                    .run(ports.repo.delete_state(org, shop, state.version))
+                    .await
+                {
+                    Ok(()) => true,
+                    Err(crate::store::StoreError::Conflict) => false,
+                    Err(error) => return Err(error.into()),
+                }
+        } else {
+            false
+        };
+        if !deleted {
             for source in &targets {
                 state.sources.remove(source);
             }
             release(&mut state);
             save(ports, &grace, &mut state, &me).await?;
         }
-        None => {}
     }
-    tracing::info!(shop = %shop, sources = ?targets, "knowledge documents removed");
+    tracing::info!(shop = %shop, sources = ?targets, removed, "knowledge documents removed");
+    if removed > 0 {
+        let event = SyncedEvent {
+            org_id: org.clone(),
+            shop_domain: shop.clone(),
+            prefix: super::store_uri(&ports.config.bucket, org, shop),
+            added: 0,
+            updated: 0,
+            removed,
+        };
+        if let Err(error) = grace.run(ports.events.knowledge_synced(&event)).await {
+            tracing::warn!(shop = %shop, %error, "could not announce the removal");
+        }
+    }
     Ok(())
 }
 
@@ -1491,11 +1639,11 @@ async fn take_lease(
 async fn remove_documents(
     ports: &SyncPorts,
     deadline: &Deadline,
-    org: &OrganizationId,
-    shop: &ShopDomain,
+    (org, shop): (&OrganizationId, &ShopDomain),
     targets: &[Source],
     whole_store: bool,
     after: Option<String>,
+    removed: &mut u64,
 ) -> Result<Option<Option<String>>, KnowledgeError> {
     for source in targets {
         loop {
@@ -1517,6 +1665,7 @@ async fn remove_documents(
                 deadline
                     .run(ports.repo.delete_entry(org, shop, entry.source, entry.id))
                     .await?;
+                *removed += 1;
             }
         }
     }

@@ -21,6 +21,8 @@ pub const PAGES_PER_REQUEST: u32 = 50;
 pub const ARTICLES_PER_REQUEST: u32 = 50;
 pub const PRODUCTS_PER_REQUEST: u32 = 10;
 pub const IDS_PER_REQUEST: u32 = 200;
+/// Variants a product document lists (a page reads this many; a bulk result has them all).
+pub const MAX_VARIANTS: usize = 20;
 
 /// The requested cost of each content query, as `knowledge.graphql` states it (Shopify's
 /// formula); a sync waits for this much to be spare before sending it.
@@ -28,7 +30,7 @@ pub fn requested_cost(kind: ContentQuery) -> f64 {
     match kind {
         ContentQuery::Pages => 52.0,
         ContentQuery::Articles => 152.0,
-        ContentQuery::Products => 262.0,
+        ContentQuery::Products => 272.0,
         ContentQuery::Ids => 202.0,
         ContentQuery::Small => 5.0,
     }
@@ -115,9 +117,13 @@ pub struct ShopProduct {
     pub tags: Vec<String>,
     pub updated_at: String,
     pub price_range_v2: PriceRange,
-    /// From a page; a bulk operation's variants come as lines of their own.
+    /// From a page (the first [`MAX_VARIANTS`]); a bulk operation's variants come as lines of
+    /// their own.
     #[serde(default = "no_variants")]
     pub variants: Nodes<ShopVariant>,
+    /// How many variants the product has in all.
+    #[serde(default)]
+    pub variants_count: Option<Count>,
 }
 
 fn no_variants() -> Nodes<ShopVariant> {
@@ -152,6 +158,8 @@ pub struct Id {
 #[derive(Clone, Debug, Deserialize)]
 pub struct Count {
     pub count: u64,
+    /// `EXACT`, or `AT_LEAST` for a count Shopify stopped at (absent when not asked for).
+    #[serde(default)]
     pub precision: String,
 }
 

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::model::{FakeProduct, FakeShop};
+use super::model::{BulkStyle, FakeProduct, FakeShop};
 use super::search::filter_value;
 use super::Shared;
 
@@ -97,7 +97,8 @@ fn product_node(shop: &FakeShop, p: &FakeProduct) -> Value {
             "minVariantPrice": {"amount": format!("{min:.2}"), "currencyCode": shop.currency},
             "maxVariantPrice": {"amount": format!("{max:.2}"), "currencyCode": shop.currency},
         },
-        "variants": {"nodes": p.variants.iter().map(|(t, sku, price, available)| json!({"title": t, "sku": sku, "price": price, "availableForSale": available})).collect::<Vec<_>>()},
+        "variantsCount": {"count": p.variants.len()},
+        "variants": {"nodes": p.variants.iter().take(20).map(|(t, sku, price, available)| json!({"title": t, "sku": sku, "price": price, "availableForSale": available})).collect::<Vec<_>>()},
     })
 }
 
@@ -256,6 +257,9 @@ pub async fn bulk_result(
             .filter(|p| p.status == "ACTIVE")
             .collect();
         products.sort_by_key(|p| p.id);
+        if shop.bulk_style == BulkStyle::Reversed {
+            products.reverse();
+        }
         let mut body = String::new();
         for p in products {
             let mut node = product_node(shop, p);
@@ -267,6 +271,9 @@ pub async fn bulk_result(
                     "__parentId": format!("gid://shopify/Product/{}", p.id), "id": format!("gid://shopify/ProductVariant/{}{i}", p.id)}).to_string());
                 body.push('\n');
             }
+        }
+        if shop.bulk_style == BulkStyle::NoFinalNewline {
+            body.pop();
         }
         body.into_bytes()
     };

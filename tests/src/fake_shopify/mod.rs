@@ -31,7 +31,7 @@ use serde_json::Value;
 pub use cost::Bucket;
 pub use faults::Fault;
 pub use model::{
-    FakeArticle, FakeCustomer, FakeOrder, FakePage, FakePolicy, FakeProduct, FakeShop,
+    BulkStyle, FakeArticle, FakeCustomer, FakeOrder, FakePage, FakePolicy, FakeProduct, FakeShop,
 };
 
 /// A request the fake received, for assertions.

@@ -44,6 +44,8 @@ pub struct FakeShop {
     pub hangs: bool,
     /// Every admin request is answered with this status (an outage), until cleared.
     pub outage: Option<u16>,
+    /// How bulk results are written (Shopify promises no order beyond parent before child).
+    pub bulk_style: BulkStyle,
     /// Customer order pages always claim a next page at the same cursor (a malformed answer).
     pub stuck_paging: bool,
 }
@@ -87,6 +89,7 @@ impl FakeShop {
             execution: Duration::ZERO,
             hangs: false,
             outage: None,
+            bulk_style: BulkStyle::Sorted,
             stuck_paging: false,
         }
     }
@@ -265,6 +268,18 @@ impl FakeShop {
             ))
             .with_policy(FakePolicy::new(304, "TERMS_OF_SERVICE", "Terms of service", ""))
     }
+}
+
+/// How the fake writes a bulk operation's JSONL.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BulkStyle {
+    /// Products in id order, each followed by its variants, every line ending in `\n`.
+    #[default]
+    Sorted,
+    /// Products in descending id order.
+    Reversed,
+    /// Sorted, without a newline after the last line.
+    NoFinalNewline,
 }
 
 /// A customer the fake serves; their orders are the shop's orders with their email.
