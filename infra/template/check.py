@@ -252,6 +252,19 @@ def main():
         problems.append("the HTTP API must have a JWT authorizer as its default")
 
     problems += knowledge_problems(resources, functions, globals_fn)
+    # A function allowed to queue knowledge jobs must build its services with the queue, and
+    # one that builds them must be allowed to send.
+    for binary, (logical, props) in functions.items():
+        main = crates.get(binary, Path("/nonexistent")) / "src/main.rs"
+        text = main.read_text() if main.exists() else ""
+        wires = "from_env_with_knowledge" in text or "SyncPorts::from_env" in text
+        sends = any(
+            "sqs:SendMessage" in as_list(st.get("Action", []))
+            for policy in as_list(props.get("Policies", [])) if isinstance(policy, dict)
+            for st in as_list(policy.get("Statement", []))
+        )
+        if sends != wires:
+            problems.append(f"{logical}: may send knowledge jobs ({sends}) but its main.rs wires the queue ({wires})")
 
     needed = env_vars_read()
     for binary, (logical, props) in functions.items():

@@ -99,6 +99,9 @@ class TemplateCheck(unittest.TestCase):
     def test_a_missing_knowledge_route_is_caught(self):
         self.assert_caught("            Path: /shopify/knowledge/documents\n", "            Path: /shopify/knowledge/docs\n", "GET /shopify/knowledge/documents must go to knowledge")
 
+    def test_a_function_queueing_jobs_without_the_queue_wired_is_caught(self):
+        self.assert_caught("            # Turning a knowledge source on or off queues its sync or its removal.\n            - Sid: QueueKnowledgeJobs\n              Effect: Allow\n              Action: sqs:SendMessage\n", "            # Turning a knowledge source on or off queues its sync or its removal.\n            - Sid: QueueKnowledgeJobs\n              Effect: Allow\n              Action: sqs:GetQueueUrl\n", "SettingsFunction: may send knowledge jobs (False) but its main.rs wires the queue (True)")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=1)

@@ -28,23 +28,31 @@ pub struct Services {
 
 impl Services {
     /// Reads the environment (see [`Config`]) and builds the AWS adapters from one `SdkConfig`.
+    /// Without knowledge sync's ports: a function that never asks for a sync does not carry
+    /// the SQS client.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let sdk = crate::aws::sdk_config().await;
         Ok(Self::from_sdk(&config, &sdk))
     }
 
-    /// The real adapters for `config`, sharing `sdk`.
-    pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-        let stores = DynamoStoreRepository::new(dynamodb.clone(), config.stores_table.clone());
-        let knowledge = config
+    /// [`Services::from_env`] with knowledge sync's ports (when `KNOWLEDGE_QUEUE_URL` is set),
+    /// for the functions that ask for syncs and removals.
+    pub async fn from_env_with_knowledge() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let sdk = crate::aws::sdk_config().await;
+        Ok(Self::from_sdk(&config, &sdk).with_knowledge(&config, &sdk))
+    }
+
+    /// These services with knowledge sync's real ports (when `KNOWLEDGE_QUEUE_URL` is set).
+    pub fn with_knowledge(mut self, config: &Config, sdk: &aws_config::SdkConfig) -> Self {
+        self.knowledge = config
             .knowledge
             .queue_url
             .as_ref()
             .map(|url| KnowledgePorts {
                 repo: Arc::new(DynamoKnowledge::new(
-                    dynamodb,
+                    aws_sdk_dynamodb::Client::new(sdk),
                     config.stores_table.clone(),
                     config
                         .knowledge
@@ -54,6 +62,13 @@ impl Services {
                 )),
                 queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
             });
+        self
+    }
+
+    /// The real adapters for `config`, sharing `sdk` (without knowledge sync's ports).
+    pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        let stores = DynamoStoreRepository::new(dynamodb, config.stores_table.clone());
         let secrets = SecretsManagerStore::new(
             aws_sdk_secretsmanager::Client::new(sdk),
             config.kms_key_id.clone(),
@@ -63,14 +78,12 @@ impl Services {
             secrets: Arc::new(secrets),
             secret_prefix: config.secret_prefix.clone(),
         };
-        let mut services = Self::new(
+        Self::new(
             config.auth.clone(),
             config.budgets,
             storage,
             ShopifyClient::new(config.shopify.clone()),
-        );
-        services.knowledge = knowledge;
-        services
+        )
     }
 
     pub fn new(

@@ -3,6 +3,6 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let services = shared::Services::from_env().await?;
+    let services = shared::Services::from_env_with_knowledge().await?;
     run(service_fn(|req| disconnect::handle(&services, req))).await
 }

@@ -124,7 +124,7 @@ impl SyncPorts {
         sdk: &aws_config::SdkConfig,
     ) -> Result<Self, crate::config::ConfigError> {
         use crate::config::ConfigError;
-        let services = crate::Services::from_sdk(config, sdk);
+        let services = crate::Services::from_sdk(config, sdk).with_knowledge(config, sdk);
         let bucket = config
             .knowledge
             .bucket

@@ -50,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..config.shopify
     };
     let sdk = shared::aws::sdk_config().await;
-    let services = Services::from_sdk(&config, &sdk);
+    let services = Services::from_sdk(&config, &sdk).with_knowledge(&config, &sdk);
     let sync = SyncPorts::from_sdk(&config, &sdk)?;
     run_worker(&sdk, sync.clone());
     run_schedule(sync.clone());
