@@ -491,6 +491,12 @@ knowledge_backends! {
         assert!(worker.await.unwrap_err().is_cancelled(), "killed mid-run");
         let killed_at = rig.documents.puts();
         assert!(killed_at < 240, "killed before the end");
+        // The dashboard shows the run under way and how far it came.
+        let status = knowledge(&app).await;
+        let progress = &store(&status, US)["progress"];
+        assert_eq!(store(&status, US)["state"], "running");
+        assert_eq!((progress["kind"].as_str(), progress["source"].as_str(), progress["sources_total"].as_u64()), (Some("full"), Some("products"), Some(1)));
+        assert!(progress["added"].as_u64().unwrap() >= 10, "{progress}");
 
         // Redelivered while the dead invocation's lease lasts: back to the queue, nothing done.
         let early = shared::knowledge::sync::handle(&ports, job.clone(), Deadline::after(Duration::from_secs(60)), 2).await;

@@ -472,6 +472,25 @@ pub struct StoreKnowledge {
     pub state: Phase,
     pub last_run: Option<LastRun>,
     pub sources: std::collections::BTreeMap<Source, SourceView>,
+    /// The run under way, while the store is `running`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<RunProgress>,
+}
+
+/// How far the run under way has come (`progress` of a running store).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunProgress {
+    pub kind: RunKind,
+    pub started_at: chrono::DateTime<Utc>,
+    /// The source being read now.
+    pub source: Option<Source>,
+    /// Sources done, of the run's sources.
+    pub sources_done: usize,
+    pub sources_total: usize,
+    /// Documents written new, rewritten, and removed so far.
+    pub added: u64,
+    pub updated: u64,
+    pub removed: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -530,11 +549,33 @@ fn store_status(
             (source, view)
         })
         .collect();
+    let progress = state
+        .filter(|s| s.phase == Phase::Running)
+        .and_then(|s| s.run.as_ref())
+        .map(|run| RunProgress {
+            kind: run.kind,
+            started_at: run.started_at,
+            source: run
+                .progress
+                .iter()
+                .find(|p| p.step != state::Step::Done)
+                .map(|p| p.source),
+            sources_done: run
+                .progress
+                .iter()
+                .filter(|p| p.step == state::Step::Done)
+                .count(),
+            sources_total: run.progress.len(),
+            added: run.added,
+            updated: run.updated,
+            removed: run.removed,
+        });
     StoreKnowledge {
         shop_domain: record.shop_domain.clone(),
         state: state.map_or(Phase::Idle, |s| s.phase),
         last_run: state.and_then(|s| s.last_run.clone()),
         sources,
+        progress,
     }
 }
 
