@@ -39,3 +39,23 @@ start_stack() {
 stop_stack() {
   [ -x "$ROOT/.venv/tools/bin/python" ] && "$ROOT/.venv/tools/bin/python" "$ROOT/infra/local/stack.py" stop || true
 }
+
+# ensure_docs_assets: swagger-ui-dist (from npm, pinned) under .cache/, for the local run's
+# /docs page; fetched once, then the page works offline.
+ensure_docs_assets() {
+  local dir="$ROOT/.cache/swagger-ui-dist" version="5.35.0"
+  if [ -f "$dir/package/swagger-ui-bundle.js" ] && [ "$(cat "$dir/version" 2>/dev/null)" = "$version" ]; then
+    return 0
+  fi
+  command -v npm >/dev/null || die "npm is required (it fetches the API reference's renderer)"
+  log "fetching swagger-ui-dist@$version from npm for /docs (first run only)"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  (cd "$dir" && npm pack "swagger-ui-dist@$version" --silent >/dev/null && tar xzf swagger-ui-dist-*.tgz && rm -f swagger-ui-dist-*.tgz)
+  echo "$version" > "$dir/version"
+}
+
+# free_port: a free TCP port on loopback.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

@@ -4,7 +4,8 @@
 - every function crate (functions/*) has exactly one AWS::Serverless::Function building that
   binary with cargo-lambda, for arm64 on provided.al2023, from CodeUri "." (one target dir);
 - every route of the contract is wired, through the HTTP API and its JWT authorizer, to the
-  function the contract names, and no other route exists;
+  function the contract names, and no other route exists; openapi.yaml describes exactly the
+  routed operations, and marks the mutating ones admin-only;
 - every environment variable the code reads is set for every function, and the local-only
   SHOPIFY_BASE_URL is set for none;
 - no policy grants a wildcard action or resource on Secrets Manager or DynamoDB; the functions
@@ -231,6 +232,23 @@ def main():
             problems.append(f"{route[0]} {route[1]} must go to {binary}, goes to {wired.get(route)}")
     for route in set(wired) - set(ROUTES):
         problems.append(f"{route[0]} {route[1]} is not a contract route")
+    spec = yaml.safe_load(Path(os.environ.get("OPENAPI", ROOT / "openapi.yaml")).read_text())
+    described = {
+        (method.upper(), path)
+        for path, item in (spec.get("paths") or {}).items()
+        for method in item
+        if method in ("get", "put", "post", "delete", "patch", "head", "options")
+    }
+    for route in sorted(set(wired) - described):
+        problems.append(f"{route[0]} {route[1]} is routed in template.yaml but not described in openapi.yaml")
+    for route in sorted(described - set(wired)):
+        problems.append(f"{route[0]} {route[1]} is described in openapi.yaml but not routed in template.yaml")
+    for path, item in (spec.get("paths") or {}).items():
+        for method, operation in item.items():
+            if method.upper() in ("POST", "PUT", "DELETE") and wired.get((method.upper(), path)):
+                # Every mutating route is admin-only, and the spec says so.
+                if operation.get("x-required-role") != "admin":
+                    problems.append(f"{method.upper()} {path}: openapi.yaml must mark it x-required-role: admin")
     for binary in DIRECT_INVOKE:
         if binary in functions and functions[binary][1].get("Events"):
             problems.append(f"{binary} is invoked directly and must have no API route")

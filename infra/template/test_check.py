@@ -13,13 +13,19 @@ CHECK = ROOT / "infra/template/check.py"
 TEMPLATE = (ROOT / "template.yaml").read_text()
 
 
-def run(text):
+SPEC = (ROOT / "openapi.yaml").read_text()
+
+
+def run(text, spec=SPEC):
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         f.write(text)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as g:
+        g.write(spec)
     try:
-        return subprocess.run([sys.executable, str(CHECK)], env={**os.environ, "TEMPLATE": f.name}, capture_output=True, text=True)
+        return subprocess.run([sys.executable, str(CHECK)], env={**os.environ, "TEMPLATE": f.name, "OPENAPI": g.name}, capture_output=True, text=True)
     finally:
         os.unlink(f.name)
+        os.unlink(g.name)
 
 
 class TemplateCheck(unittest.TestCase):
@@ -101,6 +107,20 @@ class TemplateCheck(unittest.TestCase):
 
     def test_a_function_queueing_jobs_without_the_queue_wired_is_caught(self):
         self.assert_caught("            # Turning a knowledge source on or off queues its sync or its removal.\n            - Sid: QueueKnowledgeJobs\n              Effect: Allow\n              Action: sqs:SendMessage\n", "            # Turning a knowledge source on or off queues its sync or its removal.\n            - Sid: QueueKnowledgeJobs\n              Effect: Allow\n              Action: sqs:GetQueueUrl\n", "SettingsFunction: may send knowledge jobs (False) but its main.rs wires the queue (True)")
+
+    def test_a_route_missing_from_the_spec_is_caught(self):
+        old = "  /shopify/knowledge/documents:\n    get:"
+        self.assertIn(old, SPEC)
+        result = run(TEMPLATE, SPEC.replace(old, "  /shopify/knowledge/docs:\n    get:", 1))
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn("GET /shopify/knowledge/documents is routed in template.yaml but not described in openapi.yaml", result.stdout)
+
+    def test_an_admin_route_not_marked_in_the_spec_is_caught(self):
+        old = "      operationId: disconnectStore\n      summary: Disconnect a store and delete its credentials (admin)\n      description: |\n        From the moment it answers, no lookup uses the store or its credentials; its knowledge\n        documents and sync state are removed shortly after.\n      x-required-role: admin\n"
+        self.assertIn(old, SPEC)
+        result = run(TEMPLATE, SPEC.replace(old, old.replace("      x-required-role: admin\n", ""), 1))
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn("DELETE /shopify/stores/{shop}: openapi.yaml must mark it x-required-role: admin", result.stdout)
 
 
 if __name__ == "__main__":

@@ -265,9 +265,83 @@ async fn invoke_knowledge_sync(
     }
 }
 
+/// The API description, served at `/openapi.yaml`.
+pub const OPENAPI: &str = include_str!("../../openapi.yaml");
+
+/// The renderer's files `/docs` loads (swagger-ui-dist, fetched from npm by `infra/lib.sh`).
+const DOCS_ASSETS: [(&str, &str); 3] = [
+    ("swagger-ui.css", "text/css; charset=utf-8"),
+    ("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+    (
+        "swagger-ui-standalone-preset.js",
+        "text/javascript; charset=utf-8",
+    ),
+];
+
+const DOCS_PAGE: &str = r##"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Shopify connector API</title>
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script src="/docs/swagger-ui-standalone-preset.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({
+      url: "/openapi.yaml",
+      dom_id: "#swagger-ui",
+      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+      layout: "StandaloneLayout",
+      deepLinking: true,
+    });
+  </script>
+</body>
+</html>
+"##;
+
+/// Where the renderer's files are: `API_DOCS_ASSETS`, or `.cache/swagger-ui-dist/package`.
+fn docs_assets_dir() -> std::path::PathBuf {
+    std::env::var_os("API_DOCS_ASSETS")
+        .map(Into::into)
+        .unwrap_or_else(|| ".cache/swagger-ui-dist/package".into())
+}
+
+async fn openapi() -> AxumResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/yaml")],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+async fn docs_page() -> AxumResponse {
+    if !docs_assets_dir().join(DOCS_ASSETS[1].0).exists() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The API reference's renderer is not here yet: ./infra/run fetches it (npm swagger-ui-dist). /openapi.yaml is served meanwhile.",
+        )
+            .into_response();
+    }
+    axum::response::Html(DOCS_PAGE).into_response()
+}
+
+async fn docs_asset(axum::extract::Path(file): axum::extract::Path<String>) -> AxumResponse {
+    let Some((name, content_type)) = DOCS_ASSETS.iter().find(|(name, _)| *name == file) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match tokio::fs::read(docs_assets_dir().join(name)).await {
+        Ok(bytes) => ([(axum::http::header::CONTENT_TYPE, *content_type)], bytes).into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 /// The gateway as an axum app: the dashboard routes, plus `POST /invoke/lookup` standing in
-/// for the AI platform's direct invocation of `lookup`, and `POST /invoke/knowledge-sync` for
-/// invoking the worker as its schedule does.
+/// for the AI platform's direct invocation of `lookup`, `POST /invoke/knowledge-sync` for
+/// invoking the worker as its schedule does, and the API description at `/openapi.yaml`
+/// rendered at `/docs`.
 pub fn app(services: Services, sync: SyncPorts) -> Router {
     let invoke = Router::new()
         .route("/invoke/lookup", axum::routing::post(invoke_lookup))
@@ -278,11 +352,16 @@ pub fn app(services: Services, sync: SyncPorts) -> Router {
             axum::routing::post(invoke_knowledge_sync),
         )
         .with_state(sync);
+    let docs = Router::new()
+        .route("/openapi.yaml", axum::routing::get(openapi))
+        .route("/docs", axum::routing::get(docs_page))
+        .route("/docs/{file}", axum::routing::get(docs_asset));
     Router::new()
         .fallback(dispatch)
         .with_state(Arc::new(dashboard_routes(services)))
         .merge(invoke)
         .merge(invoke_sync)
+        .merge(docs)
 }
 
 #[cfg(test)]

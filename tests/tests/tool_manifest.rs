@@ -1,6 +1,8 @@
-//! The checked-in tool manifest (`functions/lookup/tools.json`) matches what `lookup` accepts:
-//! the same actions, every schema example accepted, and every way of breaking the schema
-//! (unknown property, missing required one, wrong type, out of range) refused.
+//! The checked-in tool manifest (`functions/lookup/tools.json`) and the event and answer schema
+//! (`functions/lookup/lookup.schema.json`) match what `lookup` accepts and answers: the same
+//! actions, the manifest's input schemas exactly the schema file's, every schema example
+//! accepted, every way of breaking the schema (unknown property, missing required one, wrong
+//! type, out of range) refused, and every kind of answer valid against the answer schema.
 
 use serde_json::{json, Map, Value};
 use tests::app::{Backend, TestApp};
@@ -8,6 +10,27 @@ use tests::fake_shopify::FakeShop;
 
 fn manifest() -> Value {
     serde_json::from_str(lookup::TOOL_MANIFEST).expect("tools.json is JSON")
+}
+
+fn event_schema() -> Value {
+    serde_json::from_str(lookup::EVENT_SCHEMA).expect("lookup.schema.json is JSON")
+}
+
+/// A validator for `$defs/{name}` of the schema file.
+fn validator(name: &str) -> jsonschema::Validator {
+    let mut schema = event_schema();
+    let defs = schema["$defs"].take();
+    let root =
+        json!({"$schema": schema["$schema"], "$ref": format!("#/$defs/{name}"), "$defs": defs});
+    jsonschema::validator_for(&root).expect("lookup.schema.json is a valid JSON Schema")
+}
+
+fn assert_valid(validator: &jsonschema::Validator, instance: &Value) {
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{instance}\n{errors:#?}");
 }
 
 fn wrong_type(schema: &Value) -> Value {
@@ -124,6 +147,132 @@ async fn anything_outside_the_schema_is_refused() {
                 answer["error"]["code"], "invalid_arguments",
                 "{action} with {what} ({arguments}) was accepted: {answer}"
             );
+        }
+    }
+}
+
+#[test]
+fn the_manifest_input_schemas_are_the_schema_files() {
+    let schema = event_schema();
+    for tool in manifest()["tools"].as_array().unwrap() {
+        let name = tool["name"].as_str().unwrap();
+        assert_eq!(
+            tool["input_schema"],
+            schema["$defs"][format!("{name}_arguments")],
+            "tools.json's {name} is lookup.schema.json's $defs/{name}_arguments"
+        );
+    }
+}
+
+#[test]
+fn every_manifest_example_is_a_valid_event() {
+    let events = validator("event");
+    for tool in manifest()["tools"].as_array().unwrap() {
+        for example in tool["input_schema"]["examples"].as_array().unwrap() {
+            let event = json!({"org_id": "org_1", "action": tool["name"], "arguments": example, "contact": {"email": "jane@example.com"}});
+            assert_valid(&events, &event);
+        }
+    }
+    let broken =
+        json!({"org_id": "org_1", "action": "get_order_details", "arguments": {"order_number": 5}});
+    assert!(
+        !events.is_valid(&broken),
+        "arguments are checked per action"
+    );
+    let no_action = json!({"org_id": "org_1", "action": "refund_order", "arguments": {}});
+    assert!(!events.is_valid(&no_action));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_answer_matches_the_answer_schema() {
+    use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeProduct};
+    let answers = validator("answer");
+    let app = TestApp::spawn(Backend::Memory).await;
+    let none = app.lookup("get_shop_details", json!({}), None).await;
+    assert_eq!(none["error"]["code"], "no_store_connected");
+    assert_valid(&answers, &none);
+    app.shopify.add_shop(
+        FakeShop::new("demo-us")
+            .with_token("shpat_us")
+            .with_customer(FakeCustomer::new(1, "Jane Doe", "jane@example.com"))
+            .with_order(FakeOrder::new(
+                "#1001",
+                "2026-11-01T10:00:00Z",
+                "jane@example.com",
+            ))
+            .with_product(FakeProduct::active("Trail Runner", "89.00")),
+    );
+    app.shopify.add_shop(
+        FakeShop::new("demo-uk")
+            .with_token("shpat_uk")
+            .with_prefix("UK-")
+            .with_order(FakeOrder::new(
+                "UK-1001",
+                "2026-11-02T10:00:00Z",
+                "jane@example.com",
+            )),
+    );
+    for (shop, token) in [("demo-us", "shpat_us"), ("demo-uk", "shpat_uk")] {
+        let (code, _) = app
+            .connect(json!({"shop_domain": shop, "access_token": token}))
+            .await;
+        assert_eq!(code, 201);
+    }
+    let jane = Some("jane@example.com");
+    let cases = [
+        (
+            "get_order_details",
+            json!({"order_number": "1001"}),
+            jane,
+            "order",
+        ),
+        (
+            "get_order_details",
+            json!({"order_number": "#1001"}),
+            Some("bob@example.com"),
+            "order_not_found",
+        ),
+        (
+            "get_order_details",
+            json!({"order_number": "1001"}),
+            None,
+            "verification_required",
+        ),
+        (
+            "get_order_details",
+            json!({"order_number": "not a number"}),
+            jane,
+            "invalid_arguments",
+        ),
+        (
+            "search_products",
+            json!({"query": "trail", "limit": 3}),
+            None,
+            "products",
+        ),
+        (
+            "get_shop_details",
+            json!({}),
+            None,
+            "shops, one store failing",
+        ),
+        ("refund_order", json!({}), None, "invalid_arguments"),
+    ];
+    for (action, arguments, email, what) in cases {
+        if what.contains("failing") {
+            app.shopify.update_shop("demo-uk.myshopify.com", |shop| {
+                shop.outage = Some(503);
+            });
+        }
+        let answer = app.lookup(action, arguments, email).await;
+        assert_valid(&answers, &answer);
+        if what.contains("failing") {
+            assert_eq!(
+                answer["store_errors"][0]["code"], "shopify_unavailable",
+                "{answer}"
+            );
+        } else if what.starts_with(|c: char| c.is_ascii_lowercase()) && answer["ok"] == false {
+            assert_eq!(answer["error"]["code"], what, "{answer}");
         }
     }
 }

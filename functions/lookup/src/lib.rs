@@ -30,6 +30,10 @@ use tracing::Instrument;
 /// The tool manifest the AI platform registers; tested against what this function accepts.
 pub const TOOL_MANIFEST: &str = include_str!("../tools.json");
 
+/// The event and every answer as JSON Schema; the manifest's input schemas are its
+/// `$defs/{action}_arguments`. Tested against what this function accepts and answers.
+pub const EVENT_SCHEMA: &str = include_str!("../lookup.schema.json");
+
 /// Time kept between the end of the budget and the invocation's deadline, to answer.
 pub const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 

@@ -17,6 +17,7 @@ use shared::{ApiError, Services};
 use tracing::Instrument;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ConnectBody {
     shop_domain: String,
     access_token: Option<SecretString>,
