@@ -260,6 +260,8 @@ both_backends! {
             json!({"shop_domain": "demo-us", "client_id": "a"}).to_string(),
             json!({"shop_domain": 42, "access_token": TOKEN}).to_string(),
             json!({"shop_domain": "demo-us", "access_token": "shpat with spaces"}).to_string(),
+            // Fields the API does not know (a typo, say) are refused rather than ignored.
+            json!({"shop_domain": "demo-us", "access_token": TOKEN, "shop_name": "Demo"}).to_string(),
         ];
         for body in bodies {
             let event = HttpEvent::new("POST", "/shopify/stores").claims(&app.admin()).raw_body(&body);
