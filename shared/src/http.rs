@@ -105,6 +105,18 @@ pub fn request_id(req: &Request) -> String {
 }
 
 /// Decodes a JSON body of at most [`MAX_BODY_BYTES`].
+/// For optional request fields that may be left out but never sent as `null`: use with
+/// `#[serde(default, deserialize_with = "shared::http::present")]`. A field that is absent stays
+/// `None` (serde's default); one that is present must hold a `T`, so `null` is refused with the
+/// same clear error as any other wrong type.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let bytes: &[u8] = match req.body() {
         Body::Empty => &[],
@@ -115,7 +127,8 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large());
     }
-    if bytes.is_empty() {
+    // Every body of this API is an object; serde would also read a struct from an array.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
         return Err(ApiError::invalid_request(
             "The request body must be a JSON object.",
         ));

@@ -790,7 +790,7 @@ knowledge_backends! {
         // Leaving `knowledge` out keeps it; a malformed one is refused and changes nothing.
         let (code, body) = app.put_settings(json!({"actions": actions(), "require_email_match": true})).await;
         assert_eq!((code, &body["knowledge"]), (200, &json!({"pages": false, "articles": false, "products": true, "policies": true})));
-        for bad in [json!({"pages": true}), json!({"pages": true, "articles": false, "products": true, "policies": true, "blogs": true}), json!({"pages": "yes", "articles": false, "products": true, "policies": true})] {
+        for bad in [json!({"pages": true}), json!({"pages": true, "articles": false, "products": true, "policies": true, "blogs": true}), json!({"pages": "yes", "articles": false, "products": true, "policies": true}), Value::Null] {
             let (code, body) = app.put_settings(json!({"actions": actions(), "require_email_match": true, "knowledge": bad})).await;
             assert_eq!((code, body["error"]["code"].as_str()), (400, Some("invalid_request")), "{bad}");
         }
@@ -849,7 +849,7 @@ knowledge_backends! {
             let (code, body) = app.send(app.as_admin("GET", "/shopify/knowledge/documents").query(name, value)).await;
             assert_eq!((code, body["error"]["code"].as_str()), (400, Some("invalid_request")), "{name}={value}: {body}");
         }
-        for bad in [json!({"full": "yes"}), json!({"shop": US}), json!([])] {
+        for bad in [json!({"full": "yes"}), json!({"shop": US}), json!([]), json!({"shop_domain": null})] {
             let (code, body) = request_sync(&app, bad.clone()).await;
             assert_eq!((code, body["error"]["code"].as_str()), (400, Some("invalid_request")), "{bad}");
         }
@@ -857,6 +857,10 @@ knowledge_backends! {
         assert_eq!((code, body["error"]["code"].as_str()), (404, Some("store_not_found")));
         let (code, body) = app.send(app.as_admin("POST", "/shopify/knowledge/sync")).await;
         assert_eq!((code, body), (202, json!({"queued": [US]})), "an empty body is {{}}");
+        // The size limit holds whatever the body holds, blank padding included.
+        let padded = " ".repeat(70_000);
+        let (code, body) = app.send(app.as_admin("POST", "/shopify/knowledge/sync").raw_body(&padded)).await;
+        assert_eq!((code, body["error"]["code"].as_str()), (413, Some("payload_too_large")));
     }
 }
 

@@ -262,6 +262,10 @@ both_backends! {
             json!({"shop_domain": "demo-us", "access_token": "shpat with spaces"}).to_string(),
             // Fields the API does not know (a typo, say) are refused rather than ignored.
             json!({"shop_domain": "demo-us", "access_token": TOKEN, "shop_name": "Demo"}).to_string(),
+            // A credential field sent as null is a mistake, not "left out".
+            json!({"shop_domain": "demo-us", "access_token": null, "client_id": "a", "client_secret": "b"}).to_string(),
+            json!({"shop_domain": "demo-us", "access_token": TOKEN, "client_id": null}).to_string(),
+            json!({"shop_domain": "demo-us", "access_token": TOKEN, "client_secret": null}).to_string(),
         ];
         for body in bodies {
             let event = HttpEvent::new("POST", "/shopify/stores").claims(&app.admin()).raw_body(&body);

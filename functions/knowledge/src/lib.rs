@@ -25,6 +25,7 @@ pub const MAX_LIMIT: usize = 100;
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct SyncBody {
+    #[serde(default, deserialize_with = "http::present")]
     shop_domain: Option<String>,
     #[serde(default)]
     full: bool,
@@ -66,9 +67,13 @@ async fn route(services: &Services, req: &Request) -> Result<Response<Body>, Api
         }
         "POST /shopify/knowledge/sync" => {
             caller.require_admin()?;
+            // No body (or only whitespace) means "every store, incrementally"; anything else
+            // is checked like every other body, its size first.
             let body: SyncBody = match req.body() {
                 Body::Empty => SyncBody::default(),
-                Body::Text(t) if t.trim().is_empty() => SyncBody::default(),
+                Body::Text(t) if t.len() <= http::MAX_BODY_BYTES && t.trim().is_empty() => {
+                    SyncBody::default()
+                }
                 _ => http::json_body(req)?,
             };
             let records = deadline

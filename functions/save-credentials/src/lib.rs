@@ -20,8 +20,11 @@ use tracing::Instrument;
 #[serde(deny_unknown_fields)]
 struct ConnectBody {
     shop_domain: String,
+    #[serde(default, deserialize_with = "http::present")]
     access_token: Option<SecretString>,
+    #[serde(default, deserialize_with = "http::present")]
     client_id: Option<String>,
+    #[serde(default, deserialize_with = "http::present")]
     client_secret: Option<SecretString>,
 }
 

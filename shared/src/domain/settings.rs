@@ -126,6 +126,7 @@ pub struct OrgSettings {
 pub struct SettingsUpdate {
     pub actions: ActionToggles,
     pub require_email_match: bool,
+    #[serde(default, deserialize_with = "crate::http::present")]
     pub knowledge: Option<KnowledgeSources>,
 }
 
