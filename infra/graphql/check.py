@@ -13,6 +13,9 @@ A file may widen the rules for itself with comment annotations:
   merchant may grant for an optional feature (knowledge sync), whose absence the code handles.
 - `# read-only-mutation: Name`: the operation `Name` may be a mutation, if all it does is
   start a bulk query (`bulkOperationRunQuery`), which reads and writes nothing to the store.
+- `# webhook-mutation: Name`: the operation `Name` may be a mutation, if all it does is
+  subscribe the app to a webhook (`webhookSubscriptionCreate`), which changes nothing in the
+  store's data.
 - `# bulk-query`: the document is the query of a bulk operation; Shopify does not limit its
   cost, so it gets no cost limit (it is still validated, scopes included).
 
@@ -75,6 +78,8 @@ def load():
 
 # The only mutation a `read-only-mutation` may run: it starts a bulk read.
 READ_ONLY_MUTATIONS = {"bulkOperationRunQuery"}
+# The only mutation a `webhook-mutation` may run: it subscribes the app to a webhook topic.
+WEBHOOK_MUTATIONS = {"webhookSubscriptionCreate"}
 
 
 def reachable(required: set, granted=GRANTED) -> bool:
@@ -210,6 +215,7 @@ def main():
         document = parse(text)
         optional = listed(text, "optional-scopes")
         mutations = listed(text, "read-only-mutation")
+        webhooks = listed(text, "webhook-mutation")
         bulk = "# bulk-query" in text.splitlines()
         errors = [e.message for e in validate(schema, document)]
         errors += scope_problems(schema, scopes, document, GRANTED | optional)
@@ -233,10 +239,11 @@ def main():
                 continue
             name = node.name.value if node.name else "(anonymous)"
             roots = {s.name.value for s in node.selection_set.selections if s.kind == "field"}
-            if kind.value != "mutation" or name not in mutations:
+            allowed = READ_ONLY_MUTATIONS if name in mutations else WEBHOOK_MUTATIONS if name in webhooks else None
+            if kind.value != "mutation" or allowed is None:
                 errors.append(f"{name}: only read-only queries may be sent")
-            elif not roots <= READ_ONLY_MUTATIONS or len(node.selection_set.selections) != len(roots):
-                errors.append(f"{name}: a read-only mutation may only call {sorted(READ_ONLY_MUTATIONS)}")
+            elif not roots <= allowed or len(node.selection_set.selections) != len(roots):
+                errors.append(f"{name}: this mutation may only call {sorted(allowed)}")
         rel = path.relative_to(ROOT)
         if errors:
             failed += 1

@@ -34,6 +34,8 @@ BUCKET = "shopify-connector-local-knowledge"
 QUEUE = "shopify-connector-local-knowledge"
 DLQ = "shopify-connector-local-knowledge-dlq"
 EVENTS_QUEUE = "shopify-connector-local-events"
+HEALTH_QUEUE = "shopify-connector-local-health"
+HEALTH_DLQ = "shopify-connector-local-health-dlq"
 REGION = "us-east-1"
 
 
@@ -150,6 +152,12 @@ def start():
         "VisibilityTimeout": "30",
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
     })["QueueUrl"]
+    health_dlq_url = sqs.create_queue(QueueName=HEALTH_DLQ)["QueueUrl"]
+    health_dlq_arn = sqs.get_queue_attributes(QueueUrl=health_dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    health_url = sqs.create_queue(QueueName=HEALTH_QUEUE, Attributes={
+        "VisibilityTimeout": "150",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": health_dlq_arn, "maxReceiveCount": "5"}),
+    })["QueueUrl"]
     events_url = sqs.create_queue(QueueName=EVENTS_QUEUE)["QueueUrl"]
     events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events = boto3.client("events", **session)
@@ -167,6 +175,8 @@ def start():
         f"KNOWLEDGE_QUEUE_URL={queue_url}\n"
         f"KNOWLEDGE_DLQ_URL={dlq_url}\n"
         f"KNOWLEDGE_EVENTS_QUEUE_URL={events_url}\n"
+        f"HEALTH_QUEUE_URL={health_url}\n"
+        f"HEALTH_DLQ_URL={health_dlq_url}\n"
         "EVENT_BUS_NAME=default\n"
     )
     print(f"local stack up: moto at {endpoint}, table {TABLE_NAME}, bucket {BUCKET}, queue {QUEUE}", file=sys.stderr)

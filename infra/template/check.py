@@ -3,24 +3,33 @@
 
 - every function crate (functions/*) has exactly one AWS::Serverless::Function building that
   binary with cargo-lambda, for arm64 on provided.al2023, from CodeUri "." (one target dir);
-- every route of the contract is wired, through the HTTP API and its JWT authorizer, to the
-  function the contract names, and no other route exists; openapi.yaml describes exactly the
-  routed operations, and marks the mutating ones admin-only;
-- every environment variable the code reads is set for every function, and the local-only
-  SHOPIFY_BASE_URL is set for none;
+- every route of the contract is wired, through the HTTP API, to the function the contract
+  names, and no other route exists; openapi.yaml describes exactly the routed operations, and
+  marks the mutating ones admin-only; exactly the operations openapi.yaml marks public
+  (`security: []`) skip the JWT authorizer, and each of those is throttled below the API's
+  default route limits;
+- every environment variable the code reads is set for every function (those in SCOPED_ENV: for
+  every function whose code uses them), and the local-only SHOPIFY_BASE_URL is set for none;
 - no policy grants a wildcard action or resource on Secrets Manager or DynamoDB; the functions
   that only read (lookup, contact-metadata) cannot write secrets or items; only disconnect can
   delete a secret without a recovery window;
 - lookup, which trusts its event's org_id, may be invoked by the AI platform principal (a
   parameter) alone: one Lambda permission, for that principal, and no policy of the stack
   grants lambda:InvokeFunction;
-- knowledge-sync is fed by the knowledge queue (batch size 1, partial batch responses) and by
-  an EventBridge Scheduler schedule sending the contract's input; the queue's visibility
-  timeout is at least six times the worker's timeout, its redrive goes to the dead-letter
-  queue after 5 receives, and an alarm watches the dead-letter queue;
+- each queue worker (knowledge-sync, health-check) is fed by its queue (batch size 1, partial
+  batch responses, a concurrency cap) and by an EventBridge Scheduler schedule sending the
+  contract's input at the rate its parameter sets; the queue's visibility timeout is at least
+  six times the worker's timeout, its redrive goes to the dead-letter queue after 5 receives,
+  an alarm watches the dead-letter queue, and the env var naming the queue points at it; a
+  function may send to a worker's queue exactly when its code wires that queue;
+- the health check's schedule and HEALTH_CHECK_INTERVAL_SECS come from one parameter, so the
+  two agree for every allowed value;
+- the stores table expires items by the TTL attribute the code writes;
+- a function may put events exactly when its code announces them, and only on EventBusName's
+  bus;
+- every function has an errors alarm and a throttles alarm;
 - the knowledge bucket is encrypted, blocks public access and refuses plain HTTP; only
-  knowledge-sync writes to it, only knowledge-sync puts events, and the knowledge routes read
-  no credential and no document.
+  knowledge-sync writes to it, and the knowledge routes read no credential and no document.
 """
 import json
 import os
@@ -44,14 +53,49 @@ ROUTES = {
     ("GET", "/shopify/knowledge"): "knowledge",
     ("POST", "/shopify/knowledge/sync"): "knowledge",
     ("GET", "/shopify/knowledge/documents"): "knowledge",
+    ("POST", "/shopify/webhooks"): "webhooks",
 }
-QUEUE_WORKER = "knowledge-sync"
-SCHEDULE_INPUT = {"schedule": "knowledge-sync"}
+# The queue workers: each reads its queue and is started by a schedule sending `input` at the
+# rate `rate` (the template's expression); `queue_env` names the queue for the code, and a
+# function whose sources match `senders` wires that queue (and must be the only kind allowed to
+# send to it).
+WORKERS = {
+    "knowledge-sync": {
+        "input": {"schedule": "knowledge-sync"},
+        "rate": {"Ref": "KnowledgeSyncSchedule"},
+        "queue_env": "KNOWLEDGE_QUEUE_URL",
+        "senders": r"from_env_with_knowledge|SyncPorts::from_env",
+    },
+    "health-check": {
+        "input": {"schedule": "health-check"},
+        "rate": {"Sub": "rate(${HealthCheckIntervalMinutes} minutes)"},
+        "queue_env": "HEALTH_QUEUE_URL",
+        "senders": r"HealthPorts::from_env|health\.queue_url",
+    },
+}
+QUEUE_WORKER = "knowledge-sync"  # the one writer of knowledge documents
 MAX_RECEIVES = 5
+# Variables only some functions read, with the code that reads them: each must be set for every
+# function whose sources match (every other variable the code reads: for every function).
+SCOPED_ENV = {
+    "HEALTH_QUEUE_URL": WORKERS["health-check"]["senders"],
+    "HEALTH_CHECK_INTERVAL_SECS": r"HealthPorts::from_env",
+    "WEBHOOK_BASE_URL": r"webhook_base_url",
+}
+# HEALTH_CHECK_INTERVAL_SECS and the health check's rate, both from one parameter (minutes).
+INTERVAL = {"env": "HEALTH_CHECK_INTERVAL_SECS", "parameter": "HealthCheckIntervalMinutes", "mapping": "HealthCheckIntervals"}
+# Code that announces events: knowledge syncs (SyncPorts), store status changes (an outbox
+# flushed through services.events, the health check's ports, or Access marking a store whose
+# token Shopify refused).
+ANNOUNCES = r"SyncPorts::from_env|HealthPorts::from_env|services\.events|services\.access\b"
+EVENT_BUS_ARN = {"Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"}
 DIRECT_INVOKE = {"lookup"}
 LOCAL_ONLY = {"SHOPIFY_BASE_URL", "AWS_ENDPOINT_URL"}
 SET_BY_LAMBDA = {"AWS_LAMBDA_FUNCTION_NAME"}
+# Functions that read, except for marking a store whose token Shopify refused: one conditional
+# record write (PutItem), never a secret.
 READ_ONLY = {"lookup", "contact-metadata"}
+READ_ONLY_MAY = {"dynamodb:PutItem"}
 SECRET_WRITES = {
     "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret",
     "secretsmanager:RestoreSecret", "secretsmanager:UpdateSecretVersionStage",
@@ -102,11 +146,35 @@ def by_ref(value, resources):
     return None
 
 
-def knowledge_problems(resources, functions, globals_fn):
+def sources(crate_dir):
+    """The Rust sources of a function crate, as one text."""
+    if crate_dir is None:
+        return ""
+    return "\n".join(p.read_text() for p in sorted((crate_dir / "src").rglob("*.rs")))
+
+
+def statements_of(props):
+    return [
+        s for policy in as_list(props.get("Policies", [])) if isinstance(policy, dict)
+        for s in as_list(policy.get("Statement", []))
+    ]
+
+
+def variables(holder):
+    """The environment variables a function (or Globals' Function) sets."""
+    return (holder.get("Environment") or {}).get("Variables") or {}
+
+
+def env_of(props, globals_fn):
+    return {**variables(globals_fn), **variables(props)}
+
+
+def worker_problems(binary, spec, resources, functions, globals_fn):
+    """The queue worker `binary`'s wiring (see WORKERS); answers its problems and its queue."""
     problems = []
-    if QUEUE_WORKER not in functions:
-        return problems
-    logical, props = functions[QUEUE_WORKER]
+    if binary not in functions:
+        return problems, None
+    logical, props = functions[binary]
     events = list((props.get("Events") or {}).values())
     queues = [e for e in events if e["Type"] == "SQS"]
     schedules = [e for e in events if e["Type"] == "ScheduleV2"]
@@ -120,72 +188,126 @@ def knowledge_problems(resources, functions, globals_fn):
             problems.append(f"{logical}: the queue's batch size must be 1 (is {p.get('BatchSize')})")
         if "ReportBatchItemFailures" not in as_list(p.get("FunctionResponseTypes", [])):
             problems.append(f"{logical}: the queue needs partial batch responses (ReportBatchItemFailures)")
+        if not (p.get("ScalingConfig") or {}).get("MaximumConcurrency") and "ReservedConcurrentExecutions" not in props:
+            problems.append(f"{logical}: the queue's event source needs a concurrency cap (ScalingConfig MaximumConcurrency)")
     if len(schedules) != 1:
         problems.append(f"{logical}: needs exactly one EventBridge Scheduler schedule, has {len(schedules)}")
     else:
         p = schedules[0]["Properties"]
         try:
-            if json.loads(p.get("Input", "null")) != SCHEDULE_INPUT:
-                problems.append(f"{logical}: the schedule must send {json.dumps(SCHEDULE_INPUT)}")
+            if json.loads(p.get("Input", "null")) != spec["input"]:
+                problems.append(f"{logical}: the schedule must send {json.dumps(spec['input'])}")
         except ValueError:
             problems.append(f"{logical}: the schedule's input is not JSON")
-        if by_ref(p.get("ScheduleExpression"), resources) != "KnowledgeSyncSchedule":
-            problems.append(f"{logical}: the schedule's rate must be the KnowledgeSyncSchedule parameter")
+        if p.get("ScheduleExpression") != spec["rate"]:
+            problems.append(f"{logical}: the schedule's rate must be {json.dumps(spec['rate'])}")
     queue = resources.get(queue_id or "", {})
     if queue.get("Type") != "AWS::SQS::Queue":
         problems.append(f"{logical}: its SQS event must read a queue of the stack")
-    else:
-        q = queue["Properties"]
-        timeout = int(props.get("Timeout", globals_fn.get("Timeout", 3)))
-        if int(q.get("VisibilityTimeout", 30)) < 6 * timeout:
-            problems.append(f"{queue_id}: the visibility timeout must be at least 6 x the worker's timeout ({6 * timeout} s)")
-        redrive = q.get("RedrivePolicy") or {}
-        if int(redrive.get("maxReceiveCount", 0)) != MAX_RECEIVES:
-            problems.append(f"{queue_id}: messages must go to the dead-letter queue after {MAX_RECEIVES} receives")
-        dlq = by_ref(redrive.get("deadLetterTargetArn"), resources)
-        if resources.get(dlq or "", {}).get("Type") != "AWS::SQS::Queue":
-            problems.append(f"{queue_id}: the redrive must target a dead-letter queue of the stack")
-        watched = [
-            r for r in resources.values()
-            if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace") == "AWS/SQS"
-            and any(by_ref(d.get("Value"), resources) == dlq for d in r["Properties"].get("Dimensions", []))
-        ]
-        if dlq and not watched:
-            problems.append(f"{dlq}: no alarm watches the dead-letter queue")
-        for name in ("KNOWLEDGE_QUEUE_URL",):
-            if by_ref(globals_fn.get("Environment", {}).get("Variables", {}).get(name), resources) != queue_id:
-                problems.append(f"{name} must be the queue {logical} reads")
-    bucket_id = by_ref(globals_fn.get("Environment", {}).get("Variables", {}).get("KNOWLEDGE_BUCKET"), resources)
+        return problems, None
+    q = queue["Properties"]
+    timeout = int(props.get("Timeout", globals_fn.get("Timeout", 3)))
+    if int(q.get("VisibilityTimeout", 30)) < 6 * timeout:
+        problems.append(f"{queue_id}: the visibility timeout must be at least 6 x the worker's timeout ({6 * timeout} s)")
+    redrive = q.get("RedrivePolicy") or {}
+    if int(redrive.get("maxReceiveCount", 0)) != MAX_RECEIVES:
+        problems.append(f"{queue_id}: messages must go to the dead-letter queue after {MAX_RECEIVES} receives")
+    dlq = by_ref(redrive.get("deadLetterTargetArn"), resources)
+    if resources.get(dlq or "", {}).get("Type") != "AWS::SQS::Queue":
+        problems.append(f"{queue_id}: the redrive must target a dead-letter queue of the stack")
+    watched = [
+        r for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace") == "AWS/SQS"
+        and any(by_ref(d.get("Value"), resources) == dlq for d in r["Properties"].get("Dimensions", []))
+    ]
+    if dlq and not watched:
+        problems.append(f"{dlq}: no alarm watches the dead-letter queue")
+    # Wherever the queue's variable is set, it names this queue.
+    name = spec["queue_env"]
+    holders = [("Globals", globals_fn)] + [(l, pr) for l, pr in functions.values()]
+    for holder, p in holders:
+        value = variables(p).get(name)
+        if value is not None and by_ref(value, resources) != queue_id:
+            problems.append(f"{holder}: {name} must be the queue {logical} reads ({queue_id})")
+    return problems, queue_id
+
+
+def interval_problems(template, functions, globals_fn):
+    """The health check's rate and HEALTH_CHECK_INTERVAL_SECS come from one parameter."""
+    problems = []
+    param = template.get("Parameters", {}).get(INTERVAL["parameter"])
+    if param is None:
+        return [f"the {INTERVAL['parameter']} parameter is missing"]
+    expected = {"FindInMap": [INTERVAL["mapping"], {"Ref": INTERVAL["parameter"]}, "Seconds"]}
+    for binary, (logical, props) in functions.items():
+        value = env_of(props, globals_fn).get(INTERVAL["env"])
+        if value is not None and value != expected:
+            problems.append(f"{logical}: {INTERVAL['env']} must be !FindInMap [{INTERVAL['mapping']}, !Ref {INTERVAL['parameter']}, Seconds], as the schedule's rate")
+    allowed = param.get("AllowedValues")
+    if not allowed:
+        problems.append(f"{INTERVAL['parameter']}: needs AllowedValues (each one a {INTERVAL['mapping']} entry)")
+        allowed = []
+    mapping = template.get("Mappings", {}).get(INTERVAL["mapping"], {})
+    for minutes in allowed:
+        seconds = (mapping.get(str(minutes)) or {}).get("Seconds")
+        if seconds is None or int(seconds) != int(minutes) * 60:
+            problems.append(f"{INTERVAL['mapping']}: {minutes} minutes must map to Seconds: {int(minutes) * 60} (is {seconds})")
+        if int(minutes) < 2:
+            # "rate(1 minutes)" is refused: a value of 1 takes the singular unit.
+            problems.append(f"{INTERVAL['parameter']}: {minutes} makes an invalid rate; allow 2 minutes or more")
+    return problems
+
+
+def bucket_problems(resources, globals_fn):
+    problems = []
+    bucket_id = by_ref(variables(globals_fn).get("KNOWLEDGE_BUCKET"), resources)
     bucket = resources.get(bucket_id or "", {})
     if bucket.get("Type") != "AWS::S3::Bucket":
         problems.append("KNOWLEDGE_BUCKET must be a bucket of the stack")
-    else:
-        b = bucket["Properties"]
-        if not b.get("BucketEncryption"):
-            problems.append(f"{bucket_id}: must be encrypted")
-        block = b.get("PublicAccessBlockConfiguration") or {}
-        for flag in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
-            if block.get(flag) is not True:
-                problems.append(f"{bucket_id}: {flag} must be true")
-        tls_only = [
-            r for r in resources.values()
-            if r["Type"] == "AWS::S3::BucketPolicy" and by_ref(r["Properties"].get("Bucket"), resources) == bucket_id
-            and any(
-                st.get("Effect") == "Deny"
-                and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
-                for st in as_list(r["Properties"].get("PolicyDocument", {}).get("Statement", []))
-            )
-        ]
-        if not tls_only:
-            problems.append(f"{bucket_id}: needs a bucket policy denying requests without TLS")
+        return problems
+    b = bucket["Properties"]
+    if not b.get("BucketEncryption"):
+        problems.append(f"{bucket_id}: must be encrypted")
+    block = b.get("PublicAccessBlockConfiguration") or {}
+    for flag in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+        if block.get(flag) is not True:
+            problems.append(f"{bucket_id}: {flag} must be true")
+    tls_only = [
+        r for r in resources.values()
+        if r["Type"] == "AWS::S3::BucketPolicy" and by_ref(r["Properties"].get("Bucket"), resources) == bucket_id
+        and any(
+            st.get("Effect") == "Deny"
+            and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
+            for st in as_list(r["Properties"].get("PolicyDocument", {}).get("Statement", []))
+        )
+    ]
+    if not tls_only:
+        problems.append(f"{bucket_id}: needs a bucket policy denying requests without TLS")
     return problems
+
+
+def ttl_problems(resources, globals_fn):
+    """The stores table expires items by the attribute the code writes for that."""
+    written = set()
+    for path in list((ROOT / "shared/src").rglob("*.rs")) + list((ROOT / "functions").rglob("*.rs")):
+        written |= set(re.findall(r'\.item\(\s*"([a-z_]*expires[a-z_]*)"', path.read_text()))
+    if not written:
+        return []
+    if len(written) > 1:
+        return [f"the code writes several expiry attributes {sorted(written)}; a table has one TTL attribute"]
+    table_id = by_ref(variables(globals_fn).get("STORES_TABLE"), resources)
+    ttl = resources.get(table_id or "", {}).get("Properties", {}).get("TimeToLiveSpecification") or {}
+    attribute = next(iter(written))
+    if ttl.get("AttributeName") != attribute or ttl.get("Enabled") is not True:
+        return [f"{table_id}: the code writes {attribute} to expire items; TimeToLiveSpecification must enable it"]
+    return []
 
 
 def main():
     template = yaml.load(Path(os.environ.get("TEMPLATE", ROOT / "template.yaml")).read_text(), Loader=CfnLoader)
     resources = template["Resources"]
     globals_fn = template.get("Globals", {}).get("Function", {})
-    global_env = set(globals_fn.get("Environment", {}).get("Variables", {}))
+    global_env = set(variables(globals_fn))
     problems = []
 
     crates = {}
@@ -213,42 +335,74 @@ def main():
         problems.append(f"function crate {name} has no resource in template.yaml")
     for name in sorted(set(functions) - set(crates)):
         problems.append(f"{functions[name][0]} builds {name}, which is not a function crate")
+    code = {binary: sources(crates.get(binary)) for binary in functions}
 
-    wired = {}
+    api = resources.get("HttpApi", {}).get("Properties", {})
+    default_authorizer = api.get("Auth", {}).get("DefaultAuthorizer")
+    if default_authorizer not in (api.get("Auth", {}).get("Authorizers") or {}):
+        problems.append("the HTTP API must have a JWT authorizer as its default")
+    wired, public, throttles = {}, set(), {}
     for binary, (logical, props) in functions.items():
         for event in (props.get("Events") or {}).values():
             if event["Type"] != "HttpApi":
-                if binary != QUEUE_WORKER or event["Type"] not in ("SQS", "ScheduleV2"):
+                if binary not in WORKERS or event["Type"] not in ("SQS", "ScheduleV2"):
                     problems.append(f"{logical}: unexpected event type {event['Type']}")
                 continue
             p = event["Properties"]
             if p.get("ApiId") != {"Ref": "HttpApi"}:
                 problems.append(f"{logical}: route {p.get('Path')} is not on the HttpApi")
-            if p.get("Auth", {}).get("Authorizer") == "NONE":
-                problems.append(f"{logical}: route {p.get('Path')} skips the JWT authorizer")
-            wired[(p["Method"].upper(), p["Path"])] = binary
+            route = (p["Method"].upper(), p["Path"])
+            authorizer = (p.get("Auth") or {}).get("Authorizer")
+            if authorizer == "NONE":
+                public.add(route)
+            elif authorizer not in (None, default_authorizer):
+                problems.append(f"{logical}: route {p.get('Path')} must use the JWT authorizer or, if public, none ({authorizer})")
+            wired[route] = binary
+            throttles[route] = p.get("RouteSettings") or {}
+    for key, settings in (api.get("RouteSettings") or {}).items():
+        method, _, path = str(key).partition(" ")
+        if (method.upper(), path) in throttles:
+            throttles[(method.upper(), path)] = {**settings, **throttles[(method.upper(), path)]}
     for route, binary in ROUTES.items():
         if wired.get(route) != binary:
             problems.append(f"{route[0]} {route[1]} must go to {binary}, goes to {wired.get(route)}")
     for route in set(wired) - set(ROUTES):
         problems.append(f"{route[0]} {route[1]} is not a contract route")
     spec = yaml.safe_load(Path(os.environ.get("OPENAPI", ROOT / "openapi.yaml")).read_text())
-    described = {
-        (method.upper(), path)
+    if not spec.get("security"):
+        problems.append("openapi.yaml must require the JWT (top-level security) so only operations marked security: [] are public")
+    operations = {
+        (method.upper(), path): operation
         for path, item in (spec.get("paths") or {}).items()
-        for method in item
+        for method, operation in item.items()
         if method in ("get", "put", "post", "delete", "patch", "head", "options")
     }
+    described = set(operations)
+    spec_public = {route for route, operation in operations.items() if operation.get("security") == []}
     for route in sorted(set(wired) - described):
         problems.append(f"{route[0]} {route[1]} is routed in template.yaml but not described in openapi.yaml")
     for route in sorted(described - set(wired)):
         problems.append(f"{route[0]} {route[1]} is described in openapi.yaml but not routed in template.yaml")
-    for path, item in (spec.get("paths") or {}).items():
-        for method, operation in item.items():
-            if method.upper() in ("POST", "PUT", "DELETE") and wired.get((method.upper(), path)):
-                # Every mutating route is admin-only, and the spec says so.
-                if operation.get("x-required-role") != "admin":
-                    problems.append(f"{method.upper()} {path}: openapi.yaml must mark it x-required-role: admin")
+    # Exactly the operations the spec marks public skip the authorizer.
+    for route in sorted(public - spec_public):
+        problems.append(f"{route[0]} {route[1]} skips the JWT authorizer, but openapi.yaml does not mark it public (security: [])")
+    for route in sorted((spec_public - public) & set(wired)):
+        problems.append(f"{route[0]} {route[1]}: openapi.yaml marks it public (security: []), but template.yaml puts it behind the JWT authorizer")
+    defaults = api.get("DefaultRouteSettings") or {}
+    for route in sorted(public):
+        settings = throttles.get(route, {})
+        for limit in ("ThrottlingBurstLimit", "ThrottlingRateLimit"):
+            value, default = settings.get(limit), defaults.get(limit)
+            if value is None or (default is not None and float(value) >= float(default)):
+                problems.append(f"{route[0]} {route[1]}: a public route needs its own {limit} below the API's default ({default})")
+    for route, operation in sorted(operations.items()):
+        if route in spec_public:
+            if operation.get("x-required-role"):
+                problems.append(f"{route[0]} {route[1]}: a public operation has no caller role; openapi.yaml must not mark it x-required-role")
+        elif route[0] in ("POST", "PUT", "DELETE") and wired.get(route):
+            # Every mutating route behind the authorizer is admin-only, and the spec says so.
+            if operation.get("x-required-role") != "admin":
+                problems.append(f"{route[0]} {route[1]}: openapi.yaml must mark it x-required-role: admin")
     for binary in DIRECT_INVOKE:
         if binary in functions and functions[binary][1].get("Events"):
             problems.append(f"{binary} is invoked directly and must have no API route")
@@ -265,37 +419,69 @@ def main():
             problems.append(f"{name}: lookup may be invoked by the AiPlatformPrincipal parameter only")
     if "AiPlatformPrincipal" not in template.get("Parameters", {}):
         problems.append("the AiPlatformPrincipal parameter is missing")
-    api = resources.get("HttpApi", {}).get("Properties", {})
-    if api.get("Auth", {}).get("DefaultAuthorizer") not in (api.get("Auth", {}).get("Authorizers") or {}):
-        problems.append("the HTTP API must have a JWT authorizer as its default")
 
-    problems += knowledge_problems(resources, functions, globals_fn)
-    # A function allowed to queue knowledge jobs must build its services with the queue, and
-    # one that builds them must be allowed to send.
+    worker_queues = {}
+    for binary, spec_ in WORKERS.items():
+        found, queue_id = worker_problems(binary, spec_, resources, functions, globals_fn)
+        problems += found
+        if queue_id:
+            worker_queues[queue_id] = binary
+    problems += interval_problems(template, functions, globals_fn)
+    problems += bucket_problems(resources, globals_fn)
+    problems += ttl_problems(resources, globals_fn)
+    # A function allowed to send to a worker's queue must wire that queue, and one that wires
+    # it must be allowed to send to it.
     for binary, (logical, props) in functions.items():
-        main = crates.get(binary, Path("/nonexistent")) / "src/main.rs"
-        text = main.read_text() if main.exists() else ""
-        wires = "from_env_with_knowledge" in text or "SyncPorts::from_env" in text
-        sends = any(
-            "sqs:SendMessage" in as_list(st.get("Action", []))
-            for policy in as_list(props.get("Policies", [])) if isinstance(policy, dict)
-            for st in as_list(policy.get("Statement", []))
-        )
-        if sends != wires:
-            problems.append(f"{logical}: may send knowledge jobs ({sends}) but its main.rs wires the queue ({wires})")
+        sends_to = set()
+        for st in statements_of(props):
+            if st.get("Effect") == "Allow" and "sqs:SendMessage" in as_list(st.get("Action", [])):
+                for resource in as_list(st.get("Resource", [])):
+                    target = by_ref(resource, resources)
+                    if target in worker_queues:
+                        sends_to.add(worker_queues[target])
+                    else:
+                        problems.append(f"{logical}: sends to {json.dumps(resource)}, which is no worker's queue")
+        for worker, spec_ in WORKERS.items():
+            if worker not in functions:
+                continue
+            sends = worker in sends_to
+            wires = bool(re.search(spec_["senders"], code[binary]))
+            if sends != wires:
+                problems.append(f"{logical}: may send {worker} jobs ({sends}) but its code wires the queue ({wires})")
 
     needed = env_vars_read()
+    for name, pattern in sorted(SCOPED_ENV.items()):
+        if name in needed and not any(re.search(pattern, text) for text in code.values()):
+            problems.append(f"the code reads {name}, but no function's code matches {pattern!r} (update SCOPED_ENV)")
     for binary, (logical, props) in functions.items():
-        env = global_env | set(props.get("Environment", {}).get("Variables", {}))
-        for var in sorted((needed - LOCAL_ONLY) - env):
+        env = global_env | set(variables(props))
+        wanted = {
+            var for var in needed - LOCAL_ONLY
+            if var not in SCOPED_ENV or re.search(SCOPED_ENV[var], code[binary])
+        }
+        for var in sorted(wanted - env):
             problems.append(f"{logical}: the code reads {var}, which is not set")
         for var in sorted(LOCAL_ONLY & env):
             problems.append(f"{logical}: {var} is for local use only and must not be set")
 
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
     for binary, (logical, props) in functions.items():
-        statements = [s for policy in as_list(props.get("Policies", [])) if isinstance(policy, dict) for s in as_list(policy.get("Statement", []))]
+        for metric in ("Errors", "Throttles"):
+            if not any(
+                a.get("Namespace") == "AWS/Lambda" and a.get("MetricName") == metric
+                and any(d.get("Name") == "FunctionName" and by_ref(d.get("Value"), resources) == logical for d in a.get("Dimensions", []))
+                for a in alarms
+            ):
+                problems.append(f"{logical}: no alarm on its {metric}")
+
+    for binary, (logical, props) in functions.items():
+        statements = statements_of(props)
         if not statements:
             problems.append(f"{logical}: needs an explicit least-privilege policy")
+        announces = bool(re.search(ANNOUNCES, code[binary]))
+        puts = any(st.get("Effect") == "Allow" and "events:PutEvents" in as_list(st.get("Action", [])) for st in statements)
+        if puts != announces:
+            problems.append(f"{logical}: may put events ({puts}) but its code announces them ({announces})")
         for statement in statements:
             actions = set(as_list(statement.get("Action", [])))
             if statement.get("Effect") == "Allow" and any(a.startswith(("s3:", "sqs:", "events:")) for a in actions):
@@ -303,10 +489,10 @@ def main():
                     problems.append(f"{logical}: '*' resource for {sorted(actions)}")
                 if any(a.endswith("*") for a in actions):
                     problems.append(f"{logical}: wildcard action in {sorted(actions)}")
+            if "events:PutEvents" in actions and as_list(statement.get("Resource", [])) != [EVENT_BUS_ARN]:
+                problems.append(f"{logical}: events:PutEvents only on the EventBusName bus")
             if binary != QUEUE_WORKER and any(a.startswith(("s3:Put", "s3:Delete")) for a in actions):
                 problems.append(f"{logical}: only {QUEUE_WORKER} writes knowledge documents")
-            if binary != QUEUE_WORKER and "events:PutEvents" in actions:
-                problems.append(f"{logical}: only {QUEUE_WORKER} puts events")
             if binary == "knowledge":
                 if any(a.startswith(("secretsmanager:", "kms:", "s3:")) for a in actions):
                     problems.append(f"{logical}: the knowledge routes read no credential and no document ({sorted(actions)})")
@@ -321,8 +507,8 @@ def main():
                 problems.append(f"{logical}: wildcard action in {sorted(actions)}")
             if touches and any(r == "*" for r in resources_):
                 problems.append(f"{logical}: '*' resource for {sorted(actions)}")
-            if binary in READ_ONLY and actions & (SECRET_WRITES | TABLE_WRITES):
-                problems.append(f"{logical}: a read-only function may not {sorted(actions & (SECRET_WRITES | TABLE_WRITES))}")
+            if binary in READ_ONLY and actions & (SECRET_WRITES | (TABLE_WRITES - READ_ONLY_MAY)):
+                problems.append(f"{logical}: a read-only function may not {sorted(actions & (SECRET_WRITES | (TABLE_WRITES - READ_ONLY_MAY)))}")
             if "secretsmanager:DeleteSecret" in actions and binary != "disconnect":
                 window = statement.get("Condition", {}).get("NumericGreaterThanEquals", {}).get("secretsmanager:RecoveryWindowInDays")
                 if window is None or int(window) < 7:

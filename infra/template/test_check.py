@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Proves infra/template/check.py catches what it is for: each mutation of template.yaml below
-must make it fail, and the template as committed must pass."""
+"""Proves infra/template/check.py catches what it is for: each mutation of template.yaml (or of
+openapi.yaml) below must make it fail, and the template as committed must pass. OPENAPI=path
+runs it all against another spec."""
 import os
 import subprocess
 import sys
@@ -8,12 +9,21 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 CHECK = ROOT / "infra/template/check.py"
 TEMPLATE = (ROOT / "template.yaml").read_text()
 
 
-SPEC = (ROOT / "openapi.yaml").read_text()
+SPEC = Path(os.environ.get("OPENAPI", ROOT / "openapi.yaml")).read_text()
+
+
+def spec_with(change):
+    """SPEC, parsed, changed in place by `change`, and written out again."""
+    spec = yaml.safe_load(SPEC)
+    change(spec)
+    return yaml.safe_dump(spec, sort_keys=False)
 
 
 def run(text, spec=SPEC):
@@ -32,6 +42,11 @@ class TemplateCheck(unittest.TestCase):
     def assert_caught(self, old, new, expected):
         self.assertIn(old, TEMPLATE, "the mutation no longer applies; update the test")
         result = run(TEMPLATE.replace(old, new, 1))
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn(expected, result.stdout)
+
+    def assert_spec_caught(self, change, expected):
+        result = run(TEMPLATE, spec_with(change))
         self.assertEqual(result.returncode, 1, result.stdout)
         self.assertIn(expected, result.stdout)
 
@@ -56,6 +71,10 @@ class TemplateCheck(unittest.TestCase):
 
     def test_a_read_only_function_writing_secrets_is_caught(self):
         self.assert_caught("            - Sid: ReadSecrets\n              Effect: Allow\n              Action: secretsmanager:GetSecretValue", "            - Sid: ReadSecrets\n              Effect: Allow\n              Action: secretsmanager:PutSecretValue", "read-only function may not")
+
+    def test_a_read_only_function_deleting_records_is_caught(self):
+        # Marking a store is a put; deleting one is not theirs to do.
+        self.assert_caught("              Action:\n                - dynamodb:GetItem\n                - dynamodb:PutItem\n              Resource: !GetAtt StoresTable.Arn\n            - Sid: AnnounceStatusChanges", "              Action:\n                - dynamodb:GetItem\n                - dynamodb:DeleteItem\n              Resource: !GetAtt StoresTable.Arn\n            - Sid: AnnounceStatusChanges", "read-only function may not")
 
     def test_an_unconditional_delete_outside_disconnect_is_caught(self):
         self.assert_caught("              Condition:\n                NumericGreaterThanEquals:\n                  secretsmanager:RecoveryWindowInDays: 7", "", "only disconnect may delete")
@@ -106,7 +125,7 @@ class TemplateCheck(unittest.TestCase):
         self.assert_caught("            Path: /shopify/knowledge/documents\n", "            Path: /shopify/knowledge/docs\n", "GET /shopify/knowledge/documents must go to knowledge")
 
     def test_a_function_queueing_jobs_without_the_queue_wired_is_caught(self):
-        self.assert_caught("            # Turning a knowledge source on or off queues its sync or its removal.\n            - Sid: QueueKnowledgeJobs\n              Effect: Allow\n              Action: sqs:SendMessage\n", "            # Turning a knowledge source on or off queues its sync or its removal.\n            - Sid: QueueKnowledgeJobs\n              Effect: Allow\n              Action: sqs:GetQueueUrl\n", "SettingsFunction: may send knowledge jobs (False) but its main.rs wires the queue (True)")
+        self.assert_caught("            # Turning a knowledge source on or off queues its sync or its removal.\n            - Sid: QueueKnowledgeJobs\n              Effect: Allow\n              Action: sqs:SendMessage\n", "            # Turning a knowledge source on or off queues its sync or its removal.\n            - Sid: QueueKnowledgeJobs\n              Effect: Allow\n              Action: sqs:GetQueueUrl\n", "SettingsFunction: may send knowledge-sync jobs (False) but its code wires the queue (True)")
 
     def test_a_route_missing_from_the_spec_is_caught(self):
         old = "  /shopify/knowledge/documents:\n    get:"
@@ -121,6 +140,107 @@ class TemplateCheck(unittest.TestCase):
         result = run(TEMPLATE, SPEC.replace(old, old.replace("      x-required-role: admin\n", ""), 1))
         self.assertEqual(result.returncode, 1, result.stdout)
         self.assertIn("DELETE /shopify/stores/{shop}: openapi.yaml must mark it x-required-role: admin", result.stdout)
+
+    # The public webhook route and the authorizer.
+
+    def test_a_route_skipping_the_authorizer_unmarked_in_the_spec_is_caught(self):
+        self.assert_caught("            Method: DELETE\n            Path: /shopify/stores/{shop}\n", "            Method: DELETE\n            Path: /shopify/stores/{shop}\n            Auth:\n              Authorizer: NONE\n", "DELETE /shopify/stores/{shop} skips the JWT authorizer, but openapi.yaml does not mark it public")
+
+    def test_a_public_operation_behind_the_authorizer_is_caught(self):
+        def change(spec):
+            spec["paths"]["/shopify/knowledge"]["get"]["security"] = []
+        self.assert_spec_caught(change, "GET /shopify/knowledge: openapi.yaml marks it public (security: []), but template.yaml puts it behind the JWT authorizer")
+
+    def test_the_webhook_route_behind_the_authorizer_is_caught(self):
+        self.assert_caught("            Auth:\n              Authorizer: NONE\n", "", "POST /shopify/webhooks: openapi.yaml marks it public (security: []), but template.yaml puts it behind the JWT authorizer")
+
+    def test_a_public_operation_requiring_a_role_is_caught(self):
+        def change(spec):
+            spec["paths"]["/shopify/stores/{shop}"]["delete"]["security"] = []
+        self.assert_spec_caught(change, "DELETE /shopify/stores/{shop}: a public operation has no caller role")
+
+    def test_a_spec_without_a_default_requirement_is_caught(self):
+        self.assert_spec_caught(lambda spec: spec.pop("security"), "openapi.yaml must require the JWT (top-level security)")
+
+    def test_an_unthrottled_public_route_is_caught(self):
+        self.assert_caught("            RouteSettings:\n              ThrottlingBurstLimit: 50\n              ThrottlingRateLimit: 25\n", "", "POST /shopify/webhooks: a public route needs its own ThrottlingBurstLimit below the API's default")
+
+    def test_a_public_route_throttled_at_the_default_is_caught(self):
+        self.assert_caught("              ThrottlingRateLimit: 25\n", "              ThrottlingRateLimit: 100\n", "needs its own ThrottlingRateLimit below the API's default (100)")
+
+    def test_a_webhooks_route_to_another_function_is_caught(self):
+        self.assert_caught("            Path: /shopify/webhooks\n", "            Path: /shopify/webhook\n", "POST /shopify/webhooks must go to webhooks")
+
+    # The health check: its queue, its schedule, its interval.
+
+    def test_a_short_health_visibility_timeout_is_caught(self):
+        self.assert_caught("      VisibilityTimeout: 720\n", "      VisibilityTimeout: 300\n", "HealthQueue: the visibility timeout must be at least 6 x the worker's timeout (720 s)")
+
+    def test_a_wrong_health_schedule_input_is_caught(self):
+        self.assert_caught("""            Input: '{"schedule": "health-check"}'""", """            Input: '{"schedule": "knowledge-sync"}'""", 'HealthCheckFunction: the schedule must send {"schedule": "health-check"}')
+
+    def test_a_health_rate_apart_from_its_parameter_is_caught(self):
+        self.assert_caught('            ScheduleExpression: !Sub "rate(${HealthCheckIntervalMinutes} minutes)"', "            ScheduleExpression: rate(1 hour)", "HealthCheckFunction: the schedule's rate must be")
+
+    def test_an_interval_apart_from_the_rate_is_caught(self):
+        self.assert_caught("          HEALTH_CHECK_INTERVAL_SECS: !FindInMap [HealthCheckIntervals, !Ref HealthCheckIntervalMinutes, Seconds]\n", '          HEALTH_CHECK_INTERVAL_SECS: "3600"\n', "HealthCheckFunction: HEALTH_CHECK_INTERVAL_SECS must be !FindInMap")
+
+    def test_a_wrong_interval_mapping_is_caught(self):
+        self.assert_caught('    "60": {Seconds: 3600}\n', '    "60": {Seconds: 6000}\n', "HealthCheckIntervals: 60 minutes must map to Seconds: 3600")
+
+    def test_an_allowed_interval_without_a_mapping_is_caught(self):
+        self.assert_caught("    AllowedValues: [15, 30, 60, 120, 180, 360, 720, 1440]\n", "    AllowedValues: [15, 30, 45, 60, 120, 180, 360, 720, 1440]\n", "HealthCheckIntervals: 45 minutes must map to Seconds: 2700 (is None)")
+
+    def test_an_unwatched_health_dead_letter_queue_is_caught(self):
+        self.assert_caught("          Value: !GetAtt HealthDeadLetterQueue.QueueName\n", "          Value: !GetAtt HealthQueue.QueueName\n", "HealthDeadLetterQueue: no alarm watches the dead-letter queue")
+
+    def test_a_health_queue_without_a_concurrency_cap_is_caught(self):
+        self.assert_caught("            ScalingConfig:\n              MaximumConcurrency: 5\n", "", "HealthCheckFunction: the queue's event source needs a concurrency cap")
+
+    def test_a_health_queue_redriving_elsewhere_is_caught(self):
+        self.assert_caught("        deadLetterTargetArn: !GetAtt HealthDeadLetterQueue.Arn\n        maxReceiveCount: 5\n", "        deadLetterTargetArn: !GetAtt HealthDeadLetterQueue.Arn\n        maxReceiveCount: 10\n", "HealthQueue: messages must go to the dead-letter queue after 5 receives")
+
+    # Environment variables only some functions read.
+
+    def test_a_missing_health_queue_url_is_caught(self):
+        self.assert_caught("      Environment:\n        Variables:\n          HEALTH_QUEUE_URL: !Ref HealthQueue\n      Events:\n        ShopifyWebhooks:", "      Events:\n        ShopifyWebhooks:", "WebhooksFunction: the code reads HEALTH_QUEUE_URL, which is not set")
+
+    def test_a_health_queue_url_naming_another_queue_is_caught(self):
+        self.assert_caught("          HEALTH_QUEUE_URL: !Ref HealthQueue\n      Events:\n        ShopifyWebhooks:", "          HEALTH_QUEUE_URL: !Ref KnowledgeQueue\n      Events:\n        ShopifyWebhooks:", "WebhooksFunction: HEALTH_QUEUE_URL must be the queue HealthCheckFunction reads")
+
+    def test_a_missing_webhook_base_url_is_caught(self):
+        self.assert_caught("          WEBHOOK_BASE_URL: !Ref WebhookBaseUrl\n", "", "SaveCredentialsFunction: the code reads WEBHOOK_BASE_URL, which is not set")
+
+    # Who may send to the health queue and put events.
+
+    def test_a_function_wiring_the_health_queue_without_sending_is_caught(self):
+        self.assert_caught("            # shop/update queues a forced health check of the store.\n            - Sid: QueueHealthJobs\n              Effect: Allow\n              Action: sqs:SendMessage\n", "            # shop/update queues a forced health check of the store.\n            - Sid: QueueHealthJobs\n              Effect: Allow\n              Action: sqs:GetQueueUrl\n", "WebhooksFunction: may send health-check jobs (False) but its code wires the queue (True)")
+
+    def test_a_function_sending_health_jobs_without_wiring_the_queue_is_caught(self):
+        self.assert_caught("            # The store's knowledge documents and sync state are removed by knowledge-sync.\n            - Sid: QueueKnowledgeJobs\n              Effect: Allow\n              Action: sqs:SendMessage\n              Resource: !GetAtt KnowledgeQueue.Arn\n", "            # The store's knowledge documents and sync state are removed by knowledge-sync.\n            - Sid: QueueKnowledgeJobs\n              Effect: Allow\n              Action: sqs:SendMessage\n              Resource:\n                - !GetAtt KnowledgeQueue.Arn\n                - !GetAtt HealthQueue.Arn\n", "DisconnectFunction: may send health-check jobs (True) but its code wires the queue (False)")
+
+    def test_a_function_announcing_without_put_events_is_caught(self):
+        self.assert_caught("            # A verify (?verify=true) that changes a store's status announces it.\n            - Sid: AnnounceStatusChanges\n              Effect: Allow\n              Action: events:PutEvents\n", "            # A verify (?verify=true) that changes a store's status announces it.\n            - Sid: AnnounceStatusChanges\n              Effect: Allow\n              Action: events:DescribeEventBus\n", "SettingsFunction: may put events (False) but its code announces them (True)")
+
+    def test_put_events_for_a_function_that_announces_nothing_is_caught(self):
+        self.assert_caught("            # The store's knowledge documents and sync state are removed by knowledge-sync.\n", "            - Sid: Announce\n              Effect: Allow\n              Action: events:PutEvents\n              Resource: !Sub \"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}\"\n", "DisconnectFunction: may put events (True) but its code announces them (False)")
+
+    def test_put_events_on_another_bus_is_caught(self):
+        old = "            - Sid: AnnounceStatusChanges\n              Effect: Allow\n              Action: events:PutEvents\n              Resource: !Sub \"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}\"\n\n  HealthCheckLogs:"
+        self.assert_caught(old, old.replace("event-bus/${EventBusName}", "event-bus/default"), "HealthCheckFunction: events:PutEvents only on the EventBusName bus")
+
+    # The table's TTL and the alarms.
+
+    def test_a_stores_table_without_its_ttl_is_caught(self):
+        self.assert_caught("      TimeToLiveSpecification:\n        AttributeName: expires_at\n        Enabled: true\n", "", "StoresTable: the code writes expires_at to expire items; TimeToLiveSpecification must enable it")
+
+    def test_a_function_without_an_errors_alarm_is_caught(self):
+        old = "      MetricName: Errors\n      Dimensions:\n        - Name: FunctionName\n          Value: !Ref WebhooksFunction\n"
+        self.assert_caught(old, old.replace("Value: !Ref WebhooksFunction", "Value: !Ref HealthCheckFunction"), "WebhooksFunction: no alarm on its Errors")
+
+    def test_a_function_without_a_throttles_alarm_is_caught(self):
+        old = "      MetricName: Throttles\n      Dimensions:\n        - Name: FunctionName\n          Value: !Ref HealthCheckFunction\n"
+        self.assert_caught(old, old.replace("MetricName: Throttles", "MetricName: Duration"), "HealthCheckFunction: no alarm on its Throttles")
 
 
 if __name__ == "__main__":

@@ -14,10 +14,12 @@ use tokio::sync::Semaphore;
 use crate::deadline::{Deadline, TimedOut};
 use crate::domain::{Credentials, ShopDomain};
 use crate::failure::Code;
-use crate::lifecycle::stored_credentials;
+use crate::health::change::{flush_logged, DetectedBy};
+use crate::knowledge::ports::EventPublisher;
+use crate::lifecycle::{record_check, stored_credentials, Finding, Storage};
 use crate::secrets::{SecretName, SecretStore, SecretsError};
 use crate::shopify::{ShopifyClient, ShopifyError};
-use crate::store::StoreRecord;
+use crate::store::{StoreRecord, StoreStatus};
 
 /// Stores asked at the same time when a request fans out.
 pub const MAX_CONCURRENCY: usize = 6;
@@ -37,6 +39,10 @@ pub enum AccessError {
     /// The request's time budget ended before this store answered.
     #[error("the store did not answer within the time budget")]
     TimedOut,
+    /// The store is marked `invalid_credentials`: not asked until it is reconnected or a
+    /// check finds its credentials working again.
+    #[error("the store's credentials were refused; it needs reconnecting")]
+    NeedsReconnect,
 }
 
 impl From<TimedOut> for AccessError {
@@ -51,7 +57,7 @@ impl AccessError {
         match self {
             Self::Shopify(error) => error.code(),
             Self::Secrets(_) => Code::StorageUnavailable,
-            Self::CredentialsMissing => Code::InvalidCredentials,
+            Self::CredentialsMissing | Self::NeedsReconnect => Code::InvalidCredentials,
             Self::TimedOut => Code::ShopifyUnavailable,
         }
     }
@@ -64,6 +70,8 @@ pub struct Access {
     secret_prefix: String,
     shopify: ShopifyClient,
     entries: Mutex<HashMap<Key, Credentials>>,
+    /// Where a store whose token Shopify refused is marked (see [`Access::marking_revoked`]).
+    marking: Option<(Storage, Arc<dyn EventPublisher>)>,
 }
 
 fn key(record: &StoreRecord) -> Key {
@@ -90,10 +98,13 @@ pub struct FanOut<'a, T> {
 }
 
 /// The code to answer with when no store answered: throttling only if every store was
-/// throttled, otherwise Shopify being unavailable.
+/// throttled, refused credentials only if every store's were refused, otherwise Shopify being
+/// unavailable.
 pub fn failure_code(errors: &[StoreFailure]) -> Code {
     if !errors.is_empty() && errors.iter().all(|e| e.code == Code::ShopifyRateLimited) {
         Code::ShopifyRateLimited
+    } else if !errors.is_empty() && errors.iter().all(|e| e.code == Code::InvalidCredentials) {
+        Code::InvalidCredentials
     } else {
         Code::ShopifyUnavailable
     }
@@ -110,6 +121,42 @@ impl Access {
             secret_prefix,
             shopify,
             entries: Mutex::default(),
+            marking: None,
+        }
+    }
+
+    /// This access, marking a store `invalid_credentials` (and announcing the change) when
+    /// Shopify refuses its token even after the credentials were read again; later fan-outs
+    /// then skip the store at once instead of asking Shopify again and again.
+    pub fn marking_revoked(mut self, storage: Storage, events: Arc<dyn EventPublisher>) -> Self {
+        self.marking = Some((storage, events));
+        self
+    }
+
+    /// Records that Shopify refused `record`'s token (within `deadline`; best effort).
+    async fn mark_revoked(&self, record: &StoreRecord, deadline: &Deadline) {
+        let Some((storage, events)) = &self.marking else {
+            return;
+        };
+        let finding = Finding::from_check(Err(ShopifyError::Unauthorized))
+            .expect("a refused token is a finding about the store");
+        match record_check(storage, deadline, record, &finding, DetectedBy::Lookup).await {
+            Ok(stored) => {
+                tracing::warn!(org_id = %record.org_id, shop = %record.shop_domain, status = ?stored.status, "Shopify refused the store's token; the store is marked");
+                if !stored.outbox.is_empty() {
+                    flush_logged(
+                        storage,
+                        Some(events),
+                        deadline,
+                        &record.org_id,
+                        &record.shop_domain,
+                    )
+                    .await;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(shop = %record.shop_domain, %error, "could not mark the store whose token was refused");
+            }
         }
     }
 
@@ -203,6 +250,10 @@ impl Access {
             let call = call.clone();
             let limit = &limit;
             async move {
+                if store.status == StoreStatus::InvalidCredentials {
+                    let result: Result<T, AccessError> = Err(AccessError::NeedsReconnect);
+                    return (store, result);
+                }
                 let work = async {
                     let _permit = limit.acquire().await.expect("the semaphore is never closed");
                     self.with_token(store, deadline, |token| call(store, token))
@@ -211,6 +262,9 @@ impl Access {
                 let result: Result<T, AccessError> = deadline.run(work).await;
                 if let Err(error) = &result {
                     tracing::warn!(shop = %store.shop_domain, code = %error.code(), %error, "store request failed");
+                    if matches!(error, AccessError::Shopify(ShopifyError::Unauthorized)) {
+                        self.mark_revoked(store, deadline).await;
+                    }
                 }
                 (store, result)
             }

@@ -73,11 +73,35 @@ impl Default for KnowledgeConfig {
     }
 }
 
+/// Connection health's resources.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthSettings {
+    /// `HEALTH_QUEUE_URL`: the health check's jobs (the health check, and the webhook
+    /// endpoint, which queues a check on `shop/update`).
+    pub queue_url: Option<String>,
+    /// `HEALTH_CHECK_INTERVAL_SECS`, default 3600: the schedule's rate, over which checks are
+    /// spread.
+    pub interval: Duration,
+    /// `WEBHOOK_BASE_URL`: the public API's base URL; without it no webhooks are subscribed.
+    pub webhook_base_url: Option<String>,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        Self {
+            queue_url: None,
+            interval: Duration::from_secs(3600),
+            webhook_base_url: None,
+        }
+    }
+}
+
 /// Everything a function needs to know about its environment.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `STORES_TABLE` (required).
     pub stores_table: String,
+    pub health: HealthSettings,
     /// `SECRET_PREFIX`, default `opencx/shopify`.
     pub secret_prefix: String,
     /// `SECRETS_KMS_KEY_ID`: customer-managed KMS key for new secrets (optional).
@@ -177,8 +201,35 @@ impl Config {
             event_bus: get("EVENT_BUS_NAME").unwrap_or_else(|| "default".into()),
             bulk_threshold,
         };
+        let interval = match get("HEALTH_CHECK_INTERVAL_SECS") {
+            None => HealthSettings::default().interval,
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(secs) if (60..=7 * 86_400).contains(&secs) => Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError::Invalid(
+                        "HEALTH_CHECK_INTERVAL_SECS",
+                        "expected seconds between 60 and 604800".into(),
+                    ))
+                }
+            },
+        };
+        let webhook_base_url = get("WEBHOOK_BASE_URL").filter(|u| !u.trim().is_empty());
+        if let Some(url) = &webhook_base_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError::Invalid(
+                    "WEBHOOK_BASE_URL",
+                    "expected an http(s) URL".into(),
+                ));
+            }
+        }
+        let health = HealthSettings {
+            queue_url: get("HEALTH_QUEUE_URL"),
+            interval,
+            webhook_base_url,
+        };
         Ok(Self {
             stores_table,
+            health,
             secret_prefix: get("SECRET_PREFIX").unwrap_or_else(|| "opencx/shopify".into()),
             kms_key_id: get("SECRETS_KMS_KEY_ID"),
             shopify,

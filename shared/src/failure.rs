@@ -124,6 +124,9 @@ impl Code {
             Self::Internal | Self::StorageUnavailable => {
                 "Store information is temporarily unavailable. Please try again shortly."
             }
+            Self::InvalidCredentials => {
+                "The store's connection needs attention, so I can't look this up right now. The team has been told and will reconnect it; please try again later or ask to be contacted."
+            }
             _ => "I couldn't reach the store's system just now. Please try again in a few minutes.",
         }
     }

@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod domain;
 pub mod error;
 pub mod failure;
+pub mod health;
 pub mod http;
 pub mod knowledge;
 pub mod lifecycle;

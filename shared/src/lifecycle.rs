@@ -72,6 +72,8 @@ use chrono::Utc;
 use crate::deadline::Deadline;
 use crate::domain::{Credentials, OrganizationId, ShopDomain};
 use crate::failure::Code;
+use crate::health::change::{flush_logged, with_change, DetectedBy};
+use crate::knowledge::ports::EventPublisher;
 use crate::secrets::{PutOutcome, SecretName, SecretStore, SecretsError};
 use crate::shopify::{
     missing_scopes, scope_warnings, ShopInfo, ShopifyClient, ShopifyError, Warning,
@@ -425,7 +427,7 @@ fn connected_record(
         Slot::Live(record) => Some(record),
         _ => None,
     };
-    StoreRecord {
+    let record = StoreRecord {
         org_id: org.clone(),
         shop_domain: shop.clone(),
         shop_name: info.name.clone(),
@@ -445,6 +447,15 @@ fn connected_record(
         connection_id: previous.map_or_else(new_id, |r| r.connection_id.clone()),
         version: slot.next_version(),
         write_id: write_id.to_owned(),
+        previous_credentials_version: previous
+            .map(|r| r.credentials_version.clone())
+            .filter(|v| v != credentials_version),
+        outbox: previous.map(|r| r.outbox.clone()).unwrap_or_default(),
+    };
+    // New credentials for a connected store may mend it (or change its scopes or format).
+    match previous {
+        Some(previous) => with_change(previous, record, DetectedBy::Rotation),
+        None => record,
     }
 }
 
@@ -774,6 +785,7 @@ pub async fn record_check(
     deadline: &Deadline,
     checked: &StoreRecord,
     finding: &Finding,
+    by: DetectedBy,
 ) -> Result<StoreRecord, LifecycleError> {
     let write_id = new_id();
     let mut current = checked.clone();
@@ -787,7 +799,7 @@ pub async fn record_check(
             // Rotated or reconnected meanwhile: what was checked is no longer in use.
             return Ok(current);
         }
-        let updated = finding.applied_to(&current, &write_id);
+        let updated = with_change(&current, finding.applied_to(&current, &write_id), by);
         match deadline
             .run(
                 storage
@@ -797,7 +809,12 @@ pub async fn record_check(
             .await
         {
             Ok(()) => {
-                converge_current(storage, deadline, &updated.org_id, &updated.shop_domain).await;
+                // A lookup only marks the store (its function writes no secret labels); the
+                // next connect, rotation or check brings the label in line.
+                if by != DetectedBy::Lookup {
+                    converge_current(storage, deadline, &updated.org_id, &updated.shop_domain)
+                        .await;
+                }
                 return Ok(updated);
             }
             Err(StoreError::Conflict) => {}
@@ -835,19 +852,34 @@ impl From<SecretsError> for VerifyError {
 }
 
 /// Re-validates the stored credentials of `shop` against Shopify, exactly as a connect does,
-/// and records the outcome.
+/// records the outcome and announces a change of status (see [`crate::health::change`]).
 pub async fn verify(
     storage: &Storage,
     shopify: &ShopifyClient,
+    events: Option<&Arc<dyn EventPublisher>>,
     deadline: Deadline,
     org: &OrganizationId,
     shop: &ShopDomain,
+    by: DetectedBy,
 ) -> Result<StoreRecord, VerifyError> {
     let record = storage
         .slot(&deadline, org, shop)
         .await?
         .live()
         .ok_or(LifecycleError::NotConnected)?;
+    verify_record(storage, shopify, events, deadline, record, by).await
+}
+
+/// [`verify`] of a record already read.
+pub async fn verify_record(
+    storage: &Storage,
+    shopify: &ShopifyClient,
+    events: Option<&Arc<dyn EventPublisher>>,
+    deadline: Deadline,
+    record: StoreRecord,
+    by: DetectedBy,
+) -> Result<StoreRecord, VerifyError> {
+    let (org, shop) = (&record.org_id, &record.shop_domain);
     let name = storage.secret_name(org, shop);
     let credentials =
         stored_credentials(storage.secrets.as_ref(), &name, &record, &deadline).await?;
@@ -858,7 +890,10 @@ pub async fn verify(
             Finding::from_check(shopify.check_credentials(&check, shop, &credentials).await)?
         }
     };
-    let stored = record_check(storage, &deadline, &record, &finding).await?;
-    tracing::info!(org_id = %org, shop = %shop, status = ?stored.status, "store verified");
+    let stored = record_check(storage, &deadline, &record, &finding, by).await?;
+    tracing::info!(org_id = %org, shop = %shop, status = ?stored.status, by = ?by, "store verified");
+    if !stored.outbox.is_empty() {
+        flush_logged(storage, events, &deadline, org, shop).await;
+    }
     Ok(stored)
 }

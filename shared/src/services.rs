@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use crate::access::Access;
 use crate::config::{AuthConfig, Budgets, Config, ConfigError};
-use crate::knowledge::aws::{DynamoKnowledge, SqsQueue};
+use crate::knowledge::aws::{DynamoKnowledge, EventBridgeEvents, SqsQueue};
+use crate::knowledge::ports::EventPublisher;
 use crate::knowledge::KnowledgePorts;
 use crate::lifecycle::Storage;
 use crate::secrets::{SecretStore, SecretsManagerStore};
@@ -24,6 +25,11 @@ pub struct Services {
     pub access: Arc<Access>,
     /// Asking for knowledge sync runs and removals (`None` without `KNOWLEDGE_QUEUE_URL`).
     pub knowledge: Option<KnowledgePorts>,
+    /// Where store status changes are announced (`EVENT_BUS_NAME`); without it they wait in
+    /// the stores' outboxes for a function that has it.
+    pub events: Option<Arc<dyn EventPublisher>>,
+    /// `WEBHOOK_BASE_URL`: where Shopify delivers webhooks (none subscribed without it).
+    pub webhook_base_url: Option<String>,
 }
 
 impl Services {
@@ -78,12 +84,34 @@ impl Services {
             secrets: Arc::new(secrets),
             secret_prefix: config.secret_prefix.clone(),
         };
-        Self::new(
+        let events: Arc<dyn EventPublisher> = Arc::new(EventBridgeEvents::new(
+            aws_sdk_eventbridge::Client::new(sdk),
+            config.knowledge.event_bus.clone(),
+        ));
+        let mut services = Self::new(
             config.auth.clone(),
             config.budgets,
             storage,
             ShopifyClient::new(config.shopify.clone()),
         )
+        .with_events(events);
+        services.webhook_base_url = config.health.webhook_base_url.clone();
+        services
+    }
+
+    /// These services announcing status changes on `events`; lookups and sidebars that meet a
+    /// revoked token then mark the store (see [`Access`]).
+    pub fn with_events(mut self, events: Arc<dyn EventPublisher>) -> Self {
+        self.access = Arc::new(
+            Access::new(
+                self.storage.secrets.clone(),
+                self.storage.secret_prefix.clone(),
+                self.shopify.clone(),
+            )
+            .marking_revoked(self.storage.clone(), events.clone()),
+        );
+        self.events = Some(events);
+        self
     }
 
     pub fn new(
@@ -104,6 +132,8 @@ impl Services {
             shopify,
             access,
             knowledge: None,
+            events: None,
+            webhook_base_url: None,
         }
     }
 
@@ -136,6 +166,10 @@ impl Services {
             self.shopify.clone(),
         );
         services.knowledge = self.knowledge.clone();
-        services
+        services.webhook_base_url = self.webhook_base_url.clone();
+        match self.events.clone() {
+            Some(events) => services.with_events(events),
+            None => services,
+        }
     }
 }

@@ -39,8 +39,13 @@ pub struct TestApp {
     pub memory_secrets: Option<Arc<MemorySecretStore>>,
     /// Knowledge sync's ports and worker ([`TestApp::with_knowledge`]).
     pub knowledge: Option<crate::knowledge::KnowledgeRig>,
+    /// Connection health's ports, queue and events ([`TestApp::with_health`]).
+    pub health: Option<crate::health::HealthRig>,
     shopify_config: ShopifyConfig,
 }
+
+/// The public API base the health tier subscribes webhooks at.
+pub const WEBHOOK_BASE: &str = "https://hooks.example.test";
 
 /// Retries sized for tests: real backoff logic, millisecond waits.
 pub fn fast_retry() -> RetryPolicy {
@@ -54,17 +59,46 @@ pub fn fast_retry() -> RetryPolicy {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
-        Self::build(backend, false).await
+        Self::build(backend, false, false).await
+    }
+
+    /// An app with connection health: status changes announced on a bus of its own, the
+    /// health check behind a queue, the webhook endpoint, and webhooks subscribed at
+    /// [`WEBHOOK_BASE`]. On moto the app gets a table of its own, so the health check's scan
+    /// sees only its stores.
+    pub async fn with_health(backend: Backend) -> Self {
+        let mut app = Self::build(backend, false, true).await;
+        let rig = match (&app.aws, backend) {
+            (Some(aws), Backend::Moto) => {
+                let sdk = local_aws::sdk_config().await;
+                crate::health::moto(&sdk, &app.services, &aws.table).await
+            }
+            _ => crate::health::memory(&app.services),
+        };
+        app.services = app.services.clone().with_events(rig.publisher.clone());
+        app.services.webhook_base_url = Some(WEBHOOK_BASE.into());
+        app.health = Some(rig);
+        app
+    }
+
+    /// The health tier, to configure; panics for an app spawned without it.
+    pub fn health_mut(&mut self) -> &mut crate::health::HealthRig {
+        self.health.as_mut().expect("an app spawned with_health")
+    }
+
+    /// The health tier; panics for an app spawned without it.
+    pub fn health(&self) -> &crate::health::HealthRig {
+        self.health.as_ref().expect("an app spawned with_health")
     }
 
     /// An app with the knowledge sync tier too: the dashboard's knowledge routes, the
     /// connect/settings/disconnect hooks, and `knowledge-sync` behind a queue. On moto the
     /// app gets a table of its own, so the schedule's scan sees only its stores.
     pub async fn with_knowledge(backend: Backend) -> Self {
-        Self::build(backend, true).await
+        Self::build(backend, true, true).await
     }
 
-    async fn build(backend: Backend, knowledge: bool) -> Self {
+    async fn build(backend: Backend, knowledge: bool, own_table: bool) -> Self {
         crate::logs::capture();
         let shopify = FakeShopify::start().await;
         let shopify_config = ShopifyConfig {
@@ -95,7 +129,7 @@ impl TestApp {
                 let dynamo = aws_sdk_dynamodb::Client::new(&config);
                 let sm = aws_sdk_secretsmanager::Client::new(&config);
                 sdk = Some(config);
-                let table = if knowledge {
+                let table = if own_table {
                     local_aws::fresh_table(&dynamo).await
                 } else {
                     local_aws::table()
@@ -148,6 +182,7 @@ impl TestApp {
             aws,
             memory_secrets,
             knowledge: rig,
+            health: None,
             shopify_config,
         }
     }

@@ -54,6 +54,11 @@ impl HttpEvent {
         self
     }
 
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.insert(name.to_ascii_lowercase(), value.into());
+        self
+    }
+
     pub fn raw_body(mut self, body: &str) -> Self {
         self.body = Some(body.into());
         self

@@ -509,3 +509,27 @@ impl Drop for BlackHole {
         self.task.abort();
     }
 }
+
+/// An event bus that refuses every event (EventBridge down, or a missing permission).
+pub struct RefusingEvents;
+
+#[async_trait::async_trait]
+impl shared::knowledge::ports::EventPublisher for RefusingEvents {
+    async fn knowledge_synced(
+        &self,
+        _: &shared::knowledge::ports::SyncedEvent,
+    ) -> Result<(), shared::knowledge::ports::EventError> {
+        Err(shared::knowledge::ports::EventError(Box::new(
+            std::io::Error::other("refused"),
+        )))
+    }
+
+    async fn store_status_changed(
+        &self,
+        _: &shared::health::change::StatusChanged,
+    ) -> Result<(), shared::knowledge::ports::EventError> {
+        Err(shared::knowledge::ports::EventError(Box::new(
+            std::io::Error::other("refused"),
+        )))
+    }
+}

@@ -205,7 +205,8 @@ async fn dispatch(
     };
     let org = header("x-dev-org-id").unwrap_or_else(|| "demo-org".into());
     let role = header("x-dev-role").unwrap_or_else(|| "admin".into());
-    if org != "none" {
+    // The webhook route has no authorizer: no claims, whatever the headers say.
+    if org != "none" && route.route != WEBHOOKS_ROUTE {
         event = event.claims(&[("org_id", &org), ("role", &role)]);
     }
     let response = match (route.handler)(event.into_request()).await {
@@ -338,11 +339,52 @@ async fn docs_asset(axum::extract::Path(file): axum::extract::Path<String>) -> A
     }
 }
 
-/// The gateway as an axum app: the dashboard routes, plus `POST /invoke/lookup` standing in
-/// for the AI platform's direct invocation of `lookup`, `POST /invoke/knowledge-sync` for
-/// invoking the worker as its schedule does, and the API description at `/openapi.yaml`
-/// rendered at `/docs`.
-pub fn app(services: Services, sync: SyncPorts) -> Router {
+/// The public webhook route (no JWT authorizer in the template).
+pub const WEBHOOKS_ROUTE: &str = "/shopify/webhooks";
+
+/// `POST /shopify/webhooks`, wired to `webhooks`.
+pub fn webhook_route(ports: webhooks::WebhookPorts) -> Route {
+    let handler: Handler = Arc::new(move |req| {
+        let ports = ports.clone();
+        Box::pin(async move { webhooks::handle(&ports, req).await })
+    });
+    Route {
+        method: "POST",
+        route: WEBHOOKS_ROUTE,
+        handler,
+    }
+}
+
+/// `POST /invoke/health-check`: the body is an event for `health-check` (the schedule's
+/// `{"schedule": "health-check"}`), handled as one invocation of its timeout.
+async fn invoke_health_check(
+    State(ports): State<shared::health::check::HealthPorts>,
+    body: axum::body::Bytes,
+) -> AxumResponse {
+    let Ok(event) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "the invocation payload must be JSON",
+        )
+            .into_response();
+    };
+    let deadline = shared::Deadline::after(crate::health::INVOCATION);
+    match health_check::handle(&ports, event, deadline).await {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error).into_response(),
+    }
+}
+
+/// The gateway as an axum app: the dashboard routes and the public webhook route, plus
+/// `POST /invoke/lookup` standing in for the AI platform's direct invocation of `lookup`,
+/// `POST /invoke/knowledge-sync` and `POST /invoke/health-check` for invoking those functions
+/// as their schedules do, and the API description at `/openapi.yaml` rendered at `/docs`.
+pub fn app(
+    services: Services,
+    sync: SyncPorts,
+    health: shared::health::check::HealthPorts,
+    webhooks: webhooks::WebhookPorts,
+) -> Router {
     let invoke = Router::new()
         .route("/invoke/lookup", axum::routing::post(invoke_lookup))
         .with_state(services.clone());
@@ -352,15 +394,24 @@ pub fn app(services: Services, sync: SyncPorts) -> Router {
             axum::routing::post(invoke_knowledge_sync),
         )
         .with_state(sync);
+    let invoke_health = Router::new()
+        .route(
+            "/invoke/health-check",
+            axum::routing::post(invoke_health_check),
+        )
+        .with_state(health);
+    let mut routes = dashboard_routes(services);
+    routes.push(webhook_route(webhooks));
     let docs = Router::new()
         .route("/openapi.yaml", axum::routing::get(openapi))
         .route("/docs", axum::routing::get(docs_page))
         .route("/docs/{file}", axum::routing::get(docs_asset));
     Router::new()
         .fallback(dispatch)
-        .with_state(Arc::new(dashboard_routes(services)))
+        .with_state(Arc::new(routes))
         .merge(invoke)
         .merge(invoke_sync)
+        .merge(invoke_health)
         .merge(docs)
 }
 

@@ -7,6 +7,7 @@ pub mod events;
 pub mod fake_shopify;
 pub mod faults;
 pub mod gateway;
+pub mod health;
 pub mod knowledge;
 pub mod local_aws;
 pub mod logs;

@@ -11,6 +11,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use shared::domain::{Credentials, ShopDomain};
 use shared::error::logged;
+use shared::health::change::flush_logged;
+use shared::health::webhook;
 use shared::http::{self, Caller};
 use shared::lifecycle::{self, Connected};
 use shared::{ApiError, Services};
@@ -83,6 +85,20 @@ async fn connect(services: &Services, req: &Request) -> Result<Connected, ApiErr
     )
     .await
     .map_err(logged)?;
+    if !connected.record().outbox.is_empty() {
+        // New credentials mended the store (or changed its scopes): say so.
+        flush_logged(
+            &services.storage,
+            services.events.as_ref(),
+            &deadline,
+            &caller.org,
+            &shop,
+        )
+        .await;
+    }
+    if matches!(credentials, Credentials::ClientCredentials { .. }) {
+        subscribe_webhooks(services, &deadline, &caller.org, &shop, &credentials).await;
+    }
     if let (Connected::New(_), Some(knowledge)) = (&connected, &services.knowledge) {
         // The first knowledge sync; the scheduled run picks the store up if this fails.
         let stores = services.storage.stores.as_ref();
@@ -94,4 +110,26 @@ async fn connect(services: &Services, req: &Request) -> Result<Connected, ApiErr
         }
     }
     Ok(connected)
+}
+
+/// Subscribes the store's app to `app/uninstalled` and `shop/update` (see
+/// [`shared::health::webhook`]). Best effort: the health check covers a store without them.
+async fn subscribe_webhooks(
+    services: &Services,
+    deadline: &shared::Deadline,
+    org: &shared::domain::OrganizationId,
+    shop: &ShopDomain,
+    credentials: &Credentials,
+) {
+    let Some(base) = &services.webhook_base_url else {
+        tracing::warn!(org_id = %org, shop = %shop, "WEBHOOK_BASE_URL is not set: no webhooks subscribed; the health check still covers the store");
+        return;
+    };
+    let callback = webhook::callback_url(base, org);
+    match webhook::subscribe(&services.shopify, deadline, shop, credentials, &callback).await {
+        Ok(()) => tracing::info!(org_id = %org, shop = %shop, "webhooks subscribed"),
+        Err(error) => {
+            tracing::warn!(org_id = %org, shop = %shop, %error, "could not subscribe the webhooks; the health check still covers the store")
+        }
+    }
 }

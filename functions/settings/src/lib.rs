@@ -12,6 +12,7 @@ use lambda_http::{Body, Error, Request, Response};
 use serde::Serialize;
 use shared::domain::SettingsUpdate;
 use shared::error::logged;
+use shared::health::change::DetectedBy;
 use shared::http::{self, Caller};
 use shared::lifecycle::{self, LifecycleError, VerifyError};
 use shared::store::{StoreRecord, StoreView};
@@ -57,9 +58,11 @@ async fn route(services: &Services, req: &Request) -> Result<Response<Body>, Api
                 lifecycle::verify(
                     &services.storage,
                     &services.shopify,
+                    services.events.as_ref(),
                     deadline,
                     &caller.org,
                     &shop,
+                    DetectedBy::Verify,
                 )
                 .await
                 .map_err(|error| match error {

@@ -533,6 +533,26 @@ impl JobQueue for SqsQueue {
     }
 }
 
+#[async_trait]
+impl crate::health::check::HealthQueue for SqsQueue {
+    async fn send(
+        &self,
+        job: &crate::health::check::HealthJob,
+        delay: Duration,
+    ) -> Result<(), QueueError> {
+        let body = serde_json::to_string(job).expect("a job always serializes");
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(delay.as_secs().min(900) as i32)
+            .send()
+            .await
+            .map_err(|e| QueueError(Box::new(e.into_service_error())))?;
+        Ok(())
+    }
+}
+
 /// [`EventPublisher`] on EventBridge (`EVENT_BUS_NAME`).
 #[derive(Clone)]
 pub struct EventBridgeEvents {
@@ -554,14 +574,13 @@ impl EventBridgeEvents {
     }
 }
 
-#[async_trait]
-impl EventPublisher for EventBridgeEvents {
-    async fn knowledge_synced(&self, event: &SyncedEvent) -> Result<(), EventError> {
+impl EventBridgeEvents {
+    async fn put(&self, detail_type: &str, detail: String) -> Result<(), EventError> {
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(EVENT_SOURCE)
-            .detail_type(SYNCED_DETAIL_TYPE)
-            .detail(serde_json::to_string(event).expect("an event always serializes"))
+            .detail_type(detail_type)
+            .detail(detail)
             .build();
         let output = self
             .client
@@ -576,5 +595,22 @@ impl EventPublisher for EventBridgeEvents {
             ))));
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl EventPublisher for EventBridgeEvents {
+    async fn knowledge_synced(&self, event: &SyncedEvent) -> Result<(), EventError> {
+        let detail = serde_json::to_string(event).expect("an event always serializes");
+        self.put(SYNCED_DETAIL_TYPE, detail).await
+    }
+
+    async fn store_status_changed(
+        &self,
+        event: &crate::health::change::StatusChanged,
+    ) -> Result<(), EventError> {
+        let detail = serde_json::to_string(event).expect("an event always serializes");
+        self.put(crate::health::change::STATUS_CHANGED_DETAIL_TYPE, detail)
+            .await
     }
 }

@@ -314,11 +314,17 @@ impl JobQueue for MemoryQueue {
 #[derive(Default)]
 pub struct MemoryEvents {
     events: Mutex<Vec<SyncedEvent>>,
+    status_changes: Mutex<Vec<crate::health::change::StatusChanged>>,
 }
 
 impl MemoryEvents {
     pub fn events(&self) -> Vec<SyncedEvent> {
         self.events.lock().unwrap().clone()
+    }
+
+    /// The `Shopify Store Status Changed` events put so far.
+    pub fn status_changes(&self) -> Vec<crate::health::change::StatusChanged> {
+        self.status_changes.lock().unwrap().clone()
     }
 }
 
@@ -326,6 +332,14 @@ impl MemoryEvents {
 impl EventPublisher for MemoryEvents {
     async fn knowledge_synced(&self, event: &SyncedEvent) -> Result<(), EventError> {
         self.events.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+
+    async fn store_status_changed(
+        &self,
+        event: &crate::health::change::StatusChanged,
+    ) -> Result<(), EventError> {
+        self.status_changes.lock().unwrap().push(event.clone());
         Ok(())
     }
 }

@@ -187,4 +187,10 @@ impl From<crate::deadline::TimedOut> for EventError {
 #[async_trait]
 pub trait EventPublisher: Send + Sync {
     async fn knowledge_synced(&self, event: &SyncedEvent) -> Result<(), EventError>;
+
+    /// `Shopify Store Status Changed`.
+    async fn store_status_changed(
+        &self,
+        event: &crate::health::change::StatusChanged,
+    ) -> Result<(), EventError>;
 }

@@ -138,7 +138,14 @@ pub const ALL: &[Query] = &[
     BULK_PRODUCTS,
     BULK_OPERATION_STATUS,
     BULK_PRODUCTS_QUERY,
+    SUBSCRIBE_WEBHOOK,
 ];
+
+/// Subscribes the app to a webhook topic (`app/uninstalled`, `shop/update`) at our endpoint.
+pub const SUBSCRIBE_WEBHOOK: Query = Query {
+    operation: "SubscribeWebhook",
+    document: include_str!("queries/webhook_subscribe.graphql"),
+};
 
 #[cfg(test)]
 mod tests {
@@ -159,10 +166,13 @@ mod tests {
             let mutations = query.document.matches("\nmutation ").count();
             let allowed = query
                 .document
-                .contains("# read-only-mutation: BulkProducts");
+                .contains("# read-only-mutation: BulkProducts")
+                || query
+                    .document
+                    .contains("# webhook-mutation: SubscribeWebhook");
             assert!(
                 mutations == 0 || (allowed && mutations == 1),
-                "every document is read-only, but for the bulk start"
+                "every document is read-only, but for the bulk start and the webhook subscription"
             );
         }
     }

@@ -78,12 +78,26 @@ impl StoreRepository for MemoryStoreRepository {
         limit: usize,
     ) -> Result<(Vec<StoreRecord>, Option<String>), StoreError> {
         let slots = self.slots.lock().unwrap();
-        let mut live = slots
-            .iter()
-            .filter_map(|((org, shop), slot)| {
-                Some((format!("{org}\n{shop}"), slot.clone().live()?))
-            })
-            .filter(|(key, _)| cursor.is_none_or(|c| key.as_str() > c));
+        // Keys order as `org\nshop` strings do ('\n' sorts before every allowed character), so
+        // the page starts right after the cursor's key.
+        let start = cursor.and_then(|c| {
+            let (org, shop) = c.split_once('\n')?;
+            Some((
+                OrganizationId::parse(org).ok()?,
+                ShopDomain::parse(shop).ok()?,
+            ))
+        });
+        let range = match &start {
+            Some(key) => slots.range((
+                std::ops::Bound::Excluded(key.clone()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => slots.range::<(OrganizationId, ShopDomain), _>(..),
+        };
+        let mut live = range.filter_map(|((org, shop), slot)| match slot {
+            Slot::Live(record) => Some((format!("{org}\n{shop}"), record.clone())),
+            _ => None,
+        });
         let page: Vec<(String, StoreRecord)> = live.by_ref().take(limit.max(1)).collect();
         let next = if live.next().is_some() {
             page.last().map(|(key, _)| key.clone())

@@ -63,6 +63,14 @@ pub struct StoreRecord {
     /// (and whose retry then failed its condition) can recognise its own write.
     #[serde(default)]
     pub write_id: String,
+    /// The credentials version replaced by the last rotation (`credentials_updated_at` says
+    /// when): webhooks signed with the previous client secret stay verifiable for a while.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_credentials_version: Option<String>,
+    /// Status changes written with this state and not yet announced on the event bus
+    /// (see [`crate::health::change`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<crate::health::change::StatusChanged>,
 }
 
 /// What a disconnect (or the undo of a connection that never landed) leaves in the slot.
@@ -280,6 +288,8 @@ pub(crate) fn test_record(handle: &str, prefix: &str, suffix: &str) -> StoreReco
         connection_id: "c1".into(),
         version: 1,
         write_id: "w1".into(),
+        previous_credentials_version: None,
+        outbox: Vec::new(),
     }
 }
 

@@ -7,6 +7,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use shared::health::check::HealthPorts;
+use shared::health::repo::DynamoHealth;
 use shared::knowledge::sync::SyncPorts;
 use shared::shopify::ShopifyConfig;
 use shared::{Config, Services};
@@ -44,26 +48,44 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         shopify.add_shop(shop);
     }
 
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+
     let mut config = Config::from_env()?;
     config.shopify = ShopifyConfig {
         base_url: Some(shopify.base_url.clone()),
         ..config.shopify
     };
+    // Webhooks go to this gateway unless WEBHOOK_BASE_URL says otherwise.
+    if config.health.webhook_base_url.is_none() {
+        config.health.webhook_base_url = Some(base.clone());
+    }
     let sdk = shared::aws::sdk_config().await;
     let services = Services::from_sdk(&config, &sdk).with_knowledge(&config, &sdk);
     let sync = SyncPorts::from_sdk(&config, &sdk)?;
+    let health = HealthPorts::from_sdk(&config, &sdk)?;
+    let webhooks = webhooks::WebhookPorts {
+        services: services.clone(),
+        repo: Arc::new(DynamoHealth::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            config.stores_table.clone(),
+        )),
+        queue: Some(health.queue.clone()),
+    };
     run_worker(&sdk, sync.clone());
     run_schedule(sync.clone());
+    run_health_worker(&sdk, health.clone());
     print_events(&sdk);
 
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
-    let base = format!("http://{}", listener.local_addr()?);
     print_examples(&base, &shopify.base_url);
-    axum::serve(listener, tests::gateway::app(services, sync))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        tests::gateway::app(services, sync, health, webhooks),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
 
@@ -79,6 +101,75 @@ fn run_worker(sdk: &aws_config::SdkConfig, ports: SyncPorts) {
         loop {
             worker::drain(&ports, &queue, worker::INVOCATION, usize::MAX).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+}
+
+/// Delivers the health queue's messages to `health-check` as Lambda's SQS event source mapping
+/// does (deleted on success, visible again at once on failure).
+fn run_health_worker(sdk: &aws_config::SdkConfig, ports: HealthPorts) {
+    let client = aws_sdk_sqs::Client::new(sdk);
+    let Ok(url) = std::env::var("HEALTH_QUEUE_URL") else {
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            let received = client
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(1)
+                .wait_time_seconds(1)
+                .message_system_attribute_names(
+                    aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+                )
+                .send()
+                .await;
+            let Some(message) = received
+                .ok()
+                .and_then(|o| o.messages)
+                .and_then(|m| m.into_iter().next())
+            else {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            };
+            let receives = message
+                .attributes
+                .as_ref()
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                })
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1);
+            let event = worker::sqs_event(
+                message.message_id.as_deref().unwrap_or_default(),
+                message.body.as_deref().unwrap_or_default(),
+                receives,
+            );
+            let deadline = shared::Deadline::after(tests::health::INVOCATION);
+            let failed = match health_check::handle(&ports, event, deadline).await {
+                Ok(answer) => answer["batchItemFailures"]
+                    .as_array()
+                    .is_some_and(|f| !f.is_empty()),
+                Err(_) => true,
+            };
+            if let Some(receipt) = message.receipt_handle {
+                if failed {
+                    let _ = client
+                        .change_message_visibility()
+                        .queue_url(&url)
+                        .receipt_handle(receipt)
+                        .visibility_timeout(5)
+                        .send()
+                        .await;
+                } else {
+                    let _ = client
+                        .delete_message()
+                        .queue_url(&url)
+                        .receipt_handle(receipt)
+                        .send()
+                        .await;
+                }
+            }
         }
     });
 }
@@ -263,6 +354,19 @@ The documents are in the local S3 bucket (moto):
   ./infra/stack cat demo-org/demo-us.myshopify.com/pages/102.md
 Run the schedule now (as EventBridge Scheduler does every 6 hours; locally every {SCHEDULE_SECS} s):
   curl -s -X POST {base}/invoke/knowledge-sync -d '{{"schedule":"knowledge-sync"}}'
+
+Connection health. Break a store in the sandbox Shopify, then run the health check (hourly in
+AWS); the change is printed as a "Shopify Store Status Changed" event and shown by the store:
+  curl -s -X POST {shopify}/_sandbox/demo-us.myshopify.com/revoke
+  curl -s -X POST {base}/invoke/health-check -d '{{"schedule":"health-check"}}'
+  curl -s {base}/shopify/stores/demo-us.myshopify.com
+Send a signed app/uninstalled webhook for the UK store (connected with client credentials):
+  BODY='{{"id":1,"myshopify_domain":"demo-uk.myshopify.com"}}'
+  SIG=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac '{UK_CLIENT_SECRET}' -binary | base64)
+  curl -s -X POST '{base}/shopify/webhooks?org_id=demo-org' -H 'X-Shopify-Topic: app/uninstalled' \
+    -H 'X-Shopify-Shop-Domain: demo-uk.myshopify.com' -H "X-Shopify-Webhook-Id: sample-$RANDOM" \
+    -H "X-Shopify-Hmac-Sha256: $SIG" -d "$BODY"
+Reconnect it with the POST above (its credentials still work) to see it mended.
 
 Press Ctrl-C to stop.
 "#

@@ -59,7 +59,9 @@ pub async fn graphql(
     }
     let vars = &request.variables;
     let operation = request.operation_name.as_deref().unwrap_or_default();
-    if request.query.trim_start().starts_with("mutation") && operation != "BulkProducts" {
+    if request.query.trim_start().starts_with("mutation")
+        && !["BulkProducts", "SubscribeWebhook"].contains(&operation)
+    {
         return Json(json!({"errors": [{"message": "this mutation is not served by the fake"}]}))
             .into_response();
     }
@@ -73,6 +75,7 @@ pub async fn graphql(
         "CustomerByEmail" => customer_by_email(&record, vars),
         "BulkProducts" => content::start_bulk(&mut inner.lock().unwrap(), &record),
         "BulkOperationStatus" => content::bulk_status(&inner.lock().unwrap(), vars),
+        "SubscribeWebhook" => subscribe_webhook(&mut inner.lock().unwrap(), &shop, vars),
         other => match content::answer(&record, other, vars) {
             Some(Ok(data)) => data,
             Some(Err(mut whole)) => {
@@ -361,5 +364,25 @@ fn shop_details(shop: &FakeShop) -> Value {
         "shipsToCountries": shop.ships_to,
         "contactEmail": shop.contact_email,
         "primaryDomain": {"host": shop.primary_domain, "url": format!("https://{}", shop.primary_domain)},
+    }})
+}
+
+/// `webhookSubscriptionCreate`: one subscription per (topic, address); a second one is refused
+/// with the user error Shopify gives.
+fn subscribe_webhook(inner: &mut super::Inner, shop: &str, vars: &Value) -> Value {
+    let topic = vars["topic"].as_str().unwrap_or_default().to_owned();
+    let uri = vars["uri"].as_str().unwrap_or_default().to_owned();
+    let subscriptions = inner.webhooks.entry(shop.to_owned()).or_default();
+    if subscriptions.iter().any(|(t, u)| *t == topic && *u == uri) {
+        return json!({"webhookSubscriptionCreate": {
+            "webhookSubscription": null,
+            "userErrors": [{"field": ["webhookSubscription", "callbackUrl"], "message": "Address for this topic has already been taken"}]
+        }});
+    }
+    subscriptions.push((topic, uri));
+    let id = subscriptions.len();
+    json!({"webhookSubscriptionCreate": {
+        "webhookSubscription": {"id": format!("gid://shopify/WebhookSubscription/{id}")},
+        "userErrors": []
     }})
 }

@@ -61,6 +61,8 @@ pub struct Inner {
     bulk: HashMap<String, content::BulkOp>,
     bulk_started: u64,
     bulk_downloads: std::sync::atomic::AtomicUsize,
+    /// Webhook subscriptions per shop: (topic, address).
+    webhooks: HashMap<String, Vec<(String, String)>>,
 }
 
 impl Inner {
@@ -110,6 +112,7 @@ impl FakeShopify {
                 post(oauth::access_token),
             )
             .route("/bulk-results/{file}", get(content::bulk_result))
+            .route("/_sandbox/{shop}/{action}", post(sandbox))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -154,6 +157,17 @@ impl FakeShopify {
     }
 
     /// Every request received so far.
+    /// The shop's webhook subscriptions: (topic, address).
+    pub fn webhook_subscriptions(&self, domain: &str) -> Vec<(String, String)> {
+        self.inner
+            .lock()
+            .unwrap()
+            .webhooks
+            .get(domain)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.inner.lock().unwrap().received.clone()
     }
@@ -226,4 +240,51 @@ async fn misbehave(inner: &Shared, shop: &str) -> Option<Response> {
         Some(fault) => faults::serve(fault).await,
         None => None,
     }
+}
+
+/// `POST /_sandbox/{shop}/{action}`: what a merchant does in the Shopify admin, for trying the
+/// connector's health checks by hand — `revoke` (the app's tokens and client secret stop
+/// working), `restore` (they work again), `freeze` (402, an unpaid bill), `thaw`,
+/// `prefix?value=US-` (the order-number prefix changes).
+async fn sandbox(
+    axum::extract::State(inner): axum::extract::State<Shared>,
+    axum::extract::Path((shop, action)): axum::extract::Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    use axum::response::IntoResponse;
+    let mut guard = inner.lock().unwrap();
+    let Some(record) = guard.shops.get_mut(&shop) else {
+        return (axum::http::StatusCode::NOT_FOUND, "no such shop").into_response();
+    };
+    match action.as_str() {
+        "revoke" => {
+            let tokens: Vec<String> = record
+                .access_tokens
+                .drain(..)
+                .chain(record.issued_tokens.drain(..))
+                .collect();
+            record.revoked.extend(tokens);
+            if let Some(client) = record.client.take() {
+                record.revoked_client = Some(client);
+            }
+        }
+        "restore" => {
+            let tokens: Vec<String> = record.revoked.drain(..).collect();
+            record.access_tokens.extend(tokens);
+            if let Some(client) = record.revoked_client.take() {
+                record.client = Some(client);
+            }
+        }
+        "freeze" => record.outage = Some(402),
+        "thaw" => record.outage = None,
+        "prefix" => record.order_number_prefix = query.get("value").cloned().unwrap_or_default(),
+        _ => {
+            return (
+                axum::http::StatusCode::NOT_FOUND,
+                "actions: revoke, restore, freeze, thaw, prefix?value=",
+            )
+                .into_response()
+        }
+    }
+    axum::Json(serde_json::json!({"shop": shop, "done": action})).into_response()
 }

@@ -48,6 +48,9 @@ pub struct FakeShop {
     pub bulk_style: BulkStyle,
     /// Customer order pages always claim a next page at the same cursor (a malformed answer).
     pub stuck_paging: bool,
+    /// Tokens and client credentials taken away by the sandbox's `revoke`.
+    pub revoked: Vec<String>,
+    pub revoked_client: Option<(String, String)>,
 }
 
 impl FakeShop {
@@ -91,6 +94,8 @@ impl FakeShop {
             outage: None,
             bulk_style: BulkStyle::Sorted,
             stuck_paging: false,
+            revoked: Vec::new(),
+            revoked_client: None,
         }
     }
 

@@ -66,3 +66,31 @@ macro_rules! knowledge_backends {
         )*
     };
 }
+
+/// [`both_backends!`] for apps with connection health ([`tests::app::TestApp::with_health`]).
+#[macro_export]
+macro_rules! health_backends {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn scenario($app: tests::app::TestApp) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn in_memory() {
+                    scenario(tests::app::TestApp::with_health(tests::app::Backend::Memory).await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_moto() {
+                    if !tests::local_aws::available(concat!(module_path!(), "::on_moto")) {
+                        return;
+                    }
+                    scenario(tests::app::TestApp::with_health(tests::app::Backend::Moto).await).await;
+                }
+            }
+        )*
+    };
+}

@@ -1,0 +1,17 @@
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let ports = shared::health::check::HealthPorts::from_env().await?;
+    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        let deadline = health_check::deadline(event.context.deadline);
+        let ports = &ports;
+        async move {
+            health_check::handle(ports, event.payload, deadline)
+                .await
+                .map_err(Error::from)
+        }
+    }))
+    .await
+}

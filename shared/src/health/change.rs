@@ -1,0 +1,288 @@
+//! Status-change events: what changed about a store, why, and what the merchant should do,
+//! delivered through an outbox on the store's own record.
+//!
+//! A write that changes a store's `status`, `granted_scopes`, order-number prefix/suffix or
+//! warnings appends a [`StatusChanged`] (with a fresh `change_id`) to the record's `outbox` in
+//! the same conditional write. [`flush`] then puts the outbox's events on the bus and removes
+//! them from the record, conditionally on the version it read. So a change is announced once:
+//! a crash between the write and the put leaves the change in the outbox for the next flush
+//! (any check or webhook of the store, or the next health-check cycle), and a crash between the
+//! put and the removal repeats the same `change_id`, which consumers use to drop the repeat.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::deadline::Deadline;
+use crate::domain::{OrganizationId, ShopDomain};
+use crate::knowledge::ports::{EventError, EventPublisher};
+use crate::lifecycle::{new_id, Storage};
+use crate::shopify::Warning;
+use crate::store::{Expect, Slot, StoreError, StoreRecord, StoreStatus};
+
+/// The `detail-type` of a store status change.
+pub const STATUS_CHANGED_DETAIL_TYPE: &str = "Shopify Store Status Changed";
+
+/// Rounds of [`flush`] against concurrent writers of the record.
+const FLUSH_ROUNDS: usize = 8;
+
+/// Who noticed a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectedBy {
+    /// The scheduled `health-check`.
+    HealthCheck,
+    /// A Shopify webhook (`app/uninstalled`, `shop/update`).
+    Webhook,
+    /// `GET /shopify/stores/{shop}?verify=true`.
+    Verify,
+    /// An AI lookup or sidebar request that met a revoked token.
+    Lookup,
+    /// New credentials pasted for a connected store.
+    Rotation,
+}
+
+/// The detail of `Shopify Store Status Changed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChanged {
+    /// One id per change; a repeated delivery carries the same id.
+    pub change_id: String,
+    pub org_id: OrganizationId,
+    pub shop_domain: ShopDomain,
+    pub old_status: StoreStatus,
+    pub new_status: StoreStatus,
+    /// What changed: `status`, `granted_scopes`, `order_number_prefix`,
+    /// `order_number_suffix`, `warnings`.
+    pub changed: Vec<String>,
+    /// Why, as a code and a sentence for the merchant.
+    pub reason: Warning,
+    /// What the merchant should do (the README's troubleshooting wording for `reason.code`).
+    pub fix: String,
+    pub detected_by: DetectedBy,
+    /// The store after the change.
+    pub granted_scopes: Vec<String>,
+    pub order_number_prefix: String,
+    pub order_number_suffix: String,
+    pub warnings: Vec<Warning>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// What the merchant should do about a store reason `code`. The README's "Store status changes"
+/// table says the same, word for word (a test holds them together).
+pub fn fix_for(code: &str) -> &'static str {
+    match code {
+        "invalid_credentials" => "Paste the store's current credentials in the dashboard (a new Admin API access token, or the Dev Dashboard app's client ID and secret); if the app was uninstalled, install it again first.",
+        "missing_scopes" => "Add the missing scopes to the app's configuration, reinstall or release the app, then verify the store in the dashboard.",
+        "shop_unavailable" => "Settle the store's bill or lift its lock in the Shopify admin, then verify the store in the dashboard.",
+        "orders_limited_to_60_days" => "Grant the read_all_orders scope to the app (Shopify asks for a reason), then verify the store in the dashboard.",
+        "order_number_format_changed" => "Nothing to do: lookups route order numbers by the new prefix and suffix from now on.",
+        "connected" => "Nothing to do: lookups use the store again.",
+        "scopes_changed" => "Nothing to do unless a feature stopped working; verify the store in the dashboard to see its warnings.",
+        _ => "Verify the store in the dashboard and follow the warning it shows.",
+    }
+}
+
+/// Every code [`fix_for`] knows, for the docs test.
+pub const REASON_CODES: [&str; 7] = [
+    "invalid_credentials",
+    "missing_scopes",
+    "shop_unavailable",
+    "orders_limited_to_60_days",
+    "order_number_format_changed",
+    "connected",
+    "scopes_changed",
+];
+
+fn status_code(status: StoreStatus) -> &'static str {
+    match status {
+        StoreStatus::Connected => "connected",
+        StoreStatus::InvalidCredentials => "invalid_credentials",
+        StoreStatus::MissingScopes => "missing_scopes",
+        StoreStatus::ShopUnavailable => "shop_unavailable",
+    }
+}
+
+fn codes(warnings: &[Warning]) -> BTreeSet<&str> {
+    warnings.iter().map(|w| w.code.as_str()).collect()
+}
+
+impl StatusChanged {
+    /// The change from `before` to `after`, if anything the platform cares about changed.
+    pub fn between(before: &StoreRecord, after: &StoreRecord, by: DetectedBy) -> Option<Self> {
+        let scopes = |r: &StoreRecord| r.granted_scopes.iter().cloned().collect::<BTreeSet<_>>();
+        let mut changed = Vec::new();
+        if before.status != after.status {
+            changed.push("status");
+        }
+        if scopes(before) != scopes(after) {
+            changed.push("granted_scopes");
+        }
+        if before.order_number_prefix != after.order_number_prefix {
+            changed.push("order_number_prefix");
+        }
+        if before.order_number_suffix != after.order_number_suffix {
+            changed.push("order_number_suffix");
+        }
+        if codes(&before.warnings) != codes(&after.warnings) {
+            changed.push("warnings");
+        }
+        if changed.is_empty() {
+            return None;
+        }
+        let reason = Self::reason(before, after);
+        Some(Self {
+            change_id: new_id(),
+            org_id: after.org_id.clone(),
+            shop_domain: after.shop_domain.clone(),
+            old_status: before.status,
+            new_status: after.status,
+            changed: changed.into_iter().map(String::from).collect(),
+            fix: fix_for(&reason.code).to_owned(),
+            reason,
+            detected_by: by,
+            granted_scopes: after.granted_scopes.clone(),
+            order_number_prefix: after.order_number_prefix.clone(),
+            order_number_suffix: after.order_number_suffix.clone(),
+            warnings: after.warnings.clone(),
+            occurred_at: Utc::now(),
+        })
+    }
+
+    fn reason(before: &StoreRecord, after: &StoreRecord) -> Warning {
+        let warning = |code: &str, message: String| Warning {
+            code: code.into(),
+            message,
+        };
+        if after.status != StoreStatus::Connected {
+            let code = status_code(after.status);
+            if let Some(found) = after.warnings.iter().find(|w| w.code == code) {
+                return found.clone();
+            }
+            return warning(code, format!("The store's status is now {code}."));
+        }
+        if before.status != StoreStatus::Connected {
+            return warning(
+                "connected",
+                "Shopify accepts the store's credentials again and every required scope is granted.".into(),
+            );
+        }
+        if before.order_number_prefix != after.order_number_prefix
+            || before.order_number_suffix != after.order_number_suffix
+        {
+            return warning(
+                "order_number_format_changed",
+                format!(
+                    "Order numbers now look like {}1001{} (they looked like {}1001{}).",
+                    after.order_number_prefix,
+                    after.order_number_suffix,
+                    before.order_number_prefix,
+                    before.order_number_suffix
+                ),
+            );
+        }
+        let old = codes(&before.warnings);
+        if let Some(added) = after
+            .warnings
+            .iter()
+            .find(|w| !old.contains(w.code.as_str()))
+        {
+            return added.clone();
+        }
+        warning(
+            "scopes_changed",
+            format!(
+                "The app's access scopes changed; granted now: {}.",
+                after.granted_scopes.join(", ")
+            ),
+        )
+    }
+}
+
+/// `after` with the change from `before` (if any) added to its outbox.
+pub fn with_change(before: &StoreRecord, mut after: StoreRecord, by: DetectedBy) -> StoreRecord {
+    if let Some(change) = StatusChanged::between(before, &after, by) {
+        tracing::info!(
+            org_id = %after.org_id,
+            shop = %after.shop_domain,
+            change_id = %change.change_id,
+            old_status = ?change.old_status,
+            new_status = ?change.new_status,
+            reason = %change.reason.code,
+            "store status changed"
+        );
+        after.outbox.push(change);
+    }
+    after
+}
+
+/// Why an outbox could not be flushed; what is left stays for the next flush.
+#[derive(Debug, thiserror::Error)]
+pub enum FlushError {
+    #[error(transparent)]
+    Events(#[from] EventError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Puts the events waiting in the store's outbox and removes them from the record. Answers how
+/// many were put. Safe to run concurrently: a record written meanwhile keeps its own new
+/// changes, and an event put twice carries the same `change_id`.
+pub async fn flush(
+    storage: &Storage,
+    events: &dyn EventPublisher,
+    deadline: &Deadline,
+    org: &OrganizationId,
+    shop: &ShopDomain,
+) -> Result<usize, FlushError> {
+    let mut put: BTreeSet<String> = BTreeSet::new();
+    for _ in 0..FLUSH_ROUNDS {
+        let Slot::Live(record) = deadline.run(storage.stores.slot(org, shop)).await? else {
+            return Ok(put.len());
+        };
+        if record.outbox.is_empty() {
+            return Ok(put.len());
+        }
+        for change in &record.outbox {
+            if put.contains(&change.change_id) {
+                continue;
+            }
+            deadline.run(events.store_status_changed(change)).await?;
+            put.insert(change.change_id.clone());
+        }
+        let mut cleared = record.clone();
+        cleared.outbox.retain(|c| !put.contains(&c.change_id));
+        cleared.version = record.version + 1;
+        cleared.write_id = new_id();
+        match deadline
+            .run(
+                storage
+                    .stores
+                    .put_live(&cleared, Expect::Version(record.version)),
+            )
+            .await
+        {
+            Ok(()) => return Ok(put.len()),
+            Err(StoreError::Conflict) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(put.len())
+}
+
+/// [`flush`], logging instead of failing: the outbox keeps what could not be put.
+pub async fn flush_logged(
+    storage: &Storage,
+    events: Option<&Arc<dyn EventPublisher>>,
+    deadline: &Deadline,
+    org: &OrganizationId,
+    shop: &ShopDomain,
+) {
+    let Some(events) = events else {
+        return;
+    };
+    if let Err(error) = flush(storage, events.as_ref(), deadline, org, shop).await {
+        tracing::warn!(org_id = %org, shop = %shop, %error, "status change events stay in the outbox");
+    }
+}

@@ -1,0 +1,533 @@
+//! The scheduled health check: every connected store re-validated as `?verify=true` does, once
+//! per interval, spread over the interval, without any invocation growing with the number of
+//! stores.
+//!
+//! **Cycle.** The schedule starts a cycle (an item in the stores table) and handles its first
+//! page. Each *tick* reads one page of the stores table, queues it as one *check* job, records
+//! the page in the cycle (conditionally on the page it handled, so a duplicate delivery
+//! changes nothing), and queues the next tick. Ticks are spaced so the pages of the previous
+//! cycle's size end within 90% of the interval; pages beyond that follow at once. A cycle the
+//! next schedule finds unfinished is superseded (its ticks stop).
+//!
+//! **Check jobs.** A job holds up to a page of stores. The worker re-reads each store, skips
+//! it when it was verified within [`HealthConfig::fresh_for`] (by a merchant, a webhook or an
+//! earlier delivery of the same job), and checks the rest a few at a time. Stores it has no
+//! time left for go back to the queue as a new job, so an invocation never runs past its
+//! deadline. A check costs one token exchange (client credentials) and one 5-point query per
+//! store per interval, and is deferred when this container saw the store's bucket below half.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+
+use crate::deadline::Deadline;
+use crate::domain::{OrganizationId, ShopDomain};
+use crate::health::change::{flush_logged, DetectedBy, StatusChanged};
+use crate::health::repo::{Cycle, HealthRepository};
+use crate::knowledge::ports::{EventPublisher, QueueError};
+use crate::lifecycle::{new_id, verify_record, Storage, VerifyError};
+use crate::shopify::ShopifyClient;
+use crate::store::{StoreError, StoreRecord, StoreRepository};
+
+/// Settings of the health check.
+#[derive(Clone, Copy, Debug)]
+pub struct HealthConfig {
+    /// How often every store is checked (`HEALTH_CHECK_INTERVAL_SECS`, the schedule's rate).
+    pub interval: Duration,
+    /// Stores per page and per check job.
+    pub page_size: usize,
+    /// Stores checked at once by one invocation.
+    pub concurrency: usize,
+    /// A store verified more recently than this is not checked again.
+    pub fresh_for: Duration,
+    /// The time one check may take; a job stops starting checks when less than this is left.
+    pub check_budget: Duration,
+}
+
+impl HealthConfig {
+    /// The defaults for an interval: pages of 100, 8 at a time, fresh for half the interval.
+    pub fn for_interval(interval: Duration) -> Self {
+        Self {
+            interval,
+            page_size: 100,
+            concurrency: 8,
+            fresh_for: interval / 2,
+            check_budget: Duration::from_secs(20),
+        }
+    }
+}
+
+/// One store, by key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreKey {
+    pub org_id: OrganizationId,
+    pub shop_domain: ShopDomain,
+}
+
+/// A message on the health queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HealthJob {
+    /// Queue page `page` of cycle `cycle_id` (its cursor is in the cycle).
+    Tick { cycle_id: String, page: u64 },
+    /// Check these stores; `force` checks even a store verified moments ago (a `shop/update`
+    /// webhook says it changed).
+    Check {
+        stores: Vec<StoreKey>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        force: bool,
+    },
+}
+
+/// `HEALTH_QUEUE_URL`.
+#[async_trait]
+pub trait HealthQueue: Send + Sync {
+    /// Queues `job`, delivered after `delay` (at most 15 minutes).
+    async fn send(&self, job: &HealthJob, delay: Duration) -> Result<(), QueueError>;
+}
+
+/// What checking one store came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Checked; nothing changed.
+    Unchanged,
+    /// Checked; the store's status, scopes, format or warnings changed (and were announced).
+    Changed,
+    /// Shopify's answer said nothing about the store (down, throttled, out of time), or its
+    /// bucket was low: checked again next cycle.
+    Deferred,
+    /// Storage failed; checked again next cycle.
+    Failed,
+}
+
+/// Checks one store: the live check and recording its outcome.
+#[async_trait]
+pub trait Checker: Send + Sync {
+    async fn check(&self, record: StoreRecord, deadline: Deadline) -> Outcome;
+
+    /// Announces status changes left in a store's outbox (a crash after the write).
+    async fn flush(&self, record: &StoreRecord, deadline: &Deadline);
+}
+
+/// The real [`Checker`]: [`verify_record`] against Shopify, recording through the lifecycle
+/// protocol and announcing through the outbox.
+pub struct LiveChecker {
+    pub storage: Storage,
+    pub shopify: ShopifyClient,
+    pub events: Option<Arc<dyn EventPublisher>>,
+}
+
+#[async_trait]
+impl Checker for LiveChecker {
+    async fn check(&self, record: StoreRecord, deadline: Deadline) -> Outcome {
+        if let Some(reading) = self.shopify.bucket(&record.shop_domain) {
+            if reading.available_now() < reading.status.maximum_available / 2.0 {
+                return Outcome::Deferred;
+            }
+        }
+        let before = record.clone();
+        match verify_record(
+            &self.storage,
+            &self.shopify,
+            self.events.as_ref(),
+            deadline,
+            record,
+            DetectedBy::HealthCheck,
+        )
+        .await
+        {
+            Ok(after)
+                if StatusChanged::between(&before, &after, DetectedBy::HealthCheck).is_some() =>
+            {
+                Outcome::Changed
+            }
+            Ok(_) => Outcome::Unchanged,
+            Err(VerifyError::Shopify(error)) => {
+                tracing::info!(shop = %before.shop_domain, %error, "health check deferred");
+                Outcome::Deferred
+            }
+            Err(VerifyError::Lifecycle(error)) => {
+                tracing::warn!(shop = %before.shop_domain, %error, "health check could not record its finding");
+                Outcome::Failed
+            }
+        }
+    }
+
+    async fn flush(&self, record: &StoreRecord, deadline: &Deadline) {
+        flush_logged(
+            &self.storage,
+            self.events.as_ref(),
+            deadline,
+            &record.org_id,
+            &record.shop_domain,
+        )
+        .await;
+    }
+}
+
+/// Everything the health check runs on.
+#[derive(Clone)]
+pub struct HealthPorts {
+    pub stores: Arc<dyn StoreRepository>,
+    pub repo: Arc<dyn HealthRepository>,
+    pub queue: Arc<dyn HealthQueue>,
+    pub checker: Arc<dyn Checker>,
+    pub config: HealthConfig,
+}
+
+impl HealthPorts {
+    /// The real adapters: the stores table, `HEALTH_QUEUE_URL`, Shopify, the event bus.
+    pub fn from_sdk(
+        config: &crate::Config,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let services = crate::Services::from_sdk(config, sdk);
+        let url = config
+            .health
+            .queue_url
+            .clone()
+            .ok_or(crate::config::ConfigError::Missing("HEALTH_QUEUE_URL"))?;
+        Ok(Self {
+            stores: services.storage.stores.clone(),
+            repo: Arc::new(crate::health::repo::DynamoHealth::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                config.stores_table.clone(),
+            )),
+            queue: Arc::new(crate::knowledge::aws::SqsQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                url,
+            )),
+            checker: Arc::new(LiveChecker {
+                storage: services.storage.clone(),
+                shopify: services.shopify.clone(),
+                events: services.events.clone(),
+            }),
+            config: HealthConfig::for_interval(config.health.interval),
+        })
+    }
+
+    /// [`HealthPorts::from_sdk`] from the environment.
+    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let config = crate::Config::from_env()?;
+        let sdk = crate::aws::sdk_config().await;
+        Self::from_sdk(&config, &sdk)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl From<crate::deadline::TimedOut> for HealthError {
+    fn from(e: crate::deadline::TimedOut) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// What a tick did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Stores queued for checking.
+    pub queued: usize,
+    /// The delay of the next tick, if there is a next page.
+    pub next_in: Option<Duration>,
+    /// The tick was a duplicate or belonged to a superseded cycle.
+    pub stale: bool,
+}
+
+/// The schedule: starts a new cycle (superseding an unfinished one) and handles its first page.
+pub async fn start(
+    ports: &HealthPorts,
+    now: DateTime<Utc>,
+    deadline: &Deadline,
+) -> Result<TickReport, HealthError> {
+    let previous = deadline.run(ports.repo.cycle()).await?;
+    if let Some(p) = previous.as_ref().filter(|p| p.finished_at.is_none()) {
+        tracing::warn!(cycle_id = %p.cycle_id, pages = p.pages, "the previous health check cycle had not finished; starting a new one");
+    }
+    let cycle = Cycle {
+        cycle_id: new_id(),
+        started_at: now,
+        finished_at: None,
+        pages: 0,
+        stores: 0,
+        next_cursor: None,
+        expected_pages: previous
+            .as_ref()
+            .map(|p| {
+                if p.finished_at.is_some() {
+                    p.pages
+                } else {
+                    p.pages.max(p.expected_pages)
+                }
+            })
+            .unwrap_or(0),
+    };
+    deadline
+        .run(ports.repo.put_cycle(&cycle, previous.as_ref()))
+        .await?;
+    tracing::info!(cycle_id = %cycle.cycle_id, expected_pages = cycle.expected_pages, "health check cycle started");
+    tick(ports, &cycle.cycle_id, 0, 1, now, deadline).await
+}
+
+/// How long to wait before page `next` of `cycle`: the expected pages spread over 90% of the
+/// interval from the cycle's start; pages beyond the expected ones follow at once.
+pub fn spacing(cycle: &Cycle, next: u64, interval: Duration, now: DateTime<Utc>) -> Duration {
+    if cycle.expected_pages == 0 || next >= cycle.expected_pages {
+        return Duration::ZERO;
+    }
+    let span = interval.mul_f64(0.9);
+    let due = cycle.started_at
+        + chrono::Duration::from_std(span.mul_f64(next as f64 / cycle.expected_pages as f64))
+            .unwrap_or_default();
+    (due - now)
+        .to_std()
+        .unwrap_or_default()
+        .min(Duration::from_secs(900))
+}
+
+/// One page of a cycle: queue its stores, record it, queue the next tick. `receives` is the
+/// message's receive count: a redelivered tick whose page was recorded queues the next tick
+/// again (the first delivery may have stopped before doing so).
+pub async fn tick(
+    ports: &HealthPorts,
+    cycle_id: &str,
+    page: u64,
+    receives: u32,
+    now: DateTime<Utc>,
+    deadline: &Deadline,
+) -> Result<TickReport, HealthError> {
+    let Some(cycle) = deadline.run(ports.repo.cycle()).await? else {
+        return Ok(TickReport {
+            stale: true,
+            ..TickReport::default()
+        });
+    };
+    if cycle.cycle_id != cycle_id {
+        return Ok(TickReport {
+            stale: true,
+            ..TickReport::default()
+        });
+    }
+    if cycle.pages == page + 1 && receives > 1 && cycle.finished_at.is_none() {
+        // Recorded by an earlier delivery that stopped before queueing the next tick.
+        let next_in = spacing(&cycle, page + 1, ports.config.interval, now);
+        let next = HealthJob::Tick {
+            cycle_id: cycle_id.to_owned(),
+            page: page + 1,
+        };
+        deadline.run(ports.queue.send(&next, next_in)).await?;
+        return Ok(TickReport {
+            queued: 0,
+            next_in: Some(next_in),
+            stale: true,
+        });
+    }
+    if cycle.pages != page || cycle.finished_at.is_some() {
+        return Ok(TickReport {
+            stale: true,
+            ..TickReport::default()
+        });
+    }
+    let (records, next_cursor) = deadline
+        .run(
+            ports
+                .stores
+                .scan(cycle.next_cursor.as_deref(), ports.config.page_size),
+        )
+        .await?;
+    let keys: Vec<StoreKey> = records
+        .iter()
+        .map(|r| StoreKey {
+            org_id: r.org_id.clone(),
+            shop_domain: r.shop_domain.clone(),
+        })
+        .collect();
+    if !keys.is_empty() {
+        deadline
+            .run(ports.queue.send(
+                &HealthJob::Check {
+                    stores: keys.clone(),
+                    force: false,
+                },
+                Duration::ZERO,
+            ))
+            .await?;
+    }
+    let mut recorded = cycle.clone();
+    recorded.pages = page + 1;
+    recorded.stores += keys.len() as u64;
+    recorded.next_cursor = next_cursor.clone();
+    if next_cursor.is_none() {
+        recorded.finished_at = Some(now);
+    }
+    match deadline
+        .run(ports.repo.put_cycle(&recorded, Some(&cycle)))
+        .await
+    {
+        Ok(()) => {}
+        // A duplicate delivery of this tick recorded the page first.
+        Err(StoreError::Conflict) => {
+            return Ok(TickReport {
+                stale: true,
+                ..TickReport::default()
+            })
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let next_in = match next_cursor {
+        Some(_) => {
+            let next_in = spacing(&recorded, page + 1, ports.config.interval, now);
+            let next = HealthJob::Tick {
+                cycle_id: cycle_id.to_owned(),
+                page: page + 1,
+            };
+            deadline.run(ports.queue.send(&next, next_in)).await?;
+            Some(next_in)
+        }
+        None => {
+            tracing::info!(
+                cycle_id,
+                pages = recorded.pages,
+                stores = recorded.stores,
+                "health check cycle queued every store"
+            );
+            None
+        }
+    };
+    Ok(TickReport {
+        queued: keys.len(),
+        next_in,
+        stale: false,
+    })
+}
+
+/// What a check job did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    pub checked: usize,
+    pub changed: usize,
+    /// Verified recently, or no longer connected.
+    pub skipped: usize,
+    pub deferred: usize,
+    pub failed: usize,
+    /// Stores put back on the queue for lack of time.
+    pub requeued: usize,
+}
+
+/// Checks the stores of one job, a few at a time, within `deadline`; what there is no time for
+/// goes back to the queue.
+pub async fn check(
+    ports: &HealthPorts,
+    stores: Vec<StoreKey>,
+    force: bool,
+    now: DateTime<Utc>,
+    deadline: &Deadline,
+) -> Result<CheckReport, HealthError> {
+    let config = ports.config;
+    let fresh_for = chrono::Duration::from_std(config.fresh_for).unwrap_or_default();
+    let outcomes: Vec<Option<Option<Outcome>>> = stream::iter(stores.clone())
+        .map(|key: StoreKey| {
+            async move {
+                if deadline.remaining() < config.check_budget {
+                    return None;
+                }
+                let record = match deadline
+                    .run(ports.stores.get(&key.org_id, &key.shop_domain))
+                    .await
+                {
+                    Ok(Some(record)) => record,
+                    Ok(None) => return Some(None),
+                    Err(error) => {
+                        tracing::warn!(shop = %key.shop_domain, %error, "cannot read the store to check it");
+                        return Some(Some(Outcome::Failed));
+                    }
+                };
+                let budget = deadline.within(config.check_budget);
+                if !force && record.last_verified_at > now - fresh_for {
+                    if !record.outbox.is_empty() {
+                        ports.checker.flush(&record, &budget).await;
+                    }
+                    return Some(None);
+                }
+                Some(Some(ports.checker.check(record, budget).await))
+            }
+        })
+        .buffered(config.concurrency.max(1))
+        .collect()
+        .await;
+    let mut report = CheckReport::default();
+    let mut rest = Vec::new();
+    for (key, outcome) in stores.into_iter().zip(outcomes) {
+        match outcome {
+            None => rest.push(key),
+            Some(None) => report.skipped += 1,
+            Some(Some(outcome)) => {
+                report.checked += 1;
+                match outcome {
+                    Outcome::Unchanged => {}
+                    Outcome::Changed => report.changed += 1,
+                    Outcome::Deferred => report.deferred += 1,
+                    Outcome::Failed => report.failed += 1,
+                }
+            }
+        }
+    }
+    if !rest.is_empty() {
+        report.requeued = rest.len();
+        ports
+            .queue
+            .send(
+                &HealthJob::Check {
+                    stores: rest,
+                    force,
+                },
+                Duration::ZERO,
+            )
+            .await?;
+    }
+    Ok(report)
+}
+
+/// [`HealthQueue`] in memory (fast tests and the simulation): jobs with their delays, in the
+/// order sent.
+#[derive(Default)]
+pub struct MemoryHealthQueue {
+    jobs: std::sync::Mutex<std::collections::VecDeque<(HealthJob, Duration)>>,
+}
+
+impl MemoryHealthQueue {
+    /// The oldest job and its delay.
+    pub fn take(&self) -> Option<(HealthJob, Duration)> {
+        self.jobs.lock().unwrap().pop_front()
+    }
+
+    /// Puts a job back at the front (a failed delivery).
+    pub fn put_back(&self, job: HealthJob) {
+        self.jobs.lock().unwrap().push_front((job, Duration::ZERO));
+    }
+
+    pub fn len(&self) -> usize {
+        self.jobs.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl HealthQueue for MemoryHealthQueue {
+    async fn send(&self, job: &HealthJob, delay: Duration) -> Result<(), QueueError> {
+        self.jobs.lock().unwrap().push_back((job.clone(), delay));
+        Ok(())
+    }
+}

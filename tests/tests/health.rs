@@ -1,0 +1,400 @@
+//! Connection health: the scheduled health check, status-change events (exactly one per
+//! change, from every detector), lookups that meet a revoked token, and Shopify's webhooks.
+//! Every scenario runs on both backends: in memory, and on moto (DynamoDB, Secrets Manager,
+//! SQS, EventBridge through the real SDK clients).
+
+mod common;
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use shared::domain::OrganizationId;
+use shared::health::change::fix_for;
+use shared::health::webhook::sign;
+use shared::store::{Expect, StoreRecord};
+use tests::app::{TestApp, WEBHOOK_BASE};
+use tests::events::HttpEvent;
+use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeShop};
+
+const TOKEN: &str = "shpat_health_00000000000000000000000";
+const NEW_TOKEN: &str = "shpat_health_11111111111111111111111";
+const US: &str = "demo-us.myshopify.com";
+const UK: &str = "demo-uk.myshopify.com";
+const CLIENT_ID: &str = "uk-client-id";
+const SECRET: &str = "uk-client-secret-one";
+const NEW_SECRET: &str = "uk-client-secret-two";
+const JANE: &str = "jane@example.com";
+
+async fn connect_us(app: &TestApp) {
+    app.shopify.add_shop(
+        FakeShop::new("demo-us")
+            .with_token(TOKEN)
+            .with_token(NEW_TOKEN)
+            .with_customer(FakeCustomer::new(7001, "Jane Doe", JANE))
+            .with_order(FakeOrder::new("#1001", "2026-11-01T10:00:00Z", JANE)),
+    );
+    let (status, body) = app
+        .connect(json!({"shop_domain": "demo-us", "access_token": TOKEN}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+async fn connect_uk(app: &TestApp) {
+    app.shopify.add_shop(
+        FakeShop::new("demo-uk")
+            .with_prefix("UK-")
+            .with_client(CLIENT_ID, SECRET),
+    );
+    let (status, body) = app
+        .connect(json!({"shop_domain": "demo-uk", "client_id": CLIENT_ID, "client_secret": SECRET}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+async fn record(app: &TestApp, shop: &str) -> StoreRecord {
+    app.records()
+        .await
+        .into_iter()
+        .find(|r| r.shop_domain.as_str() == shop)
+        .unwrap_or_else(|| panic!("{shop} is connected"))
+}
+
+async fn changes(app: &TestApp) -> Vec<Value> {
+    app.health().status_changes().await
+}
+
+/// The one event so far, checked for what every event carries.
+async fn only_change(app: &TestApp, shop: &str) -> Value {
+    let changes = changes(app).await;
+    assert_eq!(changes.len(), 1, "exactly one event: {changes:#?}");
+    let change = changes[0].clone();
+    assert_eq!(change["org_id"], app.org);
+    assert_eq!(change["shop_domain"], shop);
+    let code = change["reason"]["code"].as_str().unwrap();
+    assert_eq!(change["fix"], fix_for(code), "the README's fix for {code}");
+    assert!(!change["change_id"].as_str().unwrap().is_empty());
+    assert!(
+        !change.to_string().contains(TOKEN),
+        "no credential in an event"
+    );
+    change
+}
+
+/// A delivery as Shopify sends it: the body signed with `secret`.
+fn webhook(app: &TestApp, topic: &str, id: &str, body: &str, secret: Option<&str>) -> HttpEvent {
+    let mut event = HttpEvent::new("POST", "/shopify/webhooks")
+        .query("org_id", &app.org)
+        .header("X-Shopify-Topic", topic)
+        .header("X-Shopify-Shop-Domain", UK)
+        .header("X-Shopify-Webhook-Id", id)
+        .header("X-Shopify-API-Version", "2026-10")
+        .header("X-Shopify-Triggered-At", &Utc::now().to_rfc3339())
+        .raw_body(body);
+    if let Some(secret) = secret {
+        event = event.header("X-Shopify-Hmac-Sha256", &sign(body.as_bytes(), secret));
+    }
+    event
+}
+
+async fn deliver(app: &TestApp, event: HttpEvent) -> (u16, Value) {
+    let ports = app.health().webhook_ports(&app.services);
+    app.call(
+        move |_, req| {
+            let ports = ports.clone();
+            async move { webhooks::handle(&ports, req).await }
+        },
+        event,
+    )
+    .await
+}
+
+const UNINSTALLED: &str =
+    r#"{"id":690933842,"name":"Demo UK","myshopify_domain":"demo-uk.myshopify.com"}"#;
+
+health_backends! {
+    async fn a_revoked_token_is_found_by_the_health_check_with_one_event(app: TestApp) {
+        connect_us(&app).await;
+        app.health().run_cycle().await;
+        assert!(changes(&app).await.is_empty(), "a healthy store changes nothing");
+
+        app.shopify.update_shop(US, |s| s.access_tokens.retain(|t| t != TOKEN));
+        app.health().run_cycle().await;
+        assert_eq!(record(&app, US).await.status, shared::store::StoreStatus::InvalidCredentials);
+        let change = only_change(&app, US).await;
+        assert_eq!((change["old_status"].as_str(), change["new_status"].as_str()), (Some("connected"), Some("invalid_credentials")));
+        assert_eq!(change["reason"]["code"], "invalid_credentials");
+        assert_eq!(change["detected_by"], "health_check");
+        assert!(change["changed"].as_array().unwrap().contains(&json!("status")));
+
+        // Checked again, still broken: no second event.
+        app.health().run_cycle().await;
+        assert_eq!(changes(&app).await.len(), 1);
+
+        // The merchant pastes a new token: mended, and announced once.
+        let (status, _) = app.connect(json!({"shop_domain": "demo-us", "access_token": NEW_TOKEN})).await;
+        assert_eq!(status, 200);
+        let all = changes(&app).await;
+        assert_eq!(all.len(), 2, "{all:#?}");
+        assert_eq!((all[1]["new_status"].as_str(), all[1]["reason"]["code"].as_str(), all[1]["detected_by"].as_str()), (Some("connected"), Some("connected"), Some("rotation")));
+        assert!(record(&app, US).await.outbox.is_empty(), "nothing left to announce");
+    }
+
+    async fn a_removed_scope_is_found_by_the_health_check_with_one_event(app: TestApp) {
+        connect_us(&app).await;
+        app.shopify.update_shop(US, |s| s.scopes.retain(|scope| scope != "read_customers"));
+        app.health().run_cycle().await;
+        app.health().run_cycle().await;
+        let stored = record(&app, US).await;
+        assert_eq!(stored.status, shared::store::StoreStatus::MissingScopes);
+        assert!(!stored.granted_scopes.contains(&"read_customers".to_owned()));
+        let change = only_change(&app, US).await;
+        assert_eq!(change["new_status"], "missing_scopes");
+        assert_eq!(change["reason"]["code"], "missing_scopes");
+        assert!(change["reason"]["message"].as_str().unwrap().contains("read_customers"));
+        let changed = change["changed"].as_array().unwrap();
+        assert!(changed.contains(&json!("status")) && changed.contains(&json!("granted_scopes")), "{changed:?}");
+    }
+
+    async fn a_frozen_shop_is_found_by_the_health_check_with_one_event(app: TestApp) {
+        connect_us(&app).await;
+        app.shopify.update_shop(US, |s| s.outage = Some(402));
+        app.health().run_cycle().await;
+        app.health().run_cycle().await;
+        assert_eq!(record(&app, US).await.status, shared::store::StoreStatus::ShopUnavailable);
+        let change = only_change(&app, US).await;
+        assert_eq!((change["new_status"].as_str(), change["reason"]["code"].as_str()), (Some("shop_unavailable"), Some("shop_unavailable")));
+
+        // Shopify itself failing says nothing about the store: no change, no event.
+        app.shopify.update_shop(US, |s| s.outage = Some(503));
+        app.health().run_cycle().await;
+        assert_eq!(record(&app, US).await.status, shared::store::StoreStatus::ShopUnavailable);
+        assert_eq!(changes(&app).await.len(), 1);
+    }
+
+    async fn a_changed_prefix_is_found_by_the_health_check_and_routing_follows(app: TestApp) {
+        connect_us(&app).await;
+        app.shopify.update_shop(US, |s| {
+            s.order_number_prefix = "US-".into();
+            s.orders[0].name = "US-1001".into();
+        });
+        app.health().run_cycle().await;
+        app.health().run_cycle().await;
+        let stored = record(&app, US).await;
+        assert_eq!((stored.status, stored.order_number_prefix.as_str()), (shared::store::StoreStatus::Connected, "US-"));
+        let change = only_change(&app, US).await;
+        assert_eq!((change["old_status"].as_str(), change["new_status"].as_str()), (Some("connected"), Some("connected")));
+        assert_eq!(change["reason"]["code"], "order_number_format_changed");
+        assert_eq!(change["order_number_prefix"], "US-");
+        assert_eq!(change["changed"], json!(["order_number_prefix"]));
+        let answer = app.lookup("get_order_details", json!({"order_number": "US-1001"}), Some(JANE)).await;
+        assert_eq!(answer["data"]["name"], "US-1001", "{answer}");
+    }
+
+    async fn verify_announces_what_it_finds_once(app: TestApp) {
+        connect_us(&app).await;
+        app.shopify.update_shop(US, |s| s.scopes.retain(|scope| scope != "read_all_orders"));
+        let (status, body) = app.get_store(US, true).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["warnings"][0]["code"], "orders_limited_to_60_days");
+        let change = only_change(&app, US).await;
+        assert_eq!((change["reason"]["code"].as_str(), change["detected_by"].as_str()), (Some("orders_limited_to_60_days"), Some("verify")));
+        assert_eq!(change["new_status"], "connected");
+        app.get_store(US, true).await;
+        assert_eq!(changes(&app).await.len(), 1);
+    }
+
+    async fn a_lookup_that_meets_a_revoked_token_marks_the_store_and_later_lookups_skip_it(app: TestApp) {
+        connect_us(&app).await;
+        app.shopify.update_shop(US, |s| s.access_tokens.retain(|t| t != TOKEN));
+        let answer = app.lookup("get_order_details", json!({"order_number": "#1001"}), Some(JANE)).await;
+        assert_eq!((answer["ok"].as_bool(), answer["error"]["code"].as_str()), (Some(false), Some("invalid_credentials")), "{answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains("connection needs attention"), "{answer}");
+        assert_eq!(record(&app, US).await.status, shared::store::StoreStatus::InvalidCredentials);
+        let change = only_change(&app, US).await;
+        assert_eq!(change["detected_by"], "lookup");
+
+        let asked = app.shopify.requests_to(US);
+        for _ in 0..3 {
+            let answer = app.lookup("get_order_details", json!({"order_number": "#1001"}), Some(JANE)).await;
+            assert_eq!(answer["error"]["code"], "invalid_credentials", "{answer}");
+            let answer = app.lookup("search_products", json!({"query": "boots"}), None).await;
+            assert_eq!(answer["error"]["code"], "invalid_credentials", "{answer}");
+        }
+        let routes = tests::gateway::dashboard_routes(app.services.clone());
+        let (status, _, sidebar) = app.sidebar(&routes, JANE).await;
+        assert_eq!(status, 200);
+        assert_eq!(sidebar["stores"][0]["error"]["code"], "invalid_credentials", "{sidebar}");
+        assert_eq!(app.shopify.requests_to(US), asked, "a marked store is not asked again");
+        assert_eq!(changes(&app).await.len(), 1);
+    }
+
+    async fn a_missed_event_is_announced_by_the_next_health_check_exactly_once(app: TestApp) {
+        connect_us(&app).await;
+        app.shopify.update_shop(US, |s| s.access_tokens.retain(|t| t != TOKEN));
+        // The bus refuses the event: the change waits in the store's outbox.
+        let refusing = app.services.clone().with_events(std::sync::Arc::new(tests::faults::RefusingEvents));
+        let (status, _) = app.send_with(&refusing, app.as_admin("GET", "/shopify/stores/{shop}").path_param("shop", US).query("verify", "true")).await;
+        assert_eq!(status, 200);
+        let stored = record(&app, US).await;
+        assert_eq!((stored.status, stored.outbox.len()), (shared::store::StoreStatus::InvalidCredentials, 1));
+        assert!(changes(&app).await.is_empty());
+
+        app.health().run_cycle().await;
+        let change = only_change(&app, US).await;
+        assert_eq!((change["detected_by"].as_str(), change["change_id"].as_str()), (Some("verify"), Some(stored.outbox[0].change_id.as_str())));
+        assert!(record(&app, US).await.outbox.is_empty());
+        app.health().run_cycle().await;
+        assert_eq!(changes(&app).await.len(), 1);
+    }
+
+    async fn every_store_is_checked_once_per_cycle_across_pages(app: TestApp) {
+        let mut app = app;
+        app.health_mut().ports.config.page_size = 2;
+        let handles = ["h-one", "h-two", "h-three", "h-four", "h-five"];
+        for handle in handles {
+            app.shopify.add_shop(FakeShop::new(handle).with_token(TOKEN));
+            let (status, _) = app.connect(json!({"shop_domain": handle, "access_token": TOKEN})).await;
+            assert_eq!(status, 201);
+        }
+        let before = app.shopify.received().len();
+        app.health().run_cycle().await;
+        let checks: Vec<_> = app.shopify.received()[before..]
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some("ValidateCredentials"))
+            .map(|r| r.shop.clone())
+            .collect();
+        let mut shops = checks.clone();
+        shops.sort();
+        shops.dedup();
+        assert_eq!((checks.len(), shops.len()), (5, 5), "each store once: {checks:?}");
+        let cycle = app.health().repo.cycle().await.unwrap().expect("a cycle");
+        assert_eq!((cycle.pages, cycle.stores, cycle.finished_at.is_some()), (3, 5, true));
+
+        // The next cycle spreads the three pages it expects over the interval.
+        app.health().schedule().await.unwrap();
+        let cycle = app.health().repo.cycle().await.unwrap().expect("a cycle");
+        assert_eq!(cycle.expected_pages, 3);
+        let next = shared::health::check::spacing(&cycle, 1, std::time::Duration::from_secs(3600), cycle.started_at);
+        assert_eq!(next, std::time::Duration::from_secs(900), "page 1 of 3 is due after 18 of 54 minutes; SQS delays at most 15");
+    }
+
+    async fn a_store_verified_recently_is_not_checked_again(app: TestApp) {
+        let mut app = app;
+        app.health_mut().ports.config.fresh_for = std::time::Duration::from_secs(1800);
+        connect_us(&app).await;
+        let before = app.shopify.requests_to(US);
+        app.health().run_cycle().await;
+        assert_eq!(app.shopify.requests_to(US), before, "connected moments ago: not asked");
+    }
+
+    async fn client_credential_stores_subscribe_their_webhooks_once(app: TestApp) {
+        connect_uk(&app).await;
+        let callback = format!("{WEBHOOK_BASE}/shopify/webhooks?org_id={}", app.org);
+        let expected = vec![("APP_UNINSTALLED".to_owned(), callback.clone()), ("SHOP_UPDATE".to_owned(), callback.clone())];
+        assert_eq!(app.shopify.webhook_subscriptions(UK), expected);
+        // Reconnecting (a rotation) subscribes again, which Shopify refuses as a duplicate.
+        let (status, _) = app.connect(json!({"shop_domain": "demo-uk", "client_id": CLIENT_ID, "client_secret": SECRET})).await;
+        assert_eq!(status, 200);
+        assert_eq!(app.shopify.webhook_subscriptions(UK), expected);
+        // A static token cannot verify webhooks: none are subscribed for it.
+        connect_us(&app).await;
+        assert!(app.shopify.webhook_subscriptions(US).is_empty());
+    }
+
+    async fn an_uninstall_webhook_flips_the_store_at_once_and_forgeries_change_nothing(app: TestApp) {
+        connect_uk(&app).await;
+        let forged = [
+            webhook(&app, "app/uninstalled", "w-forged", UNINSTALLED, Some("not-the-secret")),
+            webhook(&app, "app/uninstalled", "w-unsigned", UNINSTALLED, None),
+            webhook(&app, "app/uninstalled", "w-tampered", UNINSTALLED, Some(SECRET)).raw_body(&UNINSTALLED.replace("690933842", "1")),
+        ];
+        let mut other_org = webhook(&app, "app/uninstalled", "w-other", UNINSTALLED, Some(SECRET));
+        other_org.query = vec![("org_id".into(), app.other_org())];
+        let mut bad_org = webhook(&app, "app/uninstalled", "w-org", UNINSTALLED, Some(SECRET));
+        bad_org.query = vec![("org_id".into(), "not an org!".into())];
+        let mut no_org = webhook(&app, "app/uninstalled", "w-no-org", UNINSTALLED, Some(SECRET));
+        no_org.query.clear();
+        for event in forged.into_iter().chain([other_org, bad_org, no_org]) {
+            let (status, body) = deliver(&app, event).await;
+            assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "{body}");
+        }
+        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::Connected);
+        assert!(changes(&app).await.is_empty());
+
+        let (status, body) = deliver(&app, webhook(&app, "app/uninstalled", "w-1", UNINSTALLED, Some(SECRET))).await;
+        assert_eq!((status, body["handled"].as_str()), (200, Some("uninstalled")), "{body}");
+        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::InvalidCredentials);
+        let change = only_change(&app, UK).await;
+        assert_eq!((change["detected_by"].as_str(), change["new_status"].as_str()), (Some("webhook"), Some("invalid_credentials")));
+
+        // Reinstalled and reconnected; then the old delivery is replayed.
+        let (status, _) = app.connect(json!({"shop_domain": "demo-uk", "client_id": CLIENT_ID, "client_secret": SECRET})).await;
+        assert_eq!(status, 200);
+        let (status, body) = deliver(&app, webhook(&app, "app/uninstalled", "w-1", UNINSTALLED, Some(SECRET))).await;
+        assert_eq!((status, body["handled"].as_str()), (200, Some("duplicate")));
+        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::Connected, "a replay changes nothing");
+        // A genuine but old uninstall (sent before the reconnect) does not undo it either.
+        let reconnected = record(&app, UK).await.credentials_updated_at;
+        let old = webhook(&app, "app/uninstalled", "w-old", UNINSTALLED, Some(SECRET))
+            .header("X-Shopify-Triggered-At", &(reconnected - chrono::Duration::seconds(30)).to_rfc3339());
+        assert_eq!(deliver(&app, old).await.1["handled"], "stale");
+        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::Connected);
+        assert_eq!(changes(&app).await.len(), 2, "the uninstall and the reconnect");
+    }
+
+    async fn webhooks_signed_with_the_previous_secret_verify_for_an_hour_after_a_rotation(app: TestApp) {
+        connect_uk(&app).await;
+        app.shopify.update_shop(UK, |s| s.client = Some((CLIENT_ID.into(), NEW_SECRET.into())));
+        let (status, _) = app.connect(json!({"shop_domain": "demo-uk", "client_id": CLIENT_ID, "client_secret": NEW_SECRET})).await;
+        assert_eq!(status, 200);
+        let other = r#"{"id":1}"#;
+        for (id, secret) in [("g-old", SECRET), ("g-new", NEW_SECRET)] {
+            let (status, body) = deliver(&app, webhook(&app, "orders/create", id, other, Some(secret))).await;
+            assert_eq!((status, body["handled"].as_str()), (200, Some("ignored")), "{secret}: {body}");
+        }
+        // An hour and a bit later, only the new secret verifies.
+        let mut stored = record(&app, UK).await;
+        let version = stored.version;
+        stored.credentials_updated_at -= chrono::Duration::minutes(61);
+        stored.version += 1;
+        app.services.storage.stores.put_live(&stored, Expect::Version(version)).await.unwrap();
+        let (status, _) = deliver(&app, webhook(&app, "orders/create", "g-old-2", other, Some(SECRET))).await;
+        assert_eq!(status, 401);
+        let (status, _) = deliver(&app, webhook(&app, "orders/create", "g-new-2", other, Some(NEW_SECRET))).await;
+        assert_eq!(status, 200);
+    }
+
+    async fn a_shop_update_webhook_refreshes_the_order_number_format(app: TestApp) {
+        connect_uk(&app).await;
+        app.shopify.update_shop(UK, |s| {
+            s.order_number_prefix = "GB-".into();
+            s.currency = "EUR".into();
+            s.name = "Demo Europe".into();
+        });
+        let body = r#"{"id":690933842,"name":"Demo Europe","currency":"EUR","myshopify_domain":"demo-uk.myshopify.com"}"#;
+        let (status, answer) = deliver(&app, webhook(&app, "shop/update", "u-1", body, Some(SECRET))).await;
+        assert_eq!((status, answer["handled"].as_str()), (200, Some("shop_updated")));
+        app.health().drain(100).await;
+        let stored = record(&app, UK).await;
+        assert_eq!((stored.order_number_prefix.as_str(), stored.currency.as_str(), stored.shop_name.as_str()), ("GB-", "EUR", "Demo Europe"));
+        let change = only_change(&app, UK).await;
+        assert_eq!(change["reason"]["code"], "order_number_format_changed");
+    }
+}
+
+#[test]
+fn every_fix_is_in_the_readme_word_for_word() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    for code in shared::health::change::REASON_CODES {
+        let row = format!("| `{code}` | {} |", fix_for(code));
+        assert!(readme.contains(&row), "README lacks the row {row}");
+    }
+}
+
+#[test]
+fn org_ids_in_the_callback_need_no_escaping() {
+    // The callback carries the org id as is; the ids the contract allows are URL-safe.
+    let org = OrganizationId::parse("org_1.a:b-c").unwrap();
+    let url = shared::health::webhook::callback_url(WEBHOOK_BASE, &org);
+    assert!(url.ends_with("org_id=org_1.a:b-c"));
+}
