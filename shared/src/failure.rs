@@ -31,6 +31,10 @@ pub enum Code {
     ActionDisabled,
     OrderNotFound,
     VerificationRequired,
+    /// The store withholds customer emails, so an order's owner cannot be checked.
+    VerificationUnavailable,
+    /// A sidebar section of a store that withholds customer emails.
+    ProtectedCustomerDataUnavailable,
 }
 
 impl Code {
@@ -55,6 +59,8 @@ impl Code {
             Self::ActionDisabled => "action_disabled",
             Self::OrderNotFound => "order_not_found",
             Self::VerificationRequired => "verification_required",
+            Self::VerificationUnavailable => "verification_unavailable",
+            Self::ProtectedCustomerDataUnavailable => "protected_customer_data_unavailable",
         }
     }
 
@@ -71,7 +77,9 @@ impl Code {
             | Self::InvalidCredentials
             | Self::MissingScopes
             | Self::ShopUnavailable
-            | Self::VerificationRequired => 422,
+            | Self::VerificationRequired
+            | Self::VerificationUnavailable
+            | Self::ProtectedCustomerDataUnavailable => 422,
             Self::ShopifyRateLimited => 429,
             Self::ShopifyUnavailable => 502,
             Self::StorageUnavailable => 503,
@@ -101,6 +109,7 @@ impl Code {
             Self::ActionDisabled => "This action is turned off in the Shopify settings.",
             Self::OrderNotFound => "The order was not found.",
             Self::VerificationRequired => "The customer's email address is needed first.",
+            Self::VerificationUnavailable | Self::ProtectedCustomerDataUnavailable => "Shopify withholds customer emails from this store's app. Enable protected customer data for the app in the Dev Dashboard, then verify the store.",
         }
     }
 
@@ -108,6 +117,7 @@ impl Code {
     pub fn sidebar_message(self) -> &'static str {
         match self {
             Self::InvalidCredentials => "Shopify no longer accepts this store's credentials. An admin can reconnect it in the Shopify settings.",
+            Self::ProtectedCustomerDataUnavailable => "Shopify withholds customer emails from this store's app, so no customer can be found by email here. An admin can enable protected customer data for the app in the Dev Dashboard (the store's warning says how).",
             Self::ShopUnavailable | Self::ShopNotFound => "Shopify says this store is frozen, locked or closed.",
             Self::ShopifyRateLimited => "Shopify is rate-limiting this store right now. Try again in a minute.",
             Self::ShopifyUnavailable => "Shopify did not answer for this store in time. Try again in a few minutes.",

@@ -76,7 +76,8 @@ use crate::health::change::{flush_logged, with_change, DetectedBy};
 use crate::knowledge::ports::EventPublisher;
 use crate::secrets::{PutOutcome, SecretName, SecretStore, SecretsError};
 use crate::shopify::{
-    missing_scopes, scope_warnings, ShopInfo, ShopifyClient, ShopifyError, Warning,
+    customer_data_warning, missing_scopes, scope_warnings, CustomerData, ShopInfo, ShopifyClient,
+    ShopifyError, Warning, PROTECTED_DATA_WARNING,
 };
 use crate::store::{
     Expect, Slot, StoreError, StoreRecord, StoreRepository, StoreStatus, Tombstone, TombstoneOrigin,
@@ -438,7 +439,7 @@ fn connected_record(
         order_number_suffix: info.order_number_suffix.clone(),
         currency: info.currency.clone(),
         plan: info.plan.clone(),
-        warnings: scope_warnings(&info.granted_scopes),
+        warnings: store_warnings(info, previous.map(|r| &r.warnings[..]).unwrap_or_default()),
         connected_at: previous.map_or(now, |r| r.connected_at),
         updated_at: now,
         credentials_updated_at: now,
@@ -687,6 +688,23 @@ pub struct Finding {
 /// Warning codes a check sets or clears (scope warnings are recomputed from the scopes).
 const CHECK_WARNINGS: [&str; 3] = ["invalid_credentials", "shop_unavailable", "missing_scopes"];
 
+/// What limits lookups on a store Shopify described as `info`: the scopes' warnings, and the
+/// protected-customer-data warning — kept from `previous` when the probe could not tell.
+pub fn store_warnings(info: &ShopInfo, previous: &[Warning]) -> Vec<Warning> {
+    let mut warnings = scope_warnings(&info.granted_scopes);
+    match &info.customer_data {
+        CustomerData::Withheld(fields) => warnings.push(customer_data_warning(fields)),
+        CustomerData::Visible => {}
+        CustomerData::Unknown => warnings.extend(
+            previous
+                .iter()
+                .filter(|w| w.code == PROTECTED_DATA_WARNING)
+                .cloned(),
+        ),
+    }
+    warnings
+}
+
 impl Finding {
     /// The stored credentials are gone (a disconnect is under way).
     pub fn credentials_missing() -> Self {
@@ -756,7 +774,10 @@ impl Finding {
         let mut updated = record.clone();
         updated.status = self.status;
         if let Some(scopes) = &self.granted_scopes {
-            updated.warnings = scope_warnings(scopes);
+            updated.warnings = match &self.shop {
+                Some(info) => store_warnings(info, &record.warnings),
+                None => scope_warnings(scopes),
+            };
             updated.granted_scopes = scopes.clone();
         }
         if let Some(info) = &self.shop {

@@ -6,8 +6,9 @@
 //! stores table. Time is simulated: a queue message is delivered when its delay is up, the
 //! check jobs run on at most `LAMBDA_CONCURRENCY` workers at once (the event source mapping's
 //! maximum concurrency in the template), and one store's check takes `CHECK_LATENCY` (a token
-//! exchange and a 5-point query against Shopify). The fake Shopify behind the checker answers
-//! every store healthy and charges the query's 5 points to that store's bucket.
+//! exchange, the validation query and the protected-data probe against Shopify). The fake
+//! Shopify behind the checker answers every store healthy and charges the queries' requested
+//! 34 points to that store.
 //!
 //! Prints, per cycle: when the last store was checked (must be within the interval), every
 //! store checked exactly once, invocations (ticks, check jobs), the longest job in simulated
@@ -37,8 +38,9 @@ const LAMBDA_CONCURRENCY: usize = 5;
 const CHECK_LATENCY: Duration = Duration::from_millis(400);
 /// A tick (one scan page, two messages) or a job's fixed overhead, simulated.
 const INVOCATION_OVERHEAD: Duration = Duration::from_millis(60);
-/// The validation query's cost (infra/graphql/check.py estimates it).
-const CHECK_POINTS: u64 = 5;
+/// The points a check requests: the validation query (5) and the protected-data probe (29),
+/// as `infra/graphql/check.py` estimates them; Shopify charges the probe's actual cost, less.
+const CHECK_POINTS: u64 = 34;
 /// The smallest GraphQL Admin API bucket Shopify gives a store (standard plans: 1,000 points,
 /// restoring 50 per second; larger plans have more).
 const SMALLEST_BUCKET: f64 = 1000.0;

@@ -189,6 +189,22 @@ health_backends! {
         assert_eq!(answer["data"]["name"], "US-1001", "{answer}");
     }
 
+    async fn withheld_customer_data_is_found_by_the_health_check(app: TestApp) {
+        connect_us(&app).await;
+        app.shopify.update_shop(US, |s| {
+            s.customers.push(FakeCustomer::new(7002, "Bob Stone", "bob@example.com"));
+            s.customers.push(FakeCustomer::new(7003, "Ann Lee", "ann@example.com"));
+            s.customer_data = tests::fake_shopify::CustomerDataAccess::Redacted;
+        });
+        app.health().run_cycle().await;
+        app.health().run_cycle().await;
+        let stored = record(&app, US).await;
+        assert!(stored.warnings.iter().any(|w| w.code == "protected_customer_data_unavailable"), "{:?}", stored.warnings);
+        let change = only_change(&app, US).await;
+        assert_eq!((change["reason"]["code"].as_str(), change["new_status"].as_str()), (Some("protected_customer_data_unavailable"), Some("connected")));
+        assert_eq!(change["changed"], json!(["warnings"]));
+    }
+
     async fn verify_announces_what_it_finds_once(app: TestApp) {
         connect_us(&app).await;
         app.shopify.update_shop(US, |s| s.scopes.retain(|scope| scope != "read_all_orders"));

@@ -56,10 +56,10 @@ both_backends! {
         assert_eq!(app.secret_names().await.len(), 1);
         assert_eq!(app.current_secret("demo-us").await.unwrap(), json!({"auth_type": "access_token", "access_token": TOKEN}));
         let sent = app.shopify.received();
-        assert_eq!(sent.len(), 1, "one validation query");
-        assert_eq!(sent[0].access_token.as_deref(), Some(TOKEN));
-        assert_eq!(sent[0].api_version.as_deref(), Some("2026-10"));
-        assert_eq!(sent[0].operation.as_deref(), Some("ValidateCredentials"));
+        let operations: Vec<_> = sent.iter().map(|r| r.operation.as_deref()).collect();
+        assert_eq!(operations, [Some("ValidateCredentials"), Some("ProtectedDataProbe")], "the validation query, then the protected-data probe");
+        assert!(sent.iter().all(|r| r.access_token.as_deref() == Some(TOKEN)));
+        assert!(sent.iter().all(|r| r.api_version.as_deref() == Some("2026-10")));
     }
 
     async fn connecting_with_client_credentials_exchanges_them_and_keeps_only_the_client_secret(app: TestApp) {
@@ -176,7 +176,7 @@ both_backends! {
         let (status, body) = app.connect(token_body("demo-us", TOKEN)).await;
 
         assert_eq!(status, 201, "{body}");
-        assert_eq!(app.shopify.requests_to("demo-us.myshopify.com"), 2);
+        assert_eq!(app.shopify.requests_to("demo-us.myshopify.com"), 3, "the throttled validation, its retry, the probe");
     }
 
     async fn throttling_past_the_budget_is_shopify_rate_limited(app: TestApp) {
@@ -200,7 +200,7 @@ both_backends! {
         let (status, body) = app.connect(token_body("demo-us", TOKEN)).await;
 
         assert_eq!(status, 201, "{body}");
-        assert_eq!(app.shopify.requests_to("demo-us.myshopify.com"), 3);
+        assert_eq!(app.shopify.requests_to("demo-us.myshopify.com"), 4, "two failures, the validation, the probe");
     }
 
     async fn shopify_failing_past_the_budget_is_shopify_unavailable(app: TestApp) {

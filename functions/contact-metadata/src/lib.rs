@@ -127,9 +127,17 @@ async fn sidebar<'a>(
     stores: &'a [StoreRecord],
     email: &Email,
 ) -> Vec<Section<'a>> {
+    // A store whose app Shopify withholds customer emails from cannot find anyone by email:
+    // its section says why instead of reading "not found".
+    let withholding = |store: &StoreRecord| {
+        store
+            .warnings
+            .iter()
+            .any(|w| w.code == shared::shopify::PROTECTED_DATA_WARNING)
+    };
     let fan_out = access
         .fan_out(
-            stores.iter().collect(),
+            stores.iter().filter(|s| !withholding(s)).collect(),
             deadline,
             |store, token| async move {
                 access
@@ -171,6 +179,18 @@ async fn sidebar<'a>(
                     ),
                     None => head("not_found", None, None, Vec::new()),
                 };
+            }
+            if withholding(store) {
+                let code = Code::ProtectedCustomerDataUnavailable;
+                return head(
+                    "error",
+                    Some(SectionError {
+                        code,
+                        message: code.sidebar_message(),
+                    }),
+                    None,
+                    Vec::new(),
+                );
             }
             let code = fan_out
                 .errors

@@ -46,6 +46,22 @@ pub(crate) fn email_matches(order: &Order, contact_email: &str) -> bool {
             .any(|e| e.trim().eq_ignore_ascii_case(wanted))
 }
 
+/// Whether Shopify withholds customer and order emails from the store's app.
+fn withholds_emails(store: &StoreRecord) -> bool {
+    store
+        .warnings
+        .iter()
+        .any(|w| w.code == shared::shopify::PROTECTED_DATA_WARNING)
+}
+
+/// Whether the store's app sees only the last 60 days of orders (no `read_all_orders`).
+fn sees_only_60_days(store: &StoreRecord) -> bool {
+    store
+        .warnings
+        .iter()
+        .any(|w| w.code == "orders_limited_to_60_days")
+}
+
 /// Asks each target store for the number and keeps the orders that are exactly it and that
 /// the contact may see.
 async fn ask<'a>(
@@ -108,6 +124,13 @@ pub(crate) async fn get_order_details(
         None
     };
 
+    // A store that withholds customer emails cannot check whom an order belongs to: it is
+    // not asked at all, so the answer cannot depend on whether the order is there.
+    let (stores, unverifiable): (Vec<StoreRecord>, Vec<StoreRecord>) = match required_email {
+        Some(_) => stores.iter().cloned().partition(|s| !withholds_emails(s)),
+        None => (stores.to_vec(), Vec::new()),
+    };
+    let stores = &stores[..];
     let plan = routing::plan(stores, number);
     let mut searched = Vec::new();
     let mut errors = Vec::new();
@@ -134,13 +157,20 @@ pub(crate) async fn get_order_details(
         .await;
     }
     if found.is_empty() {
+        if !unverifiable.is_empty() {
+            return Err(Failure::new(
+                Code::VerificationUnavailable,
+                format!("This store can't verify order emails yet, so I can't share the details of order {number} here. A team member can look it up for the customer."),
+            ));
+        }
         if !errors.is_empty() {
             return Err(Failure::no_store_answered(&errors));
         }
-        return Err(Failure::new(
-            Code::OrderNotFound,
-            format!("I couldn't find order {number} for this customer. Please check the order number and the email address used for the order."),
-        ));
+        let mut message = format!("I couldn't find order {number} for this customer. Please check the order number and the email address used for the order.");
+        if stores.iter().any(sees_only_60_days) {
+            message.push_str(" Orders placed more than 60 days ago can't be looked up here yet, so if the order is older, a team member can check it.");
+        }
+        return Err(Failure::new(Code::OrderNotFound, message));
     }
     found.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at));
     let (store, newest) = &found[0];

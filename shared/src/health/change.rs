@@ -78,6 +78,7 @@ pub fn fix_for(code: &str) -> &'static str {
         "shop_unavailable" => "Settle the store's bill or lift its lock in the Shopify admin, then verify the store in the dashboard.",
         "orders_limited_to_60_days" => "Grant the read_all_orders scope to the app (Shopify asks for a reason), then verify the store in the dashboard.",
         "order_number_format_changed" => "Nothing to do: lookups route order numbers by the new prefix and suffix from now on.",
+        "protected_customer_data_unavailable" => "In the Dev Dashboard, open the app, request protected customer data access with the Name, Email, Phone and Address fields, release a new version, then verify the store in the dashboard.",
         "connected" => "Nothing to do: lookups use the store again.",
         "scopes_changed" => "Nothing to do unless a feature stopped working; verify the store in the dashboard to see its warnings.",
         _ => "Verify the store in the dashboard and follow the warning it shows.",
@@ -85,8 +86,9 @@ pub fn fix_for(code: &str) -> &'static str {
 }
 
 /// Every code [`fix_for`] knows, for the docs test.
-pub const REASON_CODES: [&str; 7] = [
+pub const REASON_CODES: [&str; 8] = [
     "invalid_credentials",
+    "protected_customer_data_unavailable",
     "missing_scopes",
     "shop_unavailable",
     "orders_limited_to_60_days",

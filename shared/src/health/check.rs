@@ -13,8 +13,9 @@
 //! it when it was verified within [`HealthConfig::fresh_for`] (by a merchant, a webhook or an
 //! earlier delivery of the same job), and checks the rest a few at a time. Stores it has no
 //! time left for go back to the queue as a new job, so an invocation never runs past its
-//! deadline. A check costs one token exchange (client credentials) and one 5-point query per
-//! store per interval, and is deferred when this container saw the store's bucket below half.
+//! deadline. A check costs one token exchange (client credentials), the validation query and
+//! the protected-data probe (34 points requested) per store per interval, and is deferred when
+//! this container saw the store's bucket below half.
 
 use std::sync::Arc;
 use std::time::Duration;

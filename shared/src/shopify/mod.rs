@@ -20,7 +20,10 @@ mod validate;
 pub use client::{BucketReading, BulkResult, ShopifyClient};
 pub use error::ShopifyError;
 pub use retry::{throttle_wait, RetryPolicy, ThrottleStatus};
-pub use scopes::{missing_scopes, scope_warnings, Warning, REQUIRED_SCOPES};
+pub use scopes::{
+    customer_data_warning, missing_scopes, scope_warnings, Warning, PROTECTED_DATA_WARNING,
+    REQUIRED_SCOPES,
+};
 pub use token::AccessToken;
 pub use transport::ShopifyConfig;
-pub use validate::ShopInfo;
+pub use validate::{CustomerData, ShopInfo};

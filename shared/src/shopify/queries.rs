@@ -139,7 +139,14 @@ pub const ALL: &[Query] = &[
     BULK_OPERATION_STATUS,
     BULK_PRODUCTS_QUERY,
     SUBSCRIBE_WEBHOOK,
+    PROTECTED_DATA_PROBE,
 ];
+
+/// A few recent customers' and orders' emails: whether protected customer data is visible.
+pub const PROTECTED_DATA_PROBE: Query = Query {
+    operation: "ProtectedDataProbe",
+    document: include_str!("queries/protected_data_probe.graphql"),
+};
 
 /// Subscribes the app to a webhook topic (`app/uninstalled`, `shop/update`) at our endpoint.
 pub const SUBSCRIBE_WEBHOOK: Query = Query {

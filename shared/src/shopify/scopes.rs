@@ -38,6 +38,20 @@ pub fn scope_warnings(granted: &[String]) -> Vec<Warning> {
     warnings
 }
 
+/// The warning code of a store whose app Shopify withholds protected customer data from.
+pub const PROTECTED_DATA_WARNING: &str = "protected_customer_data_unavailable";
+
+/// The warning for a store whose app does not see `fields` (e.g. `customer email`).
+pub fn customer_data_warning(fields: &[String]) -> Warning {
+    Warning {
+        code: PROTECTED_DATA_WARNING.into(),
+        message: format!(
+            "Shopify withholds protected customer data ({}) from this app, so order lookups can't verify shoppers' emails and the inbox sidebar finds no customers. In the Dev Dashboard, open the app, go to API access → Protected customer data access, request access and select the Name, Email, Phone and Address fields, release a new version, then verify the store.",
+            fields.join(", ")
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

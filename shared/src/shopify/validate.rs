@@ -3,7 +3,7 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::queries::VALIDATE_CREDENTIALS;
+use super::queries::{PROTECTED_DATA_PROBE, VALIDATE_CREDENTIALS};
 use super::{ShopifyClient, ShopifyError};
 use crate::deadline::Deadline;
 use crate::domain::{Credentials, ShopDomain};
@@ -18,6 +18,21 @@ pub struct ShopInfo {
     pub order_number_suffix: String,
     pub plan: Option<String>,
     pub granted_scopes: Vec<String>,
+    /// Whether customers' and orders' emails come back (protected customer data).
+    pub customer_data: CustomerData,
+}
+
+/// Whether Shopify shows the app customers' and orders' email addresses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CustomerData {
+    /// Emails come back.
+    Visible,
+    /// Shopify denies or redacts them: these fields (e.g. `customer email`, `order email`).
+    Withheld(Vec<String>),
+    /// Not known: the probe did not run (scopes missing), failed in a way that says nothing,
+    /// or the store has no customers or orders yet.
+    #[default]
+    Unknown,
 }
 
 #[derive(Deserialize)]
@@ -67,7 +82,55 @@ impl ShopifyClient {
         credentials: &Credentials,
     ) -> Result<ShopInfo, ShopifyError> {
         let token = self.fresh_token(deadline, shop, credentials).await?;
-        self.shop_info(deadline, shop, &token).await
+        let mut info = self.shop_info(deadline, shop, &token).await?;
+        if super::missing_scopes(&info.granted_scopes).is_empty() {
+            info.customer_data = self.probe_customer_data(deadline, shop, &token).await;
+        }
+        Ok(info)
+    }
+
+    /// Reads a few recent customers' and orders' emails: none at all, or `ACCESS_DENIED`,
+    /// means Shopify withholds protected customer data from the app.
+    pub async fn probe_customer_data(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+    ) -> CustomerData {
+        let answer: Result<Probe, ShopifyError> = self
+            .query(
+                deadline,
+                shop,
+                token,
+                &PROTECTED_DATA_PROBE,
+                serde_json::json!({}),
+            )
+            .await;
+        match answer {
+            Ok(probe) => probe.verdict(),
+            Err(ShopifyError::AccessDenied { fields }) => {
+                let mut withheld: Vec<String> = fields
+                    .iter()
+                    .map(|path| {
+                        if path.starts_with("customers") {
+                            "customer email".to_owned()
+                        } else {
+                            "order email".to_owned()
+                        }
+                    })
+                    .collect();
+                if withheld.is_empty() {
+                    withheld = vec!["customer email".into(), "order email".into()];
+                }
+                withheld.sort();
+                withheld.dedup();
+                CustomerData::Withheld(withheld)
+            }
+            Err(error) => {
+                tracing::info!(shop = %shop, %error, "could not tell whether customer data is visible");
+                CustomerData::Unknown
+            }
+        }
     }
 
     /// One query reading the shop and the scopes granted to the token.
@@ -102,6 +165,128 @@ impl ShopifyClient {
             order_number_suffix: data.shop.order_number_format_suffix.unwrap_or_default(),
             plan: data.shop.plan.and_then(|p| p.public_display_name),
             granted_scopes,
+            customer_data: CustomerData::Unknown,
         })
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Probe {
+    #[serde(default)]
+    customers: Option<Nodes<ProbeCustomer>>,
+    #[serde(default)]
+    orders: Option<Nodes<ProbeOrder>>,
+}
+
+#[derive(Deserialize)]
+struct Nodes<T> {
+    nodes: Vec<T>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProbeCustomer {
+    default_email_address: Option<EmailAddress>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EmailAddress {
+    email_address: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ProbeOrder {
+    email: Option<String>,
+}
+
+fn present(email: Option<&str>) -> bool {
+    email.is_some_and(|e| !e.trim().is_empty())
+}
+
+impl ProbeCustomer {
+    fn has_email(&self) -> bool {
+        present(
+            self.default_email_address
+                .as_ref()
+                .and_then(|a| a.email_address.as_deref()),
+        )
+    }
+}
+
+impl Probe {
+    /// Withheld when there are at least three customers and orders together and not one of
+    /// them shows an email: a customer without an email is normal, none among the five most
+    /// recent customers and orders is Shopify redacting them.
+    fn verdict(&self) -> CustomerData {
+        let customers = self.customers.as_ref().map_or(&[][..], |c| &c.nodes[..]);
+        let orders = self.orders.as_ref().map_or(&[][..], |o| &o.nodes[..]);
+        // Too few to tell a store whose customers simply have no email from redaction.
+        if customers.len() + orders.len() < 3 {
+            return CustomerData::Unknown;
+        }
+        let customer_emails = customers.iter().any(ProbeCustomer::has_email);
+        let order_emails = orders.iter().any(|o| present(o.email.as_deref()));
+        let mut withheld = Vec::new();
+        if !customers.is_empty() && !customer_emails {
+            withheld.push("customer email".to_owned());
+        }
+        if !orders.is_empty() && !order_emails {
+            withheld.push("order email".to_owned());
+        }
+        // Emails on one side prove they are not withheld; a store whose few customers simply
+        // have none is not flagged.
+        if withheld.is_empty() || customer_emails || order_emails {
+            CustomerData::Visible
+        } else {
+            CustomerData::Withheld(withheld)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(value: serde_json::Value) -> CustomerData {
+        serde_json::from_value::<Probe>(value).unwrap().verdict()
+    }
+
+    #[test]
+    fn emails_anywhere_mean_visible() {
+        assert_eq!(
+            probe(
+                serde_json::json!({"customers": {"nodes": [{"defaultEmailAddress": null}, {"defaultEmailAddress": null}, {"defaultEmailAddress": {"emailAddress": "a@b.c"}}]}, "orders": {"nodes": []}})
+            ),
+            CustomerData::Visible
+        );
+        assert_eq!(
+            probe(
+                serde_json::json!({"customers": {"nodes": [{"defaultEmailAddress": null}, {"defaultEmailAddress": null}]}, "orders": {"nodes": [{"email": "a@b.c"}]}})
+            ),
+            CustomerData::Visible
+        );
+    }
+
+    #[test]
+    fn no_email_at_all_means_withheld_and_nothing_at_all_means_unknown() {
+        assert_eq!(
+            probe(
+                serde_json::json!({"customers": {"nodes": [{"defaultEmailAddress": null}, {"defaultEmailAddress": null}]}, "orders": {"nodes": [{"email": null}]}})
+            ),
+            CustomerData::Withheld(vec!["customer email".into(), "order email".into()])
+        );
+        assert_eq!(
+            probe(
+                serde_json::json!({"customers": {"nodes": [{"defaultEmailAddress": null}]}, "orders": {"nodes": []}})
+            ),
+            CustomerData::Unknown,
+            "one customer without an email is no evidence"
+        );
+        assert_eq!(
+            probe(serde_json::json!({"customers": {"nodes": []}, "orders": {"nodes": []}})),
+            CustomerData::Unknown
+        );
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::content;
 use super::cost::costs;
 use super::faults::{cost_extension, shopify_error, throttled};
+use super::model::CustomerDataAccess;
 use super::model::{FakeOrder, FakeShop};
 use super::search::{canonical, filter_value, matches};
 use super::{Received, Shared};
@@ -65,8 +66,38 @@ pub async fn graphql(
         return Json(json!({"errors": [{"message": "this mutation is not served by the fake"}]}))
             .into_response();
     }
+    if record.customer_data == CustomerDataAccess::Denied {
+        // What Shopify answers an app not approved for protected customer data.
+        let denied = match operation {
+            "ProtectedDataProbe" => Some((
+                json!({"customers": null, "orders": null}),
+                vec![json!(["customers"]), json!(["orders", "nodes", 0, "email"])],
+            )),
+            "CustomerByEmail" => Some((
+                json!({"customerByIdentifier": null}),
+                vec![json!(["customerByIdentifier"])],
+            )),
+            "FindOrdersByName" | "OrdersByIds" => {
+                Some((Value::Null, vec![json!(["orders", "nodes", 0, "email"])]))
+            }
+            _ => None,
+        };
+        if let Some((data, paths)) = denied {
+            let errors: Vec<Value> = paths
+                .into_iter()
+                .map(|path| json!({
+                    "message": "This app is not approved to access the Customer object. See https://partners.shopify.com/1/apps/1/customer_data for more details.",
+                    "locations": [{"line": 2, "column": 3}],
+                    "path": path,
+                    "extensions": {"code": "ACCESS_DENIED", "documentation": "https://shopify.dev/docs/apps/launch/protected-customer-data"},
+                }))
+                .collect();
+            return Json(json!({"data": data, "errors": errors})).into_response();
+        }
+    }
     let data = match operation {
         "ValidateCredentials" => validate_credentials(&record),
+        "ProtectedDataProbe" => protected_data_probe(&record),
         "FindOrdersByName" => find_orders(&record, &request.query, vars, false),
         "FindOrderIdsByName" => find_orders(&record, &request.query, vars, true),
         "OrdersByIds" => orders_by_ids(&record, vars),
@@ -170,8 +201,38 @@ fn tracking(order: &FakeOrder) -> Vec<Value> {
         .collect()
 }
 
+/// A few recent customers and orders with their emails (empty when redacted).
+fn protected_data_probe(shop: &FakeShop) -> Value {
+    let redacted = shop.customer_data == CustomerDataAccess::Redacted;
+    let email = |e: &str| if redacted { Value::Null } else { json!(e) };
+    let customers: Vec<Value> = shop
+        .customers
+        .iter()
+        .rev()
+        .take(5)
+        .map(|c| json!({"defaultEmailAddress": {"emailAddress": email(&c.email)}}))
+        .collect();
+    let mut orders: Vec<&FakeOrder> = shop.orders.iter().collect();
+    orders.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    let orders: Vec<Value> = orders
+        .iter()
+        .take(5)
+        .map(|o| json!({"email": o.email.as_deref().map_or(Value::Null, email)}))
+        .collect();
+    json!({"customers": {"nodes": customers}, "orders": {"nodes": orders}})
+}
+
 /// An order with every field any document asks for.
 fn order_node(shop: &FakeShop, index: usize, o: &FakeOrder) -> Value {
+    let redacted = shop.customer_data == CustomerDataAccess::Redacted;
+    let o = &{
+        let mut o = o.clone();
+        if redacted {
+            o.email = None;
+            o.customer_email = None;
+        }
+        o
+    };
     json!({
         "id": format!("gid://shopify/Order/{}", order_id(index)),
         "legacyResourceId": order_id(index).to_string(),
@@ -297,10 +358,11 @@ fn customer_by_email(shop: &FakeShop, variables: &Value) -> Value {
     let first = variables["first"].as_u64().unwrap_or(10) as usize;
     let after = variables["after"].as_str();
     let start: usize = after.and_then(|c| c.parse().ok()).unwrap_or(0);
+    let redacted = shop.customer_data == CustomerDataAccess::Redacted;
     let Some(customer) = shop
         .customers
         .iter()
-        .find(|c| c.email.eq_ignore_ascii_case(email))
+        .find(|c| !redacted && c.email.eq_ignore_ascii_case(email))
     else {
         return json!({"customerByIdentifier": null});
     };

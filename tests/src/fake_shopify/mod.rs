@@ -31,7 +31,8 @@ use serde_json::Value;
 pub use cost::Bucket;
 pub use faults::Fault;
 pub use model::{
-    BulkStyle, FakeArticle, FakeCustomer, FakeOrder, FakePage, FakePolicy, FakeProduct, FakeShop,
+    BulkStyle, CustomerDataAccess, FakeArticle, FakeCustomer, FakeOrder, FakePage, FakePolicy,
+    FakeProduct, FakeShop,
 };
 
 /// A request the fake received, for assertions.

@@ -3,6 +3,17 @@
 
 use std::time::Duration;
 
+/// What an app sees of a shop's protected customer data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CustomerDataAccess {
+    /// Approved (or a legacy custom app): every field comes back.
+    Granted,
+    /// Not approved for the Customer object: Shopify answers `ACCESS_DENIED` with the path.
+    Denied,
+    /// Approved for the objects but not the fields: emails (and names) come back empty.
+    Redacted,
+}
+
 /// One shop the fake knows.
 #[derive(Clone, Debug)]
 pub struct FakeShop {
@@ -48,6 +59,8 @@ pub struct FakeShop {
     pub bulk_style: BulkStyle,
     /// Customer order pages always claim a next page at the same cursor (a malformed answer).
     pub stuck_paging: bool,
+    /// What the app sees of protected customer data (names, emails, phones, addresses).
+    pub customer_data: CustomerDataAccess,
     /// Tokens and client credentials taken away by the sandbox's `revoke`.
     pub revoked: Vec<String>,
     pub revoked_client: Option<(String, String)>,
@@ -96,7 +109,15 @@ impl FakeShop {
             stuck_paging: false,
             revoked: Vec::new(),
             revoked_client: None,
+            customer_data: CustomerDataAccess::Granted,
         }
+    }
+
+    /// A Dev Dashboard app whose protected customer data access was never set up: Shopify
+    /// answers `ACCESS_DENIED` (`Denied`) or leaves the fields empty (`Redacted`).
+    pub fn withholding_customer_data(mut self, access: CustomerDataAccess) -> Self {
+        self.customer_data = access;
+        self
     }
 
     pub fn with_customer(mut self, customer: FakeCustomer) -> Self {
