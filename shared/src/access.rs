@@ -98,13 +98,10 @@ pub struct FanOut<'a, T> {
 }
 
 /// The code to answer with when no store answered: throttling only if every store was
-/// throttled, refused credentials only if every store's were refused, otherwise Shopify being
-/// unavailable.
+/// throttled, otherwise Shopify being unavailable.
 pub fn failure_code(errors: &[StoreFailure]) -> Code {
     if !errors.is_empty() && errors.iter().all(|e| e.code == Code::ShopifyRateLimited) {
         Code::ShopifyRateLimited
-    } else if !errors.is_empty() && errors.iter().all(|e| e.code == Code::InvalidCredentials) {
-        Code::InvalidCredentials
     } else {
         Code::ShopifyUnavailable
     }
@@ -212,11 +209,15 @@ impl Access {
     {
         let shop = &record.shop_domain;
         let credentials = self.load(record, deadline).await?;
-        let token = self
-            .shopify
-            .access_token(deadline, shop, &credentials)
-            .await?;
-        match call(token).await {
+        let first = async {
+            let token = self
+                .shopify
+                .access_token(deadline, shop, &credentials)
+                .await?;
+            call(token).await
+        };
+        // A refusal of the token exchange or of the call itself: read again and retry once.
+        match first.await {
             Err(ShopifyError::Unauthorized) => {
                 tracing::info!(shop = %shop, "Shopify refused the cached credentials; reading them again");
                 self.forget(record);

@@ -135,7 +135,7 @@ impl Code {
                 "Store information is temporarily unavailable. Please try again shortly."
             }
             Self::InvalidCredentials => {
-                "The store's connection needs attention, so I can't look this up right now. The team has been told and will reconnect it; please try again later or ask to be contacted."
+                "The store's connection to Shopify needs attention, so I can't look this up right now. Please try again later, or ask for a team member to follow up."
             }
             _ => "I couldn't reach the store's system just now. Please try again in a few minutes.",
         }

@@ -769,7 +769,10 @@ impl Finding {
     }
 
     /// `record` with this finding applied: only the fields a check establishes change.
-    fn applied_to(&self, record: &StoreRecord, write_id: &str) -> StoreRecord {
+    /// `verified` says whether the finding comes from a full check (which then counts as the
+    /// store's last verification) or from a mark (a refused token, an uninstall), which
+    /// verified nothing else and leaves the store due for its next check.
+    fn applied_to(&self, record: &StoreRecord, write_id: &str, verified: bool) -> StoreRecord {
         let now = Utc::now();
         let mut updated = record.clone();
         updated.status = self.status;
@@ -791,7 +794,9 @@ impl Finding {
             .warnings
             .retain(|w| !CHECK_WARNINGS.contains(&w.code.as_str()));
         updated.warnings.extend(self.warning.clone());
-        updated.last_verified_at = now;
+        if verified {
+            updated.last_verified_at = now;
+        }
         updated.updated_at = now;
         updated.version = record.version + 1;
         updated.write_id = write_id.to_owned();
@@ -820,7 +825,12 @@ pub async fn record_check(
             // Rotated or reconnected meanwhile: what was checked is no longer in use.
             return Ok(current);
         }
-        let updated = with_change(&current, finding.applied_to(&current, &write_id), by);
+        let verified = !matches!(by, DetectedBy::Lookup | DetectedBy::Webhook);
+        let updated = with_change(
+            &current,
+            finding.applied_to(&current, &write_id, verified),
+            by,
+        );
         match deadline
             .run(
                 storage
@@ -830,9 +840,9 @@ pub async fn record_check(
             .await
         {
             Ok(()) => {
-                // A lookup only marks the store (its function writes no secret labels); the
-                // next connect, rotation or check brings the label in line.
-                if by != DetectedBy::Lookup {
+                // A lookup or webhook only marks the store (those functions write no secret
+                // labels); the next connect, rotation or check brings the label in line.
+                if verified {
                     converge_current(storage, deadline, &updated.org_id, &updated.shop_domain)
                         .await;
                 }

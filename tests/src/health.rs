@@ -308,6 +308,76 @@ impl HealthRig {
         delivered
     }
 
+    /// Takes jobs off the queue without running them: every job, or only the check jobs
+    /// (ticks stay queued).
+    pub async fn take_jobs(&self, only_checks: bool) -> Vec<shared::health::check::HealthJob> {
+        use shared::health::check::HealthJob;
+        let wanted = |job: &HealthJob| !only_checks || matches!(job, HealthJob::Check { .. });
+        match &self.queue {
+            HealthQueueRig::Memory(queue) => {
+                let mut taken = Vec::new();
+                let mut kept = Vec::new();
+                while let Some((job, delay)) = queue.take() {
+                    if wanted(&job) {
+                        taken.push(job);
+                    } else {
+                        kept.push((job, delay));
+                    }
+                }
+                for (job, delay) in kept {
+                    queue.send(&job, delay).await.unwrap();
+                }
+                taken
+            }
+            HealthQueueRig::Sqs { client, url } => {
+                let mut taken = Vec::new();
+                let mut kept = Vec::new();
+                loop {
+                    let output = client
+                        .receive_message()
+                        .queue_url(url)
+                        .max_number_of_messages(10)
+                        .send()
+                        .await
+                        .expect("receive");
+                    let messages = output.messages.unwrap_or_default();
+                    if messages.is_empty() {
+                        break;
+                    }
+                    for message in messages {
+                        let job: HealthJob =
+                            serde_json::from_str(message.body.as_deref().unwrap_or_default())
+                                .expect("a health job");
+                        let receipt = message.receipt_handle.unwrap_or_default();
+                        if wanted(&job) {
+                            client
+                                .delete_message()
+                                .queue_url(url)
+                                .receipt_handle(receipt)
+                                .send()
+                                .await
+                                .expect("delete");
+                            taken.push(job);
+                        } else {
+                            kept.push(receipt);
+                        }
+                    }
+                }
+                for receipt in kept {
+                    client
+                        .change_message_visibility()
+                        .queue_url(url)
+                        .receipt_handle(receipt)
+                        .visibility_timeout(0)
+                        .send()
+                        .await
+                        .expect("release");
+                }
+                taken
+            }
+        }
+    }
+
     /// A full health check: the schedule, then the queue drained.
     pub async fn run_cycle(&self) {
         self.schedule().await.expect("the schedule starts a cycle");

@@ -107,6 +107,18 @@ async fn deliver(app: &TestApp, event: HttpEvent) -> (u16, Value) {
     .await
 }
 
+/// The check jobs waiting on the health queue, by shop, taken off the queue (with the ticks
+/// too unless `keep_ticks`).
+async fn queued_checks(app: &TestApp, keep_ticks: bool) -> Vec<String> {
+    let mut shops = Vec::new();
+    for job in app.health().take_jobs(keep_ticks).await {
+        if let shared::health::check::HealthJob::Check { stores, .. } = job {
+            shops.extend(stores.into_iter().map(|k| k.shop_domain.to_string()));
+        }
+    }
+    shops
+}
+
 const UNINSTALLED: &str =
     r#"{"id":690933842,"name":"Demo UK","myshopify_domain":"demo-uk.myshopify.com"}"#;
 
@@ -222,8 +234,8 @@ health_backends! {
         connect_us(&app).await;
         app.shopify.update_shop(US, |s| s.access_tokens.retain(|t| t != TOKEN));
         let answer = app.lookup("get_order_details", json!({"order_number": "#1001"}), Some(JANE)).await;
-        assert_eq!((answer["ok"].as_bool(), answer["error"]["code"].as_str()), (Some(false), Some("invalid_credentials")), "{answer}");
-        assert!(answer["error"]["message"].as_str().unwrap().contains("connection needs attention"), "{answer}");
+        assert_eq!((answer["ok"].as_bool(), answer["error"]["code"].as_str()), (Some(false), Some("shopify_unavailable")), "the contract's code: {answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains("connection to Shopify needs attention"), "{answer}");
         assert_eq!(record(&app, US).await.status, shared::store::StoreStatus::InvalidCredentials);
         let change = only_change(&app, US).await;
         assert_eq!(change["detected_by"], "lookup");
@@ -231,9 +243,9 @@ health_backends! {
         let asked = app.shopify.requests_to(US);
         for _ in 0..3 {
             let answer = app.lookup("get_order_details", json!({"order_number": "#1001"}), Some(JANE)).await;
-            assert_eq!(answer["error"]["code"], "invalid_credentials", "{answer}");
+            assert!(answer["error"]["message"].as_str().unwrap().contains("needs attention"), "{answer}");
             let answer = app.lookup("search_products", json!({"query": "boots"}), None).await;
-            assert_eq!(answer["error"]["code"], "invalid_credentials", "{answer}");
+            assert!(answer["error"]["message"].as_str().unwrap().contains("needs attention"), "{answer}");
         }
         let routes = tests::gateway::dashboard_routes(app.services.clone());
         let (status, _, sidebar) = app.sidebar(&routes, JANE).await;
@@ -336,18 +348,35 @@ health_backends! {
         assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::Connected);
         assert!(changes(&app).await.is_empty());
 
+        // A signed uninstall Shopify does not confirm (the app still works) changes nothing.
+        let (status, body) = deliver(&app, webhook(&app, "app/uninstalled", "w-0", UNINSTALLED, Some(SECRET))).await;
+        assert_eq!((status, body["handled"].as_str()), (200, Some("not_confirmed")), "{body}");
+        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::Connected);
+
+        // The merchant uninstalls the app: Shopify refuses its credentials from now on.
+        app.shopify.update_shop(UK, |s| {
+            s.revoked_client = s.client.take();
+            s.issued_tokens.clear();
+        });
         let (status, body) = deliver(&app, webhook(&app, "app/uninstalled", "w-1", UNINSTALLED, Some(SECRET))).await;
         assert_eq!((status, body["handled"].as_str()), (200, Some("uninstalled")), "{body}");
         assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::InvalidCredentials);
         let change = only_change(&app, UK).await;
         assert_eq!((change["detected_by"].as_str(), change["new_status"].as_str()), (Some("webhook"), Some("invalid_credentials")));
 
-        // Reinstalled and reconnected; then the old delivery is replayed.
+        // Reinstalled and reconnected; then the old delivery is replayed, as it was and under
+        // a new id without its timestamp.
+        app.shopify.update_shop(UK, |s| s.client = s.revoked_client.take());
         let (status, _) = app.connect(json!({"shop_domain": "demo-uk", "client_id": CLIENT_ID, "client_secret": SECRET})).await;
         assert_eq!(status, 200);
         let (status, body) = deliver(&app, webhook(&app, "app/uninstalled", "w-1", UNINSTALLED, Some(SECRET))).await;
         assert_eq!((status, body["handled"].as_str()), (200, Some("duplicate")));
         assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::Connected, "a replay changes nothing");
+        let mut renamed = webhook(&app, "app/uninstalled", "w-1-again", UNINSTALLED, Some(SECRET));
+        renamed.headers.remove("x-shopify-triggered-at");
+        let (status, body) = deliver(&app, renamed).await;
+        assert_eq!((status, body["handled"].as_str()), (200, Some("not_confirmed")), "{body}");
+        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::Connected, "a replay under a new id changes nothing");
         // A genuine but old uninstall (sent before the reconnect) does not undo it either.
         let reconnected = record(&app, UK).await.credentials_updated_at;
         let old = webhook(&app, "app/uninstalled", "w-old", UNINSTALLED, Some(SECRET))
@@ -355,6 +384,96 @@ health_backends! {
         assert_eq!(deliver(&app, old).await.1["handled"], "stale");
         assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::Connected);
         assert_eq!(changes(&app).await.len(), 2, "the uninstall and the reconnect");
+    }
+
+    async fn a_signed_body_about_another_shop_is_refused(app: TestApp) {
+        // One Dev Dashboard app installed on two stores of the organization: one secret.
+        connect_uk(&app).await;
+        app.shopify.add_shop(FakeShop::new("demo-eu").with_client(CLIENT_ID, SECRET));
+        let (status, _) = app.connect(json!({"shop_domain": "demo-eu", "client_id": CLIENT_ID, "client_secret": SECRET})).await;
+        assert_eq!(status, 201);
+        app.shopify.update_shop("demo-eu.myshopify.com", |s| {
+            s.revoked_client = s.client.take();
+        });
+        // demo-uk's signed uninstall, delivered as if it were demo-eu's.
+        let swapped = webhook(&app, "app/uninstalled", "x-1", UNINSTALLED, Some(SECRET)).header("X-Shopify-Shop-Domain", "demo-eu.myshopify.com");
+        let (status, body) = deliver(&app, swapped).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "{body}");
+        assert_eq!(record(&app, "demo-eu.myshopify.com").await.status, shared::store::StoreStatus::Connected);
+        assert!(changes(&app).await.is_empty());
+    }
+
+    async fn a_webhook_id_that_is_not_an_id_is_refused_and_stored_nowhere(app: TestApp) {
+        connect_uk(&app).await;
+        for id in ["STORE#zzz", "", "a b", &"x".repeat(129)] {
+            let (status, body) = deliver(&app, webhook(&app, "orders/create", id, r#"{"id":1}"#, Some(SECRET))).await;
+            assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_request")), "{id:?}: {body}");
+        }
+        // The schedules still page through every store.
+        app.shopify.update_shop(UK, |s| {
+            s.revoked_client = s.client.take();
+            s.issued_tokens.clear();
+        });
+        app.health().run_cycle().await;
+        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::InvalidCredentials);
+    }
+
+    async fn a_store_marked_by_a_lookup_is_checked_again_by_the_next_cycle(app: TestApp) {
+        let mut app = app;
+        // Even with checks skipped for stores verified in the last half hour.
+        app.health_mut().ports.config.fresh_for = std::time::Duration::from_secs(1800);
+        connect_us(&app).await;
+        // Last verified an hour ago: due at the next cycle.
+        let mut stored = record(&app, US).await;
+        let version = stored.version;
+        stored.last_verified_at -= chrono::Duration::hours(1);
+        stored.version += 1;
+        app.services.storage.stores.put_live(&stored, Expect::Version(version)).await.unwrap();
+        app.shopify.update_shop(US, |s| s.access_tokens.retain(|t| t != TOKEN));
+        app.lookup("get_order_details", json!({"order_number": "#1001"}), Some(JANE)).await;
+        assert_eq!(record(&app, US).await.status, shared::store::StoreStatus::InvalidCredentials);
+        // The token works again (the mark was wrong, or the app was reinstalled).
+        app.shopify.update_shop(US, |s| s.access_tokens.push(TOKEN.into()));
+        app.health().run_cycle().await;
+        assert_eq!(record(&app, US).await.status, shared::store::StoreStatus::Connected, "a mark verified nothing: the store is due");
+        let all = changes(&app).await;
+        assert_eq!(all.len(), 2, "{all:#?}");
+        assert_eq!((all[1]["new_status"].as_str(), all[1]["detected_by"].as_str()), (Some("connected"), Some("health_check")));
+    }
+
+    async fn a_new_cycle_goes_on_from_where_an_unfinished_one_stopped(app: TestApp) {
+        let mut app = app;
+        app.health_mut().ports.config.page_size = 2;
+        for handle in ["r-one", "r-two", "r-three", "r-four", "r-five"] {
+            app.shopify.add_shop(FakeShop::new(handle).with_token(TOKEN));
+            assert_eq!(app.connect(json!({"shop_domain": handle, "access_token": TOKEN})).await.0, 201);
+        }
+        // The first cycle gets no further than its first page (its ticks are lost).
+        app.health().schedule().await.unwrap();
+        let first = app.health().repo.cycle().await.unwrap().unwrap();
+        assert_eq!((first.pages, first.finished_at.is_some()), (1, false));
+        let queued_first = queued_checks(&app, false).await;
+        // The next schedule starts with the stores the first one never reached.
+        app.health().schedule().await.unwrap();
+        let queued_second = queued_checks(&app, true).await;
+        assert!(!queued_first.is_empty() && !queued_second.is_empty());
+        assert!(queued_first.iter().all(|s| !queued_second.contains(s)), "not from the start again: {queued_first:?} {queued_second:?}");
+        app.health().drain(100).await;
+        let last = app.health().repo.cycle().await.unwrap().unwrap();
+        assert_eq!((last.stores as usize + queued_first.len(), last.finished_at.is_some()), (5, true), "the rest of the table, then done");
+    }
+
+    async fn a_deferred_check_still_announces_a_change_left_in_the_outbox(app: TestApp) {
+        connect_us(&app).await;
+        app.shopify.update_shop(US, |s| s.access_tokens.retain(|t| t != TOKEN));
+        let refusing = app.services.clone().with_events(std::sync::Arc::new(tests::faults::RefusingEvents));
+        app.send_with(&refusing, app.as_admin("GET", "/shopify/stores/{shop}").path_param("shop", US).query("verify", "true")).await;
+        assert_eq!(record(&app, US).await.outbox.len(), 1);
+        // Shopify is down during the next cycle: the check is deferred, the event still goes.
+        app.shopify.update_shop(US, |s| s.outage = Some(503));
+        app.health().run_cycle().await;
+        assert_eq!(only_change(&app, US).await["new_status"], "invalid_credentials");
+        assert!(record(&app, US).await.outbox.is_empty());
     }
 
     async fn webhooks_signed_with_the_previous_secret_verify_for_an_hour_after_a_rotation(app: TestApp) {
@@ -413,4 +532,40 @@ fn org_ids_in_the_callback_need_no_escaping() {
     let org = OrganizationId::parse("org_1.a:b-c").unwrap();
     let url = shared::health::webhook::callback_url(WEBHOOK_BASE, &org);
     assert!(url.ends_with("org_id=org_1.a:b-c"));
+}
+
+/// A malformed item in the stores table (or one of another kind whose key looks like a store's)
+/// is passed over by the scan: the schedules still reach every store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_item_does_not_stop_the_health_check() {
+    needs_moto!();
+    let app = TestApp::with_health(tests::app::Backend::Moto).await;
+    connect_us(&app).await;
+    let aws = app.aws.as_ref().unwrap();
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let other = tests::local_aws::unique("org");
+    for (pk, sk) in [
+        (
+            format!("ORG#{other}"),
+            "STORE#broken.myshopify.com".to_owned(),
+        ),
+        ("WEBHOOK#x#y".to_owned(), "STORE#zzz".to_owned()),
+    ] {
+        aws.dynamo
+            .put_item()
+            .table_name(&aws.table)
+            .item("pk", A::S(pk))
+            .item("sk", A::S(sk))
+            .item("version", A::S("not a number".into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    app.shopify
+        .update_shop(US, |s| s.access_tokens.retain(|t| t != TOKEN));
+    app.health().run_cycle().await;
+    assert_eq!(
+        record(&app, US).await.status,
+        shared::store::StoreStatus::InvalidCredentials
+    );
 }

@@ -76,6 +76,10 @@ impl Failure {
     /// Every asked store failed: the most telling code among them.
     pub fn no_store_answered(errors: &[StoreFailure]) -> Self {
         let code = failure_code(errors);
+        if !errors.is_empty() && errors.iter().all(|e| e.code == Code::InvalidCredentials) {
+            // The contract's code, with words that say the connection (not Shopify) is at fault.
+            return Self::new(code, Code::InvalidCredentials.ai_message());
+        }
         Self::new(code, code.ai_message())
     }
 }

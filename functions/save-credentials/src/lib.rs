@@ -96,9 +96,6 @@ async fn connect(services: &Services, req: &Request) -> Result<Connected, ApiErr
         )
         .await;
     }
-    if matches!(credentials, Credentials::ClientCredentials { .. }) {
-        subscribe_webhooks(services, &deadline, &caller.org, &shop, &credentials).await;
-    }
     if let (Connected::New(_), Some(knowledge)) = (&connected, &services.knowledge) {
         // The first knowledge sync; the scheduled run picks the store up if this fails.
         let stores = services.storage.stores.as_ref();
@@ -109,8 +106,17 @@ async fn connect(services: &Services, req: &Request) -> Result<Connected, ApiErr
             tracing::warn!(shop = %shop, %error, "could not queue the first knowledge sync");
         }
     }
+    if matches!(credentials, Credentials::ClientCredentials { .. }) {
+        // Last, and within a few seconds of its own: a slow Shopify delays the answer at most
+        // this long, and the health check covers a store without webhooks.
+        let budget = deadline.within(WEBHOOK_BUDGET);
+        subscribe_webhooks(services, &budget, &caller.org, &shop, &credentials).await;
+    }
     Ok(connected)
 }
+
+/// What subscribing a store's webhooks may add to a connect.
+pub const WEBHOOK_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Subscribes the store's app to `app/uninstalled` and `shop/update` (see
 /// [`shared::health::webhook`]). Best effort: the health check covers a store without them.

@@ -4,15 +4,20 @@
 //! rotation, the previous one). Anything that does not verify answers 401 and changes nothing;
 //! nothing from an unverified body is logged.
 //!
-//! - `app/uninstalled` marks the store `invalid_credentials` at once and announces it (unless
-//!   the store was reconnected after Shopify sent it);
+//! - `app/uninstalled` marks the store `invalid_credentials` at once and announces it, once
+//!   Shopify confirms it by refusing a fresh token for the store's credentials (headers are not
+//!   signed, and a signed body can be replayed: a replay against a reinstalled app changes
+//!   nothing); one sent before the store was reconnected is ignored;
 //! - `shop/update` queues a forced health check of the store, which refreshes its name,
 //!   currency and order-number prefix/suffix (and announces a change of format);
 //! - other topics are acknowledged and ignored.
 //!
 //! Deliveries are deduplicated by `X-Shopify-Webhook-Id`: a repeat answers 200 and does nothing.
+//! A body naming another shop than `X-Shopify-Shop-Domain` is refused. Everything fits in
+//! [`BUDGET`], inside Shopify's 5-second timeout.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
@@ -21,11 +26,11 @@ use shared::domain::{Credentials, OrganizationId, ShopDomain};
 use shared::failure::Code;
 use shared::health::change::{flush_logged, DetectedBy};
 use shared::health::check::{HealthJob, HealthQueue, StoreKey};
-use shared::health::repo::{Claim, DynamoHealth, HealthRepository};
+use shared::health::repo::{valid_webhook_id, Claim, DynamoHealth, HealthRepository};
 use shared::health::webhook::{verify_signature, ROTATION_GRACE};
 use shared::http;
 use shared::lifecycle::{self, record_check, Finding};
-use shared::shopify::Warning;
+use shared::shopify::{ShopifyError, Warning};
 use shared::store::{StoreRecord, StoreStatus};
 use shared::{ApiError, Services};
 use tracing::Instrument;
@@ -154,12 +159,24 @@ async fn secrets_of(
     Ok(secrets)
 }
 
+/// What the endpoint may spend on a delivery: Shopify gives up after 5 seconds.
+pub const BUDGET: Duration = Duration::from_millis(4_500);
+
+/// The shop a topic's payload names (`myshopify_domain`), when it names one.
+fn payload_shop(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value
+        .get("myshopify_domain")
+        .and_then(|d| d.as_str())
+        .map(|d| d.trim().to_ascii_lowercase())
+}
+
 async fn receive(ports: &WebhookPorts, req: &Request) -> Result<&'static str, ApiError> {
     let body = body_bytes(req);
     if body.len() > http::MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large());
     }
-    let deadline = http::deadline(req);
+    let deadline = http::deadline(req).within(BUDGET);
     // Whatever is wrong before the signature verifies answers the same 401.
     let Some(delivery) = delivery(req) else {
         tracing::info!("a webhook without a valid org, shop or signature header");
@@ -180,9 +197,17 @@ async fn receive(ports: &WebhookPorts, req: &Request) -> Result<&'static str, Ap
         tracing::warn!(org_id = %delivery.org, shop = %delivery.shop, "a webhook whose signature does not verify");
         return Err(ApiError::unauthorized());
     }
-    if delivery.webhook_id.is_empty() || delivery.webhook_id.len() > 256 {
+    // The signature covers the body only: a body about another shop (one app installed on
+    // several stores shares its secret) is not this shop's delivery.
+    if matches!(delivery.topic, "app/uninstalled" | "shop/update")
+        && payload_shop(body).as_deref() != Some(delivery.shop.as_str())
+    {
+        tracing::warn!(org_id = %delivery.org, shop = %delivery.shop, topic = delivery.topic, "a signed webhook whose body names another shop");
+        return Err(ApiError::unauthorized());
+    }
+    if !valid_webhook_id(delivery.webhook_id) {
         return Err(ApiError::invalid_request(
-            "X-Shopify-Webhook-Id is missing.",
+            "X-Shopify-Webhook-Id is missing or not an id (1-128 letters, digits, - and _).",
         ));
     }
     let (org, shop, id) = (&delivery.org, &delivery.shop, delivery.webhook_id);
@@ -238,7 +263,46 @@ async fn apply(
                 return Ok("stale");
             }
             if record.status == StoreStatus::InvalidCredentials {
+                if !record.outbox.is_empty() {
+                    flush_logged(
+                        &services.storage,
+                        services.events.as_ref(),
+                        deadline,
+                        &delivery.org,
+                        &delivery.shop,
+                    )
+                    .await;
+                }
                 return Ok("uninstalled");
+            }
+            // Headers are not signed and a signed body can be replayed: Shopify itself confirms
+            // the uninstall by refusing a fresh token for the store's credentials.
+            let name = services
+                .storage
+                .secret_name(&record.org_id, &record.shop_domain);
+            let credentials = lifecycle::stored_credentials(
+                services.storage.secrets.as_ref(),
+                &name,
+                &record,
+                deadline,
+            )
+            .await
+            .map_err(|e| shared::error::logged(lifecycle::LifecycleError::from(e)))?
+            .ok_or_else(ApiError::unauthorized)?;
+            match services
+                .shopify
+                .fresh_token(deadline, &delivery.shop, &credentials)
+                .await
+            {
+                Ok(_) => {
+                    tracing::warn!(shop = %delivery.shop, "an uninstall Shopify does not confirm (the credentials still work); ignored");
+                    return Ok("not_confirmed");
+                }
+                Err(ShopifyError::Unauthorized) => {}
+                Err(error) => {
+                    tracing::warn!(shop = %delivery.shop, %error, "could not confirm an uninstall; Shopify will retry it");
+                    return Err(ApiError::of(Code::ShopifyUnavailable));
+                }
             }
             let finding = Finding {
                 status: StoreStatus::InvalidCredentials,
@@ -280,7 +344,7 @@ async fn apply(
                         force: true,
                     };
                     deadline
-                        .run(queue.send(&job, std::time::Duration::ZERO))
+                        .run(queue.send(&job, Duration::ZERO))
                         .await
                         .map_err(|e| {
                             tracing::warn!(error = %e, "could not queue the check of an updated shop");

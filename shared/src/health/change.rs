@@ -215,9 +215,19 @@ pub fn with_change(before: &StoreRecord, mut after: StoreRecord, by: DetectedBy)
             "store status changed"
         );
         after.outbox.push(change);
+        if after.outbox.len() > MAX_OUTBOX {
+            // The bus has been failing for a long time; the oldest changes are superseded by
+            // the later ones, and the record must stay far below DynamoDB's item size limit.
+            let dropped = after.outbox.len() - MAX_OUTBOX;
+            tracing::error!(org_id = %after.org_id, shop = %after.shop_domain, dropped, "the status-change outbox is full; the oldest changes are dropped");
+            after.outbox.drain(..dropped);
+        }
     }
     after
 }
+
+/// The most changes a store's outbox keeps while the bus cannot be reached.
+pub const MAX_OUTBOX: usize = 20;
 
 /// Why an outbox could not be flushed; what is left stays for the next flush.
 #[derive(Debug, thiserror::Error)]

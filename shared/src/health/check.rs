@@ -34,6 +34,10 @@ use crate::lifecycle::{new_id, verify_record, Storage, VerifyError};
 use crate::shopify::ShopifyClient;
 use crate::store::{StoreError, StoreRecord, StoreRepository};
 
+/// Time a check job keeps for putting back the stores it had no time for (the queue client's
+/// operation timeout is 5 s).
+pub const REQUEUE_RESERVE: Duration = Duration::from_secs(6);
+
 /// Settings of the health check.
 #[derive(Clone, Copy, Debug)]
 pub struct HealthConfig {
@@ -250,33 +254,46 @@ pub async fn start(
     now: DateTime<Utc>,
     deadline: &Deadline,
 ) -> Result<TickReport, HealthError> {
-    let previous = deadline.run(ports.repo.cycle()).await?;
-    if let Some(p) = previous.as_ref().filter(|p| p.finished_at.is_none()) {
-        tracing::warn!(cycle_id = %p.cycle_id, pages = p.pages, "the previous health check cycle had not finished; starting a new one");
+    // A tick may record a page of the previous cycle at the same moment: read again.
+    for _ in 0..5 {
+        let previous = deadline.run(ports.repo.cycle()).await?;
+        let unfinished = previous.as_ref().filter(|p| p.finished_at.is_none());
+        if let Some(p) = unfinished {
+            tracing::warn!(cycle_id = %p.cycle_id, pages = p.pages, "the previous health check cycle had not finished; the new one goes on from where it stopped");
+        }
+        let cycle = Cycle {
+            cycle_id: new_id(),
+            started_at: now,
+            finished_at: None,
+            pages: 0,
+            stores: 0,
+            // An unfinished cycle's remaining stores come first, so a table that outgrows the
+            // interval is still checked round-robin instead of always from the start.
+            next_cursor: unfinished.and_then(|p| p.next_cursor.clone()),
+            expected_pages: previous
+                .as_ref()
+                .map(|p| {
+                    if p.finished_at.is_some() {
+                        p.pages
+                    } else {
+                        p.pages.max(p.expected_pages)
+                    }
+                })
+                .unwrap_or(0),
+        };
+        match deadline
+            .run(ports.repo.put_cycle(&cycle, previous.as_ref()))
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(cycle_id = %cycle.cycle_id, expected_pages = cycle.expected_pages, resumed = cycle.next_cursor.is_some(), "health check cycle started");
+                return tick(ports, &cycle.cycle_id, 0, 1, now, deadline).await;
+            }
+            Err(StoreError::Conflict) => continue,
+            Err(error) => return Err(error.into()),
+        }
     }
-    let cycle = Cycle {
-        cycle_id: new_id(),
-        started_at: now,
-        finished_at: None,
-        pages: 0,
-        stores: 0,
-        next_cursor: None,
-        expected_pages: previous
-            .as_ref()
-            .map(|p| {
-                if p.finished_at.is_some() {
-                    p.pages
-                } else {
-                    p.pages.max(p.expected_pages)
-                }
-            })
-            .unwrap_or(0),
-    };
-    deadline
-        .run(ports.repo.put_cycle(&cycle, previous.as_ref()))
-        .await?;
-    tracing::info!(cycle_id = %cycle.cycle_id, expected_pages = cycle.expected_pages, "health check cycle started");
-    tick(ports, &cycle.cycle_id, 0, 1, now, deadline).await
+    Err(StoreError::Conflict.into())
 }
 
 /// How long to wait before page `next` of `cycle`: the expected pages spread over 90% of the
@@ -438,7 +455,7 @@ pub async fn check(
     let outcomes: Vec<Option<Option<Outcome>>> = stream::iter(stores.clone())
         .map(|key: StoreKey| {
             async move {
-                if deadline.remaining() < config.check_budget {
+                if deadline.remaining() < config.check_budget + REQUEUE_RESERVE {
                     return None;
                 }
                 let record = match deadline
@@ -452,11 +469,13 @@ pub async fn check(
                         return Some(Some(Outcome::Failed));
                     }
                 };
-                let budget = deadline.within(config.check_budget);
+                let budget = deadline.minus(REQUEUE_RESERVE).within(config.check_budget);
+                // Changes left in the outbox are announced whatever the check comes to (a
+                // deferred check, say).
+                if !record.outbox.is_empty() {
+                    ports.checker.flush(&record, &budget).await;
+                }
                 if !force && record.last_verified_at > now - fresh_for {
-                    if !record.outbox.is_empty() {
-                        ports.checker.flush(&record, &budget).await;
-                    }
                     return Some(None);
                 }
                 Some(Some(ports.checker.check(record, budget).await))
@@ -484,15 +503,12 @@ pub async fn check(
     }
     if !rest.is_empty() {
         report.requeued = rest.len();
-        ports
-            .queue
-            .send(
-                &HealthJob::Check {
-                    stores: rest,
-                    force,
-                },
-                Duration::ZERO,
-            )
+        let rest = HealthJob::Check {
+            stores: rest,
+            force,
+        };
+        deadline
+            .run(ports.queue.send(&rest, Duration::ZERO))
             .await?;
     }
     Ok(report)

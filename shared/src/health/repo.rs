@@ -90,9 +90,22 @@ fn webhook_pk(org: &OrganizationId, shop: &ShopDomain) -> String {
     format!("WEBHOOK#{org}#{shop}")
 }
 
+fn delivery_sk(webhook_id: &str) -> String {
+    format!("DELIVERY#{webhook_id}")
+}
+
+/// Whether `id` can be an `X-Shopify-Webhook-Id` (Shopify sends UUIDs): 1–128 letters, digits,
+/// `-` and `_`. Anything else is refused before it reaches a key.
+pub fn valid_webhook_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// [`HealthRepository`] on the stores table. Items: `pk = HEALTH#CYCLE, sk = -` (the cycle) and
-/// `pk = WEBHOOK#{org}#{shop}, sk = {webhook id}` (deliveries, expiring through the table's
-/// `expires_at` TTL).
+/// `pk = WEBHOOK#{org}#{shop}, sk = DELIVERY#{webhook id}` (deliveries, expiring through the
+/// table's `expires_at` TTL). No key of these can look like a store's (`ORG#…`, `STORE#…`).
 #[derive(Clone)]
 pub struct DynamoHealth {
     client: aws_sdk_dynamodb::Client,
@@ -193,7 +206,7 @@ impl HealthRepository for DynamoHealth {
             .put_item()
             .table_name(&self.table)
             .item("pk", s(webhook_pk(org, shop)))
-            .item("sk", s(webhook_id))
+            .item("sk", s(delivery_sk(webhook_id)))
             .item("claimed_at", n(now.timestamp()))
             .item("done", AttributeValue::Bool(false))
             .item("expires_at", n((now + WEBHOOK_MEMORY).timestamp()))
@@ -214,7 +227,7 @@ impl HealthRepository for DynamoHealth {
                     .get_item()
                     .table_name(&self.table)
                     .key("pk", s(webhook_pk(org, shop)))
-                    .key("sk", s(webhook_id))
+                    .key("sk", s(delivery_sk(webhook_id)))
                     .consistent_read(true)
                     .send()
                     .await
@@ -240,7 +253,7 @@ impl HealthRepository for DynamoHealth {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(webhook_pk(org, shop)))
-            .key("sk", s(webhook_id))
+            .key("sk", s(delivery_sk(webhook_id)))
             .update_expression("SET done = :true")
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .send()
@@ -259,7 +272,7 @@ impl HealthRepository for DynamoHealth {
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(webhook_pk(org, shop)))
-            .key("sk", s(webhook_id))
+            .key("sk", s(delivery_sk(webhook_id)))
             .condition_expression("done = :false")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .send()

@@ -207,16 +207,28 @@ impl StoreRepository for DynamoStoreRepository {
             .client
             .scan()
             .table_name(&self.table)
-            .filter_expression("begins_with(sk, :store)")
+            .filter_expression("begins_with(pk, :org) AND begins_with(sk, :store)")
+            .expression_attribute_values(":org", AttributeValue::S("ORG#".into()))
             .expression_attribute_values(":store", AttributeValue::S(STORE_SK_PREFIX.into()))
             .limit(limit.clamp(1, 1000) as i32)
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
+        // One malformed item must not stop the schedules that page through every store: it is
+        // logged (by key) and passed over.
         let mut records = Vec::new();
         for item in output.items.unwrap_or_default() {
-            records.extend(slot_of(item)?.live());
+            let key = match (item.get("pk"), item.get("sk")) {
+                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk} {sk}"),
+                _ => String::new(),
+            };
+            match slot_of(item) {
+                Ok(slot) => records.extend(slot.live()),
+                Err(error) => {
+                    tracing::error!(item = %key, %error, "a malformed store item is skipped by the scan")
+                }
+            }
         }
         let next = output
             .last_evaluated_key
