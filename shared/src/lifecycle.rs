@@ -70,7 +70,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::deadline::Deadline;
-use crate::domain::{Credentials, OrganizationId, ShopDomain};
+use crate::domain::{AuthType, Credentials, OrganizationId, ShopDomain};
 use crate::failure::Code;
 use crate::health::change::{flush_logged, with_change, DetectedBy};
 use crate::knowledge::ports::EventPublisher;
@@ -439,7 +439,11 @@ fn connected_record(
         order_number_suffix: info.order_number_suffix.clone(),
         currency: info.currency.clone(),
         plan: info.plan.clone(),
-        warnings: store_warnings(info, previous.map(|r| &r.warnings[..]).unwrap_or_default()),
+        warnings: store_warnings(
+            info,
+            previous.map(|r| &r.warnings[..]).unwrap_or_default(),
+            credentials.auth_type(),
+        ),
         connected_at: previous.map_or(now, |r| r.connected_at),
         updated_at: now,
         credentials_updated_at: now,
@@ -690,10 +694,10 @@ const CHECK_WARNINGS: [&str; 3] = ["invalid_credentials", "shop_unavailable", "m
 
 /// What limits lookups on a store Shopify described as `info`: the scopes' warnings, and the
 /// protected-customer-data warning — kept from `previous` when the probe could not tell.
-pub fn store_warnings(info: &ShopInfo, previous: &[Warning]) -> Vec<Warning> {
+pub fn store_warnings(info: &ShopInfo, previous: &[Warning], auth_type: AuthType) -> Vec<Warning> {
     let mut warnings = scope_warnings(&info.granted_scopes);
     match &info.customer_data {
-        CustomerData::Withheld(fields) => warnings.push(customer_data_warning(fields)),
+        CustomerData::Withheld(fields) => warnings.push(customer_data_warning(fields, auth_type)),
         CustomerData::Visible => {}
         CustomerData::Unknown => warnings.extend(
             previous
@@ -778,7 +782,7 @@ impl Finding {
         updated.status = self.status;
         if let Some(scopes) = &self.granted_scopes {
             updated.warnings = match &self.shop {
-                Some(info) => store_warnings(info, &record.warnings),
+                Some(info) => store_warnings(info, &record.warnings, record.auth_type),
                 None => scope_warnings(scopes),
             };
             updated.granted_scopes = scopes.clone();

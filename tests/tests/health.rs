@@ -206,6 +206,9 @@ health_backends! {
         app.shopify.update_shop(US, |s| {
             s.customers.push(FakeCustomer::new(7002, "Bob Stone", "bob@example.com"));
             s.customers.push(FakeCustomer::new(7003, "Ann Lee", "ann@example.com"));
+            for n in 0..5 {
+                s.orders.push(FakeOrder::new(&format!("#20{n}"), "2026-11-10T10:00:00Z", "bob@example.com"));
+            }
             s.customer_data = tests::fake_shopify::CustomerDataAccess::Redacted;
         });
         app.health().run_cycle().await;
@@ -215,6 +218,25 @@ health_backends! {
         let change = only_change(&app, US).await;
         assert_eq!((change["reason"]["code"].as_str(), change["new_status"].as_str()), (Some("protected_customer_data_unavailable"), Some("connected")));
         assert_eq!(change["changed"], json!(["warnings"]));
+    }
+
+    async fn a_cleared_warning_is_announced_as_cleared(app: TestApp) {
+        connect_us(&app).await;
+        app.shopify.update_shop(US, |s| {
+            s.customers.push(FakeCustomer::new(7002, "Bob Stone", "bob@example.com"));
+            s.customers.push(FakeCustomer::new(7003, "Ann Lee", "ann@example.com"));
+            for n in 0..5 {
+                s.orders.push(FakeOrder::new(&format!("#20{n}"), "2026-11-10T10:00:00Z", "bob@example.com"));
+            }
+            s.customer_data = tests::fake_shopify::CustomerDataAccess::Redacted;
+        });
+        app.get_store(US, true).await;
+        app.shopify.update_shop(US, |s| s.customer_data = tests::fake_shopify::CustomerDataAccess::Granted);
+        app.get_store(US, true).await;
+        let all = changes(&app).await;
+        assert_eq!(all.len(), 2, "{all:#?}");
+        assert_eq!(all[1]["reason"]["code"], "warnings_cleared");
+        assert!(all[1]["reason"]["message"].as_str().unwrap().contains("protected_customer_data_unavailable"));
     }
 
     async fn verify_announces_what_it_finds_once(app: TestApp) {

@@ -130,10 +130,11 @@ async fn sidebar<'a>(
     // A store whose app Shopify withholds customer emails from cannot find anyone by email:
     // its section says why instead of reading "not found".
     let withholding = |store: &StoreRecord| {
-        store
-            .warnings
-            .iter()
-            .any(|w| w.code == shared::shopify::PROTECTED_DATA_WARNING)
+        store.status == shared::store::StoreStatus::Connected
+            && store
+                .warnings
+                .iter()
+                .any(|w| w.code == shared::shopify::PROTECTED_DATA_WARNING)
     };
     let fan_out = access
         .fan_out(

@@ -46,12 +46,14 @@ pub(crate) fn email_matches(order: &Order, contact_email: &str) -> bool {
             .any(|e| e.trim().eq_ignore_ascii_case(wanted))
 }
 
-/// Whether Shopify withholds customer and order emails from the store's app.
+/// Whether Shopify withholds customer and order emails from the store's app (a store that is
+/// not connected fails for that reason instead).
 fn withholds_emails(store: &StoreRecord) -> bool {
-    store
-        .warnings
-        .iter()
-        .any(|w| w.code == shared::shopify::PROTECTED_DATA_WARNING)
+    store.status == shared::store::StoreStatus::Connected
+        && store
+            .warnings
+            .iter()
+            .any(|w| w.code == shared::shopify::PROTECTED_DATA_WARNING)
 }
 
 /// Whether the store's app sees only the last 60 days of orders (no `read_all_orders`).
@@ -125,13 +127,17 @@ pub(crate) async fn get_order_details(
     };
 
     // A store that withholds customer emails cannot check whom an order belongs to: it is
-    // not asked at all, so the answer cannot depend on whether the order is there.
-    let (stores, unverifiable): (Vec<StoreRecord>, Vec<StoreRecord>) = match required_email {
-        Some(_) => stores.iter().cloned().partition(|s| !withholds_emails(s)),
-        None => (stores.to_vec(), Vec::new()),
-    };
-    let stores = &stores[..];
-    let plan = routing::plan(stores, number);
+    // not asked at all, so the answer cannot depend on whether the order is there. Routing is
+    // planned over every store first, so leaving one out sends its numbers nowhere else.
+    let mut plan = routing::plan(stores, number);
+    let mut unverifiable = 0;
+    if required_email.is_some() {
+        for round in [&mut plan.first, &mut plan.then] {
+            let before = round.len();
+            round.retain(|t| !withholds_emails(&stores[t.index]));
+            unverifiable += before - round.len();
+        }
+    }
     let mut searched = Vec::new();
     let mut errors = Vec::new();
     let mut found = ask(
@@ -157,7 +163,7 @@ pub(crate) async fn get_order_details(
         .await;
     }
     if found.is_empty() {
-        if !unverifiable.is_empty() {
+        if unverifiable > 0 {
             return Err(Failure::new(
                 Code::VerificationUnavailable,
                 format!("This store can't verify order emails yet, so I can't share the details of order {number} here. A team member can look it up for the customer."),
@@ -167,7 +173,11 @@ pub(crate) async fn get_order_details(
             return Err(Failure::no_store_answered(&errors));
         }
         let mut message = format!("I couldn't find order {number} for this customer. Please check the order number and the email address used for the order.");
-        if stores.iter().any(sees_only_60_days) {
+        if stores
+            .iter()
+            .filter(|s| searched.contains(&s.shop_domain))
+            .any(sees_only_60_days)
+        {
             message.push_str(" Orders placed more than 60 days ago can't be looked up here yet, so if the order is older, a team member can check it.");
         }
         return Err(Failure::new(Code::OrderNotFound, message));

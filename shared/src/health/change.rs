@@ -78,7 +78,8 @@ pub fn fix_for(code: &str) -> &'static str {
         "shop_unavailable" => "Settle the store's bill or lift its lock in the Shopify admin, then verify the store in the dashboard.",
         "orders_limited_to_60_days" => "Grant the read_all_orders scope to the app (Shopify asks for a reason), then verify the store in the dashboard.",
         "order_number_format_changed" => "Nothing to do: lookups route order numbers by the new prefix and suffix from now on.",
-        "protected_customer_data_unavailable" => "In the Dev Dashboard, open the app, request protected customer data access with the Name, Email, Phone and Address fields, release a new version, then verify the store in the dashboard.",
+        "protected_customer_data_unavailable" => "Enable protected customer data access (Name, Email, Phone, Address) for the app: in the Dev Dashboard for a Dev Dashboard app, in the Shopify admin for a custom app (as the store's plan allows); then verify the store in the dashboard.",
+        "warnings_cleared" => "Nothing to do: what limited lookups no longer applies.",
         "connected" => "Nothing to do: lookups use the store again.",
         "scopes_changed" => "Nothing to do unless a feature stopped working; verify the store in the dashboard to see its warnings.",
         _ => "Verify the store in the dashboard and follow the warning it shows.",
@@ -86,9 +87,10 @@ pub fn fix_for(code: &str) -> &'static str {
 }
 
 /// Every code [`fix_for`] knows, for the docs test.
-pub const REASON_CODES: [&str; 8] = [
+pub const REASON_CODES: [&str; 9] = [
     "invalid_credentials",
     "protected_customer_data_unavailable",
+    "warnings_cleared",
     "missing_scopes",
     "shop_unavailable",
     "orders_limited_to_60_days",
@@ -191,6 +193,15 @@ impl StatusChanged {
             .find(|w| !old.contains(w.code.as_str()))
         {
             return added.clone();
+        }
+        let new = codes(&after.warnings);
+        let cleared: Vec<&str> = old.difference(&new).copied().collect();
+        let scopes = |r: &StoreRecord| r.granted_scopes.iter().cloned().collect::<BTreeSet<_>>();
+        if !cleared.is_empty() && scopes(before) == scopes(after) {
+            return warning(
+                "warnings_cleared",
+                format!("No longer limiting lookups: {}.", cleared.join(", ")),
+            );
         }
         warning(
             "scopes_changed",

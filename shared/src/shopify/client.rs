@@ -69,9 +69,32 @@ struct Cost {
 
 #[derive(Deserialize)]
 struct GraphQlError {
+    /// Read only to recognise a protected-customer-data denial; never kept or logged (it may
+    /// name a customer).
+    #[serde(default)]
+    message: Option<String>,
     extensions: Option<GraphQlErrorExtensions>,
     #[serde(default)]
     path: Vec<Value>,
+}
+
+impl GraphQlError {
+    /// `ACCESS_DENIED`, or Shopify's protected-customer-data denial, which it sometimes sends
+    /// without an `extensions.code` ("This app is not approved to access/use ...").
+    fn is_access_denied(&self) -> bool {
+        match self.extensions.as_ref().and_then(|x| x.code.as_deref()) {
+            Some(code) => code == "ACCESS_DENIED",
+            None => self.message.as_deref().is_some_and(|m| {
+                m.contains("not approved to access") || m.contains("not approved to use")
+            }),
+        }
+    }
+
+    /// A denial of one field below a root field (`orders.nodes.0.email`): Shopify leaves that
+    /// field null and answers the rest.
+    fn is_field_denial(&self) -> bool {
+        self.is_access_denied() && self.path.len() >= 2
+    }
 }
 
 #[derive(Deserialize)]
@@ -211,7 +234,24 @@ impl ShopifyClient {
             }
         }
         if let Some(errors) = response.errors {
-            return classify_graphql_errors(errors, cost.as_ref());
+            // Fields withheld as protected customer data come back null, each with an error,
+            // beside everything else: the answer is used, with those fields empty (an order
+            // without a visible email then matches no contact, exactly like a missing order).
+            let list: Vec<GraphQlError> =
+                serde_json::from_value(errors.clone()).unwrap_or_default();
+            let partial = !list.is_empty() && list.iter().all(GraphQlError::is_field_denial);
+            match response.data {
+                Some(data) if partial && !data.is_null() => {
+                    tracing::info!(
+                        shop = %shop,
+                        operation = query.operation,
+                        fields = list.len(),
+                        "Shopify withheld protected fields; using the rest of the answer"
+                    );
+                    return Attempt::Done(data);
+                }
+                _ => return classify_graphql_errors(errors, cost.as_ref()),
+            }
         }
         match response.data {
             Some(data) => Attempt::Done(data),
@@ -396,7 +436,12 @@ fn classify_graphql_errors(errors: Value, cost: Option<&Cost>) -> Attempt<Value>
     };
     let codes: Vec<String> = list
         .iter()
-        .filter_map(|e| e.extensions.as_ref().and_then(|x| x.code.clone()))
+        .filter_map(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.code.clone())
+                .or_else(|| e.is_access_denied().then(|| "ACCESS_DENIED".to_owned()))
+        })
         .collect();
     let has = |code: &str| codes.iter().any(|c| c == code);
     if has("THROTTLED") {
@@ -412,12 +457,7 @@ fn classify_graphql_errors(errors: Value, cost: Option<&Cost>) -> Attempt<Value>
     if has("ACCESS_DENIED") {
         let fields = list
             .iter()
-            .filter(|e| {
-                e.extensions
-                    .as_ref()
-                    .and_then(|x| x.code.as_deref())
-                    .is_some_and(|c| c == "ACCESS_DENIED")
-            })
+            .filter(|e| e.is_access_denied())
             .filter(|e| !e.path.is_empty())
             .map(|e| {
                 e.path
@@ -460,6 +500,15 @@ mod tests {
             Attempt::Fatal(error) => assert!(!format!("{error:?}").contains("jane@")),
             _ => panic!("unknown GraphQL errors are fatal"),
         }
+    }
+
+    #[test]
+    fn a_protected_data_denial_without_a_code_is_access_denied() {
+        let errors = json!([{"message": "This app is not approved to access the Customer object.", "path": ["customers"]}]);
+        assert!(matches!(
+            classify_graphql_errors(errors, None),
+            Attempt::Fatal(ShopifyError::AccessDenied { .. })
+        ));
     }
 
     #[test]

@@ -41,12 +41,17 @@ pub fn scope_warnings(granted: &[String]) -> Vec<Warning> {
 /// The warning code of a store whose app Shopify withholds protected customer data from.
 pub const PROTECTED_DATA_WARNING: &str = "protected_customer_data_unavailable";
 
-/// The warning for a store whose app does not see `fields` (e.g. `customer email`).
-pub fn customer_data_warning(fields: &[String]) -> Warning {
+/// The warning for a store whose app does not see `fields` (e.g. `customer email`), with the
+/// fix for the kind of app it is.
+pub fn customer_data_warning(fields: &[String], auth_type: crate::domain::AuthType) -> Warning {
+    let fix = match auth_type {
+        crate::domain::AuthType::ClientCredentials => "In the Dev Dashboard, open the app, go to API access → Protected customer data access, request access and select the Name, Email, Phone and Address fields, release a new version, then verify the store.",
+        crate::domain::AuthType::AccessToken => "In the Shopify admin, open Settings → Apps and sales channels → Develop apps → this app → Configuration and request access to protected customer data with the Name, Email, Phone and Address fields (the store's Shopify plan decides what a custom app may read), or connect a Dev Dashboard app that has that access; then verify the store.",
+    };
     Warning {
         code: PROTECTED_DATA_WARNING.into(),
         message: format!(
-            "Shopify withholds protected customer data ({}) from this app, so order lookups can't verify shoppers' emails and the inbox sidebar finds no customers. In the Dev Dashboard, open the app, go to API access → Protected customer data access, request access and select the Name, Email, Phone and Address fields, release a new version, then verify the store.",
+            "Shopify withholds protected customer data ({}) from this app, so order lookups can't verify shoppers' emails and the inbox sidebar finds no customers. {fix}",
             fields.join(", ")
         ),
     }

@@ -22,6 +22,9 @@ pub struct ShopInfo {
     pub customer_data: CustomerData,
 }
 
+/// What the protected-data probe may add to a connect or verify.
+pub const PROBE_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Whether Shopify shows the app customers' and orders' email addresses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum CustomerData {
@@ -84,7 +87,9 @@ impl ShopifyClient {
         let token = self.fresh_token(deadline, shop, credentials).await?;
         let mut info = self.shop_info(deadline, shop, &token).await?;
         if super::missing_scopes(&info.granted_scopes).is_empty() {
-            info.customer_data = self.probe_customer_data(deadline, shop, &token).await;
+            // Within a few seconds of its own: a slow probe costs the connect nothing more.
+            let probe = deadline.within(PROBE_BUDGET);
+            info.customer_data = self.probe_customer_data(&probe, shop, &token).await;
         }
         Ok(info)
     }
@@ -216,14 +221,16 @@ impl ProbeCustomer {
 }
 
 impl Probe {
-    /// Withheld when there are at least three customers and orders together and not one of
-    /// them shows an email: a customer without an email is normal, none among the five most
-    /// recent customers and orders is Shopify redacting them.
+    /// Withheld when there are customers and orders, at least six together, and not one of
+    /// them shows an email: a customer or a point-of-sale order without an email is normal,
+    /// none among the five most recent customers and the five most recent orders is Shopify
+    /// redacting them. (Shopify's ACCESS_DENIED answer is the sure sign; this catches the
+    /// silent redaction.)
     fn verdict(&self) -> CustomerData {
         let customers = self.customers.as_ref().map_or(&[][..], |c| &c.nodes[..]);
         let orders = self.orders.as_ref().map_or(&[][..], |o| &o.nodes[..]);
         // Too few to tell a store whose customers simply have no email from redaction.
-        if customers.len() + orders.len() < 3 {
+        if customers.is_empty() || orders.is_empty() || customers.len() + orders.len() < 6 {
             return CustomerData::Unknown;
         }
         let customer_emails = customers.iter().any(ProbeCustomer::has_email);
@@ -253,40 +260,50 @@ mod tests {
         serde_json::from_value::<Probe>(value).unwrap().verdict()
     }
 
+    fn nodes(customers: usize, orders: usize, email: Option<&str>) -> serde_json::Value {
+        serde_json::json!({
+            "customers": {"nodes": (0..customers).map(|_| serde_json::json!({"defaultEmailAddress": email.map(|e| serde_json::json!({"emailAddress": e}))})).collect::<Vec<_>>()},
+            "orders": {"nodes": (0..orders).map(|_| serde_json::json!({"email": email})).collect::<Vec<_>>()},
+        })
+    }
+
     #[test]
     fn emails_anywhere_mean_visible() {
+        assert_eq!(probe(nodes(5, 5, Some("a@b.c"))), CustomerData::Visible);
+        let mut one = nodes(5, 5, None);
+        one["orders"]["nodes"][4]["email"] = serde_json::json!("a@b.c");
         assert_eq!(
-            probe(
-                serde_json::json!({"customers": {"nodes": [{"defaultEmailAddress": null}, {"defaultEmailAddress": null}, {"defaultEmailAddress": {"emailAddress": "a@b.c"}}]}, "orders": {"nodes": []}})
-            ),
-            CustomerData::Visible
-        );
-        assert_eq!(
-            probe(
-                serde_json::json!({"customers": {"nodes": [{"defaultEmailAddress": null}, {"defaultEmailAddress": null}]}, "orders": {"nodes": [{"email": "a@b.c"}]}})
-            ),
-            CustomerData::Visible
+            probe(one),
+            CustomerData::Visible,
+            "one email proves they are shown"
         );
     }
 
     #[test]
-    fn no_email_at_all_means_withheld_and_nothing_at_all_means_unknown() {
+    fn no_email_at_all_means_withheld() {
         assert_eq!(
-            probe(
-                serde_json::json!({"customers": {"nodes": [{"defaultEmailAddress": null}, {"defaultEmailAddress": null}]}, "orders": {"nodes": [{"email": null}]}})
-            ),
+            probe(nodes(5, 5, None)),
             CustomerData::Withheld(vec!["customer email".into(), "order email".into()])
         );
+    }
+
+    #[test]
+    fn too_little_to_judge_is_unknown() {
+        assert_eq!(probe(nodes(0, 0, None)), CustomerData::Unknown);
         assert_eq!(
-            probe(
-                serde_json::json!({"customers": {"nodes": [{"defaultEmailAddress": null}]}, "orders": {"nodes": []}})
-            ),
+            probe(nodes(2, 2, None)),
             CustomerData::Unknown,
-            "one customer without an email is no evidence"
+            "four records"
         );
         assert_eq!(
-            probe(serde_json::json!({"customers": {"nodes": []}, "orders": {"nodes": []}})),
-            CustomerData::Unknown
+            probe(nodes(5, 0, None)),
+            CustomerData::Unknown,
+            "point-of-sale customers, no orders"
+        );
+        assert_eq!(
+            probe(nodes(0, 5, None)),
+            CustomerData::Unknown,
+            "orders without customers"
         );
     }
 }

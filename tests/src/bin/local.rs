@@ -15,7 +15,8 @@ use shared::knowledge::sync::SyncPorts;
 use shared::shopify::ShopifyConfig;
 use shared::{Config, Services};
 use tests::fake_shopify::{
-    FakeArticle, FakeCustomer, FakeOrder, FakePage, FakePolicy, FakeProduct, FakeShop, FakeShopify,
+    CustomerDataAccess, FakeArticle, FakeCustomer, FakeOrder, FakePage, FakePolicy, FakeProduct,
+    FakeShop, FakeShopify,
 };
 use tests::worker::{self, Queue};
 
@@ -26,6 +27,7 @@ const UK_CLIENT_SECRET: &str = "demo-uk-client-secret";
 const UK_TOKEN: &str = "shpat_demo_uk_0000000000000000000000";
 const LIMITED_TOKEN: &str = "shpat_demo_limited_000000000000000000";
 const CATALOG_TOKEN: &str = "shpat_demo_catalog_000000000000000000";
+const PRIVATE_TOKEN: &str = "shpat_demo_private_000000000000000000";
 
 /// How often the local schedule queues a knowledge sync of every store
 /// (`KNOWLEDGE_SCHEDULE_SECS`; in AWS the template's `KnowledgeSyncSchedule`, 6 hours).
@@ -295,6 +297,16 @@ fn demo_shops() -> Vec<FakeShop> {
             .named("Demo Limited Scopes")
             .with_token(LIMITED_TOKEN)
             .with_scopes(&["read_products"]),
+        // An app whose protected customer data access was never set up, and without
+        // read_all_orders: the silent failures the README troubleshoots.
+        FakeShop::new("demo-private")
+            .named("Demo Private Data")
+            .with_token(PRIVATE_TOKEN)
+            .with_prefix("PD-")
+            .with_scopes(&["read_orders", "read_products", "read_customers"])
+            .withholding_customer_data(CustomerDataAccess::Denied)
+            .with_customer(FakeCustomer::new(9001, "Jane Doe", jane))
+            .with_order(FakeOrder::new("PD-1001", "2026-11-02T10:00:00Z", jane)),
     ]
 }
 
@@ -319,6 +331,8 @@ See the errors: a custom domain, a wrong token, missing scopes:
   curl -s -X POST {base}/shopify/stores -d '{{"shop_domain":"www.example.com","access_token":"x"}}'
   curl -s -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-us","access_token":"shpat_wrong"}}'
   curl -s -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-limited","access_token":"{LIMITED_TOKEN}"}}'
+A store whose app Shopify withholds customer data from (see its warnings, the sidebar and a lookup):
+  curl -s -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-private","access_token":"{PRIVATE_TOKEN}"}}'
 
 List the stores, verify one live, read the AI settings, disconnect:
   curl -s {base}/shopify/stores

@@ -77,9 +77,6 @@ pub async fn graphql(
                 json!({"customerByIdentifier": null}),
                 vec![json!(["customerByIdentifier"])],
             )),
-            "FindOrdersByName" | "OrdersByIds" => {
-                Some((Value::Null, vec![json!(["orders", "nodes", 0, "email"])]))
-            }
             _ => None,
         };
         if let Some((data, paths)) = denied {
@@ -121,6 +118,7 @@ pub async fn graphql(
             }
         },
     };
+    let (data, withheld) = withhold(&record, operation, data);
     let (requested, actual) = costs(
         &request.query,
         request.operation_name.as_deref(),
@@ -152,11 +150,14 @@ pub async fn graphql(
             .push((shop.clone(), operation, requested, actual));
         available
     };
-    let mut response = Json(json!({
+    let mut body = json!({
         "data": data,
         "extensions": cost_extension(requested, Some(actual), available, capacity, restore_rate),
-    }))
-    .into_response();
+    });
+    if !withheld.is_empty() {
+        body["errors"] = Value::Array(withheld);
+    }
+    let mut response = Json(body).into_response();
     response
         .headers_mut()
         .insert("X-Shopify-API-Version", version.parse().unwrap());
@@ -199,6 +200,50 @@ fn tracking(order: &FakeOrder) -> Vec<Value> {
         .iter()
         .map(|(company, number)| json!({"company": company, "number": number, "url": format!("https://track.example/{number}")}))
         .collect()
+}
+
+/// Protected fields the app may not read, as Shopify answers them: each one null, with an
+/// `ACCESS_DENIED` error naming its path, and the rest of the answer intact. Nothing is denied
+/// where no record is returned.
+fn withhold(shop: &FakeShop, operation: &str, mut data: Value) -> (Value, Vec<Value>) {
+    let fields: &[&str] = match (shop.customer_data, operation) {
+        (CustomerDataAccess::Denied, "FindOrdersByName" | "OrdersByIds") => {
+            &["email", "customer", "shippingAddress"]
+        }
+        (CustomerDataAccess::AddressDenied, "FindOrdersByName" | "OrdersByIds") => {
+            &["shippingAddress"]
+        }
+        _ => return (data, Vec::new()),
+    };
+    let (root, nodes) = match data.get_mut("orders") {
+        Some(orders) => (
+            vec![json!("orders"), json!("nodes")],
+            orders.get_mut("nodes"),
+        ),
+        None => (vec![json!("nodes")], data.get_mut("nodes")),
+    };
+    let mut errors = Vec::new();
+    if let Some(Value::Array(nodes)) = nodes {
+        for (i, node) in nodes.iter_mut().enumerate() {
+            let Some(object) = node.as_object_mut() else {
+                continue;
+            };
+            for field in fields {
+                if object.contains_key(*field) {
+                    object.insert((*field).to_owned(), Value::Null);
+                    let mut path = root.clone();
+                    path.push(json!(i));
+                    path.push(json!(field));
+                    errors.push(json!({
+                        "message": format!("This app is not approved to use the {field} field."),
+                        "path": path,
+                        "extensions": {"code": "ACCESS_DENIED"},
+                    }));
+                }
+            }
+        }
+    }
+    (data, errors)
 }
 
 /// A few recent customers and orders with their emails (empty when redacted).

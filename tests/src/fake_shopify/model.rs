@@ -12,6 +12,9 @@ pub enum CustomerDataAccess {
     Denied,
     /// Approved for the objects but not the fields: emails (and names) come back empty.
     Redacted,
+    /// Approved for names and emails but not addresses: each order's shipping address is null
+    /// with an `ACCESS_DENIED` error for it.
+    AddressDenied,
 }
 
 /// One shop the fake knows.
