@@ -66,6 +66,14 @@ impl WebhookPorts {
     }
 }
 
+/// The one answer to every delivery that does not verify, whatever the reason.
+fn not_signed() -> ApiError {
+    ApiError::new(
+        Code::Unauthorized,
+        "The webhook is not signed by the app of a store connected to this organization.",
+    )
+}
+
 /// The headers of a delivery.
 struct Delivery<'a> {
     org: OrganizationId,
@@ -180,7 +188,7 @@ async fn receive(ports: &WebhookPorts, req: &Request) -> Result<&'static str, Ap
     // Whatever is wrong before the signature verifies answers the same 401.
     let Some(delivery) = delivery(req) else {
         tracing::info!("a webhook without a valid org, shop or signature header");
-        return Err(ApiError::unauthorized());
+        return Err(not_signed());
     };
     let stores = &ports.services.storage.stores;
     let record = deadline
@@ -190,12 +198,12 @@ async fn receive(ports: &WebhookPorts, req: &Request) -> Result<&'static str, Ap
         .filter(|r| r.auth_type == shared::domain::AuthType::ClientCredentials);
     let Some(record) = record else {
         tracing::info!("a webhook for no store connected with client credentials");
-        return Err(ApiError::unauthorized());
+        return Err(not_signed());
     };
     let secrets = secrets_of(ports, &record, &deadline).await?;
     if !verify_signature(body, delivery.signature, &secrets) {
         tracing::warn!(org_id = %delivery.org, shop = %delivery.shop, "a webhook whose signature does not verify");
-        return Err(ApiError::unauthorized());
+        return Err(not_signed());
     }
     // The signature covers the body only: a body about another shop (one app installed on
     // several stores shares its secret) is not this shop's delivery.
@@ -203,7 +211,7 @@ async fn receive(ports: &WebhookPorts, req: &Request) -> Result<&'static str, Ap
         && payload_shop(body).as_deref() != Some(delivery.shop.as_str())
     {
         tracing::warn!(org_id = %delivery.org, shop = %delivery.shop, topic = delivery.topic, "a signed webhook whose body names another shop");
-        return Err(ApiError::unauthorized());
+        return Err(not_signed());
     }
     if !valid_webhook_id(delivery.webhook_id) {
         return Err(ApiError::invalid_request(
@@ -288,7 +296,7 @@ async fn apply(
             )
             .await
             .map_err(|e| shared::error::logged(lifecycle::LifecycleError::from(e)))?
-            .ok_or_else(ApiError::unauthorized)?;
+            .ok_or_else(not_signed)?;
             match services
                 .shopify
                 .fresh_token(deadline, &delivery.shop, &credentials)

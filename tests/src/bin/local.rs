@@ -65,7 +65,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sdk = shared::aws::sdk_config().await;
     let services = Services::from_sdk(&config, &sdk).with_knowledge(&config, &sdk);
     let sync = SyncPorts::from_sdk(&config, &sdk)?;
-    let health = HealthPorts::from_sdk(&config, &sdk)?;
+    let mut health = HealthPorts::from_sdk(&config, &sdk)?;
+    // Locally a health check right after connecting is the point: nothing counts as fresh.
+    health.config.fresh_for = Duration::ZERO;
     let webhooks = webhooks::WebhookPorts {
         services: services.clone(),
         repo: Arc::new(DynamoHealth::new(
