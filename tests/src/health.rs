@@ -70,56 +70,7 @@ pub async fn moto(sdk: &aws_config::SdkConfig, services: &Services, table: &str)
         .expect("create the health queue")
         .queue_url
         .expect("a queue url");
-    let bus = local_aws::unique("bus");
-    eventbridge
-        .create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .expect("create the event bus");
-    let events_url = sqs
-        .create_queue()
-        .queue_name(local_aws::unique("events"))
-        .send()
-        .await
-        .expect("create the events queue")
-        .queue_url
-        .expect("a queue url");
-    let events_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&events_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("the events queue's ARN")
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .expect("a queue ARN");
-    eventbridge
-        .put_rule()
-        .name("connector-events")
-        .event_bus_name(&bus)
-        .event_pattern(r#"{"source": ["shopify-connector"]}"#)
-        .send()
-        .await
-        .expect("create the rule");
-    eventbridge
-        .put_targets()
-        .rule("connector-events")
-        .event_bus_name(&bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("events-queue")
-                .arn(events_arn)
-                .build()
-                .expect("a target"),
-        )
-        .send()
-        .await
-        .expect("target the events queue");
+    let (bus, events_url) = local_aws::event_bus_with_queue(sdk).await;
     let repo: Arc<dyn HealthRepository> =
         Arc::new(DynamoHealth::new(aws_sdk_dynamodb::Client::new(sdk), table));
     let queue_port: Arc<dyn HealthQueue> = Arc::new(SqsQueue::new(sqs.clone(), &queue_url));

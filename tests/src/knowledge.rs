@@ -152,7 +152,7 @@ pub async fn moto(
         .expect("create the dead-letter queue")
         .queue_url
         .expect("a queue url");
-    let dlq_arn = queue_arn(&sqs, &dlq_url).await;
+    let dlq_arn = local_aws::queue_arn(&sqs, &dlq_url).await;
     let queue_url = sqs
         .create_queue()
         .queue_name(local_aws::unique("knowledge"))
@@ -169,44 +169,7 @@ pub async fn moto(
         .expect("create the knowledge queue")
         .queue_url
         .expect("a queue url");
-    let bus = local_aws::unique("bus");
-    eventbridge
-        .create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .expect("create the event bus");
-    let events_url = sqs
-        .create_queue()
-        .queue_name(local_aws::unique("events"))
-        .send()
-        .await
-        .expect("create the events queue")
-        .queue_url
-        .expect("a queue url");
-    let events_arn = queue_arn(&sqs, &events_url).await;
-    eventbridge
-        .put_rule()
-        .name("connector-events")
-        .event_bus_name(&bus)
-        .event_pattern(r#"{"source": ["shopify-connector"]}"#)
-        .send()
-        .await
-        .expect("create the rule");
-    eventbridge
-        .put_targets()
-        .rule("connector-events")
-        .event_bus_name(&bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("events-queue")
-                .arn(events_arn)
-                .build()
-                .expect("a target"),
-        )
-        .send()
-        .await
-        .expect("target the events queue");
+    let (bus, events_url) = local_aws::event_bus_with_queue(sdk).await;
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     let index_table = local_aws::fresh_table(&dynamo).await;
     let repo: Arc<dyn KnowledgeRepository> =
@@ -300,21 +263,6 @@ pub fn worker_access(
     shopify: ShopifyConfig,
 ) -> Arc<Access> {
     Arc::new(Access::new(secrets, prefix, ShopifyClient::new(shopify)))
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .expect("a queue arn")
 }
 
 impl KnowledgeRig {

@@ -91,3 +91,65 @@ pub async fn scan_table(
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:016x}", fastrand::u64(..))
 }
+
+/// A queue's ARN.
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("a queue arn")
+}
+
+/// An event bus of the test's own and a queue its rule copies every connector event into (as
+/// the platform would subscribe): the bus's name and the queue's URL.
+pub async fn event_bus_with_queue(sdk: &aws_config::SdkConfig) -> (String, String) {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let eventbridge = aws_sdk_eventbridge::Client::new(sdk);
+    let bus = unique("bus");
+    eventbridge
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("create the event bus");
+    let events_url = sqs
+        .create_queue()
+        .queue_name(unique("events"))
+        .send()
+        .await
+        .expect("create the events queue")
+        .queue_url
+        .expect("a queue url");
+    let events_arn = queue_arn(&sqs, &events_url).await;
+    eventbridge
+        .put_rule()
+        .name("connector-events")
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source": ["shopify-connector"]}"#)
+        .send()
+        .await
+        .expect("create the rule");
+    eventbridge
+        .put_targets()
+        .rule("connector-events")
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("events-queue")
+                .arn(events_arn)
+                .build()
+                .expect("a target"),
+        )
+        .send()
+        .await
+        .expect("target the events queue");
+    (bus, events_url)
+}
