@@ -228,15 +228,29 @@ async fn dispatch(
 
 /// `POST /invoke/lookup`: the body is the event the AI platform sends with `Invoke`.
 async fn invoke_lookup(State(services): State<Services>, body: axum::body::Bytes) -> AxumResponse {
-    match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(event) => {
-            let deadline = shared::Deadline::after(services.budgets.lookup);
-            axum::Json(lookup::answer(&services, event, deadline).await).into_response()
-        }
-        // Lambda itself refuses a payload that is not JSON before the function runs.
-        Err(_) => (
-            StatusCode::BAD_REQUEST,
-            "the invocation payload must be JSON",
+    let Ok(event) = serde_json::from_slice(&body) else {
+        return not_json();
+    };
+    let deadline = shared::Deadline::after(services.budgets.lookup);
+    axum::Json(lookup::answer(&services, event, deadline).await).into_response()
+}
+
+/// Lambda's refusal of an invocation payload that is not JSON (before the function runs).
+fn not_json() -> AxumResponse {
+    (
+        StatusCode::BAD_REQUEST,
+        "the invocation payload must be JSON",
+    )
+        .into_response()
+}
+
+/// A function's answer as Lambda's `Invoke` returns it: the value, or its `errorMessage`.
+fn invocation_answer(result: Result<serde_json::Value, String>) -> AxumResponse {
+    match result {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(serde_json::json!({"errorMessage": error})),
         )
             .into_response(),
     }
@@ -248,22 +262,11 @@ async fn invoke_knowledge_sync(
     State(ports): State<SyncPorts>,
     body: axum::body::Bytes,
 ) -> AxumResponse {
-    let Ok(event) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "the invocation payload must be JSON",
-        )
-            .into_response();
+    let Ok(event) = serde_json::from_slice(&body) else {
+        return not_json();
     };
     let deadline = shared::Deadline::after(crate::worker::INVOCATION);
-    match knowledge_sync::handle(&ports, event, deadline).await {
-        Ok(answer) => axum::Json(answer).into_response(),
-        Err(error) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(serde_json::json!({"errorMessage": error})),
-        )
-            .into_response(),
-    }
+    invocation_answer(knowledge_sync::handle(&ports, event, deadline).await)
 }
 
 /// The API description, served at `/openapi.yaml`.
@@ -361,18 +364,11 @@ async fn invoke_health_check(
     State(ports): State<shared::health::check::HealthPorts>,
     body: axum::body::Bytes,
 ) -> AxumResponse {
-    let Ok(event) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "the invocation payload must be JSON",
-        )
-            .into_response();
+    let Ok(event) = serde_json::from_slice(&body) else {
+        return not_json();
     };
     let deadline = shared::Deadline::after(crate::health::INVOCATION);
-    match health_check::handle(&ports, event, deadline).await {
-        Ok(answer) => axum::Json(answer).into_response(),
-        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error).into_response(),
-    }
+    invocation_answer(health_check::handle(&ports, event, deadline).await)
 }
 
 /// The gateway as an axum app: the dashboard routes and the public webhook route, plus

@@ -345,29 +345,9 @@ impl HealthRig {
                 .collect(),
             EventsRig::Sqs { client, url, seen } => {
                 let mut all = seen.lock().unwrap().clone();
-                loop {
-                    let Ok(output) = client
-                        .receive_message()
-                        .queue_url(url)
-                        .max_number_of_messages(10)
-                        .visibility_timeout(300)
-                        .send()
-                        .await
-                    else {
-                        break;
-                    };
-                    let messages = output.messages.unwrap_or_default();
-                    if messages.is_empty() {
-                        break;
-                    }
-                    for message in messages {
-                        let envelope: Value =
-                            serde_json::from_str(message.body.as_deref().unwrap_or("null"))
-                                .unwrap_or(Value::Null);
-                        assert_eq!(envelope["source"], "shopify-connector");
-                        if envelope["detail-type"] == "Shopify Store Status Changed" {
-                            all.push(envelope["detail"].clone());
-                        }
+                for envelope in local_aws::receive_connector_events(client, url).await {
+                    if envelope["detail-type"] == "Shopify Store Status Changed" {
+                        all.push(envelope["detail"].clone());
                     }
                 }
                 *seen.lock().unwrap() = all.clone();

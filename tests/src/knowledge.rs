@@ -339,29 +339,9 @@ impl KnowledgeRig {
                 .collect(),
             Events::Sqs { client, url } => {
                 let mut seen = self.seen.lock().unwrap().clone();
-                for _ in 0..3 {
-                    let Ok(output) = client
-                        .receive_message()
-                        .queue_url(url)
-                        .max_number_of_messages(10)
-                        .visibility_timeout(300)
-                        .send()
-                        .await
-                    else {
-                        break;
-                    };
-                    let messages = output.messages.unwrap_or_default();
-                    if messages.is_empty() {
-                        break;
-                    }
-                    for message in messages {
-                        let envelope: Value =
-                            serde_json::from_str(message.body.as_deref().unwrap_or("null"))
-                                .unwrap_or(Value::Null);
-                        assert_eq!(envelope["source"], "shopify-connector");
-                        assert_eq!(envelope["detail-type"], "Shopify Knowledge Synced");
-                        seen.push(envelope["detail"].clone());
-                    }
+                for envelope in local_aws::receive_connector_events(client, url).await {
+                    assert_eq!(envelope["detail-type"], "Shopify Knowledge Synced");
+                    seen.push(envelope["detail"].clone());
                 }
                 *self.seen.lock().unwrap() = seen.clone();
                 seen

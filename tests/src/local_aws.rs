@@ -153,3 +153,36 @@ pub async fn event_bus_with_queue(sdk: &aws_config::SdkConfig) -> (String, Strin
         .expect("target the events queue");
     (bus, events_url)
 }
+
+/// The connector's events waiting in `url` (a queue an event bus rule delivers to), as
+/// envelopes (`source`, `detail-type`, `detail`), each read once (kept invisible meanwhile).
+pub async fn receive_connector_events(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> Vec<serde_json::Value> {
+    let mut envelopes = Vec::new();
+    loop {
+        let Ok(output) = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(300)
+            .send()
+            .await
+        else {
+            break;
+        };
+        let messages = output.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            let envelope: serde_json::Value =
+                serde_json::from_str(message.body.as_deref().unwrap_or("null"))
+                    .unwrap_or(serde_json::Value::Null);
+            assert_eq!(envelope["source"], "shopify-connector");
+            envelopes.push(envelope);
+        }
+    }
+    envelopes
+}

@@ -6,7 +6,6 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -183,15 +182,7 @@ impl HealthRepository for DynamoHealth {
                 .expression_attribute_values(":id", s(&expected.cycle_id))
                 .expression_attribute_values(":pages", n(expected.pages as i64)),
         };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(unavailable(e.into_service_error())),
-        }
+        crate::store::conditional_put(request.send().await)
     }
 
     async fn claim_webhook(
@@ -217,11 +208,9 @@ impl HealthRepository for DynamoHealth {
             .expression_attribute_values(":stale", n((now - CLAIM_LEASE).timestamp()))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(Claim::New),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
+        match crate::store::conditional_put(put) {
+            Ok(()) => Ok(Claim::New),
+            Err(StoreError::Conflict) => {
                 let item = self
                     .client
                     .get_item()
@@ -239,7 +228,7 @@ impl HealthRepository for DynamoHealth {
                     _ => Claim::InProgress,
                 })
             }
-            Err(e) => Err(unavailable(e.into_service_error())),
+            Err(error) => Err(error),
         }
     }
 

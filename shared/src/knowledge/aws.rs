@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Select};
 use serde::{Deserialize, Serialize};
 
@@ -141,15 +140,7 @@ impl KnowledgeRepository for DynamoKnowledge {
                 .expression_attribute_names("#v", "version")
                 .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
         };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(unavailable(e.into_service_error())),
-        }
+        crate::store::conditional_put(request.send().await)
     }
 
     async fn delete_state(

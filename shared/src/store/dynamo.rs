@@ -138,15 +138,23 @@ impl DynamoStoreRepository {
                 .expression_attribute_names("#v", "version")
                 .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
         };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(unavailable(e.into_service_error())),
+        conditional_put(request.send().await)
+    }
+}
+
+/// A conditional `PutItem`'s outcome: a failed condition is [`StoreError::Conflict`], any
+/// other failure [`StoreError::Unavailable`].
+pub(crate) fn conditional_put<T>(
+    result: Result<T, SdkError<PutItemError, aws_sdk_dynamodb::config::http::HttpResponse>>,
+) -> Result<(), StoreError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(SdkError::ServiceError(e))
+            if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+        {
+            Err(StoreError::Conflict)
         }
+        Err(e) => Err(unavailable(e.into_service_error())),
     }
 }
 

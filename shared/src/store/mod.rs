@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub(crate) use dynamo::conditional_put;
 pub use dynamo::DynamoStoreRepository;
 pub use memory::MemoryStoreRepository;
 
