@@ -92,11 +92,25 @@ def free_port():
 
 
 def alive(pid):
+    """True while `pid` runs. A zombie counts as gone: where PID 1 does not
+    reap orphans (a container without an init), a stopped server stays a
+    zombie and `kill(pid, 0)` keeps succeeding on it."""
     try:
         os.kill(pid, 0)
-        return True
     except OSError:
         return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def signal_group(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def stop():
@@ -104,13 +118,13 @@ def stop():
         return
     pid = int(PID_FILE.read_text().strip() or 0)
     if pid and alive(pid):
-        os.killpg(pid, signal.SIGTERM)
+        signal_group(pid, signal.SIGTERM)
         for _ in range(50):
             if not alive(pid):
                 break
             time.sleep(0.1)
         else:
-            os.killpg(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
     PID_FILE.unlink(missing_ok=True)
     print("local stack stopped", file=sys.stderr)
 
