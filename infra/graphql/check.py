@@ -14,8 +14,12 @@ A file may widen the rules for itself with comment annotations:
 - `# read-only-mutation: Name`: the operation `Name` may be a mutation, if all it does is
   start a bulk query (`bulkOperationRunQuery`), which reads and writes nothing to the store.
 - `# webhook-mutation: Name`: the operation `Name` may be a mutation, if all it does is
-  subscribe the app to a webhook (`webhookSubscriptionCreate`), which changes nothing in the
+  subscribe the app to a webhook or point its subscription at a new address
+  (`webhookSubscriptionCreate`, `webhookSubscriptionUpdate`), which changes nothing in the
   store's data.
+- `# order-action-mutation: Name`: the operation `Name` may be a mutation, if all it does is
+  one of the order actions' writes (`orderCancel`), which need the write scope the file lists
+  as optional (`write_orders`): a store without it cannot take that action, and says so.
 - `# bulk-query`: the document is the query of a bulk operation; Shopify does not limit its
   cost, so it gets no cost limit (it is still validated, scopes included).
 
@@ -78,8 +82,11 @@ def load():
 
 # The only mutation a `read-only-mutation` may run: it starts a bulk read.
 READ_ONLY_MUTATIONS = {"bulkOperationRunQuery"}
-# The only mutation a `webhook-mutation` may run: it subscribes the app to a webhook topic.
-WEBHOOK_MUTATIONS = {"webhookSubscriptionCreate"}
+# The only mutations a `webhook-mutation` may run: they subscribe the app to a webhook topic or
+# point its subscription at a new address.
+WEBHOOK_MUTATIONS = {"webhookSubscriptionCreate", "webhookSubscriptionUpdate"}
+# The only mutations an `order-action-mutation` may run: the order actions' writes.
+ORDER_ACTION_MUTATIONS = {"orderCancel"}
 
 
 def reachable(required: set, granted=GRANTED) -> bool:
@@ -216,6 +223,7 @@ def main():
         optional = listed(text, "optional-scopes")
         mutations = listed(text, "read-only-mutation")
         webhooks = listed(text, "webhook-mutation")
+        order_actions = listed(text, "order-action-mutation")
         bulk = "# bulk-query" in text.splitlines()
         errors = [e.message for e in validate(schema, document)]
         errors += scope_problems(schema, scopes, document, GRANTED | optional)
@@ -239,7 +247,12 @@ def main():
                 continue
             name = node.name.value if node.name else "(anonymous)"
             roots = {s.name.value for s in node.selection_set.selections if s.kind == "field"}
-            allowed = READ_ONLY_MUTATIONS if name in mutations else WEBHOOK_MUTATIONS if name in webhooks else None
+            allowed = (
+                READ_ONLY_MUTATIONS if name in mutations
+                else WEBHOOK_MUTATIONS if name in webhooks
+                else ORDER_ACTION_MUTATIONS if name in order_actions
+                else None
+            )
             if kind.value != "mutation" or allowed is None:
                 errors.append(f"{name}: only read-only queries may be sent")
             elif not roots <= allowed or len(node.selection_set.selections) != len(roots):

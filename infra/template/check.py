@@ -13,9 +13,13 @@
 - no policy grants a wildcard action or resource on Secrets Manager or DynamoDB; the functions
   that only read (lookup, contact-metadata) cannot write secrets or items; only disconnect can
   delete a secret without a recovery window;
-- lookup, which trusts its event's org_id, may be invoked by the AI platform principal (a
-  parameter) alone: one Lambda permission, for that principal, and no policy of the stack
-  grants lambda:InvokeFunction;
+- lookup and order-actions, which trust their event's org_id and contact, may be invoked by
+  the AI platform principal (a parameter) alone: one Lambda permission each, for that
+  principal, no API route, and no policy of the stack grants lambda:InvokeFunction;
+  actions-api has no permission for that principal;
+- order-actions is started every 5 minutes by a schedule sending the contract's settle input,
+  and an alarm counts the actions that end failed (a metric filter on its status-change log
+  line, in each function that carries actions out);
 - each queue worker (knowledge-sync, health-check) is fed by its queue (batch size 1, partial
   batch responses, a concurrency cap) and by an EventBridge Scheduler schedule sending the
   contract's input at the rate its parameter sets; the queue's visibility timeout is at least
@@ -27,7 +31,12 @@
 - the stores table expires items by the TTL attribute the code writes;
 - a function may put events exactly when its code announces them, and only on EventBusName's
   bus;
-- every function has an errors alarm and a throttles alarm;
+- every function has an errors alarm and a throttles alarm; every public route has route-level
+  metrics and an alarm on its 4xx (401 floods and 429 throttling), from API Gateway's route
+  metric or from a metric filter on the API's access log;
+- the functions in LEADING_KEYS reach the table only through statements limited by
+  `dynamodb:LeadingKeys` to the key prefixes their code writes (no scan, no query), and each
+  prefix is one the code builds keys with;
 - the knowledge bucket is encrypted, blocks public access and refuses plain HTTP; only
   knowledge-sync writes to it, and the knowledge routes read no credential and no document.
 """
@@ -54,6 +63,21 @@ ROUTES = {
     ("POST", "/shopify/knowledge/sync"): "knowledge",
     ("GET", "/shopify/knowledge/documents"): "knowledge",
     ("POST", "/shopify/webhooks"): "webhooks",
+    ("GET", "/shopify/actions"): "actions-api",
+    ("POST", "/shopify/actions/{id}/approve"): "actions-api",
+    ("POST", "/shopify/actions/{id}/decline"): "actions-api",
+}
+# Functions started by a schedule alone (no queue): the input and rate each schedule sends.
+SCHEDULED = {
+    "order-actions": {"input": {"schedule": "order-actions-settle"}, "rate": "rate(5 minutes)"},
+}
+# The functions that carry order actions out, whose status-change log line counts failures.
+ACTION_RUNNERS = {"order-actions", "actions-api"}
+FAILED_ACTION_FILTER = '{ ($.message = "order action moved") && ($.status = "failed") }'
+# Mutating routes open to roles other than admins (the spec names the roles).
+NON_ADMIN_MUTATIONS = {
+    ("POST", "/shopify/actions/{id}/approve"): "ACTION_APPROVER_ROLES",
+    ("POST", "/shopify/actions/{id}/decline"): "ACTION_APPROVER_ROLES",
 }
 # The queue workers: each reads its queue and is started by a schedule sending `input` at the
 # rate `rate` (the template's expression); `queue_env` names the queue for the code, and a
@@ -70,7 +94,7 @@ WORKERS = {
         "input": {"schedule": "health-check"},
         "rate": {"Sub": "rate(${HealthCheckIntervalMinutes} minutes)"},
         "queue_env": "HEALTH_QUEUE_URL",
-        "senders": r"HealthPorts::from_env|health\.queue_url",
+        "senders": r"HealthPorts::from_env|health\.queue_url|health::delivery",
     },
 }
 QUEUE_WORKER = "knowledge-sync"  # the one writer of knowledge documents
@@ -80,16 +104,22 @@ MAX_RECEIVES = 5
 SCOPED_ENV = {
     "HEALTH_QUEUE_URL": WORKERS["health-check"]["senders"],
     "HEALTH_CHECK_INTERVAL_SECS": r"HealthPorts::from_env",
-    "WEBHOOK_BASE_URL": r"webhook_base_url",
+    "WEBHOOK_BASE_URL": r"webhook_base_url|webhook_endpoint|HealthPorts::from_env|\.connector\(\)",
+    "WEBHOOK_TOKEN_SECRET": r"webhook_tokens|webhook_endpoint|HealthPorts::from_env|\.connector\(\)|health::delivery",
+    "ACTIONS_BUDGET_MS": r"ActionPorts::from_(env|sdk)",
+    "APPROVAL_TTL_HOURS": r"ActionPorts::from_(env|sdk)",
+    "ACTION_APPROVER_ROLES": r"ACTION_APPROVER_ROLES",
 }
 # HEALTH_CHECK_INTERVAL_SECS and the health check's rate, both from one parameter (minutes).
 INTERVAL = {"env": "HEALTH_CHECK_INTERVAL_SECS", "parameter": "HealthCheckIntervalMinutes", "mapping": "HealthCheckIntervals"}
 # Code that announces events: knowledge syncs (SyncPorts), store status changes (an outbox
-# flushed through services.events, the health check's ports, or Access marking a store whose
-# token Shopify refused).
-ANNOUNCES = r"SyncPorts::from_env|HealthPorts::from_env|services\.events|services\.access\b"
+# flushed through services.events, the connector, a webhook delivery, the health check's ports,
+# or Access marking a store whose token Shopify refused), and order actions (ActionPorts).
+ANNOUNCES = r"SyncPorts::from_env|HealthPorts::from_env|ActionPorts::from_(env|sdk)|services\.events|services\.access\b|\.connector\(\)|health::delivery"
 EVENT_BUS_ARN = {"Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"}
-DIRECT_INVOKE = {"lookup"}
+DIRECT_INVOKE = {"lookup", "order-actions"}
+# Invoked through the API only: the AI platform's principal may not invoke it.
+NOT_FOR_THE_PLATFORM = {"actions-api"}
 LOCAL_ONLY = {"SHOPIFY_BASE_URL", "AWS_ENDPOINT_URL"}
 SET_BY_LAMBDA = {"AWS_LAMBDA_FUNCTION_NAME"}
 # Functions that read, except for marking a store whose token Shopify refused: one conditional
@@ -103,6 +133,17 @@ SECRET_WRITES = {
 }
 TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 KNOWLEDGE_ROUTES_TABLE = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+# Functions whose table rights are limited to the partitions they use: each allowed
+# `dynamodb:LeadingKeys` pattern, with the source file that builds keys with that prefix.
+LEADING_KEYS = {
+    "webhooks": {"ORG#*": "shared/src/store/dynamo.rs", "WEBHOOK#*": "shared/src/health/repo/dynamo.rs"},
+    "order-actions": {"ORG#*": "shared/src/store/dynamo.rs", "ACTIONS#*": "shared/src/actions/repo/dynamo.rs"},
+    "actions-api": {"ORG#*": "shared/src/store/dynamo.rs", "ACTIONS#*": "shared/src/actions/repo/dynamo.rs"},
+}
+# What a partition-limited function may do to its items.
+ITEM_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+# Partition-limited functions that also query within their partitions (never scan).
+QUERIES_ITS_PARTITIONS = {"order-actions", "actions-api"}
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -345,6 +386,8 @@ def main():
     for binary, (logical, props) in functions.items():
         for event in (props.get("Events") or {}).values():
             if event["Type"] != "HttpApi":
+                if binary in SCHEDULED and event["Type"] == "ScheduleV2":
+                    continue
                 if binary not in WORKERS or event["Type"] not in ("SQS", "ScheduleV2"):
                     problems.append(f"{logical}: unexpected event type {event['Type']}")
                 continue
@@ -399,24 +442,76 @@ def main():
         if route in spec_public:
             if operation.get("x-required-role"):
                 problems.append(f"{route[0]} {route[1]}: a public operation has no caller role; openapi.yaml must not mark it x-required-role")
+        elif route in NON_ADMIN_MUTATIONS:
+            # Open to the roles an env var names: the spec says which.
+            if NON_ADMIN_MUTATIONS[route] not in str(operation.get("x-required-role", "")):
+                problems.append(f"{route[0]} {route[1]}: openapi.yaml must mark it x-required-role naming {NON_ADMIN_MUTATIONS[route]}")
         elif route[0] in ("POST", "PUT", "DELETE") and wired.get(route):
-            # Every mutating route behind the authorizer is admin-only, and the spec says so.
+            # Every other mutating route behind the authorizer is admin-only, and the spec says so.
             if operation.get("x-required-role") != "admin":
                 problems.append(f"{route[0]} {route[1]}: openapi.yaml must mark it x-required-role: admin")
     for binary in DIRECT_INVOKE:
-        if binary in functions and functions[binary][1].get("Events"):
+        if binary in functions and any(e["Type"] == "HttpApi" for e in (functions[binary][1].get("Events") or {}).values()):
             problems.append(f"{binary} is invoked directly and must have no API route")
-    lookup = functions.get("lookup", (None, None))[0]
-    permissions = [
-        (name, r["Properties"]) for name, r in resources.items()
-        if r["Type"] == "AWS::Lambda::Permission"
-        and r["Properties"].get("FunctionName") in ({"GetAtt": f"{lookup}.Arn"}, {"Ref": lookup})
-    ]
-    if len(permissions) != 1:
-        problems.append(f"lookup needs exactly one invoke permission (for the AI platform), has {len(permissions)}")
-    for name, props in permissions:
-        if props.get("Principal") != {"Ref": "AiPlatformPrincipal"} or props.get("Action") != "lambda:InvokeFunction":
-            problems.append(f"{name}: lookup may be invoked by the AiPlatformPrincipal parameter only")
+
+    def permissions_of(binary):
+        logical = functions.get(binary, (None, None))[0]
+        return [
+            (name, r["Properties"]) for name, r in resources.items()
+            if r["Type"] == "AWS::Lambda::Permission"
+            and r["Properties"].get("FunctionName") in ({"GetAtt": f"{logical}.Arn"}, {"Ref": logical})
+        ]
+    for binary in sorted(DIRECT_INVOKE):
+        if binary not in functions:
+            continue
+        permissions = permissions_of(binary)
+        if len(permissions) != 1:
+            problems.append(f"{binary} needs exactly one invoke permission (for the AI platform), has {len(permissions)}")
+        for name, props in permissions:
+            if props.get("Principal") != {"Ref": "AiPlatformPrincipal"} or props.get("Action") != "lambda:InvokeFunction":
+                problems.append(f"{name}: {binary} may be invoked by the AiPlatformPrincipal parameter only")
+    for binary in sorted(NOT_FOR_THE_PLATFORM):
+        for name, props in permissions_of(binary):
+            if props.get("Principal") == {"Ref": "AiPlatformPrincipal"}:
+                problems.append(f"{name}: the AI platform's principal may not invoke {binary}")
+    for binary, spec_ in SCHEDULED.items():
+        if binary not in functions:
+            problems.append(f"{binary}: the scheduled function is missing")
+            continue
+        logical, props = functions[binary]
+        schedules = [e["Properties"] for e in (props.get("Events") or {}).values() if e["Type"] == "ScheduleV2"]
+        if len(schedules) != 1:
+            problems.append(f"{logical}: needs exactly one EventBridge Scheduler schedule, has {len(schedules)}")
+            continue
+        try:
+            if json.loads(schedules[0].get("Input", "null")) != spec_["input"]:
+                problems.append(f"{logical}: the schedule must send {json.dumps(spec_['input'])}")
+        except ValueError:
+            problems.append(f"{logical}: the schedule's input is not JSON")
+        if schedules[0].get("ScheduleExpression") != spec_["rate"]:
+            problems.append(f"{logical}: the schedule's rate must be {spec_['rate']}")
+    failed_metrics = {}
+    for r in resources.values():
+        p = r["Properties"] if r["Type"] == "AWS::Logs::MetricFilter" else None
+        if p and p.get("FilterPattern") == FAILED_ACTION_FILTER and p.get("MetricTransformations"):
+            t = p["MetricTransformations"][0]
+            failed_metrics[by_ref(p.get("LogGroupName"), resources)] = (str(t.get("MetricNamespace")), t.get("MetricName"))
+    watched_failures = {
+        (str(r["Properties"].get("Namespace")), r["Properties"].get("MetricName"))
+        for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    for binary in sorted(ACTION_RUNNERS & set(functions)):
+        logical = functions[binary][0]
+        group = next(
+            (name for name, r in resources.items() if r["Type"] == "AWS::Logs::LogGroup"
+             and f"${{{logical}}}" in str(r["Properties"].get("LogGroupName"))),
+            None,
+        )
+        metric = failed_metrics.get(group)
+        if metric is None:
+            problems.append(f"{logical}: no metric filter counts its failed order actions ({FAILED_ACTION_FILTER})")
+        elif metric not in watched_failures:
+            problems.append(f"{logical}: no alarm watches its failed order actions ({metric[1]})")
     if "AiPlatformPrincipal" not in template.get("Parameters", {}):
         problems.append("the AiPlatformPrincipal parameter is missing")
 
@@ -465,6 +560,11 @@ def main():
             problems.append(f"{logical}: {var} is for local use only and must not be set")
 
     alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    access_log = by_ref(api.get("AccessLogSettings", {}).get("DestinationArn"), resources)
+    log_filters = [
+        r["Properties"] for r in resources.values()
+        if r["Type"] == "AWS::Logs::MetricFilter" and by_ref(r["Properties"].get("LogGroupName"), resources) == access_log
+    ]
     for binary, (logical, props) in functions.items():
         for metric in ("Errors", "Throttles"):
             if not any(
@@ -473,6 +573,49 @@ def main():
                 for a in alarms
             ):
                 problems.append(f"{logical}: no alarm on its {metric}")
+
+    for route in sorted(public):
+        if not throttles.get(route, {}).get("DetailedMetricsEnabled"):
+            problems.append(f"{route[0]} {route[1]}: a public route needs DetailedMetricsEnabled (route-level metrics)")
+        # The route's 4xx: API Gateway's route-level metric, or a metric filter on the API's
+        # access log matching the route's key and a 4xx status.
+        counted = [
+            (f["MetricTransformations"][0].get("MetricNamespace"), f["MetricTransformations"][0].get("MetricName"))
+            for f in log_filters
+            if f'$.routeKey = "{route[0]} {route[1]}"' in str(f.get("FilterPattern"))
+            and '$.status = "4*"' in str(f.get("FilterPattern"))
+            and f.get("MetricTransformations")
+        ]
+        if not any(
+            (
+                a.get("Namespace") == "AWS/ApiGateway" and a.get("MetricName") == "4xx"
+                and {d.get("Name"): d.get("Value") for d in a.get("Dimensions", [])}.get("Method") == route[0]
+                and {d.get("Name"): d.get("Value") for d in a.get("Dimensions", [])}.get("Resource") == route[1]
+            )
+            or (a.get("Namespace"), a.get("MetricName")) in counted
+            for a in alarms
+        ):
+            problems.append(f"{route[0]} {route[1]}: a public route needs an alarm on its 4xx")
+
+    for binary, allowed in LEADING_KEYS.items():
+        if binary not in functions:
+            continue
+        logical, props = functions[binary]
+        for pattern, path in allowed.items():
+            prefix = pattern.rstrip("*")
+            if f'"{prefix}' not in (ROOT / path).read_text():
+                problems.append(f"{logical}: {path} builds no key starting {prefix} (update LEADING_KEYS)")
+        for statement in statements_of(props):
+            actions = {a for a in as_list(statement.get("Action", [])) if a.startswith("dynamodb:")}
+            if not actions or statement.get("Effect") != "Allow":
+                continue
+            if actions - ITEM_ACTIONS - ({"dynamodb:Query"} if binary in QUERIES_ITS_PARTITIONS else set()):
+                problems.append(f"{logical}: may only read and write its own items, not {sorted(actions - ITEM_ACTIONS)}")
+            keys = (statement.get("Condition") or {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+            if not keys:
+                problems.append(f"{logical}: table statement {statement.get('Sid')} needs a dynamodb:LeadingKeys condition")
+            elif set(as_list(keys)) - set(allowed):
+                problems.append(f"{logical}: table statement {statement.get('Sid')} reaches {sorted(set(as_list(keys)) - set(allowed))}, beyond {sorted(allowed)}")
 
     for binary, (logical, props) in functions.items():
         statements = statements_of(props)

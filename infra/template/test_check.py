@@ -163,10 +163,10 @@ class TemplateCheck(unittest.TestCase):
         self.assert_spec_caught(lambda spec: spec.pop("security"), "openapi.yaml must require the JWT (top-level security)")
 
     def test_an_unthrottled_public_route_is_caught(self):
-        self.assert_caught("            RouteSettings:\n              ThrottlingBurstLimit: 50\n              ThrottlingRateLimit: 25\n", "", "POST /shopify/webhooks: a public route needs its own ThrottlingBurstLimit below the API's default")
+        self.assert_caught("            RouteSettings:\n              ThrottlingBurstLimit: 100\n              ThrottlingRateLimit: 50\n", "            RouteSettings:\n", "POST /shopify/webhooks: a public route needs its own ThrottlingBurstLimit below the API's default")
 
     def test_a_public_route_throttled_at_the_default_is_caught(self):
-        self.assert_caught("              ThrottlingRateLimit: 25\n", "              ThrottlingRateLimit: 100\n", "needs its own ThrottlingRateLimit below the API's default (100)")
+        self.assert_caught("              ThrottlingRateLimit: 50\n", "              ThrottlingRateLimit: 100\n", "needs its own ThrottlingRateLimit below the API's default (100)")
 
     def test_a_webhooks_route_to_another_function_is_caught(self):
         self.assert_caught("            Path: /shopify/webhooks\n", "            Path: /shopify/webhook\n", "POST /shopify/webhooks must go to webhooks")
@@ -203,10 +203,38 @@ class TemplateCheck(unittest.TestCase):
     # Environment variables only some functions read.
 
     def test_a_missing_health_queue_url_is_caught(self):
-        self.assert_caught("      Environment:\n        Variables:\n          HEALTH_QUEUE_URL: !Ref HealthQueue\n      Events:\n        ShopifyWebhooks:", "      Events:\n        ShopifyWebhooks:", "WebhooksFunction: the code reads HEALTH_QUEUE_URL, which is not set")
+        self.assert_caught("          HEALTH_QUEUE_URL: !Ref HealthQueue\n      Events:\n        ShopifyWebhooks:", "      Events:\n        ShopifyWebhooks:", "WebhooksFunction: the code reads HEALTH_QUEUE_URL, which is not set")
 
     def test_a_health_queue_url_naming_another_queue_is_caught(self):
         self.assert_caught("          HEALTH_QUEUE_URL: !Ref HealthQueue\n      Events:\n        ShopifyWebhooks:", "          HEALTH_QUEUE_URL: !Ref KnowledgeQueue\n      Events:\n        ShopifyWebhooks:", "WebhooksFunction: HEALTH_QUEUE_URL must be the queue HealthCheckFunction reads")
+
+    def test_webhook_table_rights_without_leading_keys_are_caught(self):
+        self.assert_caught('''              Condition:
+                ForAllValues:StringLike:
+                  dynamodb:LeadingKeys:
+                    - "WEBHOOK#*"
+''', "", "WebhooksFunction: table statement Deliveries needs a dynamodb:LeadingKeys condition")
+
+    def test_webhook_table_rights_beyond_its_partitions_are_caught(self):
+        self.assert_caught('                    - "WEBHOOK#*"\n', '                    - "*"\n', "WebhooksFunction: table statement Deliveries reaches ['*']")
+
+    def test_a_webhook_function_that_may_scan_is_caught(self):
+        self.assert_caught("                - dynamodb:UpdateItem\n                - dynamodb:DeleteItem\n              Resource: !GetAtt StoresTable.Arn\n              Condition:", "                - dynamodb:UpdateItem\n                - dynamodb:DeleteItem\n                - dynamodb:Scan\n              Resource: !GetAtt StoresTable.Arn\n              Condition:", "WebhooksFunction: may only read and write its own items, not ['dynamodb:Scan']")
+
+    def test_a_public_route_without_a_4xx_alarm_is_caught(self):
+        self.assert_caught("      MetricName: Webhook4xx\n      Statistic: Sum\n", "      MetricName: Webhook5xx\n      Statistic: Sum\n", "POST /shopify/webhooks: a public route needs an alarm on its 4xx")
+
+    def test_a_4xx_metric_filter_on_another_route_is_caught(self):
+        self.assert_caught('($.routeKey = "POST /shopify/webhooks") && ($.status = "4*")', '($.routeKey = "GET /shopify/webhooks") && ($.status = "4*")', "POST /shopify/webhooks: a public route needs an alarm on its 4xx")
+
+    def test_a_4xx_metric_filter_on_another_log_group_is_caught(self):
+        self.assert_caught("      LogGroupName: !Ref ApiAccessLogs\n      FilterPattern: '{ ($.routeKey = \"POST /shopify/webhooks\") && ($.status = \"4*\") }'", "      LogGroupName: !Ref WebhooksLogs\n      FilterPattern: '{ ($.routeKey = \"POST /shopify/webhooks\") && ($.status = \"4*\") }'", "POST /shopify/webhooks: a public route needs an alarm on its 4xx")
+
+    def test_a_public_route_without_route_metrics_is_caught(self):
+        self.assert_caught("              DetailedMetricsEnabled: true\n", "", "POST /shopify/webhooks: a public route needs DetailedMetricsEnabled")
+
+    def test_a_missing_webhook_token_secret_is_caught(self):
+        self.assert_caught("          # A request without its organization's token is refused before anything is read.\n          WEBHOOK_TOKEN_SECRET: !Ref WebhookTokenKey\n          HEALTH_QUEUE_URL", "          HEALTH_QUEUE_URL", "WebhooksFunction: the code reads WEBHOOK_TOKEN_SECRET, which is not set")
 
     def test_a_missing_webhook_base_url_is_caught(self):
         self.assert_caught("          WEBHOOK_BASE_URL: !Ref WebhookBaseUrl\n", "", "SaveCredentialsFunction: the code reads WEBHOOK_BASE_URL, which is not set")
@@ -241,6 +269,34 @@ class TemplateCheck(unittest.TestCase):
     def test_a_function_without_a_throttles_alarm_is_caught(self):
         old = "      MetricName: Throttles\n      Dimensions:\n        - Name: FunctionName\n          Value: !Ref HealthCheckFunction\n"
         self.assert_caught(old, old.replace("MetricName: Throttles", "MetricName: Duration"), "HealthCheckFunction: no alarm on its Throttles")
+
+    # Order actions.
+
+    def test_order_actions_invocable_by_another_principal_is_caught(self):
+        old = "      FunctionName: !GetAtt OrderActionsFunction.Arn\n      Principal: !Ref AiPlatformPrincipal"
+        self.assert_caught(old, old.replace("!Ref AiPlatformPrincipal", '!Sub "${AWS::AccountId}"'), "OrderActionsInvokePermission: order-actions may be invoked by the AiPlatformPrincipal parameter only")
+
+    def test_order_actions_without_its_invoke_permission_is_caught(self):
+        self.assert_caught("      FunctionName: !GetAtt OrderActionsFunction.Arn\n", "      FunctionName: !GetAtt ActionsApiFunction.Arn\n", "order-actions needs exactly one invoke permission")
+
+    def test_the_actions_api_invocable_by_the_platform_is_caught(self):
+        self.assert_caught("      FunctionName: !GetAtt OrderActionsFunction.Arn\n", "      FunctionName: !GetAtt ActionsApiFunction.Arn\n", "the AI platform's principal may not invoke actions-api")
+
+    def test_a_wrong_settle_schedule_is_caught(self):
+        self.assert_caught("ScheduleExpression: rate(5 minutes)", "ScheduleExpression: rate(1 hour)", "OrderActionsFunction: the schedule's rate must be rate(5 minutes)")
+        self.assert_caught("""Input: '{"schedule": "order-actions-settle"}'""", """Input: '{"schedule": "knowledge-sync"}'""", "OrderActionsFunction: the schedule must send")
+
+    def test_failed_order_actions_unwatched_are_caught(self):
+        self.assert_caught("      LogGroupName: !Ref ActionsApiLogs\n", "      LogGroupName: !Ref ApiAccessLogs\n", "ActionsApiFunction: no metric filter counts its failed order actions")
+        self.assert_caught("      MetricName: OrderActionsFailed\n      Statistic: Sum", "      MetricName: Other\n      Statistic: Sum", "no alarm watches its failed order actions")
+
+    def test_order_actions_reaching_other_partitions_is_caught(self):
+        self.assert_caught("""                    - "ORG#*"\n                    - "ACTIONS#*"\n            - Sid: ReadSecrets""", """                    - "ORG#*"\n                    - "WEBHOOK#*"\n            - Sid: ReadSecrets""", "beyond")
+
+    def test_an_approval_route_not_naming_its_roles_in_the_spec_is_caught(self):
+        def change(spec):
+            spec["paths"]["/shopify/actions/{id}/approve"]["post"]["x-required-role"] = "admin"
+        self.assert_spec_caught(change, "POST /shopify/actions/{id}/approve: openapi.yaml must mark it x-required-role naming ACTION_APPROVER_ROLES")
 
 
 if __name__ == "__main__":

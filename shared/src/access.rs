@@ -12,14 +12,14 @@ use secrecy::SecretString;
 use tokio::sync::Semaphore;
 
 use crate::deadline::{Deadline, TimedOut};
-use crate::domain::{Credentials, ShopDomain};
+use crate::domain::{Credentials, ShopDomain, StoreStatus};
+use crate::events::{DetectedBy, EventPublisher};
 use crate::failure::Code;
-use crate::health::change::{flush_logged, DetectedBy};
-use crate::knowledge::ports::EventPublisher;
 use crate::lifecycle::{record_check, stored_credentials, Finding, Storage};
+use crate::routing::Target;
 use crate::secrets::{SecretName, SecretStore, SecretsError};
 use crate::shopify::{ShopifyClient, ShopifyError};
-use crate::store::{StoreRecord, StoreStatus};
+use crate::store::StoreRecord;
 
 /// Stores asked at the same time when a request fans out.
 pub const MAX_CONCURRENCY: usize = 6;
@@ -137,19 +137,18 @@ impl Access {
         };
         let finding = Finding::from_check(Err(ShopifyError::Unauthorized))
             .expect("a refused token is a finding about the store");
-        match record_check(storage, deadline, record, &finding, DetectedBy::Lookup).await {
+        match record_check(
+            storage,
+            Some(events),
+            deadline,
+            record,
+            &finding,
+            DetectedBy::Lookup,
+        )
+        .await
+        {
             Ok(stored) => {
                 tracing::warn!(org_id = %record.org_id, shop = %record.shop_domain, status = ?stored.status, "Shopify refused the store's token; the store is marked");
-                if !stored.outbox.is_empty() {
-                    flush_logged(
-                        storage,
-                        Some(events),
-                        deadline,
-                        &record.org_id,
-                        &record.shop_domain,
-                    )
-                    .await;
-                }
             }
             Err(error) => {
                 tracing::warn!(shop = %record.shop_domain, %error, "could not mark the store whose token was refused");
@@ -286,5 +285,31 @@ impl Access {
             }
         }
         out
+    }
+
+    /// [`Access::fan_out`] over routing targets: asks each target's store (`stores[t.index]`)
+    /// with `call`, the target in hand (its search name, what counts as exact).
+    pub async fn fan_out_targets<'a, 't, T, F, Fut>(
+        &self,
+        stores: &'a [StoreRecord],
+        targets: impl IntoIterator<Item = &'t Target>,
+        deadline: &Deadline,
+        call: F,
+    ) -> FanOut<'a, T>
+    where
+        F: Fn(&'a StoreRecord, SecretString, &'t Target) -> Fut,
+        Fut: Future<Output = Result<T, ShopifyError>>,
+    {
+        let targets: Vec<&'t Target> = targets.into_iter().collect();
+        let asked: Vec<&'a StoreRecord> = targets.iter().map(|t| &stores[t.index]).collect();
+        self.fan_out(asked, deadline, |store, token| {
+            let target = targets
+                .iter()
+                .copied()
+                .find(|t| std::ptr::eq(&stores[t.index], store))
+                .expect("a target per store");
+            call(store, token, target)
+        })
+        .await
     }
 }

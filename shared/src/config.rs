@@ -84,6 +84,9 @@ pub struct HealthSettings {
     pub interval: Duration,
     /// `WEBHOOK_BASE_URL`: the public API's base URL; without it no webhooks are subscribed.
     pub webhook_base_url: Option<String>,
+    /// `WEBHOOK_TOKEN_SECRET`: the Secrets Manager secret (name or ARN) whose value is the key
+    /// of the webhook callbacks' tokens; required with `WEBHOOK_BASE_URL`.
+    pub webhook_token_secret: Option<String>,
 }
 
 impl Default for HealthSettings {
@@ -92,6 +95,7 @@ impl Default for HealthSettings {
             queue_url: None,
             interval: Duration::from_secs(3600),
             webhook_base_url: None,
+            webhook_token_secret: None,
         }
     }
 }
@@ -222,10 +226,15 @@ impl Config {
                 ));
             }
         }
+        let webhook_token_secret = get("WEBHOOK_TOKEN_SECRET").filter(|s| !s.trim().is_empty());
+        if webhook_base_url.is_some() && webhook_token_secret.is_none() {
+            return Err(ConfigError::Missing("WEBHOOK_TOKEN_SECRET"));
+        }
         let health = HealthSettings {
             queue_url: get("HEALTH_QUEUE_URL"),
             interval,
             webhook_base_url,
+            webhook_token_secret,
         };
         Ok(Self {
             stores_table,

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::domain::{InvalidCredentialsFormat, InvalidShopDomain};
 use crate::failure::Code;
+use crate::health::delivery::DeliveryError;
 use crate::lifecycle::{ConnectError, LifecycleError, VerifyError};
 use crate::secrets::SecretsError;
 use crate::shopify::ShopifyError;
@@ -216,6 +217,34 @@ impl From<VerifyError> for ApiError {
         match e {
             VerifyError::Shopify(error) => error.into(),
             VerifyError::Lifecycle(error) => error.into(),
+        }
+    }
+}
+
+/// A webhook delivery's failure as Shopify sees it (a retry follows a 5xx); storage and
+/// lifecycle failures are logged with their cause here, the others were logged where they
+/// happened.
+impl From<DeliveryError> for ApiError {
+    fn from(e: DeliveryError) -> Self {
+        match e {
+            DeliveryError::NotSigned => Self::new(
+                Code::Unauthorized,
+                "The webhook is not signed by the app of a store connected to this organization.",
+            ),
+            DeliveryError::TokenKey(_) | DeliveryError::Queue(_) => {
+                Self::of(Code::StorageUnavailable)
+            }
+            DeliveryError::InvalidWebhookId => Self::invalid_request(
+                "X-Shopify-Webhook-Id is missing or not an id (1-128 letters, digits, - and _).",
+            ),
+            DeliveryError::InProgress => Self::new(
+                Code::StorageUnavailable,
+                "This delivery is being handled; Shopify will retry it.",
+            ),
+            DeliveryError::Unconfirmed(_) => Self::of(Code::ShopifyUnavailable),
+            DeliveryError::Store(error) => logged(error),
+            DeliveryError::Lifecycle(error) => logged(error),
+            DeliveryError::Verify(error) => logged(error),
         }
     }
 }

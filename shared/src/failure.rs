@@ -35,6 +35,16 @@ pub enum Code {
     VerificationUnavailable,
     /// A sidebar section of a store that withholds customer emails.
     ProtectedCustomerDataUnavailable,
+    // Answers of order actions.
+    /// The policy or the order's state refuses the action (`details.reason`).
+    ActionNotAllowed,
+    /// The store's app lacks a scope the action needs (`details.missing`).
+    ActionUnavailable,
+    ProposalExpired,
+    /// An unknown proposal, or one of another organization, contact or conversation.
+    ProposalNotFound,
+    /// An approval or decline of an action that is not waiting for one.
+    ActionNotPending,
 }
 
 impl Code {
@@ -61,6 +71,11 @@ impl Code {
             Self::VerificationRequired => "verification_required",
             Self::VerificationUnavailable => "verification_unavailable",
             Self::ProtectedCustomerDataUnavailable => "protected_customer_data_unavailable",
+            Self::ActionNotAllowed => "action_not_allowed",
+            Self::ActionUnavailable => "action_unavailable",
+            Self::ProposalExpired => "proposal_expired",
+            Self::ProposalNotFound => "proposal_not_found",
+            Self::ActionNotPending => "action_not_pending",
         }
     }
 
@@ -70,7 +85,12 @@ impl Code {
             Self::InvalidRequest | Self::InvalidArguments => 400,
             Self::Unauthorized => 401,
             Self::Forbidden | Self::ActionDisabled => 403,
-            Self::StoreNotFound | Self::NoStoreConnected | Self::OrderNotFound => 404,
+            Self::StoreNotFound
+            | Self::NoStoreConnected
+            | Self::OrderNotFound
+            | Self::ProposalNotFound => 404,
+            Self::ActionNotPending => 409,
+            Self::ProposalExpired => 410,
             Self::PayloadTooLarge => 413,
             Self::InvalidShopDomain
             | Self::ShopNotFound
@@ -79,7 +99,9 @@ impl Code {
             | Self::ShopUnavailable
             | Self::VerificationRequired
             | Self::VerificationUnavailable
-            | Self::ProtectedCustomerDataUnavailable => 422,
+            | Self::ProtectedCustomerDataUnavailable
+            | Self::ActionNotAllowed
+            | Self::ActionUnavailable => 422,
             Self::ShopifyRateLimited => 429,
             Self::ShopifyUnavailable => 502,
             Self::StorageUnavailable => 503,
@@ -109,6 +131,11 @@ impl Code {
             Self::ActionDisabled => "This action is turned off in the Shopify settings.",
             Self::OrderNotFound => "The order was not found.",
             Self::VerificationRequired => "The customer's email address is needed first.",
+            Self::ActionNotAllowed => "The store's policy does not allow this action for this order.",
+            Self::ActionUnavailable => "The store's app lacks an access scope this action needs. Add it in the app's configuration, then verify the store.",
+            Self::ProposalExpired => "This proposal has expired. Ask again to get a new one.",
+            Self::ProposalNotFound => "There is no such action.",
+            Self::ActionNotPending => "This action is not waiting for an approval.",
             Self::VerificationUnavailable | Self::ProtectedCustomerDataUnavailable => "Shopify withholds customer emails from this store's app. Enable protected customer data for the app in the Dev Dashboard, then verify the store.",
         }
     }

@@ -1,11 +1,14 @@
 //! The API Gateway (HTTP API, payload v2) edges: who is calling, reading bodies, writing
 //! responses. The organization comes only from the authorizer's JWT claims.
 
+use std::future::Future;
+
 use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::config::AuthConfig;
 use crate::deadline::Deadline;
@@ -105,18 +108,6 @@ pub fn request_id(req: &Request) -> String {
 }
 
 /// Decodes a JSON body of at most [`MAX_BODY_BYTES`].
-/// For optional request fields that may be left out but never sent as `null`: use with
-/// `#[serde(default, deserialize_with = "shared::http::present")]`. A field that is absent stays
-/// `None` (serde's default); one that is present must hold a `T`, so `null` is refused with the
-/// same clear error as any other wrong type.
-pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    T::deserialize(deserializer).map(Some)
-}
-
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let bytes: &[u8] = match req.body() {
         Body::Empty => &[],
@@ -172,9 +163,49 @@ pub fn error_response(error: &ApiError) -> Response<Body> {
         .expect("a valid status and header always build")
 }
 
+/// Every dashboard and webhook function's answer: runs the request's `operation` inside its
+/// `span` and answers with the response it made or, when it failed, the contract's error
+/// envelope. Never an `Err`: API Gateway only ever sees a response.
+pub async fn respond<F>(
+    span: tracing::Span,
+    operation: F,
+) -> Result<Response<Body>, lambda_http::Error>
+where
+    F: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let response = async {
+        match operation.await {
+            Ok(response) => response,
+            Err(error) => error_response(&error),
+        }
+    }
+    .instrument(span)
+    .await;
+    Ok(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_operation_answers_with_its_response_or_its_error_envelope() {
+        let done = respond(tracing::Span::none(), async { Ok(no_content()) })
+            .await
+            .unwrap();
+        assert_eq!(done.status(), 204);
+
+        let refused = respond(tracing::Span::none(), async {
+            Err(ApiError::store_not_found())
+        })
+        .await
+        .unwrap();
+        assert_eq!(refused.status(), ApiError::store_not_found().status());
+        assert_eq!(
+            refused.body(),
+            &Body::Text(ApiError::store_not_found().body())
+        );
+    }
 
     fn event(claims: serde_json::Value, body: Option<&str>) -> Request {
         let event = serde_json::json!({

@@ -1,21 +1,31 @@
-//! The one library every function links: domain types, the Shopify Admin client, storage ports
-//! with their DynamoDB / Secrets Manager and in-memory adapters, the write protocol, and the
-//! HTTP edges.
+//! The one library every function links, in layers that import only downwards (the list is
+//! `shared/LAYERS`, held against the code by `tests/architecture.rs`):
+//! - vocabulary: `domain`, `ids`, `deadline`, `failure`, `telemetry`, `tls`;
+//! - ports and their adapters: `shopify`, `secrets`, `store`, `queue`, `events`, `aws`, `config`;
+//! - the write protocol and what reads stores: `lifecycle`, `routing`, `views`, `access`;
+//! - features: `health`, `knowledge`, `actions` (order actions), and `settings` (saving them
+//!   and what their change sets going);
+//! - edges: `services` (the only place adapters are built), `error`, `http`.
 
 pub mod access;
+pub mod actions;
 pub mod aws;
 pub mod config;
 pub mod deadline;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod failure;
 pub mod health;
 pub mod http;
+pub mod ids;
 pub mod knowledge;
 pub mod lifecycle;
+pub mod queue;
 pub mod routing;
 pub mod secrets;
 pub mod services;
+pub mod settings;
 pub mod shopify;
 pub mod store;
 pub mod telemetry;

@@ -95,6 +95,23 @@ pub struct OrderSummary {
     pub basics: OrderBasics,
     pub tracking: Vec<TrackingView>,
     pub admin_url: Option<String>,
+    /// The order's actions waiting for a person's approval.
+    pub pending_actions: Vec<PendingActionView>,
+    /// The order's GID, to attach its pending actions; not shown.
+    #[serde(skip)]
+    pub order_id: Option<String>,
+}
+
+/// An order action waiting for a person, as the inbox sidebar shows it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PendingActionView {
+    pub action_id: String,
+    /// `cancel_order`, ...
+    pub action: &'static str,
+    /// `pending_approval`.
+    pub status: &'static str,
+    pub summary: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -147,6 +164,13 @@ impl OrderSummary {
                 .legacy_resource_id
                 .as_deref()
                 .map(|id| admin_url(store, "orders", id)),
+            pending_actions: Vec::new(),
+            order_id: order.id.clone().or_else(|| {
+                order
+                    .legacy_resource_id
+                    .as_ref()
+                    .map(|id| format!("gid://shopify/Order/{id}"))
+            }),
         }
     }
 }

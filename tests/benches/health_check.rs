@@ -1,6 +1,12 @@
 //! `cargo bench -p tests --bench health_check`: the health check over a simulated fleet —
 //! 100,000 stores by default (`HEALTH_SIM_STORES`), two hourly cycles on a fake clock.
 //!
+//! The table is mixed as a real one is: beside each store its knowledge sync state, one
+//! settings item per organization (three stores each), and `WEBHOOKS_PER_STORE` remembered
+//! webhook deliveries per store. The scan pages the store index, which holds live stores only
+//! (the DynamoDB adapter's sparse index; `a_scan_page_holds_stores_only` proves it on moto),
+//! so a page of 100 is 100 stores whatever else the table holds.
+//!
 //! The real scheduling code runs: the schedule's `start`, every `tick` and every check job
 //! (`shared::health::check`), with jobs passing through a queue as JSON, over the in-memory
 //! stores table. Time is simulated: a queue message is delivered when its delay is up, the
@@ -24,13 +30,14 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use shared::domain::{AuthType, OrganizationId, ShopDomain};
-use shared::health::check::{
-    self, Checker, HealthConfig, HealthJob, HealthPorts, HealthQueue, Outcome,
-};
-use shared::health::repo::MemoryHealth;
-use shared::knowledge::ports::QueueError;
-use shared::store::{Expect, MemoryStoreRepository, StoreRecord, StoreRepository, StoreStatus};
+use shared::domain::{AuthType, OrganizationId, ShopDomain, StoreStatus};
+use shared::health::check::{self, Checker, HealthConfig, HealthJob, HealthPorts, Outcome};
+use shared::health::repo::{HealthRepository, MemoryHealth};
+use shared::knowledge::memory::MemoryKnowledge;
+use shared::knowledge::ports::KnowledgeRepository;
+use shared::knowledge::state::SyncState;
+use shared::queue::{Queue, QueueError};
+use shared::store::{Expect, MemoryStoreRepository, StoreRecord, StoreRepository};
 use shared::Deadline;
 
 const INTERVAL: Duration = Duration::from_secs(3600);
@@ -44,6 +51,8 @@ const CHECK_POINTS: u64 = 34;
 /// The smallest GraphQL Admin API bucket Shopify gives a store (standard plans: 1,000 points,
 /// restoring 50 per second; larger plans have more).
 const SMALLEST_BUCKET: f64 = 1000.0;
+/// Webhook deliveries remembered per store (a week of `shop/update` and the like).
+const WEBHOOKS_PER_STORE: usize = 4;
 
 struct Clock(Mutex<DateTime<Utc>>);
 
@@ -67,7 +76,7 @@ struct SimQueue {
 }
 
 #[async_trait]
-impl HealthQueue for SimQueue {
+impl Queue<HealthJob> for SimQueue {
     async fn send(&self, job: &HealthJob, delay: Duration) -> Result<(), QueueError> {
         let due = self.clock.now()
             + chrono::Duration::from_std(delay.min(Duration::from_secs(900))).unwrap();
@@ -163,12 +172,31 @@ async fn main() {
     let t0: DateTime<Utc> = "2026-11-26T00:00:00Z".parse().unwrap();
     let clock = Arc::new(Clock(Mutex::new(t0)));
     let stores = Arc::new(MemoryStoreRepository::new());
+    let knowledge = MemoryKnowledge::default();
+    let health = Arc::new(MemoryHealth::default());
     let started = Instant::now();
+    let mut other_items = 0usize;
     for i in 0..stores_n {
-        stores
-            .put_live(&record(i, t0 - chrono::Duration::hours(2)), Expect::Absent)
-            .await
-            .unwrap();
+        let record = record(i, t0 - chrono::Duration::hours(2));
+        stores.put_live(&record, Expect::Absent).await.unwrap();
+        let mut state = SyncState::new(&record.org_id, &record.shop_domain);
+        state.version = 1;
+        knowledge.put_state(&state, None).await.unwrap();
+        other_items += 1;
+        if i % 3 == 0 {
+            stores
+                .put_settings(&record.org_id, &Default::default())
+                .await
+                .unwrap();
+            other_items += 1;
+        }
+        for w in 0..WEBHOOKS_PER_STORE {
+            health
+                .claim_webhook(&record.org_id, &record.shop_domain, &format!("w{w}"), t0)
+                .await
+                .unwrap();
+            other_items += 1;
+        }
     }
     let queue = Arc::new(SimQueue {
         clock: clock.clone(),
@@ -185,11 +213,14 @@ async fn main() {
     let config = HealthConfig::for_interval(INTERVAL);
     let ports = HealthPorts {
         stores: stores.clone(),
-        repo: Arc::new(MemoryHealth::default()),
+        repo: health.clone(),
         queue: queue.clone(),
         checker: checker.clone(),
         config,
     };
+    println!(
+        "table: {stores_n} stores and {other_items} other items (a sync state per store, settings per organization, {WEBHOOKS_PER_STORE} webhook deliveries per store)"
+    );
     println!(
         "health check simulation: {stores_n} stores, interval {} min, pages of {}, {} checks at once per job, at most {LAMBDA_CONCURRENCY} jobs at once, {} ms per check",
         INTERVAL.as_secs() / 60,
@@ -228,6 +259,13 @@ async fn main() {
                 HealthJob::Tick { cycle_id, page } => {
                     clock.set(due);
                     check::tick(&ports, &cycle_id, page, 1, due, &deadline())
+                        .await
+                        .unwrap();
+                    figures.ticks += 1;
+                }
+                HealthJob::Index { cursor } => {
+                    clock.set(due);
+                    check::index_unlisted(&ports, cursor, &deadline())
                         .await
                         .unwrap();
                     figures.ticks += 1;
@@ -314,6 +352,11 @@ async fn main() {
             "no store checked twice in a cycle"
         );
         assert!(figures.last_check_after <= INTERVAL, "within the interval");
+        assert_eq!(
+            cycle_row.pages as usize,
+            stores_n.div_ceil(config.page_size),
+            "every page held a full page of stores"
+        );
     }
     println!();
     println!(

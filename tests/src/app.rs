@@ -77,6 +77,7 @@ impl TestApp {
         };
         app.services = app.services.clone().with_events(rig.publisher.clone());
         app.services.webhook_base_url = Some(WEBHOOK_BASE.into());
+        app.services.webhook_tokens = Some(rig.tokens.clone());
         app.health = Some(rig);
         app
     }

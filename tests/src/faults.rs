@@ -469,6 +469,65 @@ impl StoreRepository for CountingStores {
     }
 }
 
+/// A secret store that counts every call, to prove a path reads no secret at all.
+pub struct CountingSecrets {
+    pub inner: Arc<dyn SecretStore>,
+    pub calls: AtomicUsize,
+}
+
+impl CountingSecrets {
+    pub fn new(inner: Arc<dyn SecretStore>) -> Self {
+        Self {
+            inner,
+            calls: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn count(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl SecretStore for CountingSecrets {
+    async fn put(
+        &self,
+        name: &SecretName,
+        value: &SecretString,
+    ) -> Result<PutOutcome, SecretsError> {
+        self.count();
+        self.inner.put(name, value).await
+    }
+    async fn current_version(&self, name: &SecretName) -> Result<Option<String>, SecretsError> {
+        self.count();
+        self.inner.current_version(name).await
+    }
+    async fn get_version(
+        &self,
+        name: &SecretName,
+        version_id: &str,
+    ) -> Result<Option<SecretString>, SecretsError> {
+        self.count();
+        self.inner.get_version(name, version_id).await
+    }
+    async fn make_current(&self, name: &SecretName, version_id: &str) -> Result<(), SecretsError> {
+        self.count();
+        self.inner.make_current(name, version_id).await
+    }
+    async fn schedule_deletion(&self, name: &SecretName) -> Result<(), SecretsError> {
+        self.count();
+        self.inner.schedule_deletion(name).await
+    }
+    async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
+        self.count();
+        self.inner.delete(name).await
+    }
+}
+
 /// A TCP endpoint that accepts connections and never answers: a hanging DynamoDB, Secrets
 /// Manager or Shopify. Dropping it closes the listener.
 pub struct BlackHole {
@@ -514,22 +573,31 @@ impl Drop for BlackHole {
 pub struct RefusingEvents;
 
 #[async_trait::async_trait]
-impl shared::knowledge::ports::EventPublisher for RefusingEvents {
+impl shared::events::EventPublisher for RefusingEvents {
     async fn knowledge_synced(
         &self,
-        _: &shared::knowledge::ports::SyncedEvent,
-    ) -> Result<(), shared::knowledge::ports::EventError> {
-        Err(shared::knowledge::ports::EventError(Box::new(
-            std::io::Error::other("refused"),
-        )))
+        _: &shared::events::SyncedEvent,
+    ) -> Result<(), shared::events::EventError> {
+        Err(shared::events::EventError(Box::new(std::io::Error::other(
+            "refused",
+        ))))
     }
 
     async fn store_status_changed(
         &self,
-        _: &shared::health::change::StatusChanged,
-    ) -> Result<(), shared::knowledge::ports::EventError> {
-        Err(shared::knowledge::ports::EventError(Box::new(
-            std::io::Error::other("refused"),
-        )))
+        _: &shared::events::StatusChanged,
+    ) -> Result<(), shared::events::EventError> {
+        Err(shared::events::EventError(Box::new(std::io::Error::other(
+            "refused",
+        ))))
+    }
+
+    async fn order_action(
+        &self,
+        _: &shared::events::OrderActionEvent,
+    ) -> Result<(), shared::events::EventError> {
+        Err(shared::events::EventError(Box::new(std::io::Error::other(
+            "refused",
+        ))))
     }
 }

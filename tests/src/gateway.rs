@@ -82,15 +82,7 @@ pub fn dashboard_routes(services: Services) -> Vec<Route> {
             "/shopify/settings",
             handler!(services, settings::handle),
         ),
-        route("GET", "/shopify/contact-metadata", {
-            // One state per gateway, like one per warm container: its cache lives across calls.
-            let state = Arc::new(contact_metadata::State::new(services.clone()));
-            let handler: Handler = Arc::new(move |req| {
-                let state = state.clone();
-                Box::pin(async move { contact_metadata::handle(&state, req).await })
-            });
-            handler
-        }),
+        sidebar_route(contact_metadata::State::new(services.clone())),
         route(
             "GET",
             "/shopify/knowledge",
@@ -107,6 +99,51 @@ pub fn dashboard_routes(services: Services) -> Vec<Route> {
             handler!(services, knowledge::handle),
         ),
     ]
+}
+
+/// `GET /shopify/contact-metadata` over `state`: one state per gateway, like one per warm
+/// container, so its cache lives across calls.
+pub fn sidebar_route(state: contact_metadata::State) -> Route {
+    let state = Arc::new(state);
+    let handler: Handler = Arc::new(move |req| {
+        let state = state.clone();
+        Box::pin(async move { contact_metadata::handle(&state, req).await })
+    });
+    Route {
+        method: "GET",
+        route: "/shopify/contact-metadata",
+        handler,
+    }
+}
+
+/// The contract's order-action routes (`actions-api`), over `ports`; approvers as the
+/// template's default (`admin,owner,agent`).
+pub fn action_routes(ports: shared::actions::ActionPorts) -> Vec<Route> {
+    let state = Arc::new(actions_api::State {
+        ports,
+        auth: shared::config::AuthConfig::default(),
+        approver_roles: actions_api::approver_roles(None),
+    });
+    let handler: Handler = Arc::new(move |req| {
+        let state = state.clone();
+        Box::pin(async move { actions_api::handle(&state, req).await })
+    });
+    [
+        "/shopify/actions",
+        "/shopify/actions/{id}/approve",
+        "/shopify/actions/{id}/decline",
+    ]
+    .into_iter()
+    .map(|route| Route {
+        method: if route == "/shopify/actions" {
+            "GET"
+        } else {
+            "POST"
+        },
+        route,
+        handler: handler.clone(),
+    })
+    .collect()
 }
 
 fn matches(route: &str, path: &str) -> Option<HashMap<String, String>> {
@@ -233,6 +270,19 @@ async fn invoke_lookup(State(services): State<Services>, body: axum::body::Bytes
     };
     let deadline = shared::Deadline::after(services.budgets.lookup);
     axum::Json(lookup::answer(&services, event, deadline).await).into_response()
+}
+
+/// `POST /invoke/order-actions`: the body is the event the AI platform sends with `Invoke`
+/// (or the settle schedule's `{"schedule": "order-actions-settle"}`).
+async fn invoke_order_actions(
+    State(ports): State<shared::actions::ActionPorts>,
+    body: axum::body::Bytes,
+) -> AxumResponse {
+    let Ok(event) = serde_json::from_slice(&body) else {
+        return not_json();
+    };
+    let deadline = order_actions::deadline(&ports, 0);
+    axum::Json(order_actions::answer(&ports, event, deadline).await).into_response()
 }
 
 /// Lambda's refusal of an invocation payload that is not JSON (before the function runs).
@@ -371,8 +421,9 @@ async fn invoke_health_check(
     invocation_answer(health_check::handle(&ports, event, deadline).await)
 }
 
-/// The gateway as an axum app: the dashboard routes and the public webhook route, plus
-/// `POST /invoke/lookup` standing in for the AI platform's direct invocation of `lookup`,
+/// The gateway as an axum app: the dashboard routes (order actions' included) and the public
+/// webhook route, plus `POST /invoke/lookup` and `POST /invoke/order-actions` standing in for
+/// the AI platform's direct invocations,
 /// `POST /invoke/knowledge-sync` and `POST /invoke/health-check` for invoking those functions
 /// as their schedules do, and the API description at `/openapi.yaml` rendered at `/docs`.
 pub fn app(
@@ -380,10 +431,17 @@ pub fn app(
     sync: SyncPorts,
     health: shared::health::check::HealthPorts,
     webhooks: webhooks::WebhookPorts,
+    actions: shared::actions::ActionPorts,
 ) -> Router {
     let invoke = Router::new()
         .route("/invoke/lookup", axum::routing::post(invoke_lookup))
         .with_state(services.clone());
+    let invoke_actions = Router::new()
+        .route(
+            "/invoke/order-actions",
+            axum::routing::post(invoke_order_actions),
+        )
+        .with_state(actions.clone());
     let invoke_sync = Router::new()
         .route(
             "/invoke/knowledge-sync",
@@ -396,8 +454,18 @@ pub fn app(
             axum::routing::post(invoke_health_check),
         )
         .with_state(health);
-    let mut routes = dashboard_routes(services);
+    let mut routes = dashboard_routes(services.clone());
+    // The sidebar shows the contact's pending approvals, as the deployed function does.
+    let pending = shared::actions::PendingApprovals {
+        actions: actions.actions.clone(),
+        approval_ttl: actions.config.approval_ttl,
+    };
+    routes.retain(|r| r.route != "/shopify/contact-metadata");
+    routes.push(sidebar_route(
+        contact_metadata::State::new(services).with_pending(pending),
+    ));
     routes.push(webhook_route(webhooks));
+    routes.extend(action_routes(actions));
     let docs = Router::new()
         .route("/openapi.yaml", axum::routing::get(openapi))
         .route("/docs", axum::routing::get(docs_page))
@@ -406,6 +474,7 @@ pub fn app(
         .fallback(dispatch)
         .with_state(Arc::new(routes))
         .merge(invoke)
+        .merge(invoke_actions)
         .merge(invoke_sync)
         .merge(invoke_health)
         .merge(docs)

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use shared::health::check::{
-    HealthConfig, HealthPorts, HealthQueue, LiveChecker, MemoryHealthQueue,
-};
+use shared::events::{EventBridgeEvents, EventPublisher, MemoryEvents};
+use shared::health::check::{HealthConfig, HealthJob, HealthPorts, LiveChecker};
 use shared::health::repo::{DynamoHealth, HealthRepository, MemoryHealth};
-use shared::knowledge::aws::{EventBridgeEvents, SqsQueue};
-use shared::knowledge::memory::MemoryEvents;
-use shared::knowledge::ports::EventPublisher;
+use shared::health::token::{
+    MemoryTokenKeys, SecretsManagerTokenKeys, TokenKeySource, WebhookTokens,
+};
+use shared::health::webhook::WebhookEndpoint;
+use shared::queue::{MemoryQueue, Queue, SqsQueue};
 use shared::store::StoreRepository;
 use shared::{Deadline, Services};
 
@@ -25,7 +26,7 @@ pub const INVOCATION: Duration = Duration::from_secs(120);
 /// Where the health jobs wait.
 #[derive(Clone)]
 pub enum HealthQueueRig {
-    Memory(Arc<MemoryHealthQueue>),
+    Memory(Arc<MemoryQueue<HealthJob>>),
     Sqs {
         client: aws_sdk_sqs::Client,
         url: String,
@@ -43,12 +44,87 @@ pub enum EventsRig {
     },
 }
 
+/// The key of the webhook callbacks' tokens: in memory, or a Secrets Manager secret on moto.
+pub enum TokenKeysRig {
+    Memory(Arc<MemoryTokenKeys>),
+    Moto {
+        client: aws_sdk_secretsmanager::Client,
+        secret_id: String,
+    },
+}
+
+impl TokenKeysRig {
+    /// A new key, as an operator's rotation puts it (the old one becomes the previous key).
+    pub async fn rotate(&self) {
+        let key = random_key();
+        match self {
+            TokenKeysRig::Memory(keys) => keys.rotate(&key, chrono::Utc::now()),
+            TokenKeysRig::Moto { client, secret_id } => {
+                client
+                    .put_secret_value()
+                    .secret_id(secret_id)
+                    .secret_string(key)
+                    .send()
+                    .await
+                    .expect("put a new token key");
+            }
+        }
+    }
+}
+
+impl TokenKeysRig {
+    /// A new reader of the same key (another container's view).
+    pub fn source(&self) -> Arc<dyn TokenKeySource> {
+        match self {
+            TokenKeysRig::Memory(keys) => keys.clone(),
+            TokenKeysRig::Moto { client, secret_id } => Arc::new(SecretsManagerTokenKeys::new(
+                client.clone(),
+                secret_id.clone(),
+            )),
+        }
+    }
+}
+
+fn random_key() -> String {
+    std::iter::repeat_with(fastrand::alphanumeric)
+        .take(64)
+        .collect()
+}
+
+/// The token key over moto: a secret of its own, read through the real adapter.
+async fn moto_token_keys(sdk: &aws_config::SdkConfig) -> (TokenKeysRig, Arc<WebhookTokens>) {
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let secret_id = local_aws::unique("test/webhook-token-key");
+    client
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(random_key())
+        .send()
+        .await
+        .expect("create the token key secret");
+    let tokens = Arc::new(WebhookTokens::new(Arc::new(SecretsManagerTokenKeys::new(
+        client.clone(),
+        &secret_id,
+    ))));
+    (TokenKeysRig::Moto { client, secret_id }, tokens)
+}
+
+/// The token key in memory.
+fn memory_token_keys() -> (TokenKeysRig, Arc<WebhookTokens>) {
+    let keys = Arc::new(MemoryTokenKeys::new(&random_key()));
+    let tokens = Arc::new(WebhookTokens::new(keys.clone()));
+    (TokenKeysRig::Memory(keys), tokens)
+}
+
 /// Everything connection health runs on in a test.
 pub struct HealthRig {
+    /// The webhook callbacks' tokens (shared by the app's functions, as one container's).
+    pub tokens: Arc<WebhookTokens>,
+    pub keys: TokenKeysRig,
     pub ports: HealthPorts,
     pub repo: Arc<dyn HealthRepository>,
     pub queue: HealthQueueRig,
-    pub queue_port: Arc<dyn HealthQueue>,
+    pub queue_port: Arc<dyn Queue<HealthJob>>,
     pub events: EventsRig,
     pub publisher: Arc<dyn EventPublisher>,
 }
@@ -73,10 +149,11 @@ pub async fn moto(sdk: &aws_config::SdkConfig, services: &Services, table: &str)
     let (bus, events_url) = local_aws::event_bus_with_queue(sdk).await;
     let repo: Arc<dyn HealthRepository> =
         Arc::new(DynamoHealth::new(aws_sdk_dynamodb::Client::new(sdk), table));
-    let queue_port: Arc<dyn HealthQueue> = Arc::new(SqsQueue::new(sqs.clone(), &queue_url));
+    let queue_port: Arc<dyn Queue<HealthJob>> = Arc::new(SqsQueue::new(sqs.clone(), &queue_url));
     let publisher: Arc<dyn EventPublisher> = Arc::new(EventBridgeEvents::new(eventbridge, &bus));
     rig(
         services,
+        moto_token_keys(sdk).await,
         repo,
         queue_port,
         HealthQueueRig::Sqs {
@@ -94,10 +171,11 @@ pub async fn moto(sdk: &aws_config::SdkConfig, services: &Services, table: &str)
 
 /// The ports over in-memory fakes.
 pub fn memory(services: &Services) -> HealthRig {
-    let queue = Arc::new(MemoryHealthQueue::default());
+    let queue = Arc::new(MemoryQueue::<HealthJob>::default());
     let events = Arc::new(MemoryEvents::default());
     rig(
         services,
+        memory_token_keys(),
         Arc::new(MemoryHealth::default()),
         queue.clone(),
         HealthQueueRig::Memory(queue),
@@ -108,14 +186,17 @@ pub fn memory(services: &Services) -> HealthRig {
 
 fn rig(
     services: &Services,
+    (keys, tokens): (TokenKeysRig, Arc<WebhookTokens>),
     repo: Arc<dyn HealthRepository>,
-    queue_port: Arc<dyn HealthQueue>,
+    queue_port: Arc<dyn Queue<HealthJob>>,
     queue: HealthQueueRig,
     events: EventsRig,
     publisher: Arc<dyn EventPublisher>,
 ) -> HealthRig {
     let stores: Arc<dyn StoreRepository> = services.storage.stores.clone();
     HealthRig {
+        tokens: tokens.clone(),
+        keys,
         ports: HealthPorts {
             stores,
             repo: repo.clone(),
@@ -125,6 +206,10 @@ fn rig(
                 // The function's own client and token cache.
                 shopify: shared::shopify::ShopifyClient::new(services.shopify.config().clone()),
                 events: Some(publisher.clone()),
+                webhooks: Some(WebhookEndpoint {
+                    base_url: crate::app::WEBHOOK_BASE.into(),
+                    tokens,
+                }),
             }),
             // Tests check stores right after connecting them.
             config: HealthConfig {
@@ -359,7 +444,10 @@ impl HealthRig {
     /// The webhook endpoint's ports over the same storage, queue and bus.
     pub fn webhook_ports(&self, services: &Services) -> webhooks::WebhookPorts {
         webhooks::WebhookPorts {
-            services: services.clone(),
+            storage: services.storage.clone(),
+            shopify: services.shopify.clone(),
+            events: services.events.clone(),
+            tokens: self.tokens.clone(),
             repo: self.repo.clone(),
             queue: Some(self.queue_port.clone()),
         }

@@ -11,13 +11,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 use shared::access::Access;
-use shared::knowledge::aws::{DynamoKnowledge, EventBridgeEvents, S3Documents, SqsQueue};
-use shared::knowledge::memory::{MemoryDocuments, MemoryEvents, MemoryKnowledge, MemoryQueue};
-use shared::knowledge::ports::{
-    BlobError, DocumentStore, EventPublisher, JobQueue, KnowledgeRepository,
-};
+use shared::events::{EventBridgeEvents, EventPublisher, MemoryEvents};
+use shared::knowledge::aws::{DynamoKnowledge, S3Documents};
+use shared::knowledge::memory::{MemoryDocuments, MemoryKnowledge};
+use shared::knowledge::ports::{BlobError, DocumentStore, KnowledgeRepository};
 use shared::knowledge::sync::{SyncConfig, SyncPorts};
 use shared::knowledge::KnowledgePorts;
+use shared::queue::{MemoryQueue, SqsQueue};
 use shared::shopify::{ShopifyClient, ShopifyConfig};
 use shared::store::StoreRepository;
 
@@ -162,7 +162,7 @@ pub async fn moto(
         )
         .attributes(
             aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
-            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": shared::knowledge::sync::MAX_RECEIVES.to_string()}).to_string(),
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": shared::queue::MAX_RECEIVES.to_string()}).to_string(),
         )
         .send()
         .await
@@ -174,7 +174,8 @@ pub async fn moto(
     let index_table = local_aws::fresh_table(&dynamo).await;
     let repo: Arc<dyn KnowledgeRepository> =
         Arc::new(DynamoKnowledge::new(dynamo, table, &index_table));
-    let job_queue: Arc<dyn JobQueue> = Arc::new(SqsQueue::new(sqs.clone(), &queue_url));
+    let job_queue: Arc<dyn shared::queue::Queue<shared::knowledge::ports::Job>> =
+        Arc::new(SqsQueue::new(sqs.clone(), &queue_url));
     let documents = Arc::new(CountingDocuments::new(Arc::new(S3Documents::new(
         sdk, &bucket, true,
     ))));
@@ -377,7 +378,7 @@ impl KnowledgeRig {
 }
 
 /// A hook run once, before a call goes through.
-type Hook = Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> + Send>;
+pub type Hook = Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> + Send>;
 
 /// A [`KnowledgeRepository`] with faults: a hook run before the next state write (another
 /// writer getting in first), slow counts, and one failing index write.
@@ -535,5 +536,333 @@ impl DocumentStore for GatedDocuments {
         start_after: Option<&str>,
     ) -> Result<(Vec<String>, bool), BlobError> {
         self.inner.list(prefix, start_after).await
+    }
+}
+
+/// A [`KnowledgeRepository`] whose calls of one kind are numbered from 1, and the calls whose
+/// numbers were chosen fail as if DynamoDB were down (nothing written), each once: a storage
+/// fault at a chosen point of a run, whatever the machine's speed.
+pub struct FaultyRepo {
+    pub inner: Arc<dyn KnowledgeRepository>,
+    /// Which calls are counted: `None` for every call, or one method's name
+    /// (`"count_entries"`, `"put_entry"`, `"put_state"`, `"state"`, `"entries"`...).
+    only: Option<&'static str>,
+    calls: AtomicUsize,
+    fail: std::sync::Mutex<std::collections::BTreeSet<usize>>,
+    /// Faults injected so far.
+    pub fired: AtomicUsize,
+}
+
+impl FaultyRepo {
+    /// Fails the `at`-th calls (1-based) of `only` (or of every call).
+    pub fn new(
+        inner: Arc<dyn KnowledgeRepository>,
+        only: Option<&'static str>,
+        at: &[usize],
+    ) -> Self {
+        Self {
+            inner,
+            only,
+            calls: AtomicUsize::new(0),
+            fail: std::sync::Mutex::new(at.iter().copied().collect()),
+            fired: AtomicUsize::new(0),
+        }
+    }
+
+    /// Calls counted so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn check(&self, method: &'static str) -> Result<(), shared::store::StoreError> {
+        if self.only.is_some_and(|only| only != method) {
+            return Ok(());
+        }
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.fail.lock().unwrap().remove(&n) {
+            self.fired.fetch_add(1, Ordering::SeqCst);
+            return Err(shared::store::StoreError::Unavailable(
+                format!("injected: {method} call {n} failed").into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl KnowledgeRepository for FaultyRepo {
+    async fn state(
+        &self,
+        org: &shared::domain::OrganizationId,
+        shop: &shared::domain::ShopDomain,
+    ) -> Result<Option<shared::knowledge::state::SyncState>, shared::store::StoreError> {
+        self.check("state")?;
+        self.inner.state(org, shop).await
+    }
+    async fn put_state(
+        &self,
+        state: &shared::knowledge::state::SyncState,
+        expect: Option<u64>,
+    ) -> Result<(), shared::store::StoreError> {
+        self.check("put_state")?;
+        self.inner.put_state(state, expect).await
+    }
+    async fn delete_state(
+        &self,
+        org: &shared::domain::OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        version: u64,
+    ) -> Result<(), shared::store::StoreError> {
+        self.check("delete_state")?;
+        self.inner.delete_state(org, shop, version).await
+    }
+    async fn states(
+        &self,
+        org: &shared::domain::OrganizationId,
+    ) -> Result<Vec<shared::knowledge::state::SyncState>, shared::store::StoreError> {
+        self.check("states")?;
+        self.inner.states(org).await
+    }
+    async fn scan_states(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<shared::knowledge::state::SyncState>, Option<String>), shared::store::StoreError>
+    {
+        self.check("scan_states")?;
+        self.inner.scan_states(cursor, limit).await
+    }
+    async fn entries(
+        &self,
+        org: &shared::domain::OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        source: shared::domain::Source,
+        after: Option<u64>,
+        through: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<shared::knowledge::state::IndexEntry>, shared::store::StoreError> {
+        self.check("entries")?;
+        self.inner
+            .entries(org, shop, source, after, through, limit)
+            .await
+    }
+    async fn entries_by_id(
+        &self,
+        org: &shared::domain::OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        source: shared::domain::Source,
+        ids: &[u64],
+    ) -> Result<Vec<shared::knowledge::state::IndexEntry>, shared::store::StoreError> {
+        self.check("entries_by_id")?;
+        self.inner.entries_by_id(org, shop, source, ids).await
+    }
+    async fn put_entry(
+        &self,
+        entry: &shared::knowledge::state::IndexEntry,
+    ) -> Result<(), shared::store::StoreError> {
+        self.check("put_entry")?;
+        self.inner.put_entry(entry).await
+    }
+    async fn delete_entry(
+        &self,
+        org: &shared::domain::OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        source: shared::domain::Source,
+        id: u64,
+    ) -> Result<(), shared::store::StoreError> {
+        self.check("delete_entry")?;
+        self.inner.delete_entry(org, shop, source, id).await
+    }
+    async fn count_entries(
+        &self,
+        org: &shared::domain::OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        source: shared::domain::Source,
+    ) -> Result<u64, shared::store::StoreError> {
+        self.check("count_entries")?;
+        self.inner.count_entries(org, shop, source).await
+    }
+}
+
+/// What a [`FaultyDocuments`] does to a `put`.
+enum PutFault {
+    /// The puts of these numbers (from 1) fail, nothing written, each once.
+    Fail(std::sync::Mutex<std::collections::BTreeSet<usize>>),
+    /// Every put after the first `n` never answers: an invocation stopped at a chosen point
+    /// of its work, to be killed there.
+    ParkAfter(usize),
+    /// Every put of a key containing this never answers: an invocation that dies (killed for
+    /// time or memory) every time it reaches one source.
+    ParkKeys(String),
+}
+
+/// A [`DocumentStore`] whose `put`s fail or never answer at chosen points.
+pub struct FaultyDocuments {
+    pub inner: Arc<dyn DocumentStore>,
+    fault: PutFault,
+    puts: AtomicUsize,
+    parked: AtomicUsize,
+}
+
+impl FaultyDocuments {
+    fn with(inner: Arc<dyn DocumentStore>, fault: PutFault) -> Self {
+        Self {
+            inner,
+            fault,
+            puts: AtomicUsize::new(0),
+            parked: AtomicUsize::new(0),
+        }
+    }
+
+    /// The puts numbered `at` fail.
+    pub fn new(inner: Arc<dyn DocumentStore>, at: &[usize]) -> Self {
+        Self::with(
+            inner,
+            PutFault::Fail(std::sync::Mutex::new(at.iter().copied().collect())),
+        )
+    }
+
+    /// Puts after the first `after` never answer.
+    pub fn parking_after(inner: Arc<dyn DocumentStore>, after: usize) -> Self {
+        Self::with(inner, PutFault::ParkAfter(after))
+    }
+
+    /// Puts of keys containing `part` never answer.
+    pub fn parking_keys(inner: Arc<dyn DocumentStore>, part: &str) -> Self {
+        Self::with(inner, PutFault::ParkKeys(part.to_owned()))
+    }
+
+    /// Puts held so far.
+    pub fn parked(&self) -> usize {
+        self.parked.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl DocumentStore for FaultyDocuments {
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
+        let n = self.puts.fetch_add(1, Ordering::SeqCst) + 1;
+        let park = match &self.fault {
+            PutFault::Fail(at) => {
+                if at.lock().unwrap().remove(&n) {
+                    return Err(BlobError(format!("injected: put {n} failed").into()));
+                }
+                false
+            }
+            PutFault::ParkAfter(after) => n > *after,
+            PutFault::ParkKeys(part) => key.contains(part.as_str()),
+        };
+        if park {
+            self.parked.fetch_add(1, Ordering::SeqCst);
+            return std::future::pending().await;
+        }
+        self.inner.put(key, body, content_type).await
+    }
+    async fn delete(&self, keys: &[String]) -> Result<(), BlobError> {
+        self.inner.delete(keys).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<(Vec<String>, bool), BlobError> {
+        self.inner.list(prefix, start_after).await
+    }
+}
+
+/// An event bus that refuses its first `n` knowledge announcements, then passes them on.
+pub struct RefusingFirst {
+    pub inner: Arc<dyn EventPublisher>,
+    left: AtomicUsize,
+}
+
+impl RefusingFirst {
+    pub fn new(inner: Arc<dyn EventPublisher>, n: usize) -> Self {
+        Self {
+            inner,
+            left: AtomicUsize::new(n),
+        }
+    }
+
+    /// Refusals still to come.
+    pub fn left(&self) -> usize {
+        self.left.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl EventPublisher for RefusingFirst {
+    async fn knowledge_synced(
+        &self,
+        event: &shared::events::SyncedEvent,
+    ) -> Result<(), shared::events::EventError> {
+        let refused = self
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refused {
+            return Err(shared::events::EventError(
+                "injected: the bus refused the event".into(),
+            ));
+        }
+        self.inner.knowledge_synced(event).await
+    }
+
+    async fn store_status_changed(
+        &self,
+        event: &shared::events::StatusChanged,
+    ) -> Result<(), shared::events::EventError> {
+        self.inner.store_status_changed(event).await
+    }
+
+    async fn order_action(
+        &self,
+        event: &shared::events::OrderActionEvent,
+    ) -> Result<(), shared::events::EventError> {
+        self.inner.order_action(event).await
+    }
+}
+
+/// An event bus that runs a hook once, before its next knowledge announcement goes through:
+/// another writer changing the store's state while an announcement is being put.
+pub struct HookedEvents {
+    pub inner: Arc<dyn EventPublisher>,
+    hook: std::sync::Mutex<Option<Hook>>,
+}
+
+impl HookedEvents {
+    pub fn new(inner: Arc<dyn EventPublisher>, hook: Hook) -> Self {
+        Self {
+            inner,
+            hook: std::sync::Mutex::new(Some(hook)),
+        }
+    }
+}
+
+#[async_trait]
+impl EventPublisher for HookedEvents {
+    async fn knowledge_synced(
+        &self,
+        event: &shared::events::SyncedEvent,
+    ) -> Result<(), shared::events::EventError> {
+        let hook = self.hook.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook().await;
+        }
+        self.inner.knowledge_synced(event).await
+    }
+
+    async fn store_status_changed(
+        &self,
+        event: &shared::events::StatusChanged,
+    ) -> Result<(), shared::events::EventError> {
+        self.inner.store_status_changed(event).await
+    }
+
+    async fn order_action(
+        &self,
+        event: &shared::events::OrderActionEvent,
+    ) -> Result<(), shared::events::EventError> {
+        self.inner.order_action(event).await
     }
 }

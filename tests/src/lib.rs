@@ -2,6 +2,7 @@
 //! real API Gateway v2 events, the moto-backed AWS tier, fault-injecting adapters, log capture
 //! and a local gateway.
 
+pub mod actions;
 pub mod app;
 pub mod events;
 pub mod fake_shopify;

@@ -4,6 +4,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// Moto's endpoint, when the local stack runs.
 pub fn endpoint() -> Option<String> {
@@ -42,11 +43,29 @@ pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> String {
         .table
         .expect("a table description");
     let name = unique("stores");
+    // The secondary indexes too (the store index the schedules scan).
+    let indexes = source
+        .global_secondary_indexes
+        .filter(|i| !i.is_empty())
+        .map(|indexes| {
+            indexes
+                .into_iter()
+                .map(|index| {
+                    aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder()
+                        .set_index_name(index.index_name)
+                        .set_key_schema(index.key_schema)
+                        .set_projection(index.projection)
+                        .build()
+                        .expect("a global secondary index")
+                })
+                .collect()
+        });
     client
         .create_table()
         .table_name(&name)
         .set_key_schema(source.key_schema)
         .set_attribute_definitions(source.attribute_definitions)
+        .set_global_secondary_indexes(indexes)
         .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
         .send()
         .await
@@ -54,10 +73,24 @@ pub async fn fresh_table(client: &aws_sdk_dynamodb::Client) -> String {
     name
 }
 
+/// Timeouts of the clients against the emulator. The project's own (a few seconds; see
+/// `shared::aws`) are proven against a server that never answers (`faults::BlackHole`); moto
+/// is a single Python process that a busy machine can slow to seconds per call, and a test
+/// must not fail because the machine is busy.
+const EMULATOR_TIMEOUTS: (Duration, Duration) = (Duration::from_secs(30), Duration::from_secs(90));
+
 /// One `SdkConfig` against moto, with dummy credentials.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     let endpoint = endpoint().expect("the moto tier runs only with AWS_ENDPOINT_URL set");
+    let (attempt, operation) = EMULATOR_TIMEOUTS;
     shared::aws::configure(aws_config::defaults(aws_config::BehaviorVersion::latest()))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(attempt)
+                .operation_timeout(operation)
+                .build(),
+        )
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(
             std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),

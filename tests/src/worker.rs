@@ -7,15 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use shared::knowledge::memory::MemoryQueue;
 use shared::knowledge::ports::Job;
 use shared::knowledge::sync::SyncPorts;
+use shared::queue::MemoryQueue;
 use shared::Deadline;
 
 /// Where the jobs wait.
 #[derive(Clone)]
 pub enum Queue {
-    Memory(Arc<MemoryQueue>),
+    Memory(Arc<MemoryQueue<Job>>),
     Sqs {
         client: aws_sdk_sqs::Client,
         url: String,

@@ -6,9 +6,10 @@
 mod common;
 
 use chrono::Utc;
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use shared::domain::OrganizationId;
-use shared::health::change::fix_for;
+use shared::events::fix_for;
 use shared::health::webhook::sign;
 use shared::store::{Expect, StoreRecord};
 use tests::app::{TestApp, WEBHOOK_BASE};
@@ -79,10 +80,38 @@ async fn only_change(app: &TestApp, shop: &str) -> Value {
     change
 }
 
-/// A delivery as Shopify sends it: the body signed with `secret`.
-fn webhook(app: &TestApp, topic: &str, id: &str, body: &str, secret: Option<&str>) -> HttpEvent {
+/// The organization's current callback token.
+async fn callback_token(app: &TestApp) -> String {
+    let org = OrganizationId::parse(&app.org).unwrap();
+    app.health()
+        .tokens
+        .token(&org)
+        .await
+        .unwrap()
+        .expose_secret()
+        .to_owned()
+}
+
+/// The organization's current callback URL, as Shopify is told to deliver to.
+async fn callback(app: &TestApp) -> String {
+    format!(
+        "{WEBHOOK_BASE}/shopify/webhooks?org_id={}&token={}",
+        app.org,
+        callback_token(app).await
+    )
+}
+
+/// A delivery as Shopify sends it to the organization's callback: the body signed with `secret`.
+async fn webhook(
+    app: &TestApp,
+    topic: &str,
+    id: &str,
+    body: &str,
+    secret: Option<&str>,
+) -> HttpEvent {
     let mut event = HttpEvent::new("POST", "/shopify/webhooks")
         .query("org_id", &app.org)
+        .query("token", &callback_token(app).await)
         .header("X-Shopify-Topic", topic)
         .header("X-Shopify-Shop-Domain", UK)
         .header("X-Shopify-Webhook-Id", id)
@@ -105,6 +134,132 @@ async fn deliver(app: &TestApp, event: HttpEvent) -> (u16, Value) {
         event,
     )
     .await
+}
+
+async fn deliver_to(
+    app: &TestApp,
+    ports: &webhooks::WebhookPorts,
+    event: HttpEvent,
+) -> (u16, Value) {
+    let ports = ports.clone();
+    app.call(
+        move |_, req| {
+            let ports = ports.clone();
+            async move { webhooks::handle(&ports, req).await }
+        },
+        event,
+    )
+    .await
+}
+
+/// The body of every refused delivery.
+fn not_signed_body() -> Value {
+    json!({"error": {"code": "unauthorized", "message": "The webhook is not signed by the app of a store connected to this organization."}})
+}
+
+/// The webhook endpoint over storage that counts every call: store reads, secret calls, and
+/// delivery items.
+struct Counted {
+    stores: std::sync::Arc<tests::faults::CountingStores>,
+    secrets: std::sync::Arc<tests::faults::CountingSecrets>,
+    repo: std::sync::Arc<CountingHealth>,
+    ports: webhooks::WebhookPorts,
+}
+
+impl Counted {
+    fn over(app: &TestApp) -> Self {
+        let stores = std::sync::Arc::new(tests::faults::CountingStores::new(
+            app.services.storage.stores.clone(),
+        ));
+        let secrets = std::sync::Arc::new(tests::faults::CountingSecrets::new(
+            app.services.storage.secrets.clone(),
+        ));
+        let services = app.services.with_storage(shared::lifecycle::Storage {
+            stores: stores.clone(),
+            secrets: secrets.clone(),
+            secret_prefix: app.services.storage.secret_prefix.clone(),
+        });
+        let mut ports = app.health().webhook_ports(&services);
+        let repo = std::sync::Arc::new(CountingHealth {
+            inner: ports.repo.clone(),
+            calls: Default::default(),
+        });
+        ports.repo = repo.clone();
+        Self {
+            stores,
+            secrets,
+            repo,
+            ports,
+        }
+    }
+
+    fn storage_calls(&self) -> usize {
+        self.stores.reads()
+            + self.secrets.calls()
+            + self.repo.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn deliver(&self, app: &TestApp, event: HttpEvent) -> (u16, Value) {
+        deliver_to(app, &self.ports, event).await
+    }
+}
+
+/// A health repository that counts every call.
+struct CountingHealth {
+    inner: std::sync::Arc<dyn shared::health::repo::HealthRepository>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingHealth {
+    fn count(&self) {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl shared::health::repo::HealthRepository for CountingHealth {
+    async fn cycle(
+        &self,
+    ) -> Result<Option<shared::health::repo::Cycle>, shared::store::StoreError> {
+        self.count();
+        self.inner.cycle().await
+    }
+    async fn put_cycle(
+        &self,
+        cycle: &shared::health::repo::Cycle,
+        expect: Option<&shared::health::repo::Cycle>,
+    ) -> Result<(), shared::store::StoreError> {
+        self.count();
+        self.inner.put_cycle(cycle, expect).await
+    }
+    async fn claim_webhook(
+        &self,
+        org: &OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        id: &str,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<shared::health::repo::Claim, shared::store::StoreError> {
+        self.count();
+        self.inner.claim_webhook(org, shop, id, now).await
+    }
+    async fn finish_webhook(
+        &self,
+        org: &OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        id: &str,
+    ) -> Result<(), shared::store::StoreError> {
+        self.count();
+        self.inner.finish_webhook(org, shop, id).await
+    }
+    async fn release_webhook(
+        &self,
+        org: &OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        id: &str,
+    ) -> Result<(), shared::store::StoreError> {
+        self.count();
+        self.inner.release_webhook(org, shop, id).await
+    }
 }
 
 /// The check jobs waiting on the health queue, by shop, taken off the queue (with the ticks
@@ -130,7 +285,7 @@ health_backends! {
 
         app.shopify.update_shop(US, |s| s.access_tokens.retain(|t| t != TOKEN));
         app.health().run_cycle().await;
-        assert_eq!(record(&app, US).await.status, shared::store::StoreStatus::InvalidCredentials);
+        assert_eq!(record(&app, US).await.status, shared::domain::StoreStatus::InvalidCredentials);
         let change = only_change(&app, US).await;
         assert_eq!((change["old_status"].as_str(), change["new_status"].as_str()), (Some("connected"), Some("invalid_credentials")));
         assert_eq!(change["reason"]["code"], "invalid_credentials");
@@ -156,7 +311,7 @@ health_backends! {
         app.health().run_cycle().await;
         app.health().run_cycle().await;
         let stored = record(&app, US).await;
-        assert_eq!(stored.status, shared::store::StoreStatus::MissingScopes);
+        assert_eq!(stored.status, shared::domain::StoreStatus::MissingScopes);
         assert!(!stored.granted_scopes.contains(&"read_customers".to_owned()));
         let change = only_change(&app, US).await;
         assert_eq!(change["new_status"], "missing_scopes");
@@ -171,14 +326,14 @@ health_backends! {
         app.shopify.update_shop(US, |s| s.outage = Some(402));
         app.health().run_cycle().await;
         app.health().run_cycle().await;
-        assert_eq!(record(&app, US).await.status, shared::store::StoreStatus::ShopUnavailable);
+        assert_eq!(record(&app, US).await.status, shared::domain::StoreStatus::ShopUnavailable);
         let change = only_change(&app, US).await;
         assert_eq!((change["new_status"].as_str(), change["reason"]["code"].as_str()), (Some("shop_unavailable"), Some("shop_unavailable")));
 
         // Shopify itself failing says nothing about the store: no change, no event.
         app.shopify.update_shop(US, |s| s.outage = Some(503));
         app.health().run_cycle().await;
-        assert_eq!(record(&app, US).await.status, shared::store::StoreStatus::ShopUnavailable);
+        assert_eq!(record(&app, US).await.status, shared::domain::StoreStatus::ShopUnavailable);
         assert_eq!(changes(&app).await.len(), 1);
     }
 
@@ -191,7 +346,7 @@ health_backends! {
         app.health().run_cycle().await;
         app.health().run_cycle().await;
         let stored = record(&app, US).await;
-        assert_eq!((stored.status, stored.order_number_prefix.as_str()), (shared::store::StoreStatus::Connected, "US-"));
+        assert_eq!((stored.status, stored.order_number_prefix.as_str()), (shared::domain::StoreStatus::Connected, "US-"));
         let change = only_change(&app, US).await;
         assert_eq!((change["old_status"].as_str(), change["new_status"].as_str()), (Some("connected"), Some("connected")));
         assert_eq!(change["reason"]["code"], "order_number_format_changed");
@@ -258,7 +413,7 @@ health_backends! {
         let answer = app.lookup("get_order_details", json!({"order_number": "#1001"}), Some(JANE)).await;
         assert_eq!((answer["ok"].as_bool(), answer["error"]["code"].as_str()), (Some(false), Some("shopify_unavailable")), "the contract's code: {answer}");
         assert!(answer["error"]["message"].as_str().unwrap().contains("connection to Shopify needs attention"), "{answer}");
-        assert_eq!(record(&app, US).await.status, shared::store::StoreStatus::InvalidCredentials);
+        assert_eq!(record(&app, US).await.status, shared::domain::StoreStatus::InvalidCredentials);
         let change = only_change(&app, US).await;
         assert_eq!(change["detected_by"], "lookup");
 
@@ -285,7 +440,7 @@ health_backends! {
         let (status, _) = app.send_with(&refusing, app.as_admin("GET", "/shopify/stores/{shop}").path_param("shop", US).query("verify", "true")).await;
         assert_eq!(status, 200);
         let stored = record(&app, US).await;
-        assert_eq!((stored.status, stored.outbox.len()), (shared::store::StoreStatus::InvalidCredentials, 1));
+        assert_eq!((stored.status, stored.outbox.len()), (shared::domain::StoreStatus::InvalidCredentials, 1));
         assert!(changes(&app).await.is_empty());
 
         app.health().run_cycle().await;
@@ -338,7 +493,7 @@ health_backends! {
 
     async fn client_credential_stores_subscribe_their_webhooks_once(app: TestApp) {
         connect_uk(&app).await;
-        let callback = format!("{WEBHOOK_BASE}/shopify/webhooks?org_id={}", app.org);
+        let callback = callback(&app).await;
         let expected = vec![("APP_UNINSTALLED".to_owned(), callback.clone()), ("SHOP_UPDATE".to_owned(), callback.clone())];
         assert_eq!(app.shopify.webhook_subscriptions(UK), expected);
         // Reconnecting (a rotation) subscribes again, which Shopify refuses as a duplicate.
@@ -353,36 +508,39 @@ health_backends! {
     async fn an_uninstall_webhook_flips_the_store_at_once_and_forgeries_change_nothing(app: TestApp) {
         connect_uk(&app).await;
         let forged = [
-            webhook(&app, "app/uninstalled", "w-forged", UNINSTALLED, Some("not-the-secret")),
-            webhook(&app, "app/uninstalled", "w-unsigned", UNINSTALLED, None),
-            webhook(&app, "app/uninstalled", "w-tampered", UNINSTALLED, Some(SECRET)).raw_body(&UNINSTALLED.replace("690933842", "1")),
+            webhook(&app, "app/uninstalled", "w-forged", UNINSTALLED, Some("not-the-secret")).await,
+            webhook(&app, "app/uninstalled", "w-unsigned", UNINSTALLED, None).await,
+            webhook(&app, "app/uninstalled", "w-tampered", UNINSTALLED, Some(SECRET)).await.raw_body(&UNINSTALLED.replace("690933842", "1")),
         ];
-        let mut other_org = webhook(&app, "app/uninstalled", "w-other", UNINSTALLED, Some(SECRET));
-        other_org.query = vec![("org_id".into(), app.other_org())];
-        let mut bad_org = webhook(&app, "app/uninstalled", "w-org", UNINSTALLED, Some(SECRET));
-        bad_org.query = vec![("org_id".into(), "not an org!".into())];
-        let mut no_org = webhook(&app, "app/uninstalled", "w-no-org", UNINSTALLED, Some(SECRET));
+        // Another organization's callback, with its own valid token: the store is not its.
+        let other = app.other_org();
+        let other_token = app.health().tokens.token(&OrganizationId::parse(&other).unwrap()).await.unwrap();
+        let mut other_org = webhook(&app, "app/uninstalled", "w-other", UNINSTALLED, Some(SECRET)).await;
+        other_org.query = vec![("org_id".into(), other), ("token".into(), other_token.expose_secret().to_owned())];
+        let mut bad_org = webhook(&app, "app/uninstalled", "w-org", UNINSTALLED, Some(SECRET)).await;
+        bad_org.query[0].1 = "not an org!".into();
+        let mut no_org = webhook(&app, "app/uninstalled", "w-no-org", UNINSTALLED, Some(SECRET)).await;
         no_org.query.clear();
         for event in forged.into_iter().chain([other_org, bad_org, no_org]) {
             let (status, body) = deliver(&app, event).await;
             assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "{body}");
         }
-        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::Connected);
+        assert_eq!(record(&app, UK).await.status, shared::domain::StoreStatus::Connected);
         assert!(changes(&app).await.is_empty());
 
         // A signed uninstall Shopify does not confirm (the app still works) changes nothing.
-        let (status, body) = deliver(&app, webhook(&app, "app/uninstalled", "w-0", UNINSTALLED, Some(SECRET))).await;
+        let (status, body) = deliver(&app, webhook(&app, "app/uninstalled", "w-0", UNINSTALLED, Some(SECRET)).await).await;
         assert_eq!((status, body["handled"].as_str()), (200, Some("not_confirmed")), "{body}");
-        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::Connected);
+        assert_eq!(record(&app, UK).await.status, shared::domain::StoreStatus::Connected);
 
         // The merchant uninstalls the app: Shopify refuses its credentials from now on.
         app.shopify.update_shop(UK, |s| {
             s.revoked_client = s.client.take();
             s.issued_tokens.clear();
         });
-        let (status, body) = deliver(&app, webhook(&app, "app/uninstalled", "w-1", UNINSTALLED, Some(SECRET))).await;
+        let (status, body) = deliver(&app, webhook(&app, "app/uninstalled", "w-1", UNINSTALLED, Some(SECRET)).await).await;
         assert_eq!((status, body["handled"].as_str()), (200, Some("uninstalled")), "{body}");
-        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::InvalidCredentials);
+        assert_eq!(record(&app, UK).await.status, shared::domain::StoreStatus::InvalidCredentials);
         let change = only_change(&app, UK).await;
         assert_eq!((change["detected_by"].as_str(), change["new_status"].as_str()), (Some("webhook"), Some("invalid_credentials")));
 
@@ -391,20 +549,20 @@ health_backends! {
         app.shopify.update_shop(UK, |s| s.client = s.revoked_client.take());
         let (status, _) = app.connect(json!({"shop_domain": "demo-uk", "client_id": CLIENT_ID, "client_secret": SECRET})).await;
         assert_eq!(status, 200);
-        let (status, body) = deliver(&app, webhook(&app, "app/uninstalled", "w-1", UNINSTALLED, Some(SECRET))).await;
+        let (status, body) = deliver(&app, webhook(&app, "app/uninstalled", "w-1", UNINSTALLED, Some(SECRET)).await).await;
         assert_eq!((status, body["handled"].as_str()), (200, Some("duplicate")));
-        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::Connected, "a replay changes nothing");
-        let mut renamed = webhook(&app, "app/uninstalled", "w-1-again", UNINSTALLED, Some(SECRET));
+        assert_eq!(record(&app, UK).await.status, shared::domain::StoreStatus::Connected, "a replay changes nothing");
+        let mut renamed = webhook(&app, "app/uninstalled", "w-1-again", UNINSTALLED, Some(SECRET)).await;
         renamed.headers.remove("x-shopify-triggered-at");
         let (status, body) = deliver(&app, renamed).await;
         assert_eq!((status, body["handled"].as_str()), (200, Some("not_confirmed")), "{body}");
-        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::Connected, "a replay under a new id changes nothing");
+        assert_eq!(record(&app, UK).await.status, shared::domain::StoreStatus::Connected, "a replay under a new id changes nothing");
         // A genuine but old uninstall (sent before the reconnect) does not undo it either.
         let reconnected = record(&app, UK).await.credentials_updated_at;
-        let old = webhook(&app, "app/uninstalled", "w-old", UNINSTALLED, Some(SECRET))
+        let old = webhook(&app, "app/uninstalled", "w-old", UNINSTALLED, Some(SECRET)).await
             .header("X-Shopify-Triggered-At", &(reconnected - chrono::Duration::seconds(30)).to_rfc3339());
         assert_eq!(deliver(&app, old).await.1["handled"], "stale");
-        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::Connected);
+        assert_eq!(record(&app, UK).await.status, shared::domain::StoreStatus::Connected);
         assert_eq!(changes(&app).await.len(), 2, "the uninstall and the reconnect");
     }
 
@@ -418,17 +576,17 @@ health_backends! {
             s.revoked_client = s.client.take();
         });
         // demo-uk's signed uninstall, delivered as if it were demo-eu's.
-        let swapped = webhook(&app, "app/uninstalled", "x-1", UNINSTALLED, Some(SECRET)).header("X-Shopify-Shop-Domain", "demo-eu.myshopify.com");
+        let swapped = webhook(&app, "app/uninstalled", "x-1", UNINSTALLED, Some(SECRET)).await.header("X-Shopify-Shop-Domain", "demo-eu.myshopify.com");
         let (status, body) = deliver(&app, swapped).await;
         assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "{body}");
-        assert_eq!(record(&app, "demo-eu.myshopify.com").await.status, shared::store::StoreStatus::Connected);
+        assert_eq!(record(&app, "demo-eu.myshopify.com").await.status, shared::domain::StoreStatus::Connected);
         assert!(changes(&app).await.is_empty());
     }
 
     async fn a_webhook_id_that_is_not_an_id_is_refused_and_stored_nowhere(app: TestApp) {
         connect_uk(&app).await;
         for id in ["STORE#zzz", "", "a b", &"x".repeat(129)] {
-            let (status, body) = deliver(&app, webhook(&app, "orders/create", id, r#"{"id":1}"#, Some(SECRET))).await;
+            let (status, body) = deliver(&app, webhook(&app, "orders/create", id, r#"{"id":1}"#, Some(SECRET)).await).await;
             assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_request")), "{id:?}: {body}");
         }
         // The schedules still page through every store.
@@ -437,7 +595,7 @@ health_backends! {
             s.issued_tokens.clear();
         });
         app.health().run_cycle().await;
-        assert_eq!(record(&app, UK).await.status, shared::store::StoreStatus::InvalidCredentials);
+        assert_eq!(record(&app, UK).await.status, shared::domain::StoreStatus::InvalidCredentials);
     }
 
     async fn a_store_marked_by_a_lookup_is_checked_again_by_the_next_cycle(app: TestApp) {
@@ -453,11 +611,11 @@ health_backends! {
         app.services.storage.stores.put_live(&stored, Expect::Version(version)).await.unwrap();
         app.shopify.update_shop(US, |s| s.access_tokens.retain(|t| t != TOKEN));
         app.lookup("get_order_details", json!({"order_number": "#1001"}), Some(JANE)).await;
-        assert_eq!(record(&app, US).await.status, shared::store::StoreStatus::InvalidCredentials);
+        assert_eq!(record(&app, US).await.status, shared::domain::StoreStatus::InvalidCredentials);
         // The token works again (the mark was wrong, or the app was reinstalled).
         app.shopify.update_shop(US, |s| s.access_tokens.push(TOKEN.into()));
         app.health().run_cycle().await;
-        assert_eq!(record(&app, US).await.status, shared::store::StoreStatus::Connected, "a mark verified nothing: the store is due");
+        assert_eq!(record(&app, US).await.status, shared::domain::StoreStatus::Connected, "a mark verified nothing: the store is due");
         let all = changes(&app).await;
         assert_eq!(all.len(), 2, "{all:#?}");
         assert_eq!((all[1]["new_status"].as_str(), all[1]["detected_by"].as_str()), (Some("connected"), Some("health_check")));
@@ -505,7 +663,7 @@ health_backends! {
         assert_eq!(status, 200);
         let other = r#"{"id":1}"#;
         for (id, secret) in [("g-old", SECRET), ("g-new", NEW_SECRET)] {
-            let (status, body) = deliver(&app, webhook(&app, "orders/create", id, other, Some(secret))).await;
+            let (status, body) = deliver(&app, webhook(&app, "orders/create", id, other, Some(secret)).await).await;
             assert_eq!((status, body["handled"].as_str()), (200, Some("ignored")), "{secret}: {body}");
         }
         // An hour and a bit later, only the new secret verifies.
@@ -514,9 +672,9 @@ health_backends! {
         stored.credentials_updated_at -= chrono::Duration::minutes(61);
         stored.version += 1;
         app.services.storage.stores.put_live(&stored, Expect::Version(version)).await.unwrap();
-        let (status, _) = deliver(&app, webhook(&app, "orders/create", "g-old-2", other, Some(SECRET))).await;
+        let (status, _) = deliver(&app, webhook(&app, "orders/create", "g-old-2", other, Some(SECRET)).await).await;
         assert_eq!(status, 401);
-        let (status, _) = deliver(&app, webhook(&app, "orders/create", "g-new-2", other, Some(NEW_SECRET))).await;
+        let (status, _) = deliver(&app, webhook(&app, "orders/create", "g-new-2", other, Some(NEW_SECRET)).await).await;
         assert_eq!(status, 200);
     }
 
@@ -528,7 +686,7 @@ health_backends! {
             s.name = "Demo Europe".into();
         });
         let body = r#"{"id":690933842,"name":"Demo Europe","currency":"EUR","myshopify_domain":"demo-uk.myshopify.com"}"#;
-        let (status, answer) = deliver(&app, webhook(&app, "shop/update", "u-1", body, Some(SECRET))).await;
+        let (status, answer) = deliver(&app, webhook(&app, "shop/update", "u-1", body, Some(SECRET)).await).await;
         assert_eq!((status, answer["handled"].as_str()), (200, Some("shop_updated")));
         app.health().drain(100).await;
         let stored = record(&app, UK).await;
@@ -536,24 +694,127 @@ health_backends! {
         let change = only_change(&app, UK).await;
         assert_eq!(change["reason"]["code"], "order_number_format_changed");
     }
+
+    async fn a_request_without_the_organizations_token_is_refused_before_anything_is_read(app: TestApp) {
+        connect_uk(&app).await;
+        let counted = Counted::over(&app);
+        let token = callback_token(&app).await;
+        let other_token = app.health().tokens.token(&OrganizationId::parse(&app.other_org()).unwrap()).await.unwrap();
+        let flipped = format!("{}{}", &token[..63], if token.ends_with('0') { '1' } else { '0' });
+        let wrong_tokens: Vec<Option<String>> = vec![
+            None,
+            Some(String::new()),
+            Some(flipped),
+            Some(token[..40].to_owned()),
+            Some(other_token.expose_secret().to_owned()),
+            Some("not a token at all".into()),
+            Some("0".repeat(64)),
+        ];
+        for wrong in wrong_tokens {
+            let mut event = webhook(&app, "app/uninstalled", "t-bad", UNINSTALLED, Some(SECRET)).await;
+            event.query.retain(|(name, _)| name != "token");
+            if let Some(wrong) = &wrong {
+                event = event.query("token", wrong);
+            }
+            let (status, body) = counted.deliver(&app, event).await;
+            assert_eq!(status, 401, "{wrong:?}: {body}");
+            assert_eq!(body, not_signed_body(), "{wrong:?}: the one answer for every refusal");
+        }
+        assert_eq!(counted.storage_calls(), 0, "no store, secret or delivery read for a wrong token");
+        if let tests::health::TokenKeysRig::Memory(keys) = &app.health().keys {
+            assert!(keys.loads() <= 1, "the key is read once per container, not per request");
+        }
+        // With the token, a bad signature is still refused, with the same answer, after a read.
+        let (status, body) = counted.deliver(&app, webhook(&app, "app/uninstalled", "t-sig", UNINSTALLED, Some("not-the-secret")).await).await;
+        assert_eq!((status, body), (401, not_signed_body()));
+        assert!(counted.storage_calls() > 0);
+        // With the token and the signature, the delivery is handled.
+        let (status, body) = counted.deliver(&app, webhook(&app, "app/uninstalled", "t-good", UNINSTALLED, Some(SECRET)).await).await;
+        assert_eq!((status, body["handled"].as_str()), (200, Some("not_confirmed")), "{body}");
+        assert!(!tests::logs::contents().contains(&token), "the token is never logged");
+    }
+
+    async fn a_rotated_token_key_keeps_old_callbacks_working_for_the_grace_and_the_health_check_repoints_them(app: TestApp) {
+        connect_uk(&app).await;
+        let old_callback = callback(&app).await;
+        let old_token = callback_token(&app).await;
+        app.health().keys.rotate().await;
+        app.health().tokens.forget_keys();
+        let new_callback = callback(&app).await;
+        assert_ne!(old_callback, new_callback);
+        // Shopify still delivers to the old address: accepted within the grace.
+        let mut old = webhook(&app, "orders/create", "k-old", r#"{"id":1}"#, Some(SECRET)).await;
+        old.query[1].1 = old_token.clone();
+        let (status, body) = deliver(&app, old.clone()).await;
+        assert_eq!((status, body["handled"].as_str()), (200, Some("ignored")), "{body}");
+        let (status, _) = deliver(&app, webhook(&app, "orders/create", "k-new", r#"{"id":1}"#, Some(SECRET)).await).await;
+        assert_eq!(status, 200);
+        // The next health check points the subscriptions at the new address, without
+        // duplicating them.
+        assert!(app.shopify.webhook_subscriptions(UK).iter().all(|(_, uri)| *uri == old_callback));
+        app.health().run_cycle().await;
+        let expected = vec![("APP_UNINSTALLED".to_owned(), new_callback.clone()), ("SHOP_UPDATE".to_owned(), new_callback)];
+        assert_eq!(app.shopify.webhook_subscriptions(UK), expected);
+        // After the grace, the old token is refused like any wrong one.
+        let mut ports = app.health().webhook_ports(&app.services);
+        ports.tokens = std::sync::Arc::new(shared::health::token::WebhookTokens::new(app.health().keys.source()).with_grace(std::time::Duration::ZERO));
+        let (status, body) = deliver_to(&app, &ports, old.header("X-Shopify-Webhook-Id", "k-old-2")).await;
+        assert_eq!((status, body), (401, not_signed_body()));
+        let (status, _) = deliver_to(&app, &ports, webhook(&app, "orders/create", "k-new-2", r#"{"id":1}"#, Some(SECRET)).await).await;
+        assert_eq!(status, 200);
+    }
+
+    async fn a_subscription_shopify_deleted_is_created_again_by_the_health_check(app: TestApp) {
+        connect_uk(&app).await;
+        let expected = app.shopify.webhook_subscriptions(UK);
+        assert_eq!(expected.len(), 2);
+        // Deliveries failed 8 times: Shopify deleted the app/uninstalled subscription.
+        app.shopify.delete_webhook_subscriptions(UK, "APP_UNINSTALLED");
+        app.health().run_cycle().await;
+        let mut now = app.shopify.webhook_subscriptions(UK);
+        now.sort();
+        assert_eq!(now, expected, "created again");
+        // A store connected with a static token still gets none.
+        connect_us(&app).await;
+        app.health().run_cycle().await;
+        assert!(app.shopify.webhook_subscriptions(US).is_empty());
+    }
+
+    async fn a_subscription_made_before_callback_tokens_is_repointed_by_the_health_check(app: TestApp) {
+        connect_uk(&app).await;
+        let untokened = format!("{WEBHOOK_BASE}/shopify/webhooks?org_id={}", app.org);
+        app.shopify.point_webhook_subscriptions(UK, &untokened);
+        // Such an address no longer reaches the function's handling.
+        let mut event = webhook(&app, "orders/create", "p-1", r#"{"id":1}"#, Some(SECRET)).await;
+        event.query.retain(|(name, _)| name != "token");
+        assert_eq!(deliver(&app, event).await.0, 401);
+        app.health().run_cycle().await;
+        let callback = callback(&app).await;
+        let expected = vec![("APP_UNINSTALLED".to_owned(), callback.clone()), ("SHOP_UPDATE".to_owned(), callback)];
+        assert_eq!(app.shopify.webhook_subscriptions(UK), expected);
+    }
 }
 
 #[test]
 fn every_fix_is_in_the_readme_word_for_word() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    for code in shared::health::change::REASON_CODES {
+    for code in shared::events::REASON_CODES {
         let row = format!("| `{code}` | {} |", fix_for(code));
         assert!(readme.contains(&row), "README lacks the row {row}");
     }
 }
 
 #[test]
-fn org_ids_in_the_callback_need_no_escaping() {
-    // The callback carries the org id as is; the ids the contract allows are URL-safe.
+fn org_ids_and_tokens_in_the_callback_need_no_escaping() {
+    // The callback carries the org id and the token as they are; the ids the contract allows
+    // and the hex of a token are URL-safe.
     let org = OrganizationId::parse("org_1.a:b-c").unwrap();
-    let url = shared::health::webhook::callback_url(WEBHOOK_BASE, &org);
-    assert!(url.ends_with("org_id=org_1.a:b-c"));
+    let token = secrecy::SecretString::from("0a".repeat(32));
+    let url = shared::health::webhook::callback_url(WEBHOOK_BASE, &org, &token);
+    assert!(url
+        .expose_secret()
+        .ends_with(&format!("org_id=org_1.a:b-c&token={}", "0a".repeat(32))));
 }
 
 /// A malformed item in the stores table (or one of another kind whose key looks like a store's)
@@ -588,6 +849,6 @@ async fn a_malformed_item_does_not_stop_the_health_check() {
     app.health().run_cycle().await;
     assert_eq!(
         record(&app, US).await.status,
-        shared::store::StoreStatus::InvalidCredentials
+        shared::domain::StoreStatus::InvalidCredentials
     );
 }

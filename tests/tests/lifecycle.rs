@@ -166,19 +166,92 @@ both_backends! {
 
     async fn settings_default_to_all_on_and_round_trip(app: TestApp) {
         let knowledge = json!({"pages": true, "articles": false, "products": false, "policies": true});
-        let defaults = json!({"actions": {"get_order_details": true, "search_products": true, "get_shop_details": true}, "require_email_match": true, "knowledge": knowledge});
+        let order_actions = json!({
+            "cancel_order": {"enabled": false, "mode": "live", "window_minutes": 60, "approval_above": null},
+            "update_shipping_address": {"enabled": false, "mode": "live", "window_minutes": 60, "same_country_only": true},
+            "request_return": {"enabled": false, "mode": "live", "window_days": 30, "excluded_tags": ["final-sale"]}});
+        let defaults = json!({"actions": {"get_order_details": true, "search_products": true, "get_shop_details": true}, "require_email_match": true, "knowledge": knowledge, "order_actions": order_actions});
         assert_eq!(app.send(app.as_admin("GET", "/shopify/settings")).await, (200, defaults.clone()));
 
-        // `knowledge` may be left out of a PUT: it is kept as it is.
+        // `knowledge` and `order_actions` may be left out of a PUT: they are kept as they are.
         let update = json!({"actions": {"get_order_details": false, "search_products": true, "get_shop_details": false}, "require_email_match": false});
         let mut changed = update.clone();
         changed["knowledge"] = knowledge;
+        changed["order_actions"] = order_actions;
         assert_eq!(app.send(app.as_admin("PUT", "/shopify/settings").json(&update)).await, (200, changed.clone()));
         let member = HttpEvent::new("GET", "/shopify/settings").claims(&[("org_id", &app.org), ("role", "agent")]);
         assert_eq!(app.send(member).await, (200, changed.clone()), "members read the saved settings");
 
         let other = HttpEvent::new("GET", "/shopify/settings").claims(&[("org_id", "someone-else"), ("role", "admin")]);
         assert_eq!(app.send(other).await.1, defaults, "another org is untouched");
+    }
+
+    async fn order_actions_are_off_until_an_admin_turns_them_on_and_stay_when_a_put_leaves_them_out(app: TestApp) {
+        let (_, defaults) = app.send(app.as_admin("GET", "/shopify/settings")).await;
+        assert_eq!(defaults["order_actions"]["cancel_order"]["enabled"], false);
+        let mut on = defaults.clone();
+        on["order_actions"]["cancel_order"] = json!({"enabled": true, "mode": "approval", "window_minutes": 10080, "approval_above": {"USD": "200.00", "GBP": "150"}});
+        on["order_actions"]["request_return"]["window_days"] = json!(365);
+        assert_eq!(app.send(app.as_admin("PUT", "/shopify/settings").json(&on)).await, (200, on.clone()));
+        assert_eq!(app.send(app.as_admin("GET", "/shopify/settings")).await, (200, on.clone()), "the policy round-trips through storage");
+
+        let mut without = on.clone();
+        without.as_object_mut().unwrap().remove("order_actions");
+        without["require_email_match"] = json!(false);
+        let (status, saved) = app.send(app.as_admin("PUT", "/shopify/settings").json(&without)).await;
+        assert_eq!(status, 200, "{saved}");
+        assert_eq!(saved["order_actions"], on["order_actions"], "a PUT without order_actions keeps them");
+        assert_eq!(app.send(app.as_admin("GET", "/shopify/settings")).await.1["order_actions"], on["order_actions"]);
+    }
+
+    async fn each_bad_order_action_policy_is_refused_and_nothing_is_kept(app: TestApp) {
+        let (_, defaults) = app.send(app.as_admin("GET", "/shopify/settings")).await;
+        let with = |path: &[&str], value: Value| {
+            let mut body = defaults.clone();
+            let mut at = &mut body["order_actions"];
+            for key in &path[..path.len() - 1] {
+                at = &mut at[*key];
+            }
+            at[path[path.len() - 1]] = value;
+            body
+        };
+        let without = |action: &str, key: &str| {
+            let mut body = defaults.clone();
+            body["order_actions"][action].as_object_mut().unwrap().remove(key);
+            body
+        };
+        let bad = [
+            with(&["cancel_order", "window_minutes"], json!(0)),
+            with(&["cancel_order", "window_minutes"], json!(10081)),
+            with(&["update_shipping_address", "window_minutes"], json!(0)),
+            with(&["update_shipping_address", "window_minutes"], json!(20000)),
+            with(&["request_return", "window_days"], json!(0)),
+            with(&["request_return", "window_days"], json!(366)),
+            with(&["cancel_order", "window_minutes"], json!(-5)),
+            with(&["cancel_order", "approval_above"], json!({"usd": "200.00"})),
+            with(&["cancel_order", "approval_above"], json!({"US": "200.00"})),
+            with(&["cancel_order", "approval_above"], json!({"USD": "two hundred"})),
+            with(&["cancel_order", "approval_above"], json!({"USD": "-200"})),
+            with(&["cancel_order", "approval_above"], json!({"USD": 200})),
+            with(&["cancel_order", "approval_above"], json!(["USD", "200"])),
+            with(&["cancel_order", "mode"], json!("ask_first")),
+            with(&["cancel_order", "enabled"], json!("yes")),
+            with(&["cancel_order", "refund_shipping"], json!(true)),
+            with(&["edit_order"], json!({"enabled": true})),
+            without("cancel_order", "window_minutes"),
+            without("request_return", "excluded_tags"),
+            with(&["cancel_order"], Value::Null),
+            {
+                let mut body = defaults.clone();
+                body["order_actions"] = Value::Null;
+                body
+            },
+        ];
+        for body in bad {
+            let (status, answer) = app.send(app.as_admin("PUT", "/shopify/settings").json(&body)).await;
+            assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("invalid_request")), "{}", body["order_actions"]);
+        }
+        assert_eq!(app.send(app.as_admin("GET", "/shopify/settings")).await.1, defaults, "nothing was kept");
     }
 
     async fn settings_are_validated_strictly_and_admin_only(app: TestApp) {

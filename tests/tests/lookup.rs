@@ -330,8 +330,42 @@ both_backends! {
             assert!(!titles.contains(&json!("Secret Prototype")), "{attack:?} reached a draft: {titles:?}");
         }
         let sent: Vec<_> = app.shopify.received().iter().filter(|r| r.operation.as_deref() == Some("SearchProducts")).map(|r| r.variables["query"].as_str().unwrap().to_owned()).collect();
-        assert_eq!(sent[0], r#"status:active AND ("Secret" "OR" "status:draft")"#);
-        assert!(sent.iter().all(|q| q.starts_with("status:active AND (")));
+        assert_eq!(sent[0], r#"status:active AND published_status:published AND ("Secret" "OR" "status:draft")"#);
+        assert!(sent.iter().all(|q| q.starts_with("status:active AND published_status:published AND (")));
+    }
+
+    async fn a_product_not_published_on_the_online_store_is_not_found_even_when_its_words_match(app: TestApp) {
+        two_stores(&app).await;
+        app.shopify.update_shop(US, |shop| {
+            // Active, but launching next month, or sold on POS or to B2B catalogs only.
+            shop.products.push(FakeProduct::active("Trail Runner Prototype", "149.00").with_id(7_000_000_101).unpublished());
+        });
+
+        for text in ["trail runner", "prototype", "Prototype published_status:any", "Prototype OR published_status:unpublished"] {
+            let answer = app.lookup("search_products", json!({"query": text, "shop_domain": US}), None).await;
+
+            assert_eq!(answer["ok"], true, "{text}: {answer}");
+            let titles: Vec<_> = answer["data"]["products"].as_array().unwrap().iter().map(|p| p["title"].clone()).collect();
+            assert!(!titles.contains(&json!("Trail Runner Prototype")), "{text:?} reached an unpublished product: {titles:?}");
+        }
+        let first = app.lookup("search_products", json!({"query": "trail runner", "shop_domain": US}), None).await;
+        assert_eq!(first["data"]["products"][0]["url"], "https://demo-us.example/products/trail-runner");
+        let sent: Vec<_> = app.shopify.received().iter().filter(|r| r.operation.as_deref() == Some("SearchProducts")).map(|r| r.variables["query"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(sent[3], r#"status:active AND published_status:published AND ("Prototype" "OR" "published_status:unpublished")"#);
+    }
+
+    async fn a_search_index_lagging_behind_an_unpublish_cannot_show_the_product(app: TestApp) {
+        two_stores(&app).await;
+        app.shopify.update_shop(US, |shop| {
+            // Taken off the online store a moment ago: Shopify's search still finds it.
+            shop.products.push(FakeProduct::active("Trail Runner Recall", "89.00").with_id(7_000_000_102).unpublished_after_indexing());
+        });
+
+        let answer = app.lookup("search_products", json!({"query": "trail runner", "shop_domain": US}), None).await;
+
+        assert_eq!(answer["ok"], true, "{answer}");
+        let titles: Vec<_> = answer["data"]["products"].as_array().unwrap().iter().map(|p| p["title"].clone()).collect();
+        assert_eq!(titles, [json!("Trail Runner")], "only what shoppers can see on the store");
     }
 
     async fn shop_details_cover_every_store(app: TestApp) {

@@ -4,6 +4,10 @@
 //! `status: "error"`; it never blanks the sidebar: the answer comes within `SIDEBAR_BUDGET_MS`
 //! (and the invocation's deadline minus one second) with whatever the stores said by then.
 //!
+//! Each order summary carries the order's actions waiting for a person's approval
+//! (`pending_actions`), read beside the stores in one query of the organization's recent
+//! action records; when that read fails the lists are empty and the sidebar answers as usual.
+//!
 //! Answers are cached per container for at most 60 s, keyed by organization, email and every
 //! store's credentials version, so a disconnect or a rotation is never served stale.
 
@@ -14,6 +18,7 @@ use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::Value;
 use shared::access::Access;
+use shared::actions::{sidebar::attach, PendingApprovals};
 use shared::domain::{Email, ShopDomain};
 use shared::error::logged;
 use shared::http::{self, Caller};
@@ -21,16 +26,17 @@ use shared::shopify::customers::Customer;
 use shared::store::StoreRecord;
 use shared::views::{CustomerProfile, OrderSummary};
 use shared::{ApiError, Code, Deadline, Services};
-use tracing::Instrument;
 
 pub use cache::SidebarCache;
 
 /// Most recent orders shown per store.
 pub const MAX_ORDERS: usize = 50;
 
-/// The function's state: the shared services and this container's answer cache.
+/// The function's state: the shared services, where pending approvals are read (none without
+/// it) and this container's answer cache.
 pub struct State {
     pub services: Services,
+    pub pending: Option<PendingApprovals>,
     pub cache: SidebarCache,
 }
 
@@ -38,30 +44,30 @@ impl State {
     pub fn new(services: Services) -> Self {
         Self {
             services,
+            pending: None,
             cache: SidebarCache::default(),
         }
+    }
+
+    /// This state, showing the pending approvals `pending` reads.
+    pub fn with_pending(mut self, pending: PendingApprovals) -> Self {
+        self.pending = Some(pending);
+        self
     }
 }
 
 /// Handles one API Gateway request; always answers, errors included.
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, Error> {
     let span = tracing::info_span!("contact_metadata", request_id = %http::request_id(&req));
-    let response = async {
-        match answer(state, &req).await {
-            Ok(body) => {
-                let mut response = http::json_response(200, &body);
-                response.headers_mut().insert(
-                    CACHE_CONTROL,
-                    "private, max-age=60".parse().expect("a static header"),
-                );
-                response
-            }
-            Err(error) => http::error_response(&error),
-        }
-    }
-    .instrument(span)
-    .await;
-    Ok(response)
+    http::respond(span, async {
+        let mut response = http::json_response(200, &answer(state, &req).await?);
+        response.headers_mut().insert(
+            CACHE_CONTROL,
+            "private, max-age=60".parse().expect("a static header"),
+        );
+        Ok(response)
+    })
+    .await
 }
 
 async fn answer(state: &State, req: &Request) -> Result<Value, ApiError> {
@@ -82,7 +88,23 @@ async fn answer(state: &State, req: &Request) -> Result<Value, ApiError> {
         tracing::info!(org_id = %caller.org, email = %email.masked(), "sidebar served from cache");
         return Ok(body);
     }
-    let sections = sidebar(&services.access, &deadline, &stores, &email).await;
+    let pending = async {
+        match &state.pending {
+            Some(pending) => {
+                pending
+                    .of_contact(&deadline, &caller.org, email.as_str())
+                    .await
+            }
+            None => Vec::new(),
+        }
+    };
+    let (mut sections, pending) = tokio::join!(
+        sidebar(&services.access, &deadline, &stores, &email),
+        pending
+    );
+    for section in &mut sections {
+        attach(&pending, section.shop_domain, &mut section.orders);
+    }
     let failed = sections.iter().filter(|s| s.status == "error").count();
     let body = serde_json::to_value(Sidebar {
         email: email.as_str(),
@@ -129,16 +151,9 @@ async fn sidebar<'a>(
 ) -> Vec<Section<'a>> {
     // A store whose app Shopify withholds customer emails from cannot find anyone by email:
     // its section says why instead of reading "not found".
-    let withholding = |store: &StoreRecord| {
-        store.status == shared::store::StoreStatus::Connected
-            && store
-                .warnings
-                .iter()
-                .any(|w| w.code == shared::shopify::PROTECTED_DATA_WARNING)
-    };
     let fan_out = access
         .fan_out(
-            stores.iter().filter(|s| !withholding(s)).collect(),
+            stores.iter().filter(|s| !s.withholds_emails()).collect(),
             deadline,
             |store, token| async move {
                 access
@@ -181,23 +196,15 @@ async fn sidebar<'a>(
                     None => head("not_found", None, None, Vec::new()),
                 };
             }
-            if withholding(store) {
-                let code = Code::ProtectedCustomerDataUnavailable;
-                return head(
-                    "error",
-                    Some(SectionError {
-                        code,
-                        message: code.sidebar_message(),
-                    }),
-                    None,
-                    Vec::new(),
-                );
-            }
-            let code = fan_out
-                .errors
-                .iter()
-                .find(|e| e.shop_domain == store.shop_domain)
-                .map_or(Code::ShopifyUnavailable, |e| e.code);
+            let code = if store.withholds_emails() {
+                Code::ProtectedCustomerDataUnavailable
+            } else {
+                fan_out
+                    .errors
+                    .iter()
+                    .find(|e| e.shop_domain == store.shop_domain)
+                    .map_or(Code::ShopifyUnavailable, |e| e.code)
+            };
             head(
                 "error",
                 Some(SectionError {

@@ -5,7 +5,7 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let ports = shared::health::check::HealthPorts::from_env().await?;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        let deadline = health_check::deadline(event.context.deadline);
+        let deadline = shared::queue::batch::deadline(event.context.deadline);
         let ports = &ports;
         async move {
             health_check::handle(ports, event.payload, deadline)

@@ -5,7 +5,7 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let ports = shared::knowledge::sync::SyncPorts::from_env().await?;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        let deadline = knowledge_sync::deadline(event.context.deadline);
+        let deadline = shared::queue::batch::deadline(event.context.deadline);
         let ports = &ports;
         async move {
             knowledge_sync::handle(ports, event.payload, deadline)

@@ -16,7 +16,6 @@ use shared::error::logged;
 use shared::http::{self, Caller};
 use shared::knowledge::{DocumentCursor, DocumentQuery, KnowledgePorts};
 use shared::{ApiError, Code, Services};
-use tracing::Instrument;
 
 /// The default and the largest page of `GET /shopify/knowledge/documents`.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -25,7 +24,7 @@ pub const MAX_LIMIT: usize = 100;
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct SyncBody {
-    #[serde(default, deserialize_with = "http::present")]
+    #[serde(default, deserialize_with = "shared::domain::present")]
     shop_domain: Option<String>,
     #[serde(default)]
     full: bool,
@@ -34,15 +33,7 @@ struct SyncBody {
 /// Handles one API Gateway request; always answers, errors included.
 pub async fn handle(services: &Services, req: Request) -> Result<Response<Body>, Error> {
     let span = tracing::info_span!("knowledge", request_id = %http::request_id(&req));
-    let response = async {
-        match route(services, &req).await {
-            Ok(response) => response,
-            Err(error) => http::error_response(&error),
-        }
-    }
-    .instrument(span)
-    .await;
-    Ok(response)
+    http::respond(span, route(services, &req)).await
 }
 
 fn ports(services: &Services) -> Result<&KnowledgePorts, ApiError> {
@@ -76,25 +67,16 @@ async fn route(services: &Services, req: &Request) -> Result<Response<Body>, Api
                 }
                 _ => http::json_body(req)?,
             };
-            let records = deadline
-                .run(stores.list(&caller.org))
-                .await
-                .map_err(logged)?;
-            let targets = match body.shop_domain {
-                None => records,
-                Some(raw) => {
-                    let shop = ShopDomain::parse(&raw).map_err(ApiError::from)?;
-                    let record = records
-                        .into_iter()
-                        .find(|r| r.shop_domain == shop)
-                        .ok_or_else(ApiError::store_not_found)?;
-                    vec![record]
-                }
-            };
+            let shop = body
+                .shop_domain
+                .map(|raw| ShopDomain::parse(&raw))
+                .transpose()
+                .map_err(ApiError::from)?;
             let queued = knowledge
-                .sync(stores, &deadline, &caller.org, &targets, body.full)
+                .request_sync(stores, &deadline, &caller.org, shop.as_ref(), body.full)
                 .await
-                .map_err(logged)?;
+                .map_err(logged)?
+                .ok_or_else(ApiError::store_not_found)?;
             tracing::info!(org_id = %caller.org, stores = queued.len(), full = body.full, "knowledge sync requested");
             Ok(http::json_response(
                 202,

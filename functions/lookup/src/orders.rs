@@ -46,16 +46,6 @@ pub(crate) fn email_matches(order: &Order, contact_email: &str) -> bool {
             .any(|e| e.trim().eq_ignore_ascii_case(wanted))
 }
 
-/// Whether Shopify withholds customer and order emails from the store's app (a store that is
-/// not connected fails for that reason instead).
-fn withholds_emails(store: &StoreRecord) -> bool {
-    store.status == shared::store::StoreStatus::Connected
-        && store
-            .warnings
-            .iter()
-            .any(|w| w.code == shared::shopify::PROTECTED_DATA_WARNING)
-}
-
 /// Whether the store's app sees only the last 60 days of orders (no `read_all_orders`).
 fn sees_only_60_days(store: &StoreRecord) -> bool {
     store
@@ -75,14 +65,12 @@ async fn ask<'a>(
     searched: &mut Vec<shared::domain::ShopDomain>,
     errors: &mut Vec<StoreFailure>,
 ) -> Vec<(&'a StoreRecord, Order)> {
-    let chosen: Vec<&StoreRecord> = targets.iter().map(|t| &stores[t.index]).collect();
     let fan_out = access
-        .fan_out(chosen, deadline, |store, token| {
-            let target = targets
-                .iter()
-                .find(|t| std::ptr::eq(&stores[t.index], store))
-                .expect("a target per store");
-            async move {
+        .fan_out_targets(
+            stores,
+            targets,
+            deadline,
+            |store, token, target| async move {
                 access
                     .shopify()
                     .find_orders_named(
@@ -93,8 +81,8 @@ async fn ask<'a>(
                         |name| routing::is_exact(name, target),
                     )
                     .await
-            }
-        })
+            },
+        )
         .await;
     searched.extend(fan_out.searched);
     errors.extend(fan_out.errors);
@@ -134,7 +122,7 @@ pub(crate) async fn get_order_details(
     if required_email.is_some() {
         for round in [&mut plan.first, &mut plan.then] {
             let before = round.len();
-            round.retain(|t| !withholds_emails(&stores[t.index]));
+            round.retain(|t| !stores[t.index].withholds_emails());
             unverifiable += before - round.len();
         }
     }

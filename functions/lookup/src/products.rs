@@ -1,5 +1,5 @@
-//! `search_products`: Shopify's own product search over active products, the model's text
-//! only ever a search term.
+//! `search_products`: Shopify's own product search over active products published on the
+//! Online Store, the model's text only ever a search term.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -54,11 +54,10 @@ impl Arguments {
     }
 }
 
-fn view(product: &Product, store: &StoreRecord) -> Value {
-    let url = product
-        .online_store_url
-        .clone()
-        .unwrap_or_else(|| format!("https://{}/products/{}", store.shop_domain, product.handle));
+/// What the AI may show a shopper of `product`; `None` for one shoppers cannot see (a draft,
+/// or active but not published on the Online Store), whatever the search returned.
+fn view(product: &Product, store: &StoreRecord) -> Option<Value> {
+    let url = product.shopper_url()?;
     let image_url = product
         .featured_media
         .as_ref()
@@ -66,7 +65,7 @@ fn view(product: &Product, store: &StoreRecord) -> Value {
         .and_then(|p| p.image.as_ref())
         .map(|i| i.url.clone());
     let range = &product.price_range_v2;
-    json!({
+    Some(json!({
         "shop_domain": store.shop_domain,
         "title": product.title,
         "handle": product.handle,
@@ -84,7 +83,7 @@ fn view(product: &Product, store: &StoreRecord) -> Value {
         })).collect::<Vec<_>>(),
         "url": url,
         "image_url": image_url,
-    })
+    }))
 }
 
 pub(crate) async fn search_products(
@@ -110,13 +109,7 @@ pub(crate) async fn search_products(
     let per_store: Vec<Vec<Value>> = fan_out
         .results
         .iter()
-        .map(|(store, products)| {
-            products
-                .iter()
-                .filter(|p| p.status.eq_ignore_ascii_case("active"))
-                .map(|p| view(p, store))
-                .collect()
-        })
+        .map(|(store, products)| products.iter().filter_map(|p| view(p, store)).collect())
         .collect();
     // Take turns between stores so one big catalogue does not crowd out the others.
     let limit = usize::from(args.limit);

@@ -3,21 +3,22 @@
 //! - `GET /shopify/stores/{shop}` — one store; `?verify=true` (admins only, as it writes)
 //!   re-checks its credentials live, exactly as a connect does, and records the outcome
 //!   (`status`, `granted_scopes`, `warnings`, shop details, `last_verified_at`);
-//! - `GET /shopify/settings` — the organization's AI action toggles (defaults: all on);
+//! - `GET /shopify/settings` — the organization's AI action toggles (defaults: all on),
+//!   knowledge sources and order-action policy (defaults: all off);
 //! - `PUT /shopify/settings` — replace them (admins only; the whole object, strictly checked;
-//!   `knowledge` may be left out and is then kept). Knowledge sources turned on are synced on
-//!   every store, sources turned off lose their documents.
+//!   `knowledge` and `order_actions` may be left out and are then kept). Knowledge sources
+//!   turned on are synced on every store, sources turned off lose their documents.
 
 use lambda_http::{Body, Error, Request, Response};
 use serde::Serialize;
 use shared::domain::SettingsUpdate;
 use shared::error::logged;
-use shared::health::change::DetectedBy;
+use shared::events::DetectedBy;
 use shared::http::{self, Caller};
 use shared::lifecycle::{self, LifecycleError, VerifyError};
+use shared::settings;
 use shared::store::{StoreRecord, StoreView};
 use shared::{ApiError, Services};
-use tracing::Instrument;
 
 #[derive(Serialize)]
 struct StoreList<'a> {
@@ -27,15 +28,7 @@ struct StoreList<'a> {
 /// Handles one API Gateway request; always answers, errors included.
 pub async fn handle(services: &Services, req: Request) -> Result<Response<Body>, Error> {
     let span = tracing::info_span!("settings", request_id = %http::request_id(&req));
-    let response = async {
-        match route(services, &req).await {
-            Ok(response) => response,
-            Err(error) => http::error_response(&error),
-        }
-    }
-    .instrument(span)
-    .await;
-    Ok(response)
+    http::respond(span, route(services, &req)).await
 }
 
 async fn route(services: &Services, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -90,32 +83,15 @@ async fn route(services: &Services, req: &Request) -> Result<Response<Body>, Api
         "PUT /shopify/settings" => {
             caller.require_admin()?;
             let update: SettingsUpdate = http::json_body(req)?;
-            let before = deadline
-                .run(stores.get_settings(&caller.org))
-                .await
-                .map_err(logged)?;
-            let settings = update.apply(&before);
-            deadline
-                .run(stores.put_settings(&caller.org, &settings))
-                .await
-                .map_err(logged)?;
-            tracing::info!(org_id = %caller.org, ?settings, "settings saved");
-            if let Some(knowledge) = &services.knowledge {
-                // Sources turned on are synced, those turned off lose their documents; the
-                // scheduled run catches up if this fails.
-                let changed = knowledge
-                    .sources_changed(
-                        stores.as_ref(),
-                        &deadline,
-                        &caller.org,
-                        &before.knowledge,
-                        &settings.knowledge,
-                    )
-                    .await;
-                if let Err(error) = changed {
-                    tracing::warn!(org_id = %caller.org, %error, "could not queue the knowledge changes");
-                }
-            }
+            let settings = settings::save(
+                stores.as_ref(),
+                services.knowledge.as_ref(),
+                &deadline,
+                &caller.org,
+                update,
+            )
+            .await
+            .map_err(logged)?;
             Ok(http::json_response(200, &settings))
         }
         other => {

@@ -2,14 +2,23 @@
 
 mod credentials;
 mod email;
+mod fields;
+mod order_actions;
 pub mod order_number;
 mod org;
 mod settings;
 mod shop_domain;
+mod store_status;
 
 pub use credentials::{AuthType, Credentials, InvalidCredentialsFormat};
 pub use email::{Email, InvalidEmail};
+pub use fields::present;
+pub use order_actions::{
+    ActionKind, ActionMode, ActionStatus, AddressPolicy, CancelPolicy, OrderActionsPolicy,
+    ReturnPolicy,
+};
 pub use order_number::{InvalidOrderNumber, OrderNumber};
 pub use org::{InvalidOrganizationId, OrganizationId};
 pub use settings::{ActionToggles, KnowledgeSources, OrgSettings, SettingsUpdate, Source};
 pub use shop_domain::{InvalidShopDomain, ShopDomain};
+pub use store_status::{StoreStatus, Warning};

@@ -1,7 +1,10 @@
 //! Organization-level settings: which AI actions are on, whether order details need the
-//! contact's email to match, and which of each store's content the AI learns from.
+//! contact's email to match, which of each store's content the AI learns from, and which order
+//! actions the AI may take for a shopper.
 
 use serde::{Deserialize, Serialize};
+
+use super::order_actions::{AddressPolicy, CancelPolicy, OrderActionsPolicy, ReturnPolicy};
 
 /// The AI actions an organization can switch on and off. Unknown names are refused, never kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,26 +111,42 @@ impl KnowledgeSources {
     }
 }
 
-/// `GET /shopify/settings`, and what is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `GET /shopify/settings`, and what is stored. Read back tolerantly (see [`StoredSettings`]):
+/// an item written by another version of the connector still reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredSettings")]
 pub struct OrgSettings {
     pub actions: ActionToggles,
     pub require_email_match: bool,
     /// Settings saved before knowledge sync existed read as the defaults.
     #[serde(default)]
     pub knowledge: KnowledgeSources,
+    /// The stored sources held a value this version cannot read (another version wrote it):
+    /// those read as off, and no source's documents are removed on the strength of it.
+    #[serde(skip)]
+    pub knowledge_unread: bool,
+    /// Settings saved before order actions existed read as the defaults (all off).
+    #[serde(default)]
+    pub order_actions: OrderActionsPolicy,
+    /// Part of the stored policy held a value this version cannot read: that part reads as
+    /// off, and saving without `order_actions` leaves what is stored as it is.
+    #[serde(skip)]
+    pub order_actions_unread: bool,
 }
 
-/// `PUT /shopify/settings`: the whole object, except that `knowledge` may be left out (it is
-/// then kept as it is). Every field that is present is checked strictly.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+/// `PUT /shopify/settings`: the whole object, except that `knowledge` and `order_actions` may
+/// be left out (they are then kept as they are). Every field that is present is checked
+/// strictly: unknown keys, `window_minutes` outside 1–10080, `window_days` outside 1–365 and an
+/// `approval_above` that is not decimal amounts by 3-letter currency code are refused.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsUpdate {
     pub actions: ActionToggles,
     pub require_email_match: bool,
-    #[serde(default, deserialize_with = "crate::http::present")]
+    #[serde(default, deserialize_with = "crate::domain::present")]
     pub knowledge: Option<KnowledgeSources>,
+    #[serde(default, deserialize_with = "valid_order_actions")]
+    pub order_actions: Option<OrderActionsPolicy>,
 }
 
 impl SettingsUpdate {
@@ -137,6 +156,244 @@ impl SettingsUpdate {
             actions: self.actions,
             require_email_match: self.require_email_match,
             knowledge: self.knowledge.unwrap_or(current.knowledge),
+            // A source the merchant set is read; one kept as is stays as uncertain as it was.
+            knowledge_unread: self.knowledge.is_none() && current.knowledge_unread,
+            order_actions_unread: self.order_actions.is_none() && current.order_actions_unread,
+            order_actions: self
+                .order_actions
+                .unwrap_or_else(|| current.order_actions.clone()),
+        }
+    }
+}
+
+/// The longest order-action window in minutes (a week).
+pub const MAX_WINDOW_MINUTES: u32 = 10_080;
+/// The longest return window in days.
+pub const MAX_WINDOW_DAYS: u32 = 365;
+
+/// `order_actions` as the API takes it: present (never `null`), every key known, and every
+/// value in range.
+fn valid_order_actions<'de, D>(deserializer: D) -> Result<Option<OrderActionsPolicy>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let policy = OrderActionsPolicy::deserialize(deserializer)?;
+    check_order_actions(&policy).map_err(serde::de::Error::custom)?;
+    Ok(Some(policy))
+}
+
+/// Why `policy` cannot be saved, in words for the merchant.
+fn check_order_actions(policy: &OrderActionsPolicy) -> Result<(), String> {
+    let minutes = |name: &str, value: u32| {
+        if (1..=MAX_WINDOW_MINUTES).contains(&value) {
+            Ok(())
+        } else {
+            Err(format!(
+                "order_actions.{name}.window_minutes must be between 1 and {MAX_WINDOW_MINUTES}"
+            ))
+        }
+    };
+    minutes("cancel_order", policy.cancel_order.window_minutes)?;
+    minutes(
+        "update_shipping_address",
+        policy.update_shipping_address.window_minutes,
+    )?;
+    if !(1..=MAX_WINDOW_DAYS).contains(&policy.request_return.window_days) {
+        return Err(format!(
+            "order_actions.request_return.window_days must be between 1 and {MAX_WINDOW_DAYS}"
+        ));
+    }
+    for (currency, amount) in policy.cancel_order.approval_above.iter().flatten() {
+        if !is_currency_code(currency) {
+            return Err(
+                "order_actions.cancel_order.approval_above is keyed by 3-letter currency codes such as \"USD\""
+                    .into(),
+            );
+        }
+        if !is_decimal_amount(amount) {
+            return Err(format!(
+                "order_actions.cancel_order.approval_above.{currency} must be a decimal amount such as \"200.00\""
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An ISO 4217 code as Shopify writes it: three upper-case letters.
+fn is_currency_code(raw: &str) -> bool {
+    raw.len() == 3 && raw.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// A non-negative decimal amount: digits, optionally a point and up to 4 more digits.
+fn is_decimal_amount(raw: &str) -> bool {
+    let (whole, fraction) = match raw.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (raw, None),
+    };
+    let digits = |s: &str, max: usize| {
+        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    digits(whole, 15) && fraction.is_none_or(|f| digits(f, 4))
+}
+
+/// Settings as stored. A release may add a field (an action, a source) or turn a flag into a
+/// choice of values, and be rolled back: unknown fields are ignored, and a field that is
+/// missing takes its default, so such an item never makes the organization's lookups fail. A
+/// field that holds a value this version does not know reads as the safe choice: an action is
+/// off, the email must match, and a source is neither synced nor removed
+/// ([`OrgSettings::knowledge_unread`]). API input stays strict ([`SettingsUpdate`]).
+#[derive(Deserialize)]
+struct StoredSettings {
+    #[serde(default, deserialize_with = "lenient")]
+    actions: Stored<StoredActions>,
+    #[serde(default, deserialize_with = "lenient")]
+    require_email_match: Stored<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    knowledge: Stored<StoredKnowledge>,
+    #[serde(default, deserialize_with = "lenient")]
+    order_actions: Stored<StoredOrderActions>,
+}
+
+/// Each action's policy is read whole and strictly: a policy another version extended (a
+/// limit this version does not know) reads as off rather than as a looser policy.
+#[derive(Default, Deserialize)]
+struct StoredOrderActions {
+    #[serde(default, deserialize_with = "lenient")]
+    cancel_order: Stored<CancelPolicy>,
+    #[serde(default, deserialize_with = "lenient")]
+    update_shipping_address: Stored<AddressPolicy>,
+    #[serde(default, deserialize_with = "lenient")]
+    request_return: Stored<ReturnPolicy>,
+}
+
+#[derive(Default, Deserialize)]
+struct StoredActions {
+    #[serde(default, deserialize_with = "lenient")]
+    get_order_details: Stored<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    search_products: Stored<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    get_shop_details: Stored<bool>,
+}
+
+#[derive(Default, Deserialize)]
+struct StoredKnowledge {
+    #[serde(default, deserialize_with = "lenient")]
+    pages: Stored<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    articles: Stored<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    products: Stored<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    policies: Stored<bool>,
+}
+
+/// A stored field: absent, a value this version reads, or one written by another version.
+#[derive(Default)]
+enum Stored<T> {
+    #[default]
+    Missing,
+    Known(T),
+    Unknown,
+}
+
+impl<T> Stored<T> {
+    /// The value, `missing` when absent, `unknown` when this version cannot read it.
+    fn or(self, missing: T, unknown: T) -> T {
+        match self {
+            Self::Missing => missing,
+            Self::Known(value) => value,
+            Self::Unknown => unknown,
+        }
+    }
+
+    fn is_unknown(&self) -> bool {
+        matches!(self, Self::Unknown)
+    }
+}
+
+impl<T: Default> Stored<T> {
+    /// The value, or the default when it is absent or unreadable.
+    fn or_default(self) -> T {
+        self.or(T::default(), T::default())
+    }
+}
+
+fn lenient<'de, D, T>(deserializer: D) -> Result<Stored<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Maybe<T> {
+        Known(T),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Maybe::<T>::deserialize(deserializer)? {
+        Maybe::Known(value) => Stored::Known(value),
+        Maybe::Other(_) => Stored::Unknown,
+    })
+}
+
+impl From<StoredSettings> for OrgSettings {
+    fn from(s: StoredSettings) -> Self {
+        let d = OrgSettings::default();
+        let unknown_actions = s.actions.is_unknown();
+        let actions = s
+            .actions
+            .or(StoredActions::default(), StoredActions::default());
+        // An action whose value is unknown is off.
+        let action = |stored: Stored<bool>, default: bool| {
+            if unknown_actions {
+                false
+            } else {
+                stored.or(default, false)
+            }
+        };
+        let knowledge_unread = s.knowledge.is_unknown();
+        let knowledge = s
+            .knowledge
+            .or(StoredKnowledge::default(), StoredKnowledge::default());
+        let knowledge_unread = knowledge_unread
+            || [
+                &knowledge.pages,
+                &knowledge.articles,
+                &knowledge.products,
+                &knowledge.policies,
+            ]
+            .iter()
+            .any(|f| f.is_unknown());
+        let order_actions_unread = s.order_actions.is_unknown();
+        let policy = s
+            .order_actions
+            .or(StoredOrderActions::default(), StoredOrderActions::default());
+        let order_actions_unread = order_actions_unread
+            || policy.cancel_order.is_unknown()
+            || policy.update_shipping_address.is_unknown()
+            || policy.request_return.is_unknown();
+        // Every default is off, so a policy that cannot be read is off.
+        let order_actions = OrderActionsPolicy {
+            cancel_order: policy.cancel_order.or_default(),
+            update_shipping_address: policy.update_shipping_address.or_default(),
+            request_return: policy.request_return.or_default(),
+        };
+        Self {
+            actions: ActionToggles {
+                get_order_details: action(actions.get_order_details, d.actions.get_order_details),
+                search_products: action(actions.search_products, d.actions.search_products),
+                get_shop_details: action(actions.get_shop_details, d.actions.get_shop_details),
+            },
+            require_email_match: s.require_email_match.or(d.require_email_match, true),
+            knowledge: KnowledgeSources {
+                pages: knowledge.pages.or(d.knowledge.pages, false),
+                articles: knowledge.articles.or(d.knowledge.articles, false),
+                products: knowledge.products.or(d.knowledge.products, false),
+                policies: knowledge.policies.or(d.knowledge.policies, false),
+            },
+            knowledge_unread,
+            order_actions,
+            order_actions_unread,
         }
     }
 }
@@ -152,6 +409,9 @@ impl Default for OrgSettings {
             },
             require_email_match: true,
             knowledge: KnowledgeSources::default(),
+            knowledge_unread: false,
+            order_actions: OrderActionsPolicy::default(),
+            order_actions_unread: false,
         }
     }
 }
@@ -171,6 +431,7 @@ impl OrgSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ActionKind;
 
     #[test]
     fn defaults_are_all_actions_on_and_pages_and_policies_learned() {
@@ -217,6 +478,160 @@ mod tests {
         let old = r#"{"actions":{"get_order_details":true,"search_products":true,"get_shop_details":true},"require_email_match":false}"#;
         let settings: OrgSettings = serde_json::from_str(old).unwrap();
         assert_eq!(settings.knowledge, KnowledgeSources::default());
+    }
+
+    #[test]
+    fn stored_settings_from_another_version_still_read() {
+        let newer = r#"{"actions":{"get_order_details":false,"search_products":true,"get_shop_details":true,"cancel_order":true},"require_email_match":false,"tone":"friendly","knowledge":{"pages":false,"articles":true,"products":true,"policies":true,"collections":true}}"#;
+        let settings: OrgSettings = serde_json::from_str(newer).unwrap();
+        assert!(!settings.actions.get_order_details);
+        assert!(!settings.require_email_match);
+        assert_eq!(
+            settings.knowledge.list(),
+            [Source::Articles, Source::Products, Source::Policies]
+        );
+        let older = r#"{"actions":{"get_order_details":false},"require_email_match":false}"#;
+        let settings: OrgSettings = serde_json::from_str(older).unwrap();
+        assert!(!settings.actions.get_order_details);
+        assert!(settings.actions.search_products);
+        // A flag a newer version turned into a choice reads as the (strictest) default.
+        let choice = r#"{"actions":{"get_order_details":"ask","search_products":false,"get_shop_details":true},"require_email_match":"when_known"}"#;
+        let settings: OrgSettings = serde_json::from_str(choice).unwrap();
+        assert!(settings.require_email_match);
+        // An action whose value this version cannot read is off, never on.
+        assert!(!settings.actions.get_order_details);
+        assert!(!settings.actions.search_products);
+        assert!(!settings.knowledge_unread);
+        assert!(serde_json::from_str::<SettingsUpdate>(newer).is_err());
+    }
+
+    #[test]
+    fn a_source_whose_stored_value_is_unknown_is_neither_synced_nor_trusted_off() {
+        let newer = r#"{"actions":{"get_order_details":true,"search_products":true,"get_shop_details":true},"require_email_match":true,"knowledge":{"pages":true,"articles":false,"products":{"enabled":true,"collections":["a"]},"policies":true}}"#;
+        let settings: OrgSettings = serde_json::from_str(newer).unwrap();
+        assert_eq!(settings.knowledge.list(), [Source::Pages, Source::Policies]);
+        assert!(settings.knowledge_unread, "products is not known to be off");
+        // The merchant setting the sources again makes them known.
+        let update: SettingsUpdate = serde_json::from_str(r#"{"actions":{"get_order_details":true,"search_products":true,"get_shop_details":true},"require_email_match":true,"knowledge":{"pages":true,"articles":false,"products":false,"policies":true}}"#).unwrap();
+        assert!(!update.apply(&settings).knowledge_unread);
+        let kept: SettingsUpdate = serde_json::from_str(r#"{"actions":{"get_order_details":true,"search_products":true,"get_shop_details":true},"require_email_match":true}"#).unwrap();
+        assert!(kept.apply(&settings).knowledge_unread);
+    }
+
+    const BASE: &str = r#""actions":{"get_order_details":true,"search_products":true,"get_shop_details":true},"require_email_match":true"#;
+
+    fn update_with(order_actions: &str) -> Result<SettingsUpdate, serde_json::Error> {
+        serde_json::from_str(&format!(r#"{{{BASE},"order_actions":{order_actions}}}"#))
+    }
+
+    #[test]
+    fn order_actions_are_all_off_by_default_and_kept_when_an_update_leaves_them_out() {
+        assert_eq!(
+            OrgSettings::default().order_actions,
+            OrderActionsPolicy::default()
+        );
+        let current = OrgSettings {
+            order_actions: OrderActionsPolicy {
+                cancel_order: CancelPolicy {
+                    enabled: true,
+                    ..CancelPolicy::default()
+                },
+                ..OrderActionsPolicy::default()
+            },
+            ..OrgSettings::default()
+        };
+        let update: SettingsUpdate = serde_json::from_str(&format!("{{{BASE}}}")).unwrap();
+        assert_eq!(update.apply(&current).order_actions, current.order_actions);
+    }
+
+    #[test]
+    fn order_action_windows_currencies_and_amounts_out_of_range_are_refused() {
+        let policy = |cancel: &str, window_days: u32| {
+            format!(
+                r#"{{"cancel_order":{cancel},"update_shipping_address":{{"enabled":false,"mode":"live","window_minutes":60,"same_country_only":true}},"request_return":{{"enabled":false,"mode":"live","window_days":{window_days},"excluded_tags":[]}}}}"#
+            )
+        };
+        let cancel = |window: u32, above: &str| {
+            format!(
+                r#"{{"enabled":true,"mode":"approval","window_minutes":{window},"approval_above":{above}}}"#
+            )
+        };
+        let good = update_with(&policy(
+            &cancel(10_080, r#"{"USD":"200.00","EUR":"150"}"#),
+            365,
+        ))
+        .expect("the widest windows and a map by currency are accepted");
+        let saved = good.apply(&OrgSettings::default()).order_actions;
+        assert!(saved.cancel_order.enabled);
+        assert_eq!(saved.cancel_order.mode, crate::domain::ActionMode::Approval);
+        for bad in [
+            policy(&cancel(0, "null"), 30),
+            policy(&cancel(10_081, "null"), 30),
+            policy(&cancel(60, "null"), 0),
+            policy(&cancel(60, "null"), 366),
+            policy(&cancel(60, r#"{"usd":"200.00"}"#), 30),
+            policy(&cancel(60, r#"{"DOLLARS":"200.00"}"#), 30),
+            policy(&cancel(60, r#"{"USD":"-1"}"#), 30),
+            policy(&cancel(60, r#"{"USD":"2e3"}"#), 30),
+            policy(&cancel(60, r#"{"USD":"200."}"#), 30),
+            policy(&cancel(60, r#"{"USD":200}"#), 30),
+            policy(
+                r#"{"enabled":true,"mode":"live","window_minutes":60,"approval_above":null,"refund_shipping":true}"#,
+                30,
+            ),
+            policy(
+                r#"{"enabled":true,"mode":"sometimes","window_minutes":60,"approval_above":null}"#,
+                30,
+            ),
+            r#"{"cancel_order":{"enabled":true,"mode":"live","window_minutes":60,"approval_above":null}}"#.into(),
+            "null".into(),
+        ] {
+            assert!(update_with(&bad).is_err(), "{bad}");
+        }
+        let unknown_action = format!(
+            r#"{{"cancel_order":{},"update_shipping_address":{{"enabled":false,"mode":"live","window_minutes":60,"same_country_only":true}},"request_return":{{"enabled":false,"mode":"live","window_days":30,"excluded_tags":[]}},"refund_order":{{}}}}"#,
+            cancel(60, "null")
+        );
+        assert!(update_with(&unknown_action).is_err());
+    }
+
+    #[test]
+    fn a_stored_order_action_policy_this_version_cannot_read_is_off() {
+        let stored = |order_actions: &str| {
+            serde_json::from_str::<OrgSettings>(&format!(
+                r#"{{{BASE},"order_actions":{order_actions}}}"#
+            ))
+            .expect("a stored item always reads")
+        };
+        let on = r#"{"enabled":true,"mode":"live","window_minutes":60,"approval_above":null}"#;
+        let settings = stored(&format!(
+            r#"{{"cancel_order":{on},"edit_order":{{"enabled":true}}}}"#
+        ));
+        assert!(
+            settings.order_actions.cancel_order.enabled,
+            "another version's new action is ignored"
+        );
+        assert!(!settings.order_actions_unread);
+        let extended = r#"{"enabled":true,"mode":"live","window_minutes":60,"approval_above":null,"max_items":2}"#;
+        let settings = stored(&format!(r#"{{"cancel_order":{extended}}}"#));
+        assert!(
+            !settings.order_actions.cancel_order.enabled,
+            "a policy with a limit this version does not know is off"
+        );
+        assert!(settings.order_actions_unread);
+        for unreadable in [r#""on""#, "[1]", r#"{"cancel_order":{"enabled":"yes"}}"#] {
+            let settings = stored(unreadable);
+            assert!(
+                ActionKind::ALL
+                    .iter()
+                    .all(|k| settings.order_actions.mode_of(*k).is_none()),
+                "{unreadable}"
+            );
+            assert!(settings.order_actions_unread, "{unreadable}");
+        }
+        // Leaving the policy out of an update keeps it unread, so it is not written back as off.
+        let update: SettingsUpdate = serde_json::from_str(&format!("{{{BASE}}}")).unwrap();
+        assert!(update.apply(&stored(r#""on""#)).order_actions_unread);
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //! time left for go back to the queue as a new job, so an invocation never runs past its
 //! deadline. A check costs one token exchange (client credentials), the validation query and
 //! the protected-data probe (34 points requested) per store per interval, and is deferred when
-//! this container saw the store's bucket below half.
+//! this container saw the store's bucket below half. A client-credentials store's check also
+//! reads its webhook subscriptions, re-creating one Shopify deleted and re-pointing one at a
+//! stale address.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,11 +28,14 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
-use crate::domain::{OrganizationId, ShopDomain};
-use crate::health::change::{flush_logged, DetectedBy, StatusChanged};
+use crate::domain::{AuthType, OrganizationId, ShopDomain, StoreStatus};
+use crate::events::{DetectedBy, EventPublisher, StatusChanged};
 use crate::health::repo::{Cycle, HealthRepository};
-use crate::knowledge::ports::{EventPublisher, QueueError};
-use crate::lifecycle::{new_id, verify_record, Storage, VerifyError};
+use crate::health::webhook::{ensure_subscribed, Subscribed, WebhookEndpoint};
+use crate::ids::new_id;
+use crate::lifecycle::outbox::flush_logged;
+use crate::lifecycle::{stored_credentials, verify_record, Storage, VerifyError};
+use crate::queue::{Queue, QueueError};
 use crate::shopify::ShopifyClient;
 use crate::store::{StoreError, StoreRecord, StoreRepository};
 
@@ -86,13 +91,9 @@ pub enum HealthJob {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         force: bool,
     },
-}
-
-/// `HEALTH_QUEUE_URL`.
-#[async_trait]
-pub trait HealthQueue: Send + Sync {
-    /// Queues `job`, delivered after `delay` (at most 15 minutes).
-    async fn send(&self, job: &HealthJob, delay: Duration) -> Result<(), QueueError>;
+    /// Put the store records the store index lacks into it, from `cursor` on
+    /// ([`index_unlisted`]).
+    Index { cursor: Option<String> },
 }
 
 /// What checking one store came to.
@@ -119,11 +120,56 @@ pub trait Checker: Send + Sync {
 }
 
 /// The real [`Checker`]: [`verify_record`] against Shopify, recording through the lifecycle
-/// protocol and announcing through the outbox.
+/// protocol and announcing through the outbox; then, for a connected client-credentials
+/// store, its webhook subscriptions made whole ([`ensure_subscribed`]: one read, and a create
+/// or re-point only for a missing or stale one).
 pub struct LiveChecker {
     pub storage: Storage,
     pub shopify: ShopifyClient,
     pub events: Option<Arc<dyn EventPublisher>>,
+    /// Where webhooks are subscribed (none without it).
+    pub webhooks: Option<WebhookEndpoint>,
+}
+
+impl LiveChecker {
+    /// Re-creates a subscription Shopify deleted and re-points one at a stale address.
+    /// Best effort: a failure is logged and the next check tries again.
+    async fn keep_subscribed(&self, record: &StoreRecord, deadline: &Deadline) {
+        let Some(endpoint) = &self.webhooks else {
+            return;
+        };
+        if record.status != StoreStatus::Connected
+            || record.auth_type != AuthType::ClientCredentials
+        {
+            return;
+        }
+        let (org, shop) = (&record.org_id, &record.shop_domain);
+        let name = self.storage.secret_name(org, shop);
+        let credentials = match stored_credentials(
+            self.storage.secrets.as_ref(),
+            &name,
+            record,
+            deadline,
+        )
+        .await
+        {
+            Ok(Some(credentials)) => credentials,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(org_id = %org, shop = %shop, %error, "cannot read the credentials to check the webhook subscriptions");
+                return;
+            }
+        };
+        match ensure_subscribed(&self.shopify, deadline, endpoint, org, shop, &credentials).await {
+            Ok(done) if done == Subscribed::default() => {}
+            Ok(done) => {
+                tracing::info!(org_id = %org, shop = %shop, created = done.created, repointed = done.repointed, "webhook subscriptions restored")
+            }
+            Err(error) => {
+                tracing::warn!(org_id = %org, shop = %shop, %error, "could not check the webhook subscriptions; the next check tries again")
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -145,12 +191,14 @@ impl Checker for LiveChecker {
         )
         .await
         {
-            Ok(after)
-                if StatusChanged::between(&before, &after, DetectedBy::HealthCheck).is_some() =>
-            {
-                Outcome::Changed
+            Ok(after) => {
+                self.keep_subscribed(&after, &deadline).await;
+                if StatusChanged::between(&before, &after, DetectedBy::HealthCheck).is_some() {
+                    Outcome::Changed
+                } else {
+                    Outcome::Unchanged
+                }
             }
-            Ok(_) => Outcome::Unchanged,
             Err(VerifyError::Shopify(error)) => {
                 tracing::info!(shop = %before.shop_domain, %error, "health check deferred");
                 Outcome::Deferred
@@ -179,48 +227,9 @@ impl Checker for LiveChecker {
 pub struct HealthPorts {
     pub stores: Arc<dyn StoreRepository>,
     pub repo: Arc<dyn HealthRepository>,
-    pub queue: Arc<dyn HealthQueue>,
+    pub queue: Arc<dyn Queue<HealthJob>>,
     pub checker: Arc<dyn Checker>,
     pub config: HealthConfig,
-}
-
-impl HealthPorts {
-    /// The real adapters: the stores table, `HEALTH_QUEUE_URL`, Shopify, the event bus.
-    pub fn from_sdk(
-        config: &crate::Config,
-        sdk: &aws_config::SdkConfig,
-    ) -> Result<Self, crate::config::ConfigError> {
-        let services = crate::Services::from_sdk(config, sdk);
-        let url = config
-            .health
-            .queue_url
-            .clone()
-            .ok_or(crate::config::ConfigError::Missing("HEALTH_QUEUE_URL"))?;
-        Ok(Self {
-            stores: services.storage.stores.clone(),
-            repo: Arc::new(crate::health::repo::DynamoHealth::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                config.stores_table.clone(),
-            )),
-            queue: Arc::new(crate::knowledge::aws::SqsQueue::new(
-                aws_sdk_sqs::Client::new(sdk),
-                url,
-            )),
-            checker: Arc::new(LiveChecker {
-                storage: services.storage.clone(),
-                shopify: services.shopify.clone(),
-                events: services.events.clone(),
-            }),
-            config: HealthConfig::for_interval(config.health.interval),
-        })
-    }
-
-    /// [`HealthPorts::from_sdk`] from the environment.
-    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
-        let config = crate::Config::from_env()?;
-        let sdk = crate::aws::sdk_config().await;
-        Self::from_sdk(&config, &sdk)
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -248,12 +257,53 @@ pub struct TickReport {
     pub stale: bool,
 }
 
+/// Time an [`index_unlisted`] pass keeps for queueing the rest (and for the record it is
+/// writing when its time is up).
+pub const INDEX_QUEUE_RESERVE: Duration = Duration::from_secs(5);
+
+/// The share of the schedule's time [`start`] gives [`index_unlisted`]; the rest of the work
+/// goes on as [`HealthJob::Index`] jobs, so the cycle always starts.
+pub const INDEX_START_BUDGET: Duration = Duration::from_secs(20);
+
+/// Puts the store records the scan's index lacks (written before it existed, or by an older
+/// version) into it, a page of the table at a time from `cursor`; what there is no time for
+/// becomes an [`HealthJob::Index`] of its own. Answers whether every record is in. Once done
+/// the store repository remembers it for a day, so the schedule's call mostly costs one read.
+pub async fn index_unlisted(
+    ports: &HealthPorts,
+    mut cursor: Option<String>,
+    deadline: &Deadline,
+) -> Result<bool, HealthError> {
+    let work = deadline.minus(INDEX_QUEUE_RESERVE);
+    loop {
+        cursor = deadline
+            .run(ports.stores.index_unlisted(cursor.as_deref(), &work))
+            .await?;
+        let Some(next) = &cursor else {
+            return Ok(true);
+        };
+        if work.is_expired() {
+            let job = HealthJob::Index {
+                cursor: Some(next.clone()),
+            };
+            deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
+            return Ok(false);
+        }
+    }
+}
+
 /// The schedule: starts a new cycle (superseding an unfinished one) and handles its first page.
+/// First it makes sure the store index holds every store ([`index_unlisted`]); a failure there
+/// is logged and the cycle goes on over the stores the index has.
 pub async fn start(
     ports: &HealthPorts,
     now: DateTime<Utc>,
     deadline: &Deadline,
 ) -> Result<TickReport, HealthError> {
+    let slice = deadline.within(INDEX_START_BUDGET);
+    if let Err(error) = index_unlisted(ports, None, &slice).await {
+        tracing::warn!(%error, "could not put unlisted store records in the store index; the next schedule tries again");
+    }
     // A tick may record a page of the previous cycle at the same moment: read again.
     for _ in 0..5 {
         let previous = deadline.run(ports.repo.cycle()).await?;
@@ -512,39 +562,4 @@ pub async fn check(
             .await?;
     }
     Ok(report)
-}
-
-/// [`HealthQueue`] in memory (fast tests and the simulation): jobs with their delays, in the
-/// order sent.
-#[derive(Default)]
-pub struct MemoryHealthQueue {
-    jobs: std::sync::Mutex<std::collections::VecDeque<(HealthJob, Duration)>>,
-}
-
-impl MemoryHealthQueue {
-    /// The oldest job and its delay.
-    pub fn take(&self) -> Option<(HealthJob, Duration)> {
-        self.jobs.lock().unwrap().pop_front()
-    }
-
-    /// Puts a job back at the front (a failed delivery).
-    pub fn put_back(&self, job: HealthJob) {
-        self.jobs.lock().unwrap().push_front((job, Duration::ZERO));
-    }
-
-    pub fn len(&self) -> usize {
-        self.jobs.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-#[async_trait]
-impl HealthQueue for MemoryHealthQueue {
-    async fn send(&self, job: &HealthJob, delay: Duration) -> Result<(), QueueError> {
-        self.jobs.lock().unwrap().push_back((job.clone(), delay));
-        Ok(())
-    }
 }

@@ -1,10 +1,13 @@
 //! Connection health: noticing broken stores before shoppers do.
 //!
-//! - [`change`]: status-change events and the outbox that announces each change once;
 //! - [`check`]: the scheduled health check, spread over the interval through a queue;
-//! - [`webhook`]: Shopify's `app/uninstalled` and `shop/update` webhooks, HMAC-verified.
+//! - [`webhook`]: subscribing stores to Shopify's `app/uninstalled` and `shop/update` webhooks,
+//!   and their HMAC signatures;
+//! - [`delivery`]: receiving those webhooks (the protocol behind `POST /shopify/webhooks`);
+//! - [`token`]: the per-organization token in the webhook callback URL.
 
-pub mod change;
 pub mod check;
+pub mod delivery;
 pub mod repo;
+pub mod token;
 pub mod webhook;

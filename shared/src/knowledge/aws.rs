@@ -11,25 +11,17 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Select};
 use serde::{Deserialize, Serialize};
 
-use super::ports::{
-    BlobError, DocumentStore, EventError, EventPublisher, Job, JobQueue, KnowledgeRepository,
-    QueueError, SyncedEvent,
-};
+use super::ports::{BlobError, DocumentStore, KnowledgeRepository};
 use super::state::{IndexEntry, SyncState};
+use crate::aws::dynamo::{cursor_key, cursor_of, key};
 use crate::domain::{OrganizationId, ShopDomain, Source};
+use crate::store::dynamo_items::{
+    conditional, corrupt, put_versioned, read_as, read_item, readable, unavailable,
+};
 use crate::store::StoreError;
-
-fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
-    StoreError::Unavailable(Box::new(e))
-}
-
-fn corrupt(e: serde_dynamo::Error) -> StoreError {
-    StoreError::Corrupt(Box::new(e))
-}
 
 fn state_pk(org: &OrganizationId) -> String {
     format!("ORG#{org}")
@@ -86,13 +78,6 @@ impl DynamoKnowledge {
             index_table: index_table.into(),
         }
     }
-
-    fn key(pk: String, sk: String) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("pk".to_owned(), AttributeValue::S(pk)),
-            ("sk".to_owned(), AttributeValue::S(sk)),
-        ])
-    }
 }
 
 #[async_trait]
@@ -102,23 +87,14 @@ impl KnowledgeRepository for DynamoKnowledge {
         org: &OrganizationId,
         shop: &ShopDomain,
     ) -> Result<Option<SyncState>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(state_pk(org), state_sk(shop))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable(e.into_service_error()))?;
-        output
-            .item
-            .map(|item| {
-                serde_dynamo::from_item::<_, StateItem>(item)
-                    .map(|i| i.state)
-                    .map_err(corrupt)
-            })
-            .transpose()
+        read_item(
+            &self.client,
+            &self.table,
+            key(state_pk(org), state_sk(shop)),
+        )
+        .await?
+        .map(|item| read_as::<StateItem>(item).map(|i| i.state))
+        .transpose()
     }
 
     async fn put_state(&self, state: &SyncState, expect: Option<u64>) -> Result<(), StoreError> {
@@ -128,19 +104,7 @@ impl KnowledgeRepository for DynamoKnowledge {
             state: state.clone(),
         })
         .map_err(corrupt)?;
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        let request = match expect {
-            None => request.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => request
-                .condition_expression("#v = :expected")
-                .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
-        };
-        crate::store::conditional_put(request.send().await)
+        put_versioned(&self.client, &self.table, item, expect).await
     }
 
     async fn delete_state(
@@ -153,24 +117,13 @@ impl KnowledgeRepository for DynamoKnowledge {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(state_pk(org), state_sk(shop))))
+            .set_key(Some(key(state_pk(org), state_sk(shop))))
             .condition_expression("attribute_not_exists(pk) OR #v = :expected")
             .expression_attribute_names("#v", "version")
             .expression_attribute_values(":expected", AttributeValue::N(version.to_string()))
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e))
-                if matches!(
-                    e.err(),
-                    aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(unavailable(e.into_service_error())),
-        }
+        conditional(deleted)
     }
 
     async fn states(&self, org: &OrganizationId) -> Result<Vec<SyncState>, StoreError> {
@@ -188,11 +141,7 @@ impl KnowledgeRepository for DynamoKnowledge {
         let mut states = Vec::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| unavailable(e.into_service_error()))?;
-            states.push(
-                serde_dynamo::from_item::<_, StateItem>(item)
-                    .map_err(corrupt)?
-                    .state,
-            );
+            states.push(read_as::<StateItem>(item)?.state);
         }
         Ok(states)
     }
@@ -202,10 +151,7 @@ impl KnowledgeRepository for DynamoKnowledge {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<SyncState>, Option<String>), StoreError> {
-        let start = cursor.and_then(|c| {
-            let (pk, sk) = c.split_once('\n')?;
-            Some(Self::key(pk.to_owned(), sk.to_owned()))
-        });
+        let start = cursor.and_then(cursor_key);
         let output = self
             .client
             .scan()
@@ -217,22 +163,13 @@ impl KnowledgeRepository for DynamoKnowledge {
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
-        let mut states = Vec::new();
-        for item in output.items.unwrap_or_default() {
-            states.push(
-                serde_dynamo::from_item::<_, StateItem>(item)
-                    .map_err(corrupt)?
-                    .state,
-            );
-        }
-        let next = output
-            .last_evaluated_key
-            .and_then(|key| match (key.get("pk"), key.get("sk")) {
-                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
-                    Some(format!("{pk}\n{sk}"))
-                }
-                _ => None,
-            });
+        // The sweep covers every store: a state this version cannot read is passed over.
+        let states = readable(
+            output.items,
+            |item| serde_dynamo::from_item::<_, StateItem>(item).map(|i| i.state),
+            "a sync state that cannot be read",
+        );
+        let next = output.last_evaluated_key.as_ref().and_then(cursor_of);
         Ok((states, next))
     }
 
@@ -267,11 +204,7 @@ impl KnowledgeRepository for DynamoKnowledge {
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(|item| {
-                serde_dynamo::from_item::<_, EntryItem>(item)
-                    .map(|i| i.entry)
-                    .map_err(corrupt)
-            })
+            .map(|item| read_as::<EntryItem>(item).map(|i| i.entry))
             .collect()
     }
 
@@ -286,7 +219,7 @@ impl KnowledgeRepository for DynamoKnowledge {
         for chunk in ids.chunks(100) {
             let mut keys: Vec<_> = chunk
                 .iter()
-                .map(|id| Self::key(index_pk(org, shop), index_sk(source, *id)))
+                .map(|id| key(index_pk(org, shop), index_sk(source, *id)))
                 .collect();
             keys.dedup();
             let mut pending = Some(
@@ -311,11 +244,7 @@ impl KnowledgeRepository for DynamoKnowledge {
                     .remove(&self.index_table)
                     .unwrap_or_default()
                 {
-                    found.push(
-                        serde_dynamo::from_item::<_, EntryItem>(item)
-                            .map_err(corrupt)?
-                            .entry,
-                    );
+                    found.push(read_as::<EntryItem>(item)?.entry);
                 }
                 pending = output
                     .unprocessed_keys
@@ -361,7 +290,7 @@ impl KnowledgeRepository for DynamoKnowledge {
         self.client
             .delete_item()
             .table_name(&self.index_table)
-            .set_key(Some(Self::key(index_pk(org, shop), index_sk(source, id))))
+            .set_key(Some(key(index_pk(org, shop), index_sk(source, id))))
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
@@ -385,6 +314,9 @@ impl KnowledgeRepository for DynamoKnowledge {
                 .expression_attribute_values(":pk", AttributeValue::S(index_pk(org, shop)))
                 .expression_attribute_values(":prefix", AttributeValue::S(format!("{source}#")))
                 .select(Select::Count)
+                // Right after the source's last writes: an eventually consistent count may
+                // miss them.
+                .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -489,119 +421,5 @@ impl DocumentStore for S3Documents {
             .filter_map(|o| o.key)
             .collect();
         Ok((keys, output.is_truncated.unwrap_or(false)))
-    }
-}
-
-/// [`JobQueue`] on SQS (`KNOWLEDGE_QUEUE_URL`).
-#[derive(Clone)]
-pub struct SqsQueue {
-    client: aws_sdk_sqs::Client,
-    url: String,
-}
-
-impl SqsQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
-        Self {
-            client,
-            url: url.into(),
-        }
-    }
-}
-
-#[async_trait]
-impl JobQueue for SqsQueue {
-    async fn send(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
-        let body = serde_json::to_string(job).expect("a job always serializes");
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .delay_seconds(delay.as_secs().min(900) as i32)
-            .send()
-            .await
-            .map_err(|e| QueueError(Box::new(e.into_service_error())))?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl crate::health::check::HealthQueue for SqsQueue {
-    async fn send(
-        &self,
-        job: &crate::health::check::HealthJob,
-        delay: Duration,
-    ) -> Result<(), QueueError> {
-        let body = serde_json::to_string(job).expect("a job always serializes");
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .delay_seconds(delay.as_secs().min(900) as i32)
-            .send()
-            .await
-            .map_err(|e| QueueError(Box::new(e.into_service_error())))?;
-        Ok(())
-    }
-}
-
-/// [`EventPublisher`] on EventBridge (`EVENT_BUS_NAME`).
-#[derive(Clone)]
-pub struct EventBridgeEvents {
-    client: aws_sdk_eventbridge::Client,
-    bus: String,
-}
-
-/// The `source` of every event the connector puts.
-pub const EVENT_SOURCE: &str = "shopify-connector";
-/// The `detail-type` of a knowledge sync that changed something.
-pub const SYNCED_DETAIL_TYPE: &str = "Shopify Knowledge Synced";
-
-impl EventBridgeEvents {
-    pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> Self {
-        Self {
-            client,
-            bus: bus.into(),
-        }
-    }
-}
-
-impl EventBridgeEvents {
-    async fn put(&self, detail_type: &str, detail: String) -> Result<(), EventError> {
-        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-            .event_bus_name(&self.bus)
-            .source(EVENT_SOURCE)
-            .detail_type(detail_type)
-            .detail(detail)
-            .build();
-        let output = self
-            .client
-            .put_events()
-            .entries(entry)
-            .send()
-            .await
-            .map_err(|e| EventError(Box::new(e.into_service_error())))?;
-        if output.failed_entry_count > 0 {
-            return Err(EventError(Box::new(std::io::Error::other(
-                "EventBridge refused the event",
-            ))));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl EventPublisher for EventBridgeEvents {
-    async fn knowledge_synced(&self, event: &SyncedEvent) -> Result<(), EventError> {
-        let detail = serde_json::to_string(event).expect("an event always serializes");
-        self.put(SYNCED_DETAIL_TYPE, detail).await
-    }
-
-    async fn store_status_changed(
-        &self,
-        event: &crate::health::change::StatusChanged,
-    ) -> Result<(), EventError> {
-        let detail = serde_json::to_string(event).expect("an event always serializes");
-        self.put(crate::health::change::STATUS_CHANGED_DETAIL_TYPE, detail)
-            .await
     }
 }

@@ -54,6 +54,11 @@ pub fn store_prefix(org: &OrganizationId, shop: &ShopDomain) -> String {
     format!("{org}/{shop}/")
 }
 
+/// `s3://{bucket}/{org}/{shop}/`.
+pub fn store_uri(bucket: &str, org: &OrganizationId, shop: &ShopDomain) -> String {
+    format!("s3://{bucket}/{}", store_prefix(org, shop))
+}
+
 /// `{org_id}/{shop_domain}/{source}/`: one source of one store.
 pub fn source_prefix(org: &OrganizationId, shop: &ShopDomain, source: Source) -> String {
     format!("{org}/{shop}/{source}/")
@@ -124,18 +129,70 @@ impl Document {
     }
 }
 
+/// The most HTML one item may hold: a longer body is not converted, and the item is skipped.
+/// It bounds the time and memory one item takes: the conversion's work grows with the size
+/// times the nesting ([`super::html::MAX_DEPTH`] bounds that), and with the square of the
+/// inline elements written back to back (`<b>x</b><b>x</b>…`: under half a second in release
+/// at this size), so a page of items renders within an invocation.
+pub const MAX_HTML_BYTES: usize = 512 * 1024;
+
+/// The longest document kept: HTML under [`MAX_HTML_BYTES`] can still give far more Markdown
+/// (deeply nested lists indent every line), more than is of use to the knowledge base.
+pub const MAX_MARKDOWN_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why one item has no document although it is knowledge: it is skipped and reported, and
+/// everything read with it is not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error("its HTML is {0} bytes, more than the {MAX_HTML_BYTES} converted")]
+    TooLarge(usize),
+    #[error("its Markdown is {0} bytes, more than the {MAX_MARKDOWN_BYTES} kept")]
+    TooLong(usize),
+    #[error(
+        "its HTML has a tag with more than {} attributes",
+        super::html::MAX_ATTRIBUTES
+    )]
+    TooManyAttributes,
+    #[error("its HTML could not be converted")]
+    Failed,
+}
+
+/// Renders one item in isolation: `render` builds its document from `html`, its HTML body.
+/// `Err` when that body is over [`MAX_HTML_BYTES`], has a tag with more than
+/// [`super::html::MAX_ATTRIBUTES`] attributes, its Markdown is over [`MAX_MARKDOWN_BYTES`],
+/// or rendering fails (a panic in the converter stops only this item); `Ok(None)` for an
+/// item that is no knowledge.
+pub fn render(
+    html: &str,
+    render: impl FnOnce() -> Option<Document>,
+) -> Result<Option<Document>, RenderError> {
+    if html.len() > MAX_HTML_BYTES {
+        return Err(RenderError::TooLarge(html.len()));
+    }
+    if super::html::has_too_many_attributes(html) {
+        return Err(RenderError::TooManyAttributes);
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(render)) {
+        Ok(Some(document)) if document.markdown.len() > MAX_MARKDOWN_BYTES => {
+            Err(RenderError::TooLong(document.markdown.len()))
+        }
+        Ok(document) => Ok(document),
+        Err(_) => Err(RenderError::Failed),
+    }
+}
+
 /// HTML as Markdown: headings, lists, links, tables and image alt text kept; scripts, styles,
 /// iframes and the like dropped; blank-line runs collapsed, so output is stable. Links and
 /// images relative to the storefront (`/pages/contact`) are made absolute against `base`
 /// (`https://example.com`), so every link the AI quotes works outside the store.
+///
+/// Any input converts within a bounded stack ([`super::html`]); call it through [`render`],
+/// which also bounds the input's size.
 pub fn html_to_markdown(html: &str, base: &str) -> String {
     let converter = htmd::HtmlToMarkdown::builder()
-        .skip_tags(vec![
-            "script", "style", "iframe", "noscript", "object", "embed", "template", "svg", "form",
-            "head",
-        ])
+        .skip_tags(super::html::SKIPPED.to_vec())
         .build();
-    let markdown = converter.convert(html).unwrap_or_default();
+    let markdown = converter.tree_to_markdown(&super::html::parse(html));
     let mut out = String::with_capacity(markdown.len());
     let mut blank = 0;
     for line in markdown.lines() {
@@ -272,20 +329,33 @@ pub fn article_document(article: &ShopArticle, primary_url: &str) -> Option<Docu
 }
 
 /// An active product: vendor, type, tags, price range with currency, a variants table and its
-/// description. URL: its Online Store URL, or `{primary}/products/{handle}`. `None` for a
-/// product that is not active (it is no knowledge).
+/// description. Published on the Online Store: public, at its Online Store URL. Active but not
+/// published there (a scheduled launch, POS- or B2B-only): internal, naming its admin page
+/// (`https://admin.shopify.com/store/{handle}/products/{id}`), since it has no public URL to
+/// name and a storefront URL made up for it would lead shoppers to a page that does not exist.
+/// `None` for a product that is not active (it is no knowledge).
 pub fn product_document(
     product: &ShopProduct,
     variants: &[ShopVariant],
     primary_url: &str,
+    shop: &ShopDomain,
 ) -> Option<Document> {
     if !product.is_active() {
         return None;
     }
-    let url = product
-        .online_store_url
-        .clone()
-        .unwrap_or_else(|| format!("{primary_url}/products/{}", product.handle));
+    let numeric_id = numeric_id(&product.id)?.to_owned();
+    let (url, visibility, source_line) = match product.published_url() {
+        Some(url) => (url.to_owned(), Visibility::Public, format!("Source: {url}")),
+        None => {
+            let admin = format!(
+                "https://admin.shopify.com/store/{}/products/{numeric_id}",
+                shop.handle()
+            );
+            let line =
+                format!("Not published on the online store (no public page). Admin: {admin}");
+            (admin, Visibility::Internal, line)
+        }
+    };
     let range = &product.price_range_v2;
     let (min, max) = (&range.min_variant_price, &range.max_variant_price);
     let price = if min.amount == max.amount {
@@ -334,19 +404,19 @@ pub fn product_document(
     }
     Some(Document {
         source: Source::Products,
-        numeric_id: numeric_id(&product.id)?.to_owned(),
+        numeric_id,
         shopify_id: product.id.clone(),
         title: product.title.clone(),
         markdown: page_text(&[
             title_line(&product.title),
-            format!("Source: {url}"),
+            source_line,
             facts.join(" · "),
             price,
             table,
             html_to_markdown(&product.description_html, primary_url),
         ]),
         url,
-        visibility: Visibility::Public,
+        visibility,
         updated_at: product.updated_at.clone(),
     })
 }
@@ -466,7 +536,7 @@ mod tests {
             title: "Trail Runner".into(),
             handle: "trail-runner".into(),
             status: "ACTIVE".into(),
-            online_store_url: None,
+            online_store_url: Some("https://s/products/trail-runner".into()),
             description_html: "<p>Light and <strong>waterproof</strong>.</p>".into(),
             vendor: "Demo".into(),
             product_type: "Shoes".into(),
@@ -485,7 +555,9 @@ mod tests {
             price: "89.00".into(),
             available_for_sale: true,
         }];
-        let doc = product_document(&product, &variants, "https://s").unwrap();
+        let shop = ShopDomain::parse("demo").unwrap();
+        let doc = product_document(&product, &variants, "https://s", &shop).unwrap();
+        assert_eq!(doc.visibility, Visibility::Public);
         assert!(doc.markdown.starts_with("# Trail Runner\n\nSource: https://s/products/trail-runner\n\nVendor: Demo · Type: Shoes · Tags: trail, running\n\nPrice: 89.00–99.00 USD\n\n| Variant | SKU | Price | Available |"), "{}", doc.markdown);
         assert!(doc
             .markdown
@@ -497,7 +569,7 @@ mod tests {
                 ..variants[0].clone()
             })
             .collect();
-        let listed = product_document(&product, &many, "https://s").unwrap();
+        let listed = product_document(&product, &many, "https://s", &shop).unwrap();
         assert!(
             listed.markdown.contains("| Size 19 |") && !listed.markdown.contains("| Size 20 |")
         );
@@ -514,15 +586,39 @@ mod tests {
             ..product.clone()
         };
         assert_eq!(
-            product_document(&paged, &many[..20], "https://s").unwrap().markdown,
+            product_document(&paged, &many[..20], "https://s", &shop)
+                .unwrap()
+                .markdown,
             listed.markdown,
             "a page (20 variants and the count) and a bulk result (all of them) give the same bytes"
         );
         let draft = ShopProduct {
             status: "DRAFT".into(),
+            ..product.clone()
+        };
+        assert!(product_document(&draft, &variants, "https://s", &shop).is_none());
+
+        let launching = ShopProduct {
+            online_store_url: None,
             ..product
         };
-        assert!(product_document(&draft, &variants, "https://s").is_none());
+        let internal = product_document(&launching, &variants, "https://s", &shop).unwrap();
+        assert_eq!(internal.visibility, Visibility::Internal);
+        assert_eq!(
+            internal.url,
+            "https://admin.shopify.com/store/demo/products/7"
+        );
+        assert!(
+            internal.markdown.starts_with("# Trail Runner\n\nNot published on the online store (no public page). Admin: https://admin.shopify.com/store/demo/products/7\n\nVendor: Demo"),
+            "{}",
+            internal.markdown
+        );
+        assert!(!internal.markdown.contains("https://s/products/"));
+        assert_ne!(
+            internal.fingerprint(),
+            doc.fingerprint(),
+            "taking a product off the online store rewrites its document"
+        );
     }
 
     #[test]

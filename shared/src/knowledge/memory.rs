@@ -1,17 +1,12 @@
 //! In-memory knowledge ports for handler tests; same semantics as the AWS adapters.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::time::Instant;
 
-use super::ports::{
-    BlobError, DocumentStore, EventError, EventPublisher, Job, JobQueue, KnowledgeRepository,
-    QueueError, SyncedEvent,
-};
+use super::ports::{BlobError, DocumentStore, KnowledgeRepository};
 use super::state::{IndexEntry, SyncState};
 use crate::domain::{OrganizationId, ShopDomain, Source};
 use crate::store::StoreError;
@@ -21,7 +16,30 @@ type StoreKey = (OrganizationId, ShopDomain);
 #[derive(Default)]
 pub struct MemoryKnowledge {
     states: Mutex<BTreeMap<StoreKey, SyncState>>,
+    /// Stores whose state item cannot be read (see [`MemoryKnowledge::plant_unreadable_state`]).
+    unreadable: Mutex<std::collections::BTreeSet<StoreKey>>,
     entries: Mutex<BTreeMap<(StoreKey, Source, u64), IndexEntry>>,
+}
+
+impl MemoryKnowledge {
+    /// Makes the store's sync state an item this version cannot read (as another version may
+    /// write one): reading it fails as the DynamoDB adapter's does, and scans pass over it.
+    pub fn plant_unreadable_state(&self, org: &OrganizationId, shop: &ShopDomain) {
+        let key = (org.clone(), shop.clone());
+        self.states.lock().unwrap().remove(&key);
+        self.unreadable.lock().unwrap().insert(key);
+    }
+
+    fn readable(&self, org: &OrganizationId, shop: Option<&ShopDomain>) -> Result<(), StoreError> {
+        let unreadable = self.unreadable.lock().unwrap();
+        if unreadable
+            .iter()
+            .any(|(o, s)| o == org && shop.is_none_or(|shop| s == shop))
+        {
+            return Err(StoreError::Corrupt("an unreadable sync state item".into()));
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -31,6 +49,7 @@ impl KnowledgeRepository for MemoryKnowledge {
         org: &OrganizationId,
         shop: &ShopDomain,
     ) -> Result<Option<SyncState>, StoreError> {
+        self.readable(org, Some(shop))?;
         Ok(self
             .states
             .lock()
@@ -67,6 +86,7 @@ impl KnowledgeRepository for MemoryKnowledge {
     }
 
     async fn states(&self, org: &OrganizationId) -> Result<Vec<SyncState>, StoreError> {
+        self.readable(org, None)?;
         Ok(self
             .states
             .lock()
@@ -232,114 +252,5 @@ impl DocumentStore for MemoryDocuments {
         let page: Vec<String> = keys.by_ref().take(1000).cloned().collect();
         let more = keys.next().is_some();
         Ok((page, more))
-    }
-}
-
-/// A queue in memory: messages become visible after their delay, like SQS, and count their
-/// receives (SQS's `ApproximateReceiveCount`).
-#[derive(Default)]
-pub struct MemoryQueue {
-    messages: Mutex<VecDeque<(Instant, u32, Job)>>,
-    dead: Mutex<Vec<Job>>,
-}
-
-impl MemoryQueue {
-    /// The next visible job, if any, with how many times it has been received (this time
-    /// included).
-    /// A message received [`super::sync::MAX_RECEIVES`] times moves to the dead-letter list
-    /// instead, as SQS's redrive policy does.
-    pub fn receive(&self) -> Option<(Job, u32)> {
-        let mut messages = self.messages.lock().unwrap();
-        let now = Instant::now();
-        loop {
-            let at = messages
-                .iter()
-                .position(|(visible, _, _)| *visible <= now)?;
-            let (_, received, job) = messages.remove(at)?;
-            if received >= super::sync::MAX_RECEIVES {
-                self.dead.lock().unwrap().push(job);
-                continue;
-            }
-            return Some((job, received + 1));
-        }
-    }
-
-    /// The jobs moved to the dead-letter list.
-    pub fn dead_letters(&self) -> Vec<Job> {
-        self.dead.lock().unwrap().clone()
-    }
-
-    /// A received job back in the queue (its handling failed), visible at once.
-    pub fn redeliver(&self, job: Job, received: u32) {
-        self.messages
-            .lock()
-            .unwrap()
-            .push_back((Instant::now(), received, job));
-    }
-
-    /// How long until the next message is visible; `None` when the queue is empty.
-    pub fn next_visible_in(&self) -> Option<Duration> {
-        let now = Instant::now();
-        self.messages
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(visible, _, _)| visible.saturating_duration_since(now))
-            .min()
-    }
-
-    /// Every queued job, for assertions.
-    pub fn jobs(&self) -> Vec<Job> {
-        self.messages
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, _, job)| job.clone())
-            .collect()
-    }
-}
-
-#[async_trait]
-impl JobQueue for MemoryQueue {
-    async fn send(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
-        self.messages
-            .lock()
-            .unwrap()
-            .push_back((Instant::now() + delay, 0, job.clone()));
-        Ok(())
-    }
-}
-
-/// Events in memory, for assertions.
-#[derive(Default)]
-pub struct MemoryEvents {
-    events: Mutex<Vec<SyncedEvent>>,
-    status_changes: Mutex<Vec<crate::health::change::StatusChanged>>,
-}
-
-impl MemoryEvents {
-    pub fn events(&self) -> Vec<SyncedEvent> {
-        self.events.lock().unwrap().clone()
-    }
-
-    /// The `Shopify Store Status Changed` events put so far.
-    pub fn status_changes(&self) -> Vec<crate::health::change::StatusChanged> {
-        self.status_changes.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl EventPublisher for MemoryEvents {
-    async fn knowledge_synced(&self, event: &SyncedEvent) -> Result<(), EventError> {
-        self.events.lock().unwrap().push(event.clone());
-        Ok(())
-    }
-
-    async fn store_status_changed(
-        &self,
-        event: &crate::health::change::StatusChanged,
-    ) -> Result<(), EventError> {
-        self.status_changes.lock().unwrap().push(event.clone());
-        Ok(())
     }
 }

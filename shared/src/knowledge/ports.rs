@@ -2,8 +2,6 @@
 //! jobs (SQS), events (EventBridge). Adapters: `aws` (the real services, moto locally) and
 //! `memory` (handler tests).
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -143,54 +141,27 @@ pub enum Job {
     },
 }
 
-/// Why a job could not be queued.
-#[derive(Debug, thiserror::Error)]
-#[error("the job queue is unavailable")]
-pub struct QueueError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
-
-impl From<crate::deadline::TimedOut> for QueueError {
-    fn from(e: crate::deadline::TimedOut) -> Self {
-        Self(Box::new(e))
+impl Job {
+    /// The removal of a store's documents: of `sources`, or all of them and its sync state
+    /// (`None`: it was disconnected).
+    pub fn remove(org: &OrganizationId, shop: &ShopDomain, sources: Option<Vec<Source>>) -> Self {
+        Self::remove_after(org, shop, sources, None, 0)
     }
-}
 
-/// `KNOWLEDGE_QUEUE_URL`.
-#[async_trait]
-pub trait JobQueue: Send + Sync {
-    /// Queues `job`, delivered after `delay` (at most 15 minutes).
-    async fn send(&self, job: &Job, delay: Duration) -> Result<(), QueueError>;
-}
-
-/// The detail of `Shopify Knowledge Synced`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncedEvent {
-    pub org_id: OrganizationId,
-    pub shop_domain: ShopDomain,
-    pub prefix: String,
-    pub added: u64,
-    pub updated: u64,
-    pub removed: u64,
-}
-
-/// Why an event could not be put.
-#[derive(Debug, thiserror::Error)]
-#[error("the event bus is unavailable")]
-pub struct EventError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
-
-impl From<crate::deadline::TimedOut> for EventError {
-    fn from(e: crate::deadline::TimedOut) -> Self {
-        Self(Box::new(e))
+    /// A removal's continuation: after the key `after`, `removed` documents removed so far.
+    pub fn remove_after(
+        org: &OrganizationId,
+        shop: &ShopDomain,
+        sources: Option<Vec<Source>>,
+        after: Option<String>,
+        removed: u64,
+    ) -> Self {
+        Self::Remove {
+            org_id: org.clone(),
+            shop_domain: shop.clone(),
+            sources,
+            after,
+            removed,
+        }
     }
-}
-
-/// `EVENT_BUS_NAME`.
-#[async_trait]
-pub trait EventPublisher: Send + Sync {
-    async fn knowledge_synced(&self, event: &SyncedEvent) -> Result<(), EventError>;
-
-    /// `Shopify Store Status Changed`.
-    async fn store_status_changed(
-        &self,
-        event: &crate::health::change::StatusChanged,
-    ) -> Result<(), EventError>;
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::document::{Document, Visibility};
 use crate::domain::{OrganizationId, ShopDomain, Source};
+use crate::events::SyncedEvent;
 use crate::failure::Code;
 
 /// Where a store's knowledge sync stands (`state` in `GET /shopify/knowledge`).
@@ -71,7 +72,20 @@ pub enum Step {
     List,
     /// Incremental only: listing ids to find what was deleted.
     Sweep,
+    /// The store no longer grants the source's scope: its documents are removed.
+    Purge,
     Done,
+}
+
+/// How a source ended in a run other than synced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceEnd {
+    /// The source failed on its own; the run went on with the others.
+    Failed { error: ErrorView },
+    /// Shopify denied the source's scope (or the store no longer records it): its documents
+    /// were removed.
+    Withdrawn { missing: Vec<String> },
 }
 
 /// A bulk operation a full products run waits for or reads.
@@ -104,6 +118,12 @@ pub struct Progress {
     /// The source's documents once it is done, counted under the run's deadline.
     #[serde(default)]
     pub documents: Option<u64>,
+    /// Set when the source did not sync: it failed, or its scope was withdrawn.
+    #[serde(default)]
+    pub end: Option<SourceEnd>,
+    /// Items of the source this run could not render (see [`SourceStatus::skipped`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
 }
 
 /// A run under way.
@@ -157,10 +177,30 @@ pub struct SourceStatus {
     /// overlap) are what the next incremental run reads.
     pub synced_at: Option<DateTime<Utc>>,
     pub error: Option<ErrorView>,
+    /// Items the source's last sync could not render (HTML over the size cap, or a rendering
+    /// failure): they have no document, and are logged by id.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
+    /// The [`DOCUMENT_FORMAT`] the source's documents were last written in whole: an older
+    /// one makes its next run a full one, so documents written by an earlier version (a
+    /// product made public before publication decided it) are rewritten without waiting for
+    /// their item to change.
+    #[serde(default)]
+    pub format: u32,
 }
 
-/// One store's sync state.
+/// How documents are rendered, as a number that goes up whenever the same item would give
+/// other documents (2: product visibility by Online Store publication; bounded HTML).
+pub const DOCUMENT_FORMAT: u32 = 2;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One store's sync state. Read back tolerantly (see [`StoredSyncState`]): an item written by
+/// another version of the connector still reads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredSyncState")]
 pub struct SyncState {
     pub org_id: OrganizationId,
     pub shop_domain: ShopDomain,
@@ -174,7 +214,103 @@ pub struct SyncState {
     /// The invocation running the store's sync, and until when it may.
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
+    /// `Shopify Knowledge Synced` events not yet accepted by the bus: written in the same
+    /// conditional write as the outcome they announce, removed once put.
+    #[serde(default)]
+    pub outbox: Vec<SyncedEvent>,
     pub version: u64,
+}
+
+/// A sync state as stored. What this version cannot read in it (a phase, a step, a source or
+/// an announcement another version wrote) reads as absent, never as an unreadable item: a
+/// run it cannot follow is dropped (the store is then queued or idle, and its next run starts
+/// afresh), a source it does not know is left out.
+#[derive(Deserialize)]
+struct StoredSyncState {
+    org_id: OrganizationId,
+    shop_domain: ShopDomain,
+    #[serde(default, deserialize_with = "lenient")]
+    phase: Phase,
+    #[serde(default, deserialize_with = "lenient")]
+    requested: Option<Request>,
+    #[serde(default, deserialize_with = "lenient")]
+    run: Option<Run>,
+    #[serde(default, deserialize_with = "lenient")]
+    last_run: Option<LastRun>,
+    #[serde(default, deserialize_with = "lenient_sources")]
+    sources: BTreeMap<Source, SourceStatus>,
+    #[serde(default)]
+    lease_owner: Option<String>,
+    #[serde(default)]
+    lease_until: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "lenient_outbox")]
+    outbox: Vec<SyncedEvent>,
+    version: u64,
+}
+
+impl From<StoredSyncState> for SyncState {
+    fn from(stored: StoredSyncState) -> Self {
+        let mut phase = stored.phase;
+        if phase == Phase::Running && stored.run.is_none() {
+            phase = if stored.requested.is_some() {
+                Phase::Queued
+            } else {
+                Phase::Idle
+            };
+        }
+        Self {
+            org_id: stored.org_id,
+            shop_domain: stored.shop_domain,
+            phase,
+            requested: stored.requested,
+            run: stored.run,
+            last_run: stored.last_run,
+            sources: stored.sources,
+            lease_owner: stored.lease_owner,
+            lease_until: stored.lease_until,
+            outbox: stored.outbox,
+            version: stored.version,
+        }
+    }
+}
+
+/// `T` if the value reads as one, else its default.
+fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).unwrap_or_else(|error| {
+        tracing::warn!(%error, "a stored sync state field this version cannot read is left out");
+        T::default()
+    }))
+}
+
+/// The sources this version knows, each whose status reads.
+fn lenient_sources<'de, D>(deserializer: D) -> Result<BTreeMap<Source, SourceStatus>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw = BTreeMap::<String, serde_json::Value>::deserialize(deserializer)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|(key, value)| {
+            Some((Source::parse(&key)?, serde_json::from_value(value).ok()?))
+        })
+        .collect())
+}
+
+/// The announcements that read.
+fn lenient_outbox<'de, D>(deserializer: D) -> Result<Vec<SyncedEvent>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw = Vec::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|value| serde_json::from_value(value).ok())
+        .collect())
 }
 
 impl SyncState {
@@ -189,6 +325,7 @@ impl SyncState {
             sources: BTreeMap::new(),
             lease_owner: None,
             lease_until: None,
+            outbox: Vec::new(),
             version: 0,
         }
     }
@@ -234,5 +371,45 @@ impl IndexEntry {
             fingerprint: document.fingerprint(),
             key: document.key(org, shop),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sync_state_written_by_another_version_still_reads() {
+        let stored = serde_json::json!({
+            "org_id": "org-1", "shop_domain": "demo-us.myshopify.com",
+            "phase": "running",
+            "requested": null,
+            "run": {"id": "r", "kind": "full", "started_at": "2026-12-01T00:00:00Z",
+                    "progress": [{"source": "videos", "kind": "full", "step": "teleport"}],
+                    "added": 0, "updated": 0, "removed": 0, "primary_url": null},
+            "last_run": {"kind": "full", "started_at": "2026-12-01T00:00:00Z",
+                         "finished_at": "2026-12-01T00:01:00Z", "outcome": "partly", "error": null},
+            "sources": {"pages": {"documents": 3, "synced_at": null, "error": null, "new_field": 1},
+                        "videos": {"documents": 9, "synced_at": null, "error": null}},
+            "outbox": [{"event_id": "a", "org_id": "org-1", "shop_domain": "demo-us.myshopify.com",
+                        "prefix": "s3://b/org-1/demo-us.myshopify.com/", "added": 1, "updated": 0, "removed": 0},
+                       {"event_id": "b", "kind": "something new"}],
+            "lease_owner": null, "lease_until": null, "version": 4, "a_field_from_the_future": true
+        });
+        let state: SyncState = serde_json::from_value(stored).expect("it reads");
+        assert_eq!(state.version, 4);
+        assert!(
+            state.run.is_none(),
+            "a run this version cannot follow is dropped"
+        );
+        assert_eq!(state.phase, Phase::Idle, "not running without a run");
+        assert!(state.last_run.is_none());
+        assert_eq!(state.sources.len(), 1);
+        assert_eq!(state.sources[&Source::Pages].documents, 3);
+        assert_eq!(state.outbox.len(), 1);
+        // What this version writes reads back the same.
+        let again: SyncState =
+            serde_json::from_value(serde_json::to_value(&state).unwrap()).unwrap();
+        assert_eq!(again, state);
     }
 }

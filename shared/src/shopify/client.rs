@@ -16,7 +16,7 @@ use super::error::ShopifyError;
 use super::queries::Query;
 use super::retry::{throttle_wait, ThrottleStatus};
 use super::token::{self, AccessToken, TokenCache};
-use super::transport::{classify_status, Attempt, ShopifyConfig, Transport};
+use super::transport::{classify_status, Attempt, Resend, ShopifyConfig, Transport};
 use crate::deadline::Deadline;
 use crate::domain::{Credentials, ShopDomain};
 
@@ -140,6 +140,35 @@ impl ShopifyClient {
         query: &Query,
         variables: Value,
     ) -> Result<T, ShopifyError> {
+        self.request(deadline, shop, token, query, variables, Resend::Retryable)
+            .await
+    }
+
+    /// Runs one mutation that writes to the store and decodes `data` into `T`. It is sent
+    /// again only when Shopify throttled it (and so did not run it): after a timeout, a
+    /// dropped connection or a 5xx the write may have happened, and the error is returned for
+    /// the caller to read the outcome from the store rather than write twice.
+    pub(super) async fn mutate<T: DeserializeOwned>(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+        query: &Query,
+        variables: Value,
+    ) -> Result<T, ShopifyError> {
+        self.request(deadline, shop, token, query, variables, Resend::OnlyRefused)
+            .await
+    }
+
+    async fn request<T: DeserializeOwned>(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+        query: &Query,
+        variables: Value,
+        resend: Resend,
+    ) -> Result<T, ShopifyError> {
         let transport = &self.inner.transport;
         let url = format!(
             "{}/api/{}/graphql.json",
@@ -155,10 +184,11 @@ impl ShopifyClient {
             HeaderValue::from_str(token.expose_secret()).map_err(|_| ShopifyError::Unauthorized)?;
         header.set_sensitive(true);
         let data: Value = transport
-            .send(
+            .send_as(
                 deadline,
                 query.operation,
                 shop,
+                resend,
                 || {
                     transport
                         .http

@@ -3,15 +3,17 @@
 //! counts, the primary domain, and bulk operations for large catalogs.
 
 use secrecy::SecretString;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::queries::{
-    ACTIVE_PRODUCTS_COUNT, ARTICLES_PAGE, ARTICLE_IDS, BULK_OPERATION_STATUS, BULK_PRODUCTS,
+    Query, ACTIVE_PRODUCTS_COUNT, ARTICLES_PAGE, ARTICLE_IDS, BULK_OPERATION_STATUS, BULK_PRODUCTS,
     BULK_PRODUCTS_QUERY, KNOWLEDGE_SHOP, PAGES_COUNT, PAGES_PAGE, PAGE_IDS, PRODUCTS_PAGE,
     PRODUCT_IDS, SHOP_POLICIES,
 };
-use super::types::{Money, Nodes, Page};
+use super::types::{Nodes, Page};
+pub use super::types::{PriceRange, ShopVariant};
 use super::{ShopifyClient, ShopifyError};
 use crate::deadline::Deadline;
 use crate::domain::ShopDomain;
@@ -85,22 +87,6 @@ pub struct ShopArticle {
     pub blog: Handled,
 }
 
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PriceRange {
-    pub min_variant_price: Money,
-    pub max_variant_price: Money,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ShopVariant {
-    pub title: String,
-    pub sku: Option<String>,
-    pub price: String,
-    pub available_for_sale: bool,
-}
-
 /// A product with its variants, from a page or from a bulk operation's JSONL.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -134,6 +120,15 @@ impl ShopProduct {
     /// Only active products are knowledge; draft, archived and unlisted ones are not.
     pub fn is_active(&self) -> bool {
         self.status.eq_ignore_ascii_case("ACTIVE")
+    }
+
+    /// Whether shoppers can see it on the Online Store: Shopify gives a product an
+    /// `onlineStoreUrl` only while it is published to that channel. An active product without
+    /// one is scheduled for a later launch, sold on POS or to B2B catalogs only.
+    pub fn published_url(&self) -> Option<&str> {
+        self.online_store_url
+            .as_deref()
+            .filter(|url| !url.is_empty())
     }
 }
 
@@ -188,19 +183,39 @@ impl Order {
     }
 }
 
-#[derive(Deserialize)]
-struct PagesData {
-    pages: Page<ShopPage>,
+/// What knowledge sync reads a page at a time: pages, articles and products.
+pub trait Content: DeserializeOwned {
+    /// The query reading one page (its connection is `pages`, `articles` or `products`).
+    const QUERY: &'static Query;
+    /// Items a page asks for.
+    const PER_REQUEST: u32;
+    /// The filter of a read in id order; a read of changes sees every item, so that one that
+    /// left the filter is seen and removed.
+    const FULL_FILTER: Option<&'static str> = None;
+}
+
+impl Content for ShopPage {
+    const QUERY: &'static Query = &PAGES_PAGE;
+    const PER_REQUEST: u32 = PAGES_PER_REQUEST;
+}
+
+impl Content for ShopArticle {
+    const QUERY: &'static Query = &ARTICLES_PAGE;
+    const PER_REQUEST: u32 = ARTICLES_PER_REQUEST;
+}
+
+/// Products: every status when reading changes (a product that left `ACTIVE` must be seen to
+/// be removed), active ones in id order for a full run.
+impl Content for ShopProduct {
+    const QUERY: &'static Query = &PRODUCTS_PAGE;
+    const PER_REQUEST: u32 = PRODUCTS_PER_REQUEST;
+    const FULL_FILTER: Option<&'static str> = Some("status:active");
 }
 
 #[derive(Deserialize)]
-struct ArticlesData {
-    articles: Page<ShopArticle>,
-}
-
-#[derive(Deserialize)]
-struct ProductsData {
-    products: Page<ShopProduct>,
+struct ContentData<T> {
+    #[serde(alias = "pages", alias = "articles", alias = "products")]
+    items: Page<T>,
 }
 
 #[derive(Deserialize)]
@@ -320,59 +335,24 @@ impl ShopifyClient {
             .to_owned())
     }
 
-    pub async fn pages_page(
+    /// One page of `T`, read in `order` after the cursor `after`.
+    pub async fn content_page<T: Content>(
         &self,
         deadline: &Deadline,
         shop: &ShopDomain,
         token: &SecretString,
         order: &Order,
         after: Option<&str>,
-    ) -> Result<Page<ShopPage>, ShopifyError> {
-        let (query, sort) = order.variables(None);
-        let vars =
-            json!({"first": PAGES_PER_REQUEST, "after": after, "query": query, "sortKey": sort});
-        let data: PagesData = self.query(deadline, shop, token, &PAGES_PAGE, vars).await?;
-        Ok(data.pages)
-    }
-
-    pub async fn articles_page(
-        &self,
-        deadline: &Deadline,
-        shop: &ShopDomain,
-        token: &SecretString,
-        order: &Order,
-        after: Option<&str>,
-    ) -> Result<Page<ShopArticle>, ShopifyError> {
-        let (query, sort) = order.variables(None);
-        let vars =
-            json!({"first": ARTICLES_PER_REQUEST, "after": after, "query": query, "sortKey": sort});
-        let data: ArticlesData = self
-            .query(deadline, shop, token, &ARTICLES_PAGE, vars)
-            .await?;
-        Ok(data.articles)
-    }
-
-    /// Products: every status when reading changes (a product that left `ACTIVE` must be seen
-    /// to be removed), active ones in id order for a full run.
-    pub async fn products_page(
-        &self,
-        deadline: &Deadline,
-        shop: &ShopDomain,
-        token: &SecretString,
-        order: &Order,
-        after: Option<&str>,
-    ) -> Result<Page<ShopProduct>, ShopifyError> {
+    ) -> Result<Page<T>, ShopifyError> {
         let filter = match order {
-            Order::ById => Some("status:active"),
+            Order::ById => T::FULL_FILTER,
             Order::ChangedSince(_) => None,
         };
         let (query, sort) = order.variables(filter);
         let vars =
-            json!({"first": PRODUCTS_PER_REQUEST, "after": after, "query": query, "sortKey": sort});
-        let data: ProductsData = self
-            .query(deadline, shop, token, &PRODUCTS_PAGE, vars)
-            .await?;
-        Ok(data.products)
+            json!({"first": T::PER_REQUEST, "after": after, "query": query, "sortKey": sort});
+        let data: ContentData<T> = self.query(deadline, shop, token, T::QUERY, vars).await?;
+        Ok(data.items)
     }
 
     /// One page of ids of `kind` (`pages`, `articles` or active `products`), in id order.

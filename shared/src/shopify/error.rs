@@ -36,6 +36,10 @@ pub enum ShopifyError {
     /// An attempt ran out of time, or no time was left for another one.
     #[error("Shopify did not answer in time")]
     Timeout,
+    /// A write was not sent: no time was left for an attempt (and any earlier attempt was
+    /// throttled, so not run). Unlike [`Self::Timeout`], Shopify surely did not run it.
+    #[error("no time was left to send the request to Shopify")]
+    NotSent,
     /// Connection refused/reset, DNS failure... past the retry budget.
     #[error("could not reach Shopify")]
     Network(#[source] reqwest::Error),
@@ -79,9 +83,11 @@ impl ShopifyError {
             Self::ShopNotFound => Code::ShopNotFound,
             Self::PaymentRequired | Self::Locked => Code::ShopUnavailable,
             Self::RateLimited { .. } => Code::ShopifyRateLimited,
-            Self::Server { .. } | Self::Timeout | Self::Network(_) | Self::InvalidResponse(_) => {
-                Code::ShopifyUnavailable
-            }
+            Self::Server { .. }
+            | Self::Timeout
+            | Self::NotSent
+            | Self::Network(_)
+            | Self::InvalidResponse(_) => Code::ShopifyUnavailable,
             Self::MaxCostExceeded | Self::GraphQl { .. } => Code::Internal,
         }
     }

@@ -2,10 +2,12 @@
 //! throttling and the caller's deadline, the client-credentials token exchange, and the
 //! GraphQL documents we send.
 
+pub mod actions;
 mod client;
 pub mod content;
 pub mod customers;
 mod error;
+mod named;
 pub mod orders;
 pub mod products;
 pub mod queries;
@@ -21,8 +23,8 @@ pub use client::{BucketReading, BulkResult, ShopifyClient};
 pub use error::ShopifyError;
 pub use retry::{throttle_wait, RetryPolicy, ThrottleStatus};
 pub use scopes::{
-    customer_data_warning, missing_scopes, scope_warnings, Warning, PROTECTED_DATA_WARNING,
-    REQUIRED_SCOPES,
+    action_scopes, blocked_actions, customer_data_warning, missing_scopes, order_actions_warning,
+    scope_warnings, ORDER_ACTIONS_WARNING, PROTECTED_DATA_WARNING, REQUIRED_SCOPES,
 };
 pub use token::AccessToken;
 pub use transport::ShopifyConfig;

@@ -4,10 +4,10 @@
 
 use secrecy::SecretString;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::queries::{FIND_ORDERS_BY_NAME, FIND_ORDER_IDS_BY_NAME, ORDERS_BY_IDS};
-use super::types::{EmailAddress, LineItem, MoneyBag, Nodes, Page, Tracking};
+use super::named::{NameSearch, Named};
+use super::queries::{FIND_ORDERS_BY_NAME, ORDERS_BY_IDS};
+use super::types::{EmailAddress, LineItem, MoneyBag, Nodes, Tracking};
 use super::{ShopifyClient, ShopifyError};
 use crate::deadline::Deadline;
 use crate::domain::ShopDomain;
@@ -90,32 +90,19 @@ impl Order {
     }
 }
 
-#[derive(Deserialize)]
-struct OrdersData {
-    orders: Page<Order>,
+impl Named for Order {
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
 
-#[derive(Deserialize)]
-struct NamedId {
-    id: String,
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct IdsData {
-    orders: Page<NamedId>,
-}
-
-#[derive(Deserialize)]
-struct NodesData {
-    nodes: Vec<Option<Order>>,
-}
-
-/// `name:"#1042"`: `name` is built from letters, digits, '#' and '-' only (see `routing`), so
-/// quoting keeps it one search term.
-fn name_search(name: &str) -> String {
-    format!("name:\"{}\"", name.replace(['"', '\\'], ""))
-}
+/// How the AI's lookups search: a few candidates with their details, then more by name.
+const SEARCH: NameSearch = NameSearch {
+    by_name: &FIND_ORDERS_BY_NAME,
+    first: FIRST_CANDIDATES,
+    more: MORE_CANDIDATES,
+    by_ids: &ORDERS_BY_IDS,
+};
 
 impl ShopifyClient {
     /// The orders named exactly as `is_exact` says (Shopify's name search is fuzzy), with their
@@ -129,53 +116,7 @@ impl ShopifyClient {
         name: &str,
         is_exact: impl Fn(&str) -> bool,
     ) -> Result<Vec<Order>, ShopifyError> {
-        let search = name_search(name);
-        let first: OrdersData = self
-            .query(
-                deadline,
-                shop,
-                token,
-                &FIND_ORDERS_BY_NAME,
-                json!({ "query": search, "first": FIRST_CANDIDATES }),
-            )
-            .await?;
-        let exact: Vec<Order> = first
-            .orders
-            .nodes
-            .into_iter()
-            .filter(|o| is_exact(&o.name))
-            .collect();
-        let cursor = first.orders.page_info.end_cursor;
-        if !exact.is_empty() || !first.orders.page_info.has_next_page || cursor.is_none() {
-            return Ok(exact);
-        }
-        let more: IdsData = self
-            .query(
-                deadline,
-                shop,
-                token,
-                &FIND_ORDER_IDS_BY_NAME,
-                json!({ "query": search, "first": MORE_CANDIDATES, "after": cursor }),
-            )
-            .await?;
-        let ids: Vec<String> = more
-            .orders
-            .nodes
-            .into_iter()
-            .filter(|o| is_exact(&o.name))
-            .map(|o| o.id)
-            .collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let found: NodesData = self
-            .query(deadline, shop, token, &ORDERS_BY_IDS, json!({ "ids": ids }))
-            .await?;
-        Ok(found
-            .nodes
-            .into_iter()
-            .flatten()
-            .filter(|o| is_exact(&o.name))
-            .collect())
+        self.orders_named(deadline, shop, token, &SEARCH, name, is_exact)
+            .await
     }
 }

@@ -1,22 +1,15 @@
-//! Product search for the AI: Shopify's own search over active products, the shopper's text
-//! only ever quoted search terms.
+//! Product search for the AI: Shopify's own search over active products published on the
+//! Online Store, the shopper's text only ever quoted search terms.
 
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::queries::SEARCH_PRODUCTS;
-use super::types::{Money, Nodes};
+use super::types::{Nodes, PriceRange, ShopVariant};
 use super::{ShopifyClient, ShopifyError};
 use crate::deadline::Deadline;
 use crate::domain::ShopDomain;
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PriceRange {
-    pub min_variant_price: Money,
-    pub max_variant_price: Money,
-}
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct ImageUrl {
@@ -33,15 +26,6 @@ pub struct Media {
     pub preview: Option<MediaPreviewImage>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Variant {
-    pub title: String,
-    pub sku: Option<String>,
-    pub price: String,
-    pub available_for_sale: bool,
-}
-
 /// One product as `SearchProducts` reads it.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -55,7 +39,22 @@ pub struct Product {
     pub online_store_url: Option<String>,
     pub price_range_v2: PriceRange,
     pub featured_media: Option<Media>,
-    pub variants: Nodes<Variant>,
+    pub variants: Nodes<ShopVariant>,
+}
+
+impl Product {
+    /// Its Online Store URL while it is active and published there; `None` for a product
+    /// shoppers cannot see (a draft, or active but scheduled, POS- or B2B-only). Checked on every
+    /// result, not left to the search filter alone: Shopify's search index can lag behind a
+    /// product just taken off the store.
+    pub fn shopper_url(&self) -> Option<&str> {
+        if !self.status.eq_ignore_ascii_case("ACTIVE") {
+            return None;
+        }
+        self.online_store_url
+            .as_deref()
+            .filter(|url| !url.is_empty())
+    }
 }
 
 #[derive(Deserialize)]
@@ -68,9 +67,10 @@ pub const MAX_SEARCH_CHARS: usize = 200;
 /// Most words of a product search used.
 const MAX_SEARCH_WORDS: usize = 12;
 
-/// Turns shopper text into a search limited to active products: every word is quoted and
-/// escaped, so `OR`, `status:draft`, `vendor:x`, `*` or parentheses are only ever words to look
-/// for. `None` when nothing searchable is left.
+/// Turns shopper text into a search limited to active products published on the Online Store
+/// (`published_status:published`): every word is quoted and escaped, so `OR`, `status:draft`,
+/// `published_status:any`, `vendor:x`, `*` or parentheses are only ever words to look for.
+/// `None` when nothing searchable is left.
 pub fn product_search_query(text: &str) -> Option<String> {
     let terms: Vec<String> = text
         .split(|c: char| c.is_whitespace() || c.is_control())
@@ -84,11 +84,15 @@ pub fn product_search_query(text: &str) -> Option<String> {
     if terms.is_empty() {
         return None;
     }
-    Some(format!("status:active AND ({})", terms.join(" ")))
+    Some(format!(
+        "status:active AND published_status:published AND ({})",
+        terms.join(" ")
+    ))
 }
 
 impl ShopifyClient {
-    /// Active products matching `search` (from [`product_search_query`]).
+    /// Products matching `search` (from [`product_search_query`]) that shoppers can see: the
+    /// search filters them, and each result is checked again ([`Product::shopper_url`]).
     pub async fn search_products(
         &self,
         deadline: &Deadline,
@@ -106,7 +110,12 @@ impl ShopifyClient {
                 json!({ "query": search, "first": first.clamp(1, 10) }),
             )
             .await?;
-        Ok(data.products.nodes)
+        Ok(data
+            .products
+            .nodes
+            .into_iter()
+            .filter(|p| p.shopper_url().is_some())
+            .collect())
     }
 }
 
@@ -115,14 +124,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shopper_text_is_only_ever_quoted_terms_of_an_active_product_search() {
+    fn shopper_text_is_only_ever_quoted_terms_of_a_search_for_published_active_products() {
         assert_eq!(
             product_search_query("blue  shirt").unwrap(),
-            r#"status:active AND ("blue" "shirt")"#
+            r#"status:active AND published_status:published AND ("blue" "shirt")"#
         );
         assert_eq!(
             product_search_query(r#"x OR status:draft vendor:"evil" \"#).unwrap(),
-            r#"status:active AND ("x" "OR" "status:draft" "vendor:\"evil\"" "\\")"#
+            r#"status:active AND published_status:published AND ("x" "OR" "status:draft" "vendor:\"evil\"" "\\")"#
         );
         assert_eq!(product_search_query(" \n\t "), None);
     }

@@ -116,6 +116,39 @@ pub const BULK_PRODUCTS_QUERY: Query = Query {
     document: include_str!("queries/bulk_products.graphql"),
 };
 
+/// Orders as the order actions read them (eligibility, summary, fingerprint).
+const ACTION_ORDERS: &str = include_str!("queries/action_orders.graphql");
+
+/// The first few candidates for an order action's order name, with what the rules read.
+pub const ACTION_ORDERS_BY_NAME: Query = Query {
+    operation: "ActionOrdersByName",
+    document: ACTION_ORDERS,
+};
+
+/// The exact-name candidates listed by `FindOrderIdsByName`, read for an order action.
+pub const ACTION_ORDERS_BY_IDS: Query = Query {
+    operation: "ActionOrdersByIds",
+    document: ACTION_ORDERS,
+};
+
+/// One order by GID, read for an order action (confirmation, approval, settling).
+pub const ACTION_ORDER: Query = Query {
+    operation: "ActionOrder",
+    document: ACTION_ORDERS,
+};
+
+/// Cancels a whole order with the fixed arguments order actions always send.
+pub const CANCEL_ORDER: Query = Query {
+    operation: "CancelOrder",
+    document: include_str!("queries/order_cancel.graphql"),
+};
+
+/// Whether an asynchronous job (a cancellation) has finished.
+pub const ACTION_JOB: Query = Query {
+    operation: "ActionJob",
+    document: include_str!("queries/action_job.graphql"),
+};
+
 /// All documents, so tests can check each file is used and named as it says.
 pub const ALL: &[Query] = &[
     CUSTOMER_BY_EMAIL,
@@ -139,7 +172,14 @@ pub const ALL: &[Query] = &[
     BULK_OPERATION_STATUS,
     BULK_PRODUCTS_QUERY,
     SUBSCRIBE_WEBHOOK,
+    WEBHOOK_SUBSCRIPTIONS,
+    REPOINT_WEBHOOK,
     PROTECTED_DATA_PROBE,
+    ACTION_ORDERS_BY_NAME,
+    ACTION_ORDERS_BY_IDS,
+    ACTION_ORDER,
+    CANCEL_ORDER,
+    ACTION_JOB,
 ];
 
 /// A few recent customers' and orders' emails: whether protected customer data is visible.
@@ -152,6 +192,18 @@ pub const PROTECTED_DATA_PROBE: Query = Query {
 pub const SUBSCRIBE_WEBHOOK: Query = Query {
     operation: "SubscribeWebhook",
     document: include_str!("queries/webhook_subscribe.graphql"),
+};
+
+/// The app's subscriptions to the connector's topics, with their addresses.
+pub const WEBHOOK_SUBSCRIPTIONS: Query = Query {
+    operation: "WebhookSubscriptions",
+    document: include_str!("queries/webhook_subscriptions.graphql"),
+};
+
+/// Points a webhook subscription at a new address.
+pub const REPOINT_WEBHOOK: Query = Query {
+    operation: "RepointWebhook",
+    document: include_str!("queries/webhook_repoint.graphql"),
 };
 
 #[cfg(test)]
@@ -176,10 +228,16 @@ mod tests {
                 .contains("# read-only-mutation: BulkProducts")
                 || query
                     .document
-                    .contains("# webhook-mutation: SubscribeWebhook");
+                    .contains("# webhook-mutation: SubscribeWebhook")
+                || query
+                    .document
+                    .contains("# webhook-mutation: RepointWebhook")
+                || query
+                    .document
+                    .contains("# order-action-mutation: CancelOrder");
             assert!(
                 mutations == 0 || (allowed && mutations == 1),
-                "every document is read-only, but for the bulk start and the webhook subscription"
+                "every document is read-only, but for the bulk start, the webhook subscriptions and the order actions' writes"
             );
         }
     }

@@ -1,16 +1,9 @@
 //! Which access scopes the app needs, and what a merchant should know about the ones it has.
 
-use serde::{Deserialize, Serialize};
+use crate::domain::{ActionKind, Warning};
 
 /// Scopes every connected store must grant.
 pub const REQUIRED_SCOPES: [&str; 3] = ["read_orders", "read_products", "read_customers"];
-
-/// A limitation the merchant should know about; shown in the dashboard.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Warning {
-    pub code: String,
-    pub message: String,
-}
 
 fn grants(granted: &[String], read_scope: &str) -> bool {
     let write_scope = read_scope.replacen("read_", "write_", 1);
@@ -26,8 +19,11 @@ pub fn missing_scopes(granted: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Warnings about what the granted scopes will limit.
-pub fn scope_warnings(granted: &[String]) -> Vec<Warning> {
+/// Warnings about what the granted scopes will limit. Order actions are warned about when the
+/// organization turned them on (`enabled`, from its settings) or their setup has begun (some of
+/// an action's scopes granted, not all): a store whose org never asked for them is not told
+/// about a feature that is off.
+pub fn scope_warnings(granted: &[String], enabled: &[ActionKind]) -> Vec<Warning> {
     let mut warnings = Vec::new();
     if !grants(granted, "read_all_orders") {
         warnings.push(Warning {
@@ -35,7 +31,68 @@ pub fn scope_warnings(granted: &[String]) -> Vec<Warning> {
             message: "Only orders from the last 60 days can be looked up. Grant the read_all_orders scope to your app to find older orders.".into(),
         });
     }
+    let begun: Vec<ActionKind> = ActionKind::ALL
+        .into_iter()
+        .filter(|kind| {
+            enabled.contains(kind) || action_scopes(*kind).iter().any(|s| grants(granted, s))
+        })
+        .collect();
+    warnings.extend(order_actions_warning(granted, &begun));
     warnings
+}
+
+/// The warning code of a store whose scopes block order actions.
+pub const ORDER_ACTIONS_WARNING: &str = "order_actions_unavailable";
+
+/// The scopes an order action needs besides the required ones (a `write_X` grant satisfies
+/// `read_X`). Cancelling and re-addressing read fulfillment orders of both kinds: those the
+/// merchant fulfills and those at a fulfillment service.
+pub fn action_scopes(kind: ActionKind) -> &'static [&'static str] {
+    match kind {
+        ActionKind::CancelOrder | ActionKind::UpdateShippingAddress => &[
+            "write_orders",
+            "read_merchant_managed_fulfillment_orders",
+            "read_third_party_fulfillment_orders",
+        ],
+        ActionKind::RequestReturn => &["write_returns", "read_returns"],
+    }
+}
+
+/// The order actions the granted scopes block, each with the scopes to add (in
+/// [`action_scopes`] order); actions that are allowed are left out.
+pub fn blocked_actions(granted: &[String]) -> Vec<(ActionKind, Vec<&'static str>)> {
+    ActionKind::ALL
+        .into_iter()
+        .filter_map(|kind| {
+            let missing: Vec<&'static str> = action_scopes(kind)
+                .iter()
+                .copied()
+                .filter(|scope| !grants(granted, scope))
+                .collect();
+            (!missing.is_empty()).then_some((kind, missing))
+        })
+        .collect()
+}
+
+/// The warning for the `wanted` order actions (turned on, or being set up) that the granted
+/// scopes block, naming each action and the scopes to add; `None` when nothing wanted is
+/// blocked.
+pub fn order_actions_warning(granted: &[String], wanted: &[ActionKind]) -> Option<Warning> {
+    let blocked: Vec<String> = blocked_actions(granted)
+        .into_iter()
+        .filter(|(kind, _)| wanted.contains(kind))
+        .map(|(kind, missing)| format!("{} needs {}", kind.as_str(), missing.join(", ")))
+        .collect();
+    if blocked.is_empty() {
+        return None;
+    }
+    Some(Warning {
+        code: ORDER_ACTIONS_WARNING.into(),
+        message: format!(
+            "The AI can't take these order actions with your app's access scopes: {}. Grant the scopes to your app, then verify the store.",
+            blocked.join("; ")
+        ),
+    })
 }
 
 /// The warning code of a store whose app Shopify withholds protected customer data from.
@@ -94,8 +151,100 @@ mod tests {
 
     #[test]
     fn without_read_all_orders_the_merchant_is_warned() {
-        let warnings = scope_warnings(&owned(&["read_orders"]));
+        let warnings = scope_warnings(&owned(&["read_orders"]), &[]);
         assert_eq!(warnings[0].code, "orders_limited_to_60_days");
-        assert!(scope_warnings(&owned(&["read_all_orders"])).is_empty());
+        assert!(scope_warnings(&owned(&["read_all_orders"]), &[]).is_empty());
+    }
+
+    const READS: [&str; 4] = [
+        "read_orders",
+        "read_all_orders",
+        "read_products",
+        "read_customers",
+    ];
+
+    #[test]
+    fn a_store_that_never_asked_for_order_actions_is_not_warned_about_them() {
+        assert!(scope_warnings(&owned(&READS), &[]).is_empty());
+    }
+
+    #[test]
+    fn without_write_orders_cancelling_and_readdressing_are_blocked_and_named() {
+        let granted = owned(&[
+            "read_orders",
+            "read_merchant_managed_fulfillment_orders",
+            "read_third_party_fulfillment_orders",
+        ]);
+
+        let blocked = blocked_actions(&granted);
+        let warning = order_actions_warning(&granted, &[ActionKind::CancelOrder]).unwrap();
+
+        assert_eq!(blocked[0], (ActionKind::CancelOrder, vec!["write_orders"]));
+        assert_eq!(
+            blocked[1],
+            (ActionKind::UpdateShippingAddress, vec!["write_orders"])
+        );
+        assert_eq!(warning.code, "order_actions_unavailable");
+        assert!(warning.message.contains("cancel_order needs write_orders"));
+        assert!(
+            !warning.message.contains("update_shipping_address"),
+            "only what is wanted"
+        );
+    }
+
+    #[test]
+    fn write_orders_without_the_fulfillment_order_scopes_is_warned_about_as_setup_begun() {
+        let mut granted = owned(&READS);
+        granted.push("write_orders".into());
+
+        let warnings = scope_warnings(&granted, &[]);
+
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].code, ORDER_ACTIONS_WARNING);
+        assert!(warnings[0].message.contains(
+            "cancel_order needs read_merchant_managed_fulfillment_orders, read_third_party_fulfillment_orders"
+        ));
+        assert!(warnings[0]
+            .message
+            .contains("update_shipping_address needs read_merchant_managed_fulfillment_orders"));
+        assert!(!warnings[0].message.contains("request_return"));
+    }
+
+    #[test]
+    fn every_scope_an_action_needs_unblocks_it_and_a_write_grant_counts_for_its_read() {
+        let mut granted = owned(&READS);
+        granted.extend(owned(&[
+            "write_orders",
+            "write_merchant_managed_fulfillment_orders",
+            "read_third_party_fulfillment_orders",
+        ]));
+
+        assert_eq!(
+            blocked_actions(&granted),
+            [(
+                ActionKind::RequestReturn,
+                vec!["write_returns", "read_returns"]
+            )]
+        );
+        assert!(scope_warnings(&granted, &[]).is_empty());
+        assert!(order_actions_warning(&granted, &ActionKind::ALL[..2]).is_none());
+    }
+
+    #[test]
+    fn an_action_the_org_turned_on_is_warned_about_when_no_scope_of_it_is_granted() {
+        let granted = owned(&READS);
+
+        let enabled = scope_warnings(&granted, &[ActionKind::CancelOrder]);
+        let other = scope_warnings(&granted, &[ActionKind::RequestReturn]);
+
+        assert_eq!(enabled.len(), 1, "{enabled:?}");
+        assert_eq!(enabled[0].code, ORDER_ACTIONS_WARNING);
+        assert!(enabled[0].message.contains(
+            "cancel_order needs write_orders, read_merchant_managed_fulfillment_orders, read_third_party_fulfillment_orders"
+        ));
+        assert!(!enabled[0].message.contains("update_shipping_address"));
+        assert!(other[0]
+            .message
+            .contains("request_return needs write_returns, read_returns"));
     }
 }

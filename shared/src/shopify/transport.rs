@@ -90,12 +90,30 @@ impl Transport {
         build: impl Fn() -> RequestBuilder,
         read: impl Fn(StatusCode, &HeaderMap, &[u8]) -> Attempt<T>,
     ) -> Result<T, ShopifyError> {
+        self.send_as(deadline, operation, shop, Resend::Retryable, build, read)
+            .await
+    }
+
+    /// [`Self::send`] for a request that `resend` says may or may not be sent twice.
+    pub async fn send_as<T>(
+        &self,
+        deadline: &Deadline,
+        operation: &str,
+        shop: &ShopDomain,
+        resend: Resend,
+        build: impl Fn() -> RequestBuilder,
+        read: impl Fn(StatusCode, &HeaderMap, &[u8]) -> Attempt<T>,
+    ) -> Result<T, ShopifyError> {
         let policy = &self.config.retry;
         let mut waited = Duration::ZERO;
         let mut attempt = 0;
         loop {
             let Some(budget) = deadline.attempt(self.config.request_timeout) else {
-                return Err(ShopifyError::Timeout);
+                // A write gets here only before its first attempt or after throttled ones.
+                return Err(match resend {
+                    Resend::OnlyRefused => ShopifyError::NotSent,
+                    Resend::Retryable => ShopifyError::Timeout,
+                });
             };
             let outcome = match tokio::time::timeout(budget, exchange(build())).await {
                 Err(_) => Attempt::Retry(ShopifyError::Timeout, None),
@@ -105,6 +123,12 @@ impl Transport {
             let (error, wait) = match outcome {
                 Attempt::Done(value) => return Ok(value),
                 Attempt::Fatal(error) => return Err(error),
+                Attempt::Retry(error, _)
+                    if resend == Resend::OnlyRefused && !is_refused(&error) =>
+                {
+                    tracing::warn!(shop = %shop, operation, error = %error, "Shopify write unanswered; not resent");
+                    return Err(error);
+                }
                 Attempt::Retry(error, wait) => (error, wait),
             };
             attempt += 1;
@@ -135,6 +159,22 @@ impl Transport {
             waited += wait;
         }
     }
+}
+
+/// Whether a request may be sent again after an attempt whose outcome is unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Resend {
+    /// Reads: any transient failure is retried.
+    Retryable,
+    /// Writes without an idempotency key: retried only when Shopify refused the attempt
+    /// before running it (429, `THROTTLED`); a timeout, a dropped connection or a 5xx may
+    /// have run it, so the caller reads the outcome instead of sending it again.
+    OnlyRefused,
+}
+
+/// Throttling is Shopify declining to run the request at all.
+fn is_refused(error: &ShopifyError) -> bool {
+    matches!(error, ShopifyError::RateLimited { .. })
 }
 
 /// One attempt: send, then read the whole answer (at most [`MAX_BODY_BYTES`]).

@@ -1,12 +1,30 @@
 //! Response shapes several queries share.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Money {
     pub amount: String,
     pub currency_code: String,
+}
+
+/// A product's lowest and highest variant price (`priceRangeV2`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceRange {
+    pub min_variant_price: Money,
+    pub max_variant_price: Money,
+}
+
+/// A product variant as product search and knowledge sync read it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShopVariant {
+    pub title: String,
+    pub sku: Option<String>,
+    pub price: String,
+    pub available_for_sale: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -2,17 +2,26 @@
 //! items mapped with `serde_dynamo`, every write conditional on the version read. A slot's
 //! `state` attribute says whether it holds a live record (`live`, or no attribute on items
 //! written before tombstones existed) or a tombstone (`gone`).
+//!
+//! A live record also carries `store_key` (`{pk}#{sk}`), the key of the table's sparse index
+//! [`STORE_INDEX`]: only live records are in it, so a scan page of N holds N stores however
+//! many sync states, settings and webhook items the table holds. Records written before the
+//! index existed, or by an older version during a deploy or after a rollback, are put in by
+//! [`StoreRepository::index_unlisted`] (the health check runs it; it looks again once a day).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
+use super::dynamo_items::{
+    conditional, corrupt, put_versioned, read_as, read_item, readable, unavailable,
+};
 use super::{sort_for_listing, Expect, Slot, StoreError, StoreRecord, StoreRepository, Tombstone};
+use crate::aws::dynamo::{cursor_key, cursor_of, key_of, Item};
+use crate::deadline::Deadline;
 use crate::domain::{OrgSettings, OrganizationId, ShopDomain};
 
 pub(crate) fn org_pk(org: &OrganizationId) -> String {
@@ -25,6 +34,21 @@ fn store_sk(shop: &ShopDomain) -> String {
 
 const STORE_SK_PREFIX: &str = "STORE#";
 const SETTINGS_SK: &str = "SETTINGS";
+
+/// The sparse global secondary index holding live store records only (template.yaml).
+pub const STORE_INDEX: &str = "stores";
+/// Its key attribute, on live store records only.
+const STORE_KEY: &str = "store_key";
+/// The item remembering that every record written before the index existed is in it.
+const INDEXED_PK: &str = "INDEX#STORES";
+/// How long a finished [`StoreRepository::index_unlisted`] is trusted: records an older version
+/// writes during a deploy or after a rollback lack the index key, so once a day the table is
+/// looked over again.
+const INDEX_RECHECK: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+fn store_key(pk: &str, sk: &str) -> String {
+    format!("{pk}#{sk}")
+}
 
 #[derive(Serialize, Deserialize)]
 struct SettingsItem {
@@ -42,6 +66,9 @@ struct LiveItem {
     pk: String,
     sk: String,
     state: String,
+    /// Absent on records written before the store index existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    store_key: Option<String>,
     #[serde(flatten)]
     record: StoreRecord,
 }
@@ -63,16 +90,8 @@ fn slot_of(mut item: HashMap<String, AttributeValue>) -> Result<Slot, StoreError
     };
     item.insert(STATE.into(), AttributeValue::S(state.clone()));
     match state.as_str() {
-        "gone" => Ok(Slot::Gone(
-            serde_dynamo::from_item::<_, GoneItem>(item)
-                .map_err(corrupt)?
-                .tombstone,
-        )),
-        _ => Ok(Slot::Live(
-            serde_dynamo::from_item::<_, LiveItem>(item)
-                .map_err(corrupt)?
-                .record,
-        )),
+        "gone" => Ok(Slot::Gone(read_as::<GoneItem>(item)?.tombstone)),
+        _ => Ok(Slot::Live(read_as::<LiveItem>(item)?.record)),
     }
 }
 
@@ -121,73 +140,22 @@ impl DynamoStoreRepository {
 
 impl DynamoStoreRepository {
     /// `PutItem` of a whole slot, conditional on what the writer read.
-    async fn put_conditionally(
-        &self,
-        item: HashMap<String, AttributeValue>,
-        expect: Expect,
-    ) -> Result<(), StoreError> {
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        let request = match expect {
-            Expect::Absent => request.condition_expression("attribute_not_exists(pk)"),
-            Expect::Version(v) => request
-                .condition_expression("#v = :expected")
-                .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
+    async fn put_conditionally(&self, item: Item, expect: Expect) -> Result<(), StoreError> {
+        let version = match expect {
+            Expect::Absent => None,
+            Expect::Version(v) => Some(v),
         };
-        conditional_put(request.send().await)
+        put_versioned(&self.client, &self.table, item, version).await
     }
-}
-
-/// A conditional `PutItem`'s outcome: a failed condition is [`StoreError::Conflict`], any
-/// other failure [`StoreError::Unavailable`].
-pub(crate) fn conditional_put<T>(
-    result: Result<T, SdkError<PutItemError, aws_sdk_dynamodb::config::http::HttpResponse>>,
-) -> Result<(), StoreError> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(SdkError::ServiceError(e))
-            if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-        {
-            Err(StoreError::Conflict)
-        }
-        Err(e) => Err(unavailable(e.into_service_error())),
-    }
-}
-
-fn corrupt(e: serde_dynamo::Error) -> StoreError {
-    StoreError::Corrupt(Box::new(e))
-}
-
-fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
-    StoreError::Unavailable(Box::new(e))
-}
-
-fn key(org: &OrganizationId, shop: &ShopDomain) -> [(String, AttributeValue); 2] {
-    [
-        ("pk".into(), AttributeValue::S(org_pk(org))),
-        ("sk".into(), AttributeValue::S(store_sk(shop))),
-    ]
 }
 
 #[async_trait]
 impl StoreRepository for DynamoStoreRepository {
     async fn slot(&self, org: &OrganizationId, shop: &ShopDomain) -> Result<Slot, StoreError> {
-        let [(pk, pkv), (sk, skv)] = key(org, shop);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(pk, pkv)
-            .key(sk, skv)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable(e.into_service_error()))?;
-        output.item.map_or(Ok(Slot::Absent), slot_of)
+        let key = crate::aws::dynamo::key(org_pk(org), store_sk(shop));
+        read_item(&self.client, &self.table, key)
+            .await?
+            .map_or(Ok(Slot::Absent), slot_of)
     }
 
     async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
@@ -204,49 +172,137 @@ impl StoreRepository for DynamoStoreRepository {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<StoreRecord>, Option<String>), StoreError> {
-        let start = cursor.and_then(|c| {
-            let (pk, sk) = c.split_once('\n')?;
-            Some(HashMap::from([
-                ("pk".to_owned(), AttributeValue::S(pk.to_owned())),
-                ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
-            ]))
+        let start = cursor.and_then(cursor_key).map(|mut key| {
+            if let Some((pk, sk)) = key_of(&key) {
+                let value = store_key(pk, sk);
+                key.insert(STORE_KEY.into(), AttributeValue::S(value));
+            }
+            key
         });
+        // The sparse index holds live store records only: the limit counts stores.
         let output = self
             .client
             .scan()
             .table_name(&self.table)
-            .filter_expression("begins_with(pk, :org) AND begins_with(sk, :store)")
-            .expression_attribute_values(":org", AttributeValue::S("ORG#".into()))
-            .expression_attribute_values(":store", AttributeValue::S(STORE_SK_PREFIX.into()))
+            .index_name(STORE_INDEX)
             .limit(limit.clamp(1, 1000) as i32)
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
-        // One malformed item must not stop the schedules that page through every store: it is
-        // logged (by key) and passed over.
-        let mut records = Vec::new();
-        for item in output.items.unwrap_or_default() {
-            let key = match (item.get("pk"), item.get("sk")) {
-                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk} {sk}"),
-                _ => String::new(),
-            };
-            match slot_of(item) {
-                Ok(slot) => records.extend(slot.live()),
-                Err(error) => {
-                    tracing::error!(item = %key, %error, "a malformed store item is skipped by the scan")
+        // The schedules page through every store.
+        let records = readable(output.items, slot_of, "a malformed store item")
+            .into_iter()
+            .filter_map(Slot::live)
+            .collect();
+        let next = output.last_evaluated_key.as_ref().and_then(cursor_of);
+        Ok((records, next))
+    }
+
+    async fn index_unlisted(
+        &self,
+        cursor: Option<&str>,
+        until: &Deadline,
+    ) -> Result<Option<String>, StoreError> {
+        let marker = || {
+            HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(INDEXED_PK.into())),
+                ("sk".to_owned(), AttributeValue::S("-".into())),
+            ])
+        };
+        let start = match cursor {
+            Some(c) => Some(cursor_key(c).unwrap_or_else(|| crate::aws::dynamo::key(c, ""))),
+            None => {
+                let done = read_item(&self.client, &self.table, marker()).await?;
+                let indexed_at = done.as_ref().and_then(|item| match item.get("indexed_at") {
+                    Some(AttributeValue::S(at)) => chrono::DateTime::parse_from_rfc3339(at).ok(),
+                    _ => None,
+                });
+                // A marker without a readable time is as good as an old one.
+                if indexed_at.is_some_and(|at| chrono::Utc::now() - at.to_utc() < INDEX_RECHECK) {
+                    return Ok(None);
                 }
+                None
+            }
+        };
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression(
+                "begins_with(pk, :org) AND begins_with(sk, :store) AND attribute_not_exists(#key) \
+                 AND (attribute_not_exists(#state) OR #state = :live)",
+            )
+            .expression_attribute_names("#key", STORE_KEY)
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_values(":org", AttributeValue::S("ORG#".into()))
+            .expression_attribute_values(":store", AttributeValue::S(STORE_SK_PREFIX.into()))
+            .expression_attribute_values(":live", AttributeValue::S("live".into()))
+            .limit(1000)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        let mut added = 0;
+        let (mut last, mut cut) = (None, false);
+        for (n, item) in output.items.unwrap_or_default().into_iter().enumerate() {
+            let Some((pk, sk)) = key_of(&item) else {
+                continue;
+            };
+            // Out of time: the rest of the page is the next call's, from after the last one done.
+            if n > 0 && until.is_expired() {
+                cut = true;
+                break;
+            }
+            last = cursor_of(&item);
+            // Only while the record is the one read: a writer since has written the key itself.
+            let request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(pk.to_owned()))
+                .key("sk", AttributeValue::S(sk.to_owned()))
+                .update_expression("SET #key = :key")
+                .expression_attribute_names("#key", STORE_KEY)
+                .expression_attribute_values(":key", AttributeValue::S(store_key(pk, sk)));
+            // An item without a version is no record; the scan would pass over it anyway.
+            let Some(version) = item.get("version") else {
+                continue;
+            };
+            let request = request
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", version.clone());
+            match conditional(request.send().await) {
+                Ok(()) => added += 1,
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
             }
         }
-        let next = output
-            .last_evaluated_key
-            .and_then(|key| match (key.get("pk"), key.get("sk")) {
-                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
-                    Some(format!("{pk}\n{sk}"))
-                }
-                _ => None,
-            });
-        Ok((records, next))
+        let next = if cut {
+            last
+        } else {
+            output.last_evaluated_key.as_ref().and_then(cursor_of)
+        };
+        if added > 0 {
+            tracing::info!(added, "store records put in the store index");
+        }
+        if next.is_none() {
+            let mut item = marker();
+            item.insert(
+                "indexed_at".into(),
+                AttributeValue::S(chrono::Utc::now().to_rfc3339()),
+            );
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            tracing::info!("every store record is in the store index");
+        }
+        Ok(next)
     }
 
     /// One query over the organization's partition: store items and the settings item.
@@ -259,9 +315,7 @@ impl StoreRepository for DynamoStoreRepository {
         for item in self.query_partition(org, None).await? {
             match item.get("sk") {
                 Some(AttributeValue::S(sk)) if sk == SETTINGS_SK => {
-                    settings = serde_dynamo::from_item::<_, SettingsItem>(item)
-                        .map_err(corrupt)?
-                        .settings;
+                    settings = read_as::<SettingsItem>(item)?.settings;
                 }
                 Some(AttributeValue::S(sk)) if sk.starts_with(STORE_SK_PREFIX) => {
                     records.extend(slot_of(item)?.live());
@@ -274,9 +328,11 @@ impl StoreRepository for DynamoStoreRepository {
     }
 
     async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
+        let (pk, sk) = (org_pk(&record.org_id), store_sk(&record.shop_domain));
         let item = serde_dynamo::to_item(LiveItem {
-            pk: org_pk(&record.org_id),
-            sk: store_sk(&record.shop_domain),
+            store_key: Some(store_key(&pk, &sk)),
+            pk,
+            sk,
             state: "live".into(),
             record: record.clone(),
         })
@@ -296,20 +352,9 @@ impl StoreRepository for DynamoStoreRepository {
     }
 
     async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(org_pk(org)))
-            .key("sk", AttributeValue::S(SETTINGS_SK.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable(e.into_service_error()))?;
-        match output.item {
-            Some(item) => serde_dynamo::from_item::<_, SettingsItem>(item)
-                .map(|i| i.settings)
-                .map_err(corrupt),
+        let key = crate::aws::dynamo::key(org_pk(org), SETTINGS_SK);
+        match read_item(&self.client, &self.table, key).await? {
+            Some(item) => read_as::<SettingsItem>(item).map(|i| i.settings),
             None => Ok(OrgSettings::default()),
         }
     }
@@ -319,17 +364,45 @@ impl StoreRepository for DynamoStoreRepository {
         org: &OrganizationId,
         settings: &OrgSettings,
     ) -> Result<(), StoreError> {
-        let item = serde_dynamo::to_item(SettingsItem {
-            pk: org_pk(org),
-            sk: SETTINGS_SK.into(),
-            settings: *settings,
-            updated_at: chrono::Utc::now(),
-        })
-        .map_err(corrupt)?;
-        self.client
-            .put_item()
+        // Only the fields this version knows are set: what another version stored beside them
+        // stays, and sources or order-action policies this version could not read are left as
+        // they are.
+        let mut update =
+            String::from("SET actions = :actions, require_email_match = :email, updated_at = :at");
+        let mut request = self
+            .client
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .key("pk", AttributeValue::S(org_pk(org)))
+            .key("sk", AttributeValue::S(SETTINGS_SK.into()))
+            .expression_attribute_values(
+                ":actions",
+                serde_dynamo::to_attribute_value(settings.actions).map_err(corrupt)?,
+            )
+            .expression_attribute_values(
+                ":email",
+                AttributeValue::Bool(settings.require_email_match),
+            )
+            .expression_attribute_values(
+                ":at",
+                serde_dynamo::to_attribute_value(chrono::Utc::now()).map_err(corrupt)?,
+            );
+        if !settings.knowledge_unread {
+            update.push_str(", knowledge = :knowledge");
+            request = request.expression_attribute_values(
+                ":knowledge",
+                serde_dynamo::to_attribute_value(settings.knowledge).map_err(corrupt)?,
+            );
+        }
+        if !settings.order_actions_unread {
+            update.push_str(", order_actions = :order_actions");
+            request = request.expression_attribute_values(
+                ":order_actions",
+                serde_dynamo::to_attribute_value(&settings.order_actions).map_err(corrupt)?,
+            );
+        }
+        request
+            .update_expression(update)
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;

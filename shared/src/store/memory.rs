@@ -11,7 +11,8 @@ use crate::domain::{OrgSettings, OrganizationId, ShopDomain};
 #[derive(Default)]
 pub struct MemoryStoreRepository {
     slots: Mutex<BTreeMap<(OrganizationId, ShopDomain), Slot>>,
-    settings: Mutex<BTreeMap<OrganizationId, OrgSettings>>,
+    /// Kept as stored items are (JSON here), and read back the same tolerant way.
+    settings: Mutex<BTreeMap<OrganizationId, serde_json::Value>>,
 }
 
 impl MemoryStoreRepository {
@@ -27,6 +28,12 @@ impl MemoryStoreRepository {
             .values()
             .filter_map(|slot| slot.clone().live())
             .collect()
+    }
+
+    /// Stores `item` as the organization's settings item as it is, as another version of the
+    /// connector may have written it.
+    pub fn plant_settings(&self, org: &OrganizationId, item: serde_json::Value) {
+        self.settings.lock().unwrap().insert(org.clone(), item);
     }
 
     fn put(
@@ -126,13 +133,12 @@ impl StoreRepository for MemoryStoreRepository {
     }
 
     async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {
-        Ok(self
-            .settings
-            .lock()
-            .unwrap()
-            .get(org)
-            .copied()
-            .unwrap_or_default())
+        match self.settings.lock().unwrap().get(org) {
+            Some(item) => {
+                serde_json::from_value(item.clone()).map_err(|e| StoreError::Corrupt(Box::new(e)))
+            }
+            None => Ok(OrgSettings::default()),
+        }
     }
 
     async fn put_settings(
@@ -140,7 +146,24 @@ impl StoreRepository for MemoryStoreRepository {
         org: &OrganizationId,
         settings: &OrgSettings,
     ) -> Result<(), StoreError> {
-        self.settings.lock().unwrap().insert(org.clone(), *settings);
+        // As the DynamoDB adapter: only the fields this version knows are set.
+        let item = serde_json::to_value(settings).map_err(|e| StoreError::Corrupt(Box::new(e)))?;
+        let mut all = self.settings.lock().unwrap();
+        let stored = all
+            .entry(org.clone())
+            .or_insert_with(|| serde_json::json!({}));
+        if !stored.is_object() {
+            *stored = serde_json::json!({});
+        }
+        for (field, value) in item.as_object().into_iter().flatten() {
+            if field == "knowledge" && settings.knowledge_unread {
+                continue;
+            }
+            if field == "order_actions" && settings.order_actions_unread {
+                continue;
+            }
+            stored[field] = value.clone();
+        }
         Ok(())
     }
 }

@@ -7,31 +7,26 @@
 //! A record never holds a credential; it names the Secrets Manager version that holds them
 //! (`credentials_version`), so record and secret cannot disagree about which credentials a
 //! store uses.
+//!
+//! [`dynamo_items`] holds what every DynamoDB adapter (this one, knowledge's, health's) reads
+//! DynamoDB's answers with: it speaks [`StoreError`], so it lives beside the port.
 
 mod dynamo;
+pub(crate) mod dynamo_items;
 mod memory;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub(crate) use dynamo::conditional_put;
 pub use dynamo::DynamoStoreRepository;
+pub(crate) use dynamo_items::{
+    conditional, corrupt, put_versioned, read_as, read_item, unavailable,
+};
 pub use memory::MemoryStoreRepository;
 
-use crate::deadline::TimedOut;
-use crate::domain::{AuthType, OrgSettings, OrganizationId, ShopDomain};
-use crate::shopify::Warning;
-
-/// Where a store stands, as last checked against Shopify.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StoreStatus {
-    Connected,
-    InvalidCredentials,
-    MissingScopes,
-    ShopUnavailable,
-}
+use crate::deadline::{Deadline, TimedOut};
+use crate::domain::{AuthType, OrgSettings, OrganizationId, ShopDomain, StoreStatus, Warning};
 
 /// One connected shop of one organization.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,9 +64,9 @@ pub struct StoreRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_credentials_version: Option<String>,
     /// Status changes written with this state and not yet announced on the event bus
-    /// (see [`crate::health::change`]).
+    /// (see [`crate::lifecycle::outbox`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub outbox: Vec<crate::health::change::StatusChanged>,
+    pub outbox: Vec<crate::events::StatusChanged>,
 }
 
 /// What a disconnect (or the undo of a connection that never landed) leaves in the slot.
@@ -183,6 +178,16 @@ impl StoreRecord {
             last_verified_at: self.last_verified_at,
         }
     }
+
+    /// Whether Shopify withholds customer and order emails from the store's app (a store that
+    /// is not connected fails for that reason instead).
+    pub fn withholds_emails(&self) -> bool {
+        self.status == StoreStatus::Connected
+            && self
+                .warnings
+                .iter()
+                .any(|w| w.code == crate::shopify::PROTECTED_DATA_WARNING)
+    }
 }
 
 /// What a write expects to find, so concurrent writers cannot lose each other's updates.
@@ -238,6 +243,21 @@ pub trait StoreRepository: Send + Sync {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<StoreRecord>, Option<String>), StoreError>;
+
+    /// Puts a page of the store records that [`StoreRepository::scan`] cannot see yet (written
+    /// before its index existed, or by an older version) into it. Answers the cursor of the
+    /// next page, or `None` once every record is in; that is remembered for a day, so a later
+    /// call without a cursor within it answers at once, and one after it looks again (an older
+    /// version may have written records since). Once `until` has passed the page stops early,
+    /// after at least one record, and answers the cursor of the rest. Backends without such
+    /// records answer `None`.
+    async fn index_unlisted(
+        &self,
+        _cursor: Option<&str>,
+        _until: &Deadline,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 
     /// Writes `record` if the slot is what `expect` says.
     async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError>;
@@ -300,4 +320,26 @@ pub(crate) fn sort_for_listing(records: &mut [StoreRecord]) {
             .cmp(&b.connected_at)
             .then_with(|| a.shop_domain.cmp(&b.shop_domain))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shopify::customer_data_warning;
+
+    #[test]
+    fn only_a_connected_store_warned_about_protected_data_withholds_emails() {
+        let plain = test_record("plain", "#", "");
+        let mut warned = test_record("warned", "#", "");
+        warned.warnings = vec![customer_data_warning(
+            &["customer email".into()],
+            AuthType::AccessToken,
+        )];
+        let mut broken = warned.clone();
+        broken.status = StoreStatus::InvalidCredentials;
+
+        assert!(!plain.withholds_emails());
+        assert!(warned.withholds_emails());
+        assert!(!broken.withholds_emails());
+    }
 }

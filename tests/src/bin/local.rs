@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use secrecy::ExposeSecret;
+use shared::actions::{ActionPorts, DynamoActions};
 use shared::health::check::HealthPorts;
 use shared::health::repo::DynamoHealth;
 use shared::knowledge::sync::SyncPorts;
@@ -63,34 +65,85 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.health.webhook_base_url = Some(base.clone());
     }
     let sdk = shared::aws::sdk_config().await;
+    // The webhook callbacks' token key: a secret in the local Secrets Manager, as the template
+    // makes one, unless WEBHOOK_TOKEN_SECRET names another.
+    if config.health.webhook_token_secret.is_none() {
+        config.health.webhook_token_secret = Some(local_token_key(&sdk).await?);
+    }
     let services = Services::from_sdk(&config, &sdk).with_knowledge(&config, &sdk);
     let sync = SyncPorts::from_sdk(&config, &sdk)?;
     let mut health = HealthPorts::from_sdk(&config, &sdk)?;
     // Locally a health check right after connecting is the point: nothing counts as fresh.
     health.config.fresh_for = Duration::ZERO;
+    let tokens = services
+        .webhook_tokens
+        .clone()
+        .expect("WEBHOOK_TOKEN_SECRET is set above");
+    let org = shared::domain::OrganizationId::parse("demo-org").expect("a valid org id");
+    let demo_token = tokens.token(&org).await?;
     let webhooks = webhooks::WebhookPorts {
-        services: services.clone(),
+        tokens,
+        storage: services.storage.clone(),
+        shopify: services.shopify.clone(),
+        events: services.events.clone(),
         repo: Arc::new(DynamoHealth::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             config.stores_table.clone(),
         )),
         queue: Some(health.queue.clone()),
     };
+    // Order actions' records in the same table, as deployed; the settle schedule every 5
+    // minutes, as EventBridge Scheduler runs it.
+    let actions = ActionPorts::from_services(
+        &services,
+        Arc::new(DynamoActions::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            config.stores_table.clone(),
+        )),
+    );
+    run_settle_schedule(actions.clone());
     run_worker(&sdk, sync.clone());
     run_schedule(sync.clone());
     run_health_worker(&sdk, health.clone());
     print_events(&sdk);
 
-    print_examples(&base, &shopify.base_url);
+    print_examples(&base, &shopify.base_url, demo_token.expose_secret());
     axum::serve(
         listener,
-        tests::gateway::app(services, sync, health, webhooks),
+        tests::gateway::app(services, sync, health, webhooks, actions),
     )
     .with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
     Ok(())
+}
+
+/// The local webhook token key's secret (created with a random value on the first run, kept
+/// for as long as the local stack keeps its data).
+async fn local_token_key(
+    sdk: &aws_config::SdkConfig,
+) -> Result<String, Box<dyn std::error::Error>> {
+    const NAME: &str = "local/webhook-token-key";
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    if client
+        .describe_secret()
+        .secret_id(NAME)
+        .send()
+        .await
+        .is_err()
+    {
+        let key: String = std::iter::repeat_with(fastrand::alphanumeric)
+            .take(64)
+            .collect();
+        client
+            .create_secret()
+            .name(NAME)
+            .secret_string(key)
+            .send()
+            .await?;
+    }
+    Ok(NAME.to_owned())
 }
 
 /// Delivers the knowledge queue's messages to `knowledge-sync`, one at a time, as Lambda's
@@ -198,6 +251,21 @@ fn run_schedule(ports: SyncPorts) {
     });
 }
 
+/// The order-action settle schedule: every 5 minutes, as the template's schedule.
+fn run_settle_schedule(ports: ActionPorts) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(300));
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            let event = serde_json::json!({"schedule": order_actions::SETTLE_SCHEDULE});
+            let deadline = order_actions::deadline(&ports, 0);
+            let answer = order_actions::answer(&ports, event, deadline).await;
+            tracing::info!(%answer, "order actions settle schedule");
+        }
+    });
+}
+
 /// Prints the events the connector put on its bus (a rule copies them into a queue).
 fn print_events(sdk: &aws_config::SdkConfig) {
     let Ok(url) = std::env::var("KNOWLEDGE_EVENTS_QUEUE_URL") else {
@@ -243,8 +311,9 @@ fn print_events(sdk: &aws_config::SdkConfig) {
 }
 
 /// Two stores (one with order prefix `UK-`) with customers, orders (one archived), products
-/// (one draft) and storefront content (pages, one unpublished; a blog; policies), a store
-/// missing scopes, and a store with a 2,500-product catalog (synced by a bulk operation).
+/// (one draft, one active but not yet published on the online store) and storefront content
+/// (pages, one unpublished; a blog; policies), a store missing scopes, and a store with a
+/// 2,500-product catalog (synced by a bulk operation).
 fn demo_shops() -> Vec<FakeShop> {
     let jane = "jane@example.com";
     vec![
@@ -261,9 +330,16 @@ fn demo_shops() -> Vec<FakeShop> {
                 "2026-11-20T10:00:00Z",
                 "bob@example.com",
             ))
+            // Order actions: granted here (not in demo-uk, where a proposal is
+            // action_unavailable). #1004 is paid and not shipped yet, placed as the run
+            // starts: cancellable within the default 60-minute window
+            // (`POST $SHOPIFY/_sandbox/demo-us.myshopify.com/place` places another one later).
+            .with_order_action_scopes()
+            .with_order(FakeOrder::unfulfilled("#1004", 0, jane).total("89.00"))
             .with_product(FakeProduct::active("Trail Runner", "89.00"))
             .with_product(FakeProduct::active("Summit Jacket", "199.00").sold_out())
-            .with_product(FakeProduct::draft("Secret Prototype", "999.00")),
+            .with_product(FakeProduct::draft("Secret Prototype", "999.00"))
+            .with_product(FakeProduct::active("Trail Runner 2", "129.00").unpublished()),
         FakeShop::new("demo-uk")
             .named("Demo Outfitters UK")
             .with_prefix("UK-")
@@ -312,7 +388,7 @@ fn demo_shops() -> Vec<FakeShop> {
     ]
 }
 
-fn print_examples(base: &str, shopify: &str) {
+fn print_examples(base: &str, shopify: &str, webhook_token: &str) {
     println!(
         r#"
 Local stack ready.
@@ -376,10 +452,12 @@ AWS); the change is printed as a "Shopify Store Status Changed" event and shown 
   curl -s -X POST {shopify}/_sandbox/demo-us.myshopify.com/revoke
   curl -s -X POST {base}/invoke/health-check -d '{{"schedule":"health-check"}}'
   curl -s {base}/shopify/stores/demo-us.myshopify.com
-Send a signed app/uninstalled webhook for the UK store (connected with client credentials):
+Send a signed app/uninstalled webhook for the UK store (connected with client credentials) to
+demo-org's callback, with its token (without it: 401, nothing read):
+  TOKEN={webhook_token}
   BODY='{{"id":1,"myshopify_domain":"demo-uk.myshopify.com"}}'
   SIG=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac '{UK_CLIENT_SECRET}' -binary | base64)
-  curl -s -X POST '{base}/shopify/webhooks?org_id=demo-org' -H 'X-Shopify-Topic: app/uninstalled' \
+  curl -s -X POST "{base}/shopify/webhooks?org_id=demo-org&token=$TOKEN" -H 'X-Shopify-Topic: app/uninstalled' \
     -H 'X-Shopify-Shop-Domain: demo-uk.myshopify.com' -H "X-Shopify-Webhook-Id: sample-$RANDOM" \
     -H "X-Shopify-Hmac-Sha256: $SIG" -d "$BODY"
 Reconnect it with the POST above (its credentials still work) to see it mended.

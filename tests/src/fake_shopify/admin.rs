@@ -10,6 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::actions::{self, order_gid, order_id, order_index};
 use super::content;
 use super::cost::costs;
 use super::faults::{cost_extension, shopify_error, throttled};
@@ -60,11 +61,29 @@ pub async fn graphql(
     }
     let vars = &request.variables;
     let operation = request.operation_name.as_deref().unwrap_or_default();
+    if let Some((_, fault)) = record
+        .broken_operations
+        .iter()
+        .find(|(op, _)| op == operation)
+    {
+        if let Some(answer) = super::faults::serve(fault.clone()).await {
+            return answer;
+        }
+    }
     if request.query.trim_start().starts_with("mutation")
-        && !["BulkProducts", "SubscribeWebhook"].contains(&operation)
+        && ![
+            "BulkProducts",
+            "SubscribeWebhook",
+            "RepointWebhook",
+            "CancelOrder",
+        ]
+        .contains(&operation)
     {
         return Json(json!({"errors": [{"message": "this mutation is not served by the fake"}]}))
             .into_response();
+    }
+    if operation == "CancelOrder" && !record.grants("write_orders") {
+        return Json(actions::access_denied("orderCancel", "write_orders")).into_response();
     }
     if record.customer_data == CustomerDataAccess::Denied {
         // What Shopify answers an app not approved for protected customer data.
@@ -97,13 +116,19 @@ pub async fn graphql(
         "ProtectedDataProbe" => protected_data_probe(&record),
         "FindOrdersByName" => find_orders(&record, &request.query, vars, false),
         "FindOrderIdsByName" => find_orders(&record, &request.query, vars, true),
-        "OrdersByIds" => orders_by_ids(&record, vars),
+        "OrdersByIds" | "ActionOrdersByIds" => orders_by_ids(&record, vars),
+        "ActionOrdersByName" => find_orders(&record, &request.query, vars, false),
+        "ActionOrder" => action_order(&record, vars),
+        "CancelOrder" => actions::cancel(&mut inner.lock().unwrap(), &shop, &request.query, vars),
+        "ActionJob" => actions::poll(&mut inner.lock().unwrap(), vars),
         "SearchProducts" => search_products(&record, vars),
         "ShopDetails" => shop_details(&record),
         "CustomerByEmail" => customer_by_email(&record, vars),
         "BulkProducts" => content::start_bulk(&mut inner.lock().unwrap(), &record),
         "BulkOperationStatus" => content::bulk_status(&inner.lock().unwrap(), vars),
-        "SubscribeWebhook" => subscribe_webhook(&mut inner.lock().unwrap(), &shop, vars),
+        "SubscribeWebhook" => super::webhooks::create(&mut inner.lock().unwrap(), &shop, vars),
+        "WebhookSubscriptions" => super::webhooks::list(&inner.lock().unwrap(), &shop, vars),
+        "RepointWebhook" => super::webhooks::repoint(&mut inner.lock().unwrap(), &shop, vars),
         other => match content::answer(&record, other, vars) {
             Some(Ok(data)) => data,
             Some(Err(mut whole)) => {
@@ -118,6 +143,16 @@ pub async fn graphql(
             }
         },
     };
+    let data = if operation.starts_with("Action") {
+        actions::as_asked(&request.query, data)
+    } else {
+        data
+    };
+    if let Some((_, fault)) = record.lost_answers.iter().find(|(op, _)| op == operation) {
+        if let Some(answer) = super::faults::serve(fault.clone()).await {
+            return answer;
+        }
+    }
     let (data, withheld) = withhold(&record, operation, data);
     let (requested, actual) = costs(
         &request.query,
@@ -180,11 +215,8 @@ fn validate_credentials(shop: &FakeShop) -> Value {
     })
 }
 
-fn order_id(index: usize) -> u64 {
-    5000 + index as u64
-}
-
-fn order_number(order: &FakeOrder) -> u64 {
+/// The digits of the order's name, as a number (what `sortKey: ORDER_NUMBER` sorts by).
+pub fn order_number(order: &FakeOrder) -> u64 {
     order
         .name
         .chars()
@@ -206,25 +238,50 @@ fn tracking(order: &FakeOrder) -> Vec<Value> {
 /// `ACCESS_DENIED` error naming its path, and the rest of the answer intact. Nothing is denied
 /// where no record is returned.
 fn withhold(shop: &FakeShop, operation: &str, mut data: Value) -> (Value, Vec<Value>) {
-    let fields: &[&str] = match (shop.customer_data, operation) {
-        (CustomerDataAccess::Denied, "FindOrdersByName" | "OrdersByIds") => {
+    const ORDERS: [&str; 5] = [
+        "FindOrdersByName",
+        "OrdersByIds",
+        "ActionOrdersByName",
+        "ActionOrdersByIds",
+        "ActionOrder",
+    ];
+    let fields: &[&str] = match shop.customer_data {
+        CustomerDataAccess::Denied if ORDERS.contains(&operation) => {
             &["email", "customer", "shippingAddress"]
         }
-        (CustomerDataAccess::AddressDenied, "FindOrdersByName" | "OrdersByIds") => {
-            &["shippingAddress"]
-        }
+        CustomerDataAccess::AddressDenied if ORDERS.contains(&operation) => &["shippingAddress"],
         _ => return (data, Vec::new()),
     };
-    let (root, nodes) = match data.get_mut("orders") {
-        Some(orders) => (
-            vec![json!("orders"), json!("nodes")],
-            orders.get_mut("nodes"),
-        ),
-        None => (vec![json!("nodes")], data.get_mut("nodes")),
-    };
+    // (path to the list or the one order, the orders there)
+    let (root, nodes): (Vec<Value>, Vec<(Option<usize>, &mut Value)>) =
+        if data.get("order").is_some() {
+            let order = data
+                .get_mut("order")
+                .into_iter()
+                .map(|o| (None, o))
+                .collect();
+            (vec![json!("order")], order)
+        } else {
+            let (root, nodes) = match data.get_mut("orders") {
+                Some(orders) => (
+                    vec![json!("orders"), json!("nodes")],
+                    orders.get_mut("nodes"),
+                ),
+                None => (vec![json!("nodes")], data.get_mut("nodes")),
+            };
+            let nodes = match nodes {
+                Some(Value::Array(nodes)) => nodes
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(i, n)| (Some(i), n))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            (root, nodes)
+        };
     let mut errors = Vec::new();
-    if let Some(Value::Array(nodes)) = nodes {
-        for (i, node) in nodes.iter_mut().enumerate() {
+    {
+        for (i, node) in nodes {
             let Some(object) = node.as_object_mut() else {
                 continue;
             };
@@ -232,7 +289,7 @@ fn withhold(shop: &FakeShop, operation: &str, mut data: Value) -> (Value, Vec<Va
                 if object.contains_key(*field) {
                     object.insert((*field).to_owned(), Value::Null);
                     let mut path = root.clone();
-                    path.push(json!(i));
+                    path.extend(i.map(|i| json!(i)));
                     path.push(json!(field));
                     errors.push(json!({
                         "message": format!("This app is not approved to use the {field} field."),
@@ -278,8 +335,8 @@ fn order_node(shop: &FakeShop, index: usize, o: &FakeOrder) -> Value {
         }
         o
     };
-    json!({
-        "id": format!("gid://shopify/Order/{}", order_id(index)),
+    let mut node = json!({
+        "id": order_gid(index),
         "legacyResourceId": order_id(index).to_string(),
         "name": o.name,
         "createdAt": o.created_at,
@@ -287,17 +344,32 @@ fn order_node(shop: &FakeShop, index: usize, o: &FakeOrder) -> Value {
         "customer": o.customer_email.as_ref().map(|e| json!({"defaultEmailAddress": {"emailAddress": e}})),
         "displayFinancialStatus": o.financial_status,
         "displayFulfillmentStatus": o.fulfillment_status,
-        "cancelledAt": null,
-        "cancelReason": null,
+        "cancelledAt": o.cancelled_at,
+        "cancelReason": o.cancellation.as_ref().map(|c| c.reason.clone()),
         "totalPriceSet": {"shopMoney": {"amount": o.total, "currencyCode": o.currency}},
-        "lineItems": {"nodes": o.line_items.iter().map(|(t, v, q)| json!({"title": t, "variantTitle": v, "quantity": q})).collect::<Vec<_>>()},
-        "shippingAddress": {"city": "Portland", "province": "Oregon", "country": "United States", "zip": "97201"},
+        "lineItems": {"pageInfo": {"hasNextPage": false}, "nodes": o.line_items.iter().enumerate().map(|(i, (t, v, q))| json!({
+            "id": format!("gid://shopify/LineItem/{}", order_id(index) * 100 + i as u64),
+            "title": t, "variantTitle": v, "quantity": q, "currentQuantity": o.current_quantity(*q),
+        })).collect::<Vec<_>>()},
         "fulfillments": if o.tracking.is_some() { vec![json!({
             "status": "SUCCESS", "displayStatus": "IN_TRANSIT", "estimatedDeliveryAt": "2026-11-28T00:00:00Z", "deliveredAt": null,
             "trackingInfo": tracking(o),
         })] } else { Vec::new() },
         "statusPageUrl": format!("https://{}/orders/{}/status", shop.primary_domain, canonical(&o.name)),
-    })
+    });
+    if let Value::Object(object) = &mut node {
+        object.extend(actions::action_fields(shop, index, o));
+    }
+    node
+}
+
+/// `order(id:)`: one order by GID, or null.
+fn action_order(shop: &FakeShop, variables: &Value) -> Value {
+    let order = variables["id"]
+        .as_str()
+        .and_then(|gid| order_index(shop, gid))
+        .map_or(Value::Null, |i| order_node(shop, i, &shop.orders[i]));
+    json!({"order": order})
 }
 
 /// Orders whose name Shopify's (fuzzy) name search relates to the query: every name that
@@ -332,7 +404,7 @@ fn find_orders(shop: &FakeShop, document: &str, variables: &Value, ids_only: boo
         .take(first)
         .map(|(i, o)| {
             if ids_only {
-                json!({"id": format!("gid://shopify/Order/{}", order_id(*i)), "name": o.name})
+                json!({"id": order_gid(*i), "name": o.name})
             } else {
                 order_node(shop, *i, o)
             }
@@ -369,11 +441,18 @@ fn search_products(shop: &FakeShop, variables: &Value) -> Value {
         .products
         .iter()
         .filter(|p| {
-            let fields = HashMap::from([
+            let mut fields = HashMap::from([
                 ("status", p.status.clone()),
                 ("vendor", p.vendor.clone()),
                 ("product_type", p.product_type.clone()),
             ]);
+            // `published_status:` is answered from the search index, which may lag.
+            if let Some(value) = filter_value(query, "published_status") {
+                if !p.published_status_matches(&value) {
+                    return false;
+                }
+                fields.insert("published_status", value);
+            }
             let text = format!("{} {} {} {}", p.title, p.description, p.vendor, p.product_type);
             matches(query, &fields, &text)
         })
@@ -385,7 +464,7 @@ fn search_products(shop: &FakeShop, variables: &Value) -> Value {
             json!({
                 "title": p.title, "handle": p.handle, "description": p.description,
                 "productType": p.product_type, "vendor": p.vendor, "status": p.status,
-                "onlineStoreUrl": format!("https://{}/products/{}", shop.primary_domain, p.handle),
+                "onlineStoreUrl": p.online_store_url(shop),
                 "priceRangeV2": {
                     "minVariantPrice": {"amount": format!("{min:.2}"), "currencyCode": shop.currency},
                     "maxVariantPrice": {"amount": format!("{max:.2}"), "currencyCode": shop.currency},
@@ -471,25 +550,5 @@ fn shop_details(shop: &FakeShop) -> Value {
         "shipsToCountries": shop.ships_to,
         "contactEmail": shop.contact_email,
         "primaryDomain": {"host": shop.primary_domain, "url": format!("https://{}", shop.primary_domain)},
-    }})
-}
-
-/// `webhookSubscriptionCreate`: one subscription per (topic, address); a second one is refused
-/// with the user error Shopify gives.
-fn subscribe_webhook(inner: &mut super::Inner, shop: &str, vars: &Value) -> Value {
-    let topic = vars["topic"].as_str().unwrap_or_default().to_owned();
-    let uri = vars["uri"].as_str().unwrap_or_default().to_owned();
-    let subscriptions = inner.webhooks.entry(shop.to_owned()).or_default();
-    if subscriptions.iter().any(|(t, u)| *t == topic && *u == uri) {
-        return json!({"webhookSubscriptionCreate": {
-            "webhookSubscription": null,
-            "userErrors": [{"field": ["webhookSubscription", "callbackUrl"], "message": "Address for this topic has already been taken"}]
-        }});
-    }
-    subscriptions.push((topic, uri));
-    let id = subscriptions.len();
-    json!({"webhookSubscriptionCreate": {
-        "webhookSubscription": {"id": format!("gid://shopify/WebhookSubscription/{id}")},
-        "userErrors": []
     }})
 }

@@ -77,6 +77,8 @@ fn ordered<T>(
 
 fn product_matches(product: &FakeProduct, query: &str) -> bool {
     filter_value(query, "status").is_none_or(|s| product.status.eq_ignore_ascii_case(&s))
+        && filter_value(query, "published_status")
+            .is_none_or(|value| product.published_status_matches(&value))
 }
 
 fn product_node(shop: &FakeShop, p: &FakeProduct) -> Value {
@@ -90,7 +92,7 @@ fn product_node(shop: &FakeShop, p: &FakeProduct) -> Value {
     json!({
         "id": format!("gid://shopify/Product/{}", p.id),
         "title": p.title, "handle": p.handle, "status": p.status,
-        "onlineStoreUrl": (p.status == "ACTIVE").then(|| format!("https://{}/products/{}", shop.primary_domain, p.handle)),
+        "onlineStoreUrl": p.online_store_url(shop),
         "descriptionHtml": p.description, "vendor": p.vendor, "productType": p.product_type,
         "tags": p.tags, "updatedAt": p.updated_at,
         "priceRangeV2": {
@@ -231,8 +233,9 @@ pub fn bulk_status(inner: &super::Inner, variables: &Value) -> Value {
         "url": format!("{}/bulk-results/{number}.jsonl", inner.base_url), "partialDataUrl": null}})
 }
 
-/// The JSONL result of a bulk operation: each active product (id order), then its variants
-/// with `__parentId`. Served with `Range: bytes=N-` support, without any Shopify token.
+/// The JSONL result of a bulk operation: each active product (id order; `onlineStoreUrl` null
+/// for one not published on the Online Store), then its variants with `__parentId`. Served
+/// with `Range: bytes=N-` support, without any Shopify token.
 pub async fn bulk_result(
     State(inner): State<Shared>,
     Path(file): Path<String>,

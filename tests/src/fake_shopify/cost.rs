@@ -36,26 +36,41 @@ pub fn costs(
             _ => None,
         })
         .collect();
-    let Some(selection) = operation_selection(&doc, operation) else {
+    let Some((selection, mutation)) = operation_selection(&doc, operation) else {
         return (1.0, 1.0);
     };
     let estimator = Estimator {
         variables,
         fragments: &fragments,
     };
+    if mutation {
+        // Shopify charges a mutation 10 points, plus what its payload selects beyond the
+        // payload object itself; the whole of it, whatever comes back.
+        let roots = estimator.fields(selection).len() as f64;
+        let requested = 10.0 + estimator.selection(selection, None) - roots;
+        return (requested, requested);
+    }
     let requested = estimator.selection(selection, None).max(1.0);
     let actual = estimator.selection(selection, Some(data)).max(1.0);
     (requested, actual.min(requested))
 }
 
-fn operation_selection<'a>(doc: &'a Doc, name: Option<&str>) -> Option<&'a Set> {
+/// The operation's selection, and whether it is a mutation.
+fn operation_selection<'a>(doc: &'a Doc, name: Option<&str>) -> Option<(&'a Set, bool)> {
     doc.definitions.iter().find_map(|d| match d {
         Definition::Operation(OperationDefinition::Query(q))
             if name.is_none() || q.name.as_deref() == name =>
         {
-            Some(&q.selection_set)
+            Some((&q.selection_set, false))
         }
-        Definition::Operation(OperationDefinition::SelectionSet(s)) if name.is_none() => Some(s),
+        Definition::Operation(OperationDefinition::Mutation(m))
+            if name.is_none() || m.name.as_deref() == name =>
+        {
+            Some((&m.selection_set, true))
+        }
+        Definition::Operation(OperationDefinition::SelectionSet(s)) if name.is_none() => {
+            Some((s, false))
+        }
         _ => None,
     })
 }
@@ -237,6 +252,14 @@ mod tests {
         // one order: 1 + money 2 + line items (2 + 10 × 1) = 15 requested, 1 + 2 + 3 = 6 actual
         assert_eq!(requested, 2.0 + 3.0 * 15.0);
         assert_eq!(actual, 2.0 + 6.0);
+    }
+
+    #[test]
+    fn a_mutation_costs_ten_plus_what_its_payload_selects() {
+        let document = "mutation M($id: ID!) { orderCancel(orderId: $id) { job { id done } orderCancelUserErrors { field message code } } }";
+        let (requested, actual) = costs(document, Some("M"), &json!({"id": "x"}), &json!({}));
+        // 10, plus the job object (1) and the error list (1) below the payload
+        assert_eq!((requested, actual), (12.0, 12.0));
     }
 
     #[test]

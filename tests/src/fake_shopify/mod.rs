@@ -11,6 +11,7 @@
 //! - [`cost`]: query cost and the bucket; [`search`]: Shopify's search syntax;
 //! - [`faults`]: scripted misbehaviour (statuses, throttling, hangs, gates).
 
+pub mod actions;
 pub mod admin;
 pub mod content;
 pub mod cost;
@@ -18,6 +19,7 @@ pub mod faults;
 pub mod model;
 pub mod oauth;
 pub mod search;
+pub mod webhooks;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -31,8 +33,9 @@ use serde_json::Value;
 pub use cost::Bucket;
 pub use faults::Fault;
 pub use model::{
-    BulkStyle, CustomerDataAccess, FakeArticle, FakeCustomer, FakeOrder, FakePage, FakePolicy,
-    FakeProduct, FakeShop,
+    BulkStyle, CancelJob, CustomerDataAccess, FakeAddress, FakeArticle, FakeCancellation,
+    FakeCustomer, FakeFulfillmentOrder, FakeOrder, FakePage, FakePolicy, FakeProduct, FakeShop,
+    FakeTransaction, ORDER_ACTION_SCOPES,
 };
 
 /// A request the fake received, for assertions.
@@ -62,8 +65,14 @@ pub struct Inner {
     bulk: HashMap<String, content::BulkOp>,
     bulk_started: u64,
     bulk_downloads: std::sync::atomic::AtomicUsize,
-    /// Webhook subscriptions per shop: (topic, address).
-    webhooks: HashMap<String, Vec<(String, String)>>,
+    /// Webhook subscriptions per shop.
+    webhooks: HashMap<String, Vec<webhooks::FakeSubscription>>,
+    /// The last webhook subscription id given out.
+    webhook_ids: u64,
+    /// `orderCancel` jobs by id.
+    jobs: HashMap<String, actions::FakeJob>,
+    /// Jobs given out so far.
+    job_ids: u64,
 }
 
 impl Inner {
@@ -157,7 +166,6 @@ impl FakeShopify {
             .push_back(fault);
     }
 
-    /// Every request received so far.
     /// The shop's webhook subscriptions: (topic, address).
     pub fn webhook_subscriptions(&self, domain: &str) -> Vec<(String, String)> {
         self.inner
@@ -165,10 +173,87 @@ impl FakeShopify {
             .unwrap()
             .webhooks
             .get(domain)
-            .cloned()
-            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .map(|s| (s.topic.clone(), s.uri.clone()))
+            .collect()
     }
 
+    /// Deletes the shop's subscriptions to `topic`, as Shopify does after 8 failed deliveries.
+    pub fn delete_webhook_subscriptions(&self, domain: &str, topic: &str) {
+        if let Some(subscriptions) = self.inner.lock().unwrap().webhooks.get_mut(domain) {
+            subscriptions.retain(|s| s.topic != topic);
+        }
+    }
+
+    /// Points the shop's subscriptions at `uri`, as a subscription made under an older token
+    /// (or before tokens) is.
+    pub fn point_webhook_subscriptions(&self, domain: &str, uri: &str) {
+        if let Some(subscriptions) = self.inner.lock().unwrap().webhooks.get_mut(domain) {
+            for subscription in subscriptions {
+                subscription.uri = uri.to_owned();
+            }
+        }
+    }
+
+    /// The order named `name` as it stands now (cancelled? refunded? restocked?).
+    pub fn order(&self, domain: &str, name: &str) -> FakeOrder {
+        let inner = self.inner.lock().unwrap();
+        let shop = inner.shops.get(domain).expect("unknown fake shop");
+        shop.orders
+            .iter()
+            .find(|o| o.name == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no order {name} in {domain}"))
+    }
+
+    /// The GID the fake gives the order named `name`.
+    pub fn order_gid(&self, domain: &str, name: &str) -> String {
+        let inner = self.inner.lock().unwrap();
+        let shop = inner.shops.get(domain).expect("unknown fake shop");
+        let index = shop
+            .orders
+            .iter()
+            .position(|o| o.name == name)
+            .unwrap_or_else(|| panic!("no order {name} in {domain}"));
+        actions::order_gid(index)
+    }
+
+    /// Changes an order in place (fulfilled meanwhile, a return started, a new address...).
+    pub fn update_order(&self, domain: &str, name: &str, change: impl FnOnce(&mut FakeOrder)) {
+        let mut inner = self.inner.lock().unwrap();
+        let shop = inner.shops.get_mut(domain).expect("unknown fake shop");
+        let order = shop
+            .orders
+            .iter_mut()
+            .find(|o| o.name == name)
+            .unwrap_or_else(|| panic!("no order {name} in {domain}"));
+        change(order);
+    }
+
+    /// `orderCancel` mutations received for the order named `name`, refused ones included.
+    pub fn cancel_calls(&self, domain: &str, name: &str) -> usize {
+        self.order(domain, name).cancel_calls
+    }
+
+    /// Finishes `domain`'s pending cancel jobs as their shop's `CancelJob` says, as if they
+    /// had been polled enough (a job that never finishes stays pending).
+    pub fn finish_jobs(&self, domain: &str) {
+        actions::finish(&mut self.inner.lock().unwrap(), domain);
+    }
+
+    /// `domain`'s cancel jobs not done yet.
+    pub fn pending_jobs(&self, domain: &str) -> usize {
+        self.inner
+            .lock()
+            .unwrap()
+            .jobs
+            .values()
+            .filter(|j| j.shop == domain && !j.done)
+            .count()
+    }
+
+    /// Every request received so far.
     pub fn received(&self) -> Vec<Received> {
         self.inner.lock().unwrap().received.clone()
     }
@@ -243,10 +328,13 @@ async fn misbehave(inner: &Shared, shop: &str) -> Option<Response> {
     }
 }
 
-/// `POST /_sandbox/{shop}/{action}`: what a merchant does in the Shopify admin, for trying the
-/// connector's health checks by hand — `revoke` (the app's tokens and client secret stop
-/// working), `restore` (they work again), `freeze` (402, an unpaid bill), `thaw`,
-/// `prefix?value=US-` (the order-number prefix changes).
+/// `POST /_sandbox/{shop}/{action}`: what a merchant (or a shopper) does in Shopify, for
+/// trying the connector by hand — `revoke` (the app's tokens and client secret stop working),
+/// `restore` (they work again), `freeze` (402, an unpaid bill), `thaw`, `prefix?value=US-`
+/// (the order-number prefix changes); for order actions, `place?email=jane@example.com` (a
+/// new paid, unfulfilled order placed now; answers its name), `fulfill?order=%231004` (it
+/// ships), `cancel-jobs?outcome=complete|fail|hang` (how the next cancellations end) and
+/// `finish-jobs` (pending cancellations end now).
 async fn sandbox(
     axum::extract::State(inner): axum::extract::State<Shared>,
     axum::extract::Path((shop, action)): axum::extract::Path<(String, String)>,
@@ -279,10 +367,43 @@ async fn sandbox(
         "freeze" => record.outage = Some(402),
         "thaw" => record.outage = None,
         "prefix" => record.order_number_prefix = query.get("value").cloned().unwrap_or_default(),
+        "place" => {
+            let number = 1 + record
+                .orders
+                .iter()
+                .map(admin::order_number)
+                .max()
+                .unwrap_or(1000)
+                .max(1000);
+            let name = format!("{}{number}", record.order_number_prefix);
+            let email = query.get("email").map_or("jane@example.com", String::as_str);
+            let order = FakeOrder::unfulfilled(&name, 0, email).currency(&record.currency);
+            record.orders.push(order);
+            return axum::Json(serde_json::json!({"shop": shop, "done": action, "order": name}))
+                .into_response();
+        }
+        "fulfill" => {
+            let name = query.get("order").cloned().unwrap_or_default();
+            let Some(order) = record.orders.iter_mut().find(|o| o.name == name) else {
+                return (axum::http::StatusCode::NOT_FOUND, "no such order").into_response();
+            };
+            *order = order.clone().fulfilled();
+            order.tracking = Some(("UPS".into(), "1Z999AA10123456784".into()));
+        }
+        "cancel-jobs" => {
+            record.cancel_job = match query.get("outcome").map(String::as_str) {
+                Some("fail") => CancelJob::Fails { after_polls: 1 },
+                Some("hang") => CancelJob::NeverFinishes,
+                _ => CancelJob::default(),
+            }
+        }
+        "finish-jobs" => {
+            actions::finish(&mut guard, &shop);
+        }
         _ => {
             return (
                 axum::http::StatusCode::NOT_FOUND,
-                "actions: revoke, restore, freeze, thaw, prefix?value=",
+                "actions: revoke, restore, freeze, thaw, prefix?value=, place?email=, fulfill?order=, cancel-jobs?outcome=, finish-jobs",
             )
                 .into_response()
         }

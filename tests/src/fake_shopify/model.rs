@@ -67,6 +67,13 @@ pub struct FakeShop {
     /// Tokens and client credentials taken away by the sandbox's `revoke`.
     pub revoked: Vec<String>,
     pub revoked_client: Option<(String, String)>,
+    /// Operations answered with a fault every time they are asked.
+    pub broken_operations: Vec<(String, super::Fault)>,
+    /// Operations that run (a mutation takes effect) and whose answer is then replaced by a
+    /// fault: the answer is lost on the way back.
+    pub lost_answers: Vec<(String, super::Fault)>,
+    /// How the asynchronous job an `orderCancel` starts ends.
+    pub cancel_job: CancelJob,
 }
 
 impl FakeShop {
@@ -113,7 +120,50 @@ impl FakeShop {
             revoked: Vec::new(),
             revoked_client: None,
             customer_data: CustomerDataAccess::Granted,
+            broken_operations: Vec::new(),
+            lost_answers: Vec::new(),
+            cancel_job: CancelJob::default(),
         }
+    }
+
+    /// Answers every query named `operation` with `fault` from now on.
+    pub fn fail_operation(&mut self, operation: &str, fault: super::Fault) {
+        self.broken_operations.push((operation.to_owned(), fault));
+    }
+
+    /// Runs every query named `operation` (a mutation takes effect), then answers with
+    /// `fault` instead of the result: the answer is lost on the way back.
+    pub fn lose_answer(&mut self, operation: &str, fault: super::Fault) {
+        self.lost_answers.push((operation.to_owned(), fault));
+    }
+
+    /// Grants what the order actions need on top of the current scopes: `write_orders` and
+    /// both fulfillment-order read scopes.
+    pub fn with_order_action_scopes(mut self) -> Self {
+        for scope in ORDER_ACTION_SCOPES {
+            if !self.scopes.iter().any(|s| s == scope) {
+                self.scopes.push(scope.into());
+            }
+        }
+        self
+    }
+
+    /// Takes a granted scope away (`write_orders`, a fulfillment-order scope...).
+    pub fn without_scope(mut self, scope: &str) -> Self {
+        self.scopes.retain(|s| s != scope);
+        self
+    }
+
+    /// How the jobs `orderCancel` starts end (see [`CancelJob`]).
+    pub fn with_cancel_job(mut self, job: CancelJob) -> Self {
+        self.cancel_job = job;
+        self
+    }
+
+    /// Whether the app was granted `scope` (a `write_` grant includes its `read_`).
+    pub fn grants(&self, scope: &str) -> bool {
+        let write = scope.replacen("read_", "write_", 1);
+        self.scopes.iter().any(|s| s == scope || *s == write)
     }
 
     /// A Dev Dashboard app whose protected customer data access was never set up: Shopify
@@ -337,6 +387,13 @@ impl FakeCustomer {
     }
 }
 
+/// What the order actions need granted: the write scope and both fulfillment-order reads.
+pub const ORDER_ACTION_SCOPES: [&str; 3] = [
+    "write_orders",
+    "read_merchant_managed_fulfillment_orders",
+    "read_third_party_fulfillment_orders",
+];
+
 /// An order the fake serves.
 #[derive(Clone, Debug)]
 pub struct FakeOrder {
@@ -352,10 +409,152 @@ pub struct FakeOrder {
     pub currency: String,
     pub line_items: Vec<(String, Option<String>, i64)>,
     pub tracking: Option<(String, String)>,
+    pub cancelled_at: Option<String>,
+    /// `OrderReturnStatus`.
+    pub return_status: String,
+    pub requires_shipping: bool,
+    pub can_notify_customer: bool,
+    pub tags: Vec<String>,
+    pub shipping_address: FakeAddress,
+    pub fulfillment_orders: Vec<FakeFulfillmentOrder>,
+    pub transactions: Vec<FakeTransaction>,
+    /// What `orderCancel` did, once its job succeeded.
+    pub cancellation: Option<FakeCancellation>,
+    /// `orderCancel` answers this user error (code, message) instead of starting a job.
+    pub cancel_refusal: Option<(String, String)>,
+    /// `orderCancel` mutations received for this order.
+    pub cancel_calls: usize,
+}
+
+/// A shipping address (Shopify's `MailingAddress`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeAddress {
+    pub first_name: String,
+    pub last_name: String,
+    pub company: Option<String>,
+    pub address1: String,
+    pub address2: Option<String>,
+    pub city: String,
+    pub province: Option<String>,
+    pub province_code: Option<String>,
+    pub zip: Option<String>,
+    pub country: String,
+    pub country_code: String,
+    pub phone: Option<String>,
+}
+
+impl Default for FakeAddress {
+    fn default() -> Self {
+        Self {
+            first_name: "Jane".into(),
+            last_name: "Doe".into(),
+            company: None,
+            address1: "1 Pine St".into(),
+            address2: None,
+            city: "Portland".into(),
+            province: Some("Oregon".into()),
+            province_code: Some("OR".into()),
+            zip: Some("97201".into()),
+            country: "United States".into(),
+            country_code: "US".into(),
+            phone: None,
+        }
+    }
+}
+
+/// A fulfillment order: what is (or is not yet) on its way, and who fulfills it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeFulfillmentOrder {
+    /// `FulfillmentOrderStatus`: `OPEN`, `IN_PROGRESS`, `CLOSED`, `CANCELLED`, ...
+    pub status: String,
+    /// `FulfillmentOrderRequestStatus`: `UNSUBMITTED`, `SUBMITTED`, `ACCEPTED`, ...
+    pub request_status: String,
+    /// Assigned to a fulfillment service's location: visible with
+    /// `read_third_party_fulfillment_orders`; otherwise merchant-managed, visible with
+    /// `read_merchant_managed_fulfillment_orders`.
+    pub third_party: bool,
+}
+
+impl FakeFulfillmentOrder {
+    pub fn merchant(status: &str, request_status: &str) -> Self {
+        Self {
+            status: status.into(),
+            request_status: request_status.into(),
+            third_party: false,
+        }
+    }
+
+    pub fn third_party(status: &str, request_status: &str) -> Self {
+        Self {
+            third_party: true,
+            ..Self::merchant(status, request_status)
+        }
+    }
+}
+
+/// A payment transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeTransaction {
+    /// `SALE`, `AUTHORIZATION`, `CAPTURE`, `REFUND`, `VOID`.
+    pub kind: String,
+    pub status: String,
+    pub gateway: String,
+    pub manual: bool,
+    pub amount: String,
+}
+
+impl FakeTransaction {
+    pub fn new(kind: &str, gateway: &str, amount: &str) -> Self {
+        Self {
+            kind: kind.into(),
+            status: "SUCCESS".into(),
+            gateway: gateway.into(),
+            manual: gateway == "manual",
+            amount: amount.into(),
+        }
+    }
+}
+
+/// What a successful `orderCancel` did, as the fake recorded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeCancellation {
+    /// `reason` as sent (`CUSTOMER`).
+    pub reason: String,
+    pub staff_note: Option<String>,
+    pub notify_customer: bool,
+    /// `restock: true` was sent and the items went back to stock.
+    pub restocked: bool,
+    /// `refundMethod.originalPaymentMethodsRefund` was sent.
+    pub refund_to_original: bool,
+    /// What went back to each gateway: (gateway, amount); voided authorizations are not in it.
+    pub refunds: Vec<(String, String)>,
+    /// Authorizations voided, by gateway.
+    pub voided: Vec<String>,
+}
+
+/// How the job an `orderCancel` starts ends. It advances only when polled (`job(id:)`) or
+/// when a test calls `FakeShopify::finish_jobs`, so tests never wait on the clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelJob {
+    /// The order is cancelled (refunded, restocked) when the job is polled for the
+    /// `after_polls`-th time; `0`: already when `orderCancel` answers (the job is `done`).
+    Completes { after_polls: u32 },
+    /// Done after `after_polls` polls, and the order is left as it was.
+    Fails { after_polls: u32 },
+    /// Never done; the order is left as it was.
+    NeverFinishes,
+}
+
+impl Default for CancelJob {
+    fn default() -> Self {
+        Self::Completes { after_polls: 1 }
+    }
 }
 
 impl FakeOrder {
+    /// A paid order, fulfilled and on its way (tracked by UPS), placed at `created_at`.
     pub fn new(name: &str, created_at: &str, email: &str) -> Self {
+        let total = "49.90";
         Self {
             name: name.into(),
             created_at: created_at.into(),
@@ -364,11 +563,33 @@ impl FakeOrder {
             closed: false,
             financial_status: "PAID".into(),
             fulfillment_status: "FULFILLED".into(),
-            total: "49.90".into(),
+            total: total.into(),
             currency: "USD".into(),
             line_items: vec![("Trail Runner".into(), Some("42 / Blue".into()), 1)],
             tracking: Some(("UPS".into(), "1Z999AA10123456784".into())),
+            cancelled_at: None,
+            return_status: "NO_RETURN".into(),
+            requires_shipping: true,
+            can_notify_customer: true,
+            tags: Vec::new(),
+            shipping_address: FakeAddress::default(),
+            fulfillment_orders: vec![FakeFulfillmentOrder::merchant("CLOSED", "UNSUBMITTED")],
+            transactions: vec![FakeTransaction::new("SALE", "shopify_payments", total)],
+            cancellation: None,
+            cancel_refusal: None,
+            cancel_calls: 0,
         }
+    }
+
+    /// A paid order nothing of which has shipped yet, placed `minutes` ago: what a shopper
+    /// may still cancel.
+    pub fn unfulfilled(name: &str, minutes: i64, email: &str) -> Self {
+        Self::new(name, "", email)
+            .placed_minutes_ago(minutes)
+            .with_fulfillment(
+                "UNFULFILLED",
+                &[FakeFulfillmentOrder::merchant("OPEN", "UNSUBMITTED")],
+            )
     }
 
     pub fn closed(mut self) -> Self {
@@ -386,6 +607,153 @@ impl FakeOrder {
         self.customer_email = self.email.take();
         self
     }
+
+    /// Placed `minutes` before now (outside a cancellation window when it is longer).
+    pub fn placed_minutes_ago(mut self, minutes: i64) -> Self {
+        self.created_at = (chrono::Utc::now() - chrono::Duration::minutes(minutes))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        self
+    }
+
+    /// No email at all (a POS or phone order): Shopify cannot notify the customer.
+    pub fn without_email(mut self) -> Self {
+        self.email = None;
+        self.customer_email = None;
+        self.can_notify_customer = false;
+        self
+    }
+
+    /// Shopify cannot email the customer about this order (`canNotifyCustomer: false`).
+    pub fn cannot_notify(mut self) -> Self {
+        self.can_notify_customer = false;
+        self
+    }
+
+    /// The display fulfillment status and the fulfillment orders behind it; tracking only
+    /// when something was fulfilled.
+    pub fn with_fulfillment(mut self, status: &str, orders: &[FakeFulfillmentOrder]) -> Self {
+        self.fulfillment_status = status.into();
+        self.fulfillment_orders = orders.to_vec();
+        if matches!(status, "UNFULFILLED" | "SCHEDULED" | "ON_HOLD") {
+            self.tracking = None;
+        }
+        self
+    }
+
+    /// Everything shipped.
+    pub fn fulfilled(self) -> Self {
+        self.with_fulfillment(
+            "FULFILLED",
+            &[FakeFulfillmentOrder::merchant("CLOSED", "UNSUBMITTED")],
+        )
+    }
+
+    /// Some items shipped, others are still to go.
+    pub fn partly_fulfilled(self) -> Self {
+        self.with_fulfillment(
+            "PARTIALLY_FULFILLED",
+            &[FakeFulfillmentOrder::merchant("IN_PROGRESS", "UNSUBMITTED")],
+        )
+    }
+
+    /// Nothing shipped, but the order went to a fulfillment service, which has the request
+    /// (`SUBMITTED`, still `OPEN`) or took it on (`ACCEPTED`, `IN_PROGRESS`).
+    pub fn sent_to_fulfillment_service(self, request_status: &str) -> Self {
+        let status = if request_status == "ACCEPTED" {
+            "IN_PROGRESS"
+        } else {
+            "OPEN"
+        };
+        self.with_fulfillment(
+            "UNFULFILLED",
+            &[FakeFulfillmentOrder::third_party(status, request_status)],
+        )
+    }
+
+    /// A return is under way (`returnStatus`), whatever the fulfillment state says.
+    pub fn with_return(mut self, return_status: &str) -> Self {
+        self.return_status = return_status.into();
+        self
+    }
+
+    /// Already cancelled (without the fake's cancellation record).
+    pub fn cancelled(mut self, at: &str) -> Self {
+        self.cancelled_at = Some(at.into());
+        self
+    }
+
+    /// Payment only authorized, not captured: a cancellation voids it.
+    pub fn authorized(mut self) -> Self {
+        self.financial_status = "AUTHORIZED".into();
+        self.transactions = vec![FakeTransaction::new(
+            "AUTHORIZATION",
+            "shopify_payments",
+            &self.total,
+        )];
+        self
+    }
+
+    /// Paid manually (cash on delivery, bank transfer): nothing is refunded automatically.
+    pub fn paid_manually(mut self) -> Self {
+        self.transactions = vec![FakeTransaction::new("SALE", "manual", &self.total)];
+        self
+    }
+
+    pub fn with_transactions(mut self, transactions: &[FakeTransaction]) -> Self {
+        self.transactions = transactions.to_vec();
+        self
+    }
+
+    /// The total, and the one payment that paid it.
+    pub fn total(mut self, amount: &str) -> Self {
+        self.total = amount.into();
+        for t in &mut self.transactions {
+            t.amount = amount.into();
+        }
+        self
+    }
+
+    pub fn with_tags(mut self, tags: &[&str]) -> Self {
+        self.tags = tags.iter().map(|t| (*t).to_owned()).collect();
+        self
+    }
+
+    pub fn not_shipped(mut self) -> Self {
+        self.requires_shipping = false;
+        self
+    }
+
+    pub fn with_address(mut self, address: FakeAddress) -> Self {
+        self.shipping_address = address;
+        self
+    }
+
+    /// `orderCancel` answers this `orderCancelUserErrors` code and message.
+    pub fn refusing_cancel(mut self, code: &str, message: &str) -> Self {
+        self.cancel_refusal = Some((code.into(), message.into()));
+        self
+    }
+
+    /// What the customer paid, net of refunds: captured and sold amounts minus refunds.
+    pub fn net_payment(&self) -> f64 {
+        let amount = |kinds: &[&str]| -> f64 {
+            self.transactions
+                .iter()
+                .filter(|t| t.status == "SUCCESS" && kinds.contains(&t.kind.as_str()))
+                .map(|t| t.amount.parse::<f64>().unwrap_or(0.0))
+                .sum()
+        };
+        amount(&["SALE", "CAPTURE"]) - amount(&["REFUND"])
+    }
+
+    /// Each line item's quantity now: nothing is left once the order is cancelled.
+    pub fn current_quantity(&self, quantity: i64) -> i64 {
+        if self.cancelled_at.is_some() {
+            0
+        } else {
+            quantity
+        }
+    }
 }
 
 /// A product the fake serves.
@@ -398,6 +766,11 @@ pub struct FakeProduct {
     pub title: String,
     pub handle: String,
     pub status: String,
+    /// Published on the Online Store sales channel (it then has an `onlineStoreUrl`). An active
+    /// product may not be: a scheduled launch, sold on POS or to B2B catalogs only.
+    pub published: bool,
+    /// What Shopify's search index last saw of `published`: it lags behind a change for a while.
+    pub indexed_published: bool,
     pub vendor: String,
     pub product_type: String,
     pub description: String,
@@ -415,6 +788,8 @@ impl FakeProduct {
             title: title.into(),
             handle: handle.clone(),
             status: "ACTIVE".into(),
+            published: true,
+            indexed_published: true,
             vendor: "Demo Outfitters".into(),
             product_type: "Shoes".into(),
             description: format!("{title}: made to last."),
@@ -437,6 +812,38 @@ impl FakeProduct {
     pub fn with_id(mut self, id: u64) -> Self {
         self.id = id;
         self
+    }
+
+    /// Active but not published on the Online Store (a scheduled launch, POS- or B2B-only).
+    pub fn unpublished(mut self) -> Self {
+        self.published = false;
+        self.indexed_published = false;
+        self
+    }
+
+    /// Taken off the Online Store a moment ago: the search index still has it as published.
+    pub fn unpublished_after_indexing(mut self) -> Self {
+        self.published = false;
+        self.indexed_published = true;
+        self
+    }
+
+    /// Its `onlineStoreUrl`: only an active product published on the Online Store has one.
+    pub fn online_store_url(&self, shop: &FakeShop) -> Option<String> {
+        (self.status == "ACTIVE" && self.published)
+            .then(|| format!("https://{}/products/{}", shop.primary_domain, self.handle))
+    }
+
+    /// `published_status:` as Shopify's search answers it from its index: `published` and
+    /// `visible` are published on the Online Store, `unpublished` is not, `online_store_channel`
+    /// and `any` are either; any other value (another channel) matches nothing here.
+    pub fn published_status_matches(&self, value: &str) -> bool {
+        match value.to_ascii_lowercase().as_str() {
+            "published" | "visible" => self.indexed_published,
+            "unpublished" => !self.indexed_published,
+            "online_store_channel" | "any" => true,
+            _ => false,
+        }
     }
 
     pub fn sold_out(mut self) -> Self {

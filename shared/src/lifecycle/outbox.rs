@@ -12,92 +12,17 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 
 use crate::deadline::Deadline;
-use crate::domain::{OrganizationId, ShopDomain};
-use crate::knowledge::ports::{EventError, EventPublisher};
-use crate::lifecycle::{new_id, Storage};
-use crate::shopify::Warning;
-use crate::store::{Expect, Slot, StoreError, StoreRecord, StoreStatus};
-
-/// The `detail-type` of a store status change.
-pub const STATUS_CHANGED_DETAIL_TYPE: &str = "Shopify Store Status Changed";
+use crate::domain::{OrganizationId, ShopDomain, StoreStatus, Warning};
+use crate::events::{fix_for, DetectedBy, EventError, EventPublisher, StatusChanged};
+use crate::ids::new_id;
+use crate::lifecycle::Storage;
+use crate::store::{Expect, Slot, StoreError, StoreRecord};
 
 /// Rounds of [`flush`] against concurrent writers of the record.
 const FLUSH_ROUNDS: usize = 8;
-
-/// Who noticed a change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DetectedBy {
-    /// The scheduled `health-check`.
-    HealthCheck,
-    /// A Shopify webhook (`app/uninstalled`, `shop/update`).
-    Webhook,
-    /// `GET /shopify/stores/{shop}?verify=true`.
-    Verify,
-    /// An AI lookup or sidebar request that met a revoked token.
-    Lookup,
-    /// New credentials pasted for a connected store.
-    Rotation,
-}
-
-/// The detail of `Shopify Store Status Changed`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusChanged {
-    /// One id per change; a repeated delivery carries the same id.
-    pub change_id: String,
-    pub org_id: OrganizationId,
-    pub shop_domain: ShopDomain,
-    pub old_status: StoreStatus,
-    pub new_status: StoreStatus,
-    /// What changed: `status`, `granted_scopes`, `order_number_prefix`,
-    /// `order_number_suffix`, `warnings`.
-    pub changed: Vec<String>,
-    /// Why, as a code and a sentence for the merchant.
-    pub reason: Warning,
-    /// What the merchant should do (the README's troubleshooting wording for `reason.code`).
-    pub fix: String,
-    pub detected_by: DetectedBy,
-    /// The store after the change.
-    pub granted_scopes: Vec<String>,
-    pub order_number_prefix: String,
-    pub order_number_suffix: String,
-    pub warnings: Vec<Warning>,
-    pub occurred_at: DateTime<Utc>,
-}
-
-/// What the merchant should do about a store reason `code`. The README's "Store status changes"
-/// table says the same, word for word (a test holds them together).
-pub fn fix_for(code: &str) -> &'static str {
-    match code {
-        "invalid_credentials" => "Paste the store's current credentials in the dashboard (a new Admin API access token, or the Dev Dashboard app's client ID and secret); if the app was uninstalled, install it again first.",
-        "missing_scopes" => "Add the missing scopes to the app's configuration, reinstall or release the app, then verify the store in the dashboard.",
-        "shop_unavailable" => "Settle the store's bill or lift its lock in the Shopify admin, then verify the store in the dashboard.",
-        "orders_limited_to_60_days" => "Grant the read_all_orders scope to the app (Shopify asks for a reason), then verify the store in the dashboard.",
-        "order_number_format_changed" => "Nothing to do: lookups route order numbers by the new prefix and suffix from now on.",
-        "protected_customer_data_unavailable" => "Enable protected customer data access (Name, Email, Phone, Address) for the app: in the Dev Dashboard for a Dev Dashboard app, in the Shopify admin for a custom app (as the store's plan allows); then verify the store in the dashboard.",
-        "warnings_cleared" => "Nothing to do: what limited lookups no longer applies.",
-        "connected" => "Nothing to do: lookups use the store again.",
-        "scopes_changed" => "Nothing to do unless a feature stopped working; verify the store in the dashboard to see its warnings.",
-        _ => "Verify the store in the dashboard and follow the warning it shows.",
-    }
-}
-
-/// Every code [`fix_for`] knows, for the docs test.
-pub const REASON_CODES: [&str; 9] = [
-    "invalid_credentials",
-    "protected_customer_data_unavailable",
-    "warnings_cleared",
-    "missing_scopes",
-    "shop_unavailable",
-    "orders_limited_to_60_days",
-    "order_number_format_changed",
-    "connected",
-    "scopes_changed",
-];
 
 fn status_code(status: StoreStatus) -> &'static str {
     match status {

@@ -5,6 +5,10 @@
 //! in milliseconds): an attempt that hangs is abandoned after [`ATTEMPT_TIMEOUT`] and retried
 //! at most [`MAX_ATTEMPTS`] times within [`OPERATION_TIMEOUT`]. Callers additionally bound each
 //! call by their invocation's deadline (`Deadline::run`).
+//!
+//! [`dynamo`] holds what every DynamoDB adapter shares: keys, scan cursors, conditional writes.
+
+pub mod dynamo;
 
 use std::time::Duration;
 

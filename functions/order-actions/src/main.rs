@@ -1,0 +1,13 @@
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let ports = shared::actions::ActionPorts::from_env().await?;
+    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        let deadline = order_actions::deadline(&ports, event.context.deadline);
+        let ports = &ports;
+        async move { Ok::<_, Error>(order_actions::answer(ports, event.payload, deadline).await) }
+    }))
+    .await
+}

@@ -1,0 +1,193 @@
+//! Disconnect: the slot marked deleting, the secret deleted at once and for good, the mark
+//! cleared — or the store put back when the secret is confirmed still there (see the protocol
+//! in [`super`]). A disconnect that stopped half-way is taken over by the next one. And
+//! [`Disconnector::remove`]: a disconnect with what follows it (each [`AfterDisconnect`]).
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::{
+    clear_mark, deletion_in_progress, within_delete_window, LifecycleError, Storage, WRITE_ROUNDS,
+};
+use crate::deadline::Deadline;
+use crate::domain::{OrganizationId, ShopDomain};
+use crate::ids::new_id;
+use crate::secrets::SecretName;
+use crate::store::{Expect, Slot, StoreError, StoreRecord, Tombstone, TombstoneOrigin};
+
+/// Disconnects `shop` from `org`: the record goes (a deleting mark takes its place), then the
+/// secret, at once and for good. When the secret is confirmed still there after a failed
+/// deletion, the record is put back (the store stays whole) and the error returned. A
+/// disconnect that stopped half-way is taken over by the next one.
+///
+/// A takeover never shortens the deletion lease: only a deleter that marked a live record (or
+/// a mark already expired) clears the mark; a takeover leaves its own fresh mark to expire, as
+/// the first deleter may still be inside its window.
+pub async fn disconnect(
+    storage: &Storage,
+    deadline: Deadline,
+    org: &OrganizationId,
+    shop: &ShopDomain,
+) -> Result<(), LifecycleError> {
+    let name = storage.secret_name(org, shop);
+    let write_id = new_id();
+    // What the slot held under our mark: the live record (to put back) and whether we are the
+    // only deleter of this episode (so we may clear the mark).
+    let mut under_mark: Option<(Option<StoreRecord>, bool)> = None;
+    for _ in 0..WRITE_ROUNDS {
+        let slot = storage.slot(&deadline, org, shop).await?;
+        if let Slot::Gone(tombstone) = &slot {
+            if tombstone.write_id == write_id {
+                // Our mark landed; only its answer was lost.
+                let (previous, sole) = under_mark.take().unwrap_or((None, false));
+                return delete_marked(storage, &deadline, &name, tombstone, previous, sole).await;
+            }
+        }
+        let attempt = match &slot {
+            Slot::Absent => return Err(LifecycleError::NotConnected),
+            Slot::Gone(tombstone)
+                if tombstone.deleting_since.is_none()
+                    || tombstone.origin == TombstoneOrigin::Undo =>
+            {
+                // Disconnected already, or never connected (a failed connect's undo).
+                return Err(LifecycleError::NotConnected);
+            }
+            // A disconnect that stopped half-way (or is still running): finish it.
+            Slot::Gone(_) => (None, !deletion_in_progress(&slot)),
+            Slot::Live(record) => (Some(record.clone()), true),
+        };
+        let now = Utc::now();
+        let mark = Tombstone {
+            org_id: org.clone(),
+            shop_domain: shop.clone(),
+            version: slot.next_version(),
+            write_id: write_id.clone(),
+            deleting_since: Some(now),
+            removed_at: now,
+            origin: TombstoneOrigin::Disconnect,
+        };
+        under_mark = Some(attempt.clone());
+        match deadline
+            .run(storage.stores.put_gone(&mark, slot.expect()))
+            .await
+        {
+            Ok(()) => {
+                let (previous, sole) = attempt;
+                return delete_marked(storage, &deadline, &name, &mark, previous, sole).await;
+            }
+            Err(StoreError::Conflict) => continue,
+            Err(error) => {
+                // The mark may have landed with only its answer lost.
+                if let Ok(Slot::Gone(landed)) = storage.slot(&deadline, org, shop).await {
+                    if landed.write_id == write_id {
+                        let (previous, sole) = attempt;
+                        return delete_marked(storage, &deadline, &name, &landed, previous, sole)
+                            .await;
+                    }
+                }
+                return Err(error.into());
+            }
+        }
+    }
+    Err(LifecycleError::Contended)
+}
+
+/// What became of a secret deletion.
+enum Deletion {
+    Done,
+    /// The secret is confirmed still there.
+    Refused(LifecycleError),
+    /// Unknown: the deletion may or may not have happened.
+    Unknown(LifecycleError),
+}
+
+/// The second half of a disconnect: delete the secret under `mark`, then clear the mark if
+/// this request is the episode's only deleter.
+async fn delete_marked(
+    storage: &Storage,
+    deadline: &Deadline,
+    name: &SecretName,
+    mark: &Tombstone,
+    previous: Option<StoreRecord>,
+    sole: bool,
+) -> Result<(), LifecycleError> {
+    let shop = &mark.shop_domain;
+    let deletion = if !within_delete_window(mark) {
+        // Too late to start: the lease no longer covers this deletion. Nothing was deleted.
+        Deletion::Refused(LifecycleError::Contended)
+    } else {
+        match deadline.run(storage.secrets.delete(name)).await {
+            Ok(()) => Deletion::Done,
+            // The call failed, but the secret may be gone anyway.
+            Err(error) => match deadline.run(storage.secrets.current_version(name)).await {
+                Ok(None) => Deletion::Done,
+                Ok(Some(_)) => Deletion::Refused(LifecycleError::Secrets(error)),
+                Err(_) => Deletion::Unknown(LifecycleError::Secrets(error)),
+            },
+        }
+    };
+    match deletion {
+        Deletion::Done => {}
+        Deletion::Refused(error) => {
+            if let Some(record) = previous {
+                // The secret is still there: put the store back as it was.
+                let restored = StoreRecord {
+                    version: mark.version + 1,
+                    write_id: new_id(),
+                    ..record
+                };
+                if let Err(restore) = deadline
+                    .run(
+                        storage
+                            .stores
+                            .put_live(&restored, Expect::Version(mark.version)),
+                    )
+                    .await
+                {
+                    tracing::warn!(shop = %shop, error = %restore, "could not put the store back after a failed disconnect; the next disconnect finishes it");
+                }
+            }
+            return Err(error);
+        }
+        // The store stays disconnected (its record is gone); a retry finishes the deletion.
+        Deletion::Unknown(error) => return Err(error),
+    }
+    if sole {
+        clear_mark(storage, deadline, mark).await;
+    } else {
+        tracing::info!(shop = %shop, "took over a disconnect under way; its mark expires by itself");
+    }
+    tracing::info!(org_id = %mark.org_id, shop = %shop, "store disconnected");
+    Ok(())
+}
+
+/// Something a disconnect sets going (the removal of the store's knowledge). Best effort: it
+/// logs its own failure, and the scheduled work covers a store it missed.
+#[async_trait]
+pub trait AfterDisconnect: Send + Sync {
+    async fn disconnected(&self, deadline: &Deadline, org: &OrganizationId, shop: &ShopDomain);
+}
+
+/// What a disconnect runs on, and what follows it.
+pub struct Disconnector<'a> {
+    pub storage: &'a Storage,
+    /// Run in order once the store is disconnected.
+    pub then: Vec<Box<dyn AfterDisconnect>>,
+}
+
+impl Disconnector<'_> {
+    /// [`disconnect()`], then each of [`Disconnector::then`] in order: what
+    /// `DELETE /shopify/stores/{shop}` runs.
+    pub async fn remove(
+        &self,
+        deadline: Deadline,
+        org: &OrganizationId,
+        shop: &ShopDomain,
+    ) -> Result<(), LifecycleError> {
+        disconnect(self.storage, deadline, org, shop).await?;
+        for then in &self.then {
+            then.disconnected(&deadline, org, shop).await;
+        }
+        Ok(())
+    }
+}

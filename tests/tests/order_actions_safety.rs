@@ -1,0 +1,416 @@
+//! Order actions' safety under faults: one action per order while one is unsettled, the order
+//! held before it is read, approvals that cannot start, time to send, errors that mean "not
+//! sent", a lost answer to our own write, orders too large to vouch for, the record's
+//! retention, the list's effective statuses and cursor, and a policy turned to `simulate`.
+//! Every scenario runs in memory and on moto (records in DynamoDB).
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use shared::actions::record::{new_action_id, ActionRecord};
+use shared::actions::repo::{ActionPage, ListFilter, OrderKey, Unsettled};
+use shared::actions::{self, ActionFailure, ActionPorts, ActionRepository};
+use shared::domain::{ActionKind, ActionMode, ActionStatus, OrganizationId};
+use shared::store::{Expect, StoreError};
+use shared::Code;
+use tests::actions::{
+    deadline, enable, setup, shopper, us_shop, ActionRig, CONVERSATION, JANE, US,
+};
+use tests::app::TestApp;
+use tests::fake_shopify::{CancelJob, FakeOrder, FakeTransaction, Fault};
+use tokio::sync::Notify;
+
+fn org(app: &TestApp) -> OrganizationId {
+    OrganizationId::parse(&app.org).unwrap()
+}
+
+async fn propose(
+    app: &TestApp,
+    ports: &ActionPorts,
+    order: &str,
+) -> Result<actions::ActionAnswer, ActionFailure> {
+    actions::propose(
+        ports,
+        &deadline(),
+        &shopper(&app.org, JANE, CONVERSATION, false),
+        ActionKind::CancelOrder,
+        &json!({"order_number": order}),
+    )
+    .await
+}
+
+async fn confirm(
+    app: &TestApp,
+    ports: &ActionPorts,
+    id: &str,
+) -> Result<actions::ActionAnswer, ActionFailure> {
+    actions::confirm(
+        ports,
+        &deadline(),
+        &shopper(&app.org, JANE, CONVERSATION, true),
+        id,
+        true,
+    )
+    .await
+}
+
+fn reason(failure: &ActionFailure) -> &str {
+    failure.details.as_ref().unwrap()["reason"]
+        .as_str()
+        .unwrap()
+}
+
+async fn record(app: &TestApp, rig: &ActionRig, id: &str) -> ActionRecord {
+    rig.ports
+        .actions
+        .get(&org(app), id)
+        .await
+        .unwrap()
+        .expect("the record")
+}
+
+/// A second proposal of the same order stored beside `id`'s (as a crash before the
+/// open-proposal swap leaves one), still confirmable.
+async fn second_proposal(app: &TestApp, rig: &ActionRig, id: &str) -> String {
+    let mut copy = record(app, rig, id).await;
+    rig.clock.advance(chrono::Duration::milliseconds(5));
+    copy.action_id = new_action_id(rig.clock.now());
+    copy.status = ActionStatus::Proposed;
+    copy.outbox.clear();
+    copy.version = 1;
+    rig.ports.actions.put(&copy, Expect::Absent).await.unwrap();
+    copy.action_id
+}
+
+/// Ports whose order-action budget is `budget`.
+fn with_budget(rig: &ActionRig, budget: Duration) -> ActionPorts {
+    let mut ports = rig.ports.clone();
+    ports.config.budget = budget;
+    ports
+}
+
+/// Ports whose action repository is `repo`.
+fn with_repo(rig: &ActionRig, repo: Arc<dyn ActionRepository>) -> ActionPorts {
+    let mut ports = rig.ports.clone();
+    ports.actions = repo;
+    ports
+}
+
+/// Delegates to `inner`, except: the first `lock_order` for `gated` waits for `release`
+/// (after telling `arrived`), and the first put of an `executing` record, with
+/// `echo_conflict`, is applied and then answered with a conflict (its answer lost, its SDK
+/// retry failing its condition).
+struct Scripted {
+    inner: Arc<dyn ActionRepository>,
+    gated: Mutex<Option<String>>,
+    arrived: Notify,
+    release: Notify,
+    echo_conflict: AtomicBool,
+}
+
+impl Scripted {
+    fn over(inner: Arc<dyn ActionRepository>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            gated: Mutex::new(None),
+            arrived: Notify::new(),
+            release: Notify::new(),
+            echo_conflict: AtomicBool::new(false),
+        })
+    }
+}
+
+#[async_trait]
+impl ActionRepository for Scripted {
+    async fn get(
+        &self,
+        org: &OrganizationId,
+        id: &str,
+    ) -> Result<Option<ActionRecord>, StoreError> {
+        self.inner.get(org, id).await
+    }
+    async fn put(&self, record: &ActionRecord, expect: Expect) -> Result<(), StoreError> {
+        if record.status == ActionStatus::Executing
+            && self.echo_conflict.swap(false, Ordering::SeqCst)
+        {
+            self.inner.put(record, expect).await?;
+            return Err(StoreError::Conflict);
+        }
+        self.inner.put(record, expect).await
+    }
+    async fn list(
+        &self,
+        org: &OrganizationId,
+        filter: &ListFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<ActionPage, StoreError> {
+        self.inner.list(org, filter, cursor, limit).await
+    }
+    async fn swap_open(
+        &self,
+        order: &OrderKey,
+        kind: ActionKind,
+        id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.inner.swap_open(order, kind, id).await
+    }
+    async fn lock_order(
+        &self,
+        order: &OrderKey,
+        id: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let gate = {
+            let mut gated = self.gated.lock().unwrap();
+            if gated.as_deref() == Some(id) {
+                gated.take()
+            } else {
+                None
+            }
+        };
+        if gate.is_some() {
+            self.arrived.notify_one();
+            self.release.notified().await;
+        }
+        self.inner.lock_order(order, id, until, now).await
+    }
+    async fn unlock_order(&self, order: &OrderKey, id: &str) -> Result<(), StoreError> {
+        self.inner.unlock_order(order, id).await
+    }
+    async fn release_lease(
+        &self,
+        order: &OrderKey,
+        id: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.release_lease(order, id, until).await
+    }
+    async fn mark_unsettled(&self, org: &OrganizationId, id: &str) -> Result<(), StoreError> {
+        self.inner.mark_unsettled(org, id).await
+    }
+    async fn clear_unsettled(&self, org: &OrganizationId, id: &str) -> Result<(), StoreError> {
+        self.inner.clear_unsettled(org, id).await
+    }
+    async fn unsettled(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Unsettled>, Option<String>), StoreError> {
+        self.inner.unsettled(cursor, limit).await
+    }
+}
+
+both_backends! {
+    async fn no_second_cancellation_is_proposed_or_sent_while_a_slow_one_is_in_progress(app: TestApp) {
+        let shop = us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)).with_cancel_job(CancelJob::Completes { after_polls: 1000 });
+        let rig = setup(&app, shop, ActionMode::Live).await;
+        let first = propose(&app, &rig.ports, "#1001").await.unwrap();
+        let second = second_proposal(&app, &rig, &first.proposal_id).await;
+
+        let answered = confirm(&app, &with_budget(&rig, Duration::from_secs(4)), &first.proposal_id).await.unwrap();
+        assert_eq!(answered.status, "in_progress");
+        let refused = confirm(&app, &rig.ports, &second).await.unwrap_err();
+        let proposed = propose(&app, &rig.ports, "#1001").await.unwrap_err();
+
+        assert_eq!(refused.code, Code::ActionNotAllowed);
+        assert_eq!(reason(&refused), "action_in_progress");
+        assert_eq!(reason(&proposed), "action_in_progress");
+        assert_eq!(record(&app, &rig, &second).await.status, ActionStatus::Proposed);
+        assert_eq!(app.shopify.cancel_calls(US, "#1001"), 1);
+        app.shopify.finish_jobs(US);
+        actions::settle_unsettled(&rig.ports, &deadline()).await.unwrap();
+        assert_eq!(record(&app, &rig, &first.proposal_id).await.status, ActionStatus::Done);
+        let after = propose(&app, &rig.ports, "#1001").await.unwrap_err();
+        assert_eq!(reason(&after), "already_cancelled", "the settled action released the order");
+        assert_eq!(app.shopify.cancel_calls(US, "#1001"), 1);
+    }
+
+    async fn no_second_cancellation_is_sent_while_a_lost_answer_is_unsettled(app: TestApp) {
+        let mut shop = us_shop(FakeOrder::unfulfilled("#1001", 5, JANE));
+        shop.lose_answer("CancelOrder", Fault::Status { status: 502, retry_after: None });
+        let rig = setup(&app, shop, ActionMode::Live).await;
+        let first = propose(&app, &rig.ports, "#1001").await.unwrap();
+        let second = second_proposal(&app, &rig, &first.proposal_id).await;
+
+        let answered = confirm(&app, &rig.ports, &first.proposal_id).await.unwrap();
+        assert_eq!(answered.status, "in_progress");
+        let refused = confirm(&app, &rig.ports, &second).await.unwrap_err();
+        let proposed = propose(&app, &rig.ports, "#1001").await.unwrap_err();
+
+        assert_eq!(reason(&refused), "action_in_progress");
+        assert_eq!(reason(&proposed), "action_in_progress");
+        assert_eq!(app.shopify.cancel_calls(US, "#1001"), 1);
+    }
+
+    async fn an_older_pending_approval_is_not_sent_while_another_cancellation_is_in_progress(app: TestApp) {
+        let shop = us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)).with_cancel_job(CancelJob::Completes { after_polls: 1000 });
+        let rig = setup(&app, shop, ActionMode::Approval).await;
+        let older = propose(&app, &rig.ports, "#1001").await.unwrap();
+        assert_eq!(confirm(&app, &rig.ports, &older.proposal_id).await.unwrap().status, "pending_approval");
+        enable(&app, ActionMode::Live, None).await;
+        let newer = propose(&app, &rig.ports, "#1001").await.unwrap();
+        let answered = confirm(&app, &with_budget(&rig, Duration::from_secs(4)), &newer.proposal_id).await.unwrap();
+        assert_eq!(answered.status, "in_progress");
+
+        let refused = actions::approve(&rig.ports, &deadline(), &org(&app), "rep-1", &older.proposal_id).await.unwrap_err();
+
+        assert_eq!(reason(&refused), "action_in_progress");
+        assert_eq!(record(&app, &rig, &older.proposal_id).await.status, ActionStatus::PendingApproval);
+        assert_eq!(app.shopify.cancel_calls(US, "#1001"), 1);
+    }
+
+    async fn a_confirmation_reads_the_order_only_once_it_holds_it(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Live).await;
+        let first = propose(&app, &rig.ports, "#1001").await.unwrap();
+        let second = second_proposal(&app, &rig, &first.proposal_id).await;
+        let scripted = Scripted::over(rig.ports.actions.clone());
+        *scripted.gated.lock().unwrap() = Some(second.clone());
+        let gated_ports = with_repo(&rig, scripted.clone());
+        let later = tokio::spawn({
+            let inv = shopper(&app.org, JANE, CONVERSATION, true);
+            let second = second.clone();
+            async move { actions::confirm(&gated_ports, &deadline(), &inv, &second, true).await }
+        });
+        scripted.arrived.notified().await;
+
+        let done = confirm(&app, &rig.ports, &first.proposal_id).await.unwrap();
+        scripted.release.notify_one();
+        let refused = later.await.unwrap().unwrap_err();
+
+        assert_eq!(done.status, "done");
+        assert_eq!(reason(&refused), "already_cancelled", "read after the first one finished");
+        assert_eq!(app.shopify.cancel_calls(US, "#1001"), 1);
+    }
+
+    async fn an_approval_refused_by_the_order_lock_stays_pending(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Approval).await;
+        let proposal = propose(&app, &rig.ports, "#1001").await.unwrap();
+        assert_eq!(confirm(&app, &rig.ports, &proposal.proposal_id).await.unwrap().status, "pending_approval");
+        let key = OrderKey::of(&record(&app, &rig, &proposal.proposal_id).await);
+        let now = rig.clock.now();
+        assert!(rig.ports.actions.lock_order(&key, "another-action", now + chrono::Duration::hours(1), now).await.unwrap());
+
+        let refused = actions::approve(&rig.ports, &deadline(), &org(&app), "rep-1", &proposal.proposal_id).await.unwrap_err();
+
+        assert_eq!(reason(&refused), "action_in_progress");
+        assert_eq!(record(&app, &rig, &proposal.proposal_id).await.status, ActionStatus::PendingApproval);
+        assert_eq!(reason(&propose(&app, &rig.ports, "#1001").await.unwrap_err()), "action_in_progress");
+        rig.ports.actions.unlock_order(&key, "another-action").await.unwrap();
+        let approved = actions::approve(&rig.ports, &deadline(), &org(&app), "rep-1", &proposal.proposal_id).await.unwrap();
+        assert_eq!(approved.status, ActionStatus::Done);
+        assert_eq!(app.shopify.cancel_calls(US, "#1001"), 1);
+    }
+
+    async fn a_cancellation_is_not_sent_when_the_order_read_left_too_little_time(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Live).await;
+        let proposal = propose(&app, &rig.ports, "#1001").await.unwrap();
+        app.shopify.update_shop(US, |s| s.fail_operation("ActionOrder", Fault::Delay(Duration::from_millis(7400))));
+
+        let refused = confirm(&app, &with_budget(&rig, Duration::from_secs(10)), &proposal.proposal_id).await.unwrap_err();
+
+        assert_eq!(refused.code, Code::ShopifyUnavailable);
+        assert_eq!(app.shopify.cancel_calls(US, "#1001"), 0);
+        assert_eq!(record(&app, &rig, &proposal.proposal_id).await.status, ActionStatus::Proposed);
+    }
+
+    async fn a_cancellation_shopify_refused_to_run_fails_at_once_as_not_sent(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Live).await;
+        let proposal = propose(&app, &rig.ports, "#1001").await.unwrap();
+        app.shopify.update_shop(US, |s| s.fail_operation("CancelOrder", Fault::status(423)));
+
+        let answered = confirm(&app, &rig.ports, &proposal.proposal_id).await.unwrap();
+
+        assert_eq!(answered.status, "failed");
+        assert_eq!(answered.details.unwrap()["reason"], "not_sent");
+        assert_eq!(record(&app, &rig, &proposal.proposal_id).await.status, ActionStatus::Failed);
+        assert_eq!(app.shopify.cancel_calls(US, "#1001"), 0);
+        assert_eq!(propose(&app, &rig.ports, "#1001").await.unwrap().status, "confirmation_required", "the order is free again");
+    }
+
+    async fn a_confirmation_recognizes_its_own_executing_write_whose_answer_was_lost(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Live).await;
+        let proposal = propose(&app, &rig.ports, "#1001").await.unwrap();
+        let scripted = Scripted::over(rig.ports.actions.clone());
+        scripted.echo_conflict.store(true, Ordering::SeqCst);
+
+        let answered = confirm(&app, &with_repo(&rig, scripted.clone()), &proposal.proposal_id).await.unwrap();
+
+        assert!(!scripted.echo_conflict.load(Ordering::SeqCst), "the fault was served");
+        assert_eq!(answered.status, "done");
+        assert_eq!(app.shopify.cancel_calls(US, "#1001"), 1);
+        assert_eq!(rig.statuses(&proposal.proposal_id), ["proposed", "executing", "done"]);
+    }
+
+    async fn an_order_with_more_items_or_payments_than_read_is_refused(app: TestApp) {
+        let mut many_items = FakeOrder::unfulfilled("#1001", 5, JANE);
+        many_items.line_items = (0..21).map(|i| (format!("Item {i}"), None, 1)).collect();
+        let payments: Vec<FakeTransaction> = (0..6).map(|_| FakeTransaction::new("SALE", "shopify_payments", "5.00")).collect();
+        let many_payments = FakeOrder::unfulfilled("#1002", 5, JANE).with_transactions(&payments);
+        let rig = setup(&app, us_shop(many_items).with_order(many_payments), ActionMode::Live).await;
+
+        for name in ["#1001", "#1002"] {
+            let refused = propose(&app, &rig.ports, name).await.unwrap_err();
+            assert_eq!(refused.code, Code::ActionNotAllowed, "{name}");
+            assert_eq!(reason(&refused), "too_many_items", "{name}");
+            assert_eq!(app.shopify.cancel_calls(US, name), 0);
+        }
+    }
+
+    async fn an_expired_pending_approval_is_kept_on_the_record_for_400_days(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Approval).await;
+        let proposal = propose(&app, &rig.ports, "#1001").await.unwrap();
+        assert_eq!(confirm(&app, &rig.ports, &proposal.proposal_id).await.unwrap().status, "pending_approval");
+        rig.clock.advance(chrono::Duration::hours(49));
+
+        actions::settle_unsettled(&rig.ports, &deadline()).await.unwrap();
+
+        let expired = record(&app, &rig, &proposal.proposal_id).await;
+        assert_eq!(expired.status, ActionStatus::Expired);
+        assert!(expired.keep_until() >= expired.created_at + chrono::Duration::days(400), "{}", expired.keep_until());
+    }
+
+    async fn the_list_filters_on_the_status_a_reader_sees_and_refuses_an_oversized_cursor(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Live).await;
+        let proposal = propose(&app, &rig.ports, "#1001").await.unwrap();
+        rig.clock.advance(chrono::Duration::minutes(11));
+        let list = |status| {
+            let filter = ListFilter { status: Some(status), ..Default::default() };
+            let ports = rig.ports.clone();
+            let org = org(&app);
+            async move { actions::list(&ports, &deadline(), &org, &filter, None).await.unwrap() }
+        };
+
+        let expired = list(ActionStatus::Expired).await;
+        let proposed = list(ActionStatus::Proposed).await;
+
+        assert_eq!(expired.actions.len(), 1);
+        assert_eq!(expired.actions[0].action_id, proposal.proposal_id);
+        assert!(proposed.actions.is_empty());
+        let oversized = "a".repeat(10_000);
+        let refused = actions::list(&rig.ports, &deadline(), &org(&app), &ListFilter::default(), Some(&oversized)).await.unwrap_err();
+        assert_eq!(refused.code, Code::InvalidRequest);
+    }
+
+    async fn an_approval_after_the_policy_turned_to_simulate_is_simulated(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Approval).await;
+        let proposal = propose(&app, &rig.ports, "#1001").await.unwrap();
+        assert_eq!(confirm(&app, &rig.ports, &proposal.proposal_id).await.unwrap().status, "pending_approval");
+        enable(&app, ActionMode::Simulate, None).await;
+
+        let approved = actions::approve(&rig.ports, &deadline(), &org(&app), "rep-1", &proposal.proposal_id).await.unwrap();
+
+        assert_eq!(approved.status, ActionStatus::Simulated);
+        assert!(approved.summary.starts_with(actions::execute::SIMULATED_PREFIX), "{}", approved.summary);
+        assert_eq!(approved.actor, "rep-1");
+        assert_eq!(app.shopify.cancel_calls(US, "#1001"), 0);
+        assert!(app.shopify.order(US, "#1001").cancelled_at.is_none());
+    }
+}
