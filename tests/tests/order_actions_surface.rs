@@ -105,19 +105,36 @@ fn decide(org: &str, role: &str, id: &str, verb: &str) -> HttpEvent {
 }
 
 #[test]
-fn the_manifest_offers_the_three_tools_and_tells_the_ai_to_wait_for_the_shoppers_yes() {
+fn the_manifest_offers_the_five_tools_and_tells_the_ai_to_wait_for_the_shoppers_yes() {
     let manifest = manifest();
     let tools = manifest["tools"].as_array().unwrap();
     let names: Vec<_> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["cancel_order", "confirm_action", "get_action"]);
-    let cancel = tools[0]["description"].as_str().unwrap();
-    assert!(
-        cancel.contains("Read the summary back")
-            && cancel.contains("says yes")
-            && cancel.contains("confirm_action"),
-        "{cancel}"
+    assert_eq!(
+        names,
+        [
+            "cancel_order",
+            "update_shipping_address",
+            "request_return",
+            "confirm_action",
+            "get_action"
+        ]
     );
-    let confirm = tools[1]["description"].as_str().unwrap();
+    let tool = |name: &str| {
+        tools.iter().find(|t| t["name"] == name).unwrap()["description"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for proposing in ["cancel_order", "update_shipping_address", "request_return"] {
+        let description = tool(proposing);
+        assert!(
+            description.contains("Read the summary back")
+                && description.contains("says yes")
+                && description.contains("confirm_action"),
+            "{proposing}: {description}"
+        );
+    }
+    let confirm = tool("confirm_action");
     assert!(confirm.contains("answered yes"), "{confirm}");
     let defs = &schema()["$defs"];
     for tool in tools {

@@ -102,8 +102,23 @@ pub trait OrderAction: Send + Sync {
         step: Step,
     ) -> Result<(), Refusal>;
 
-    /// The summary the AI reads back and the structured effects.
-    fn summary(&self, order: &ActionOrder) -> (String, Value);
+    /// Reads what the rules rest on beyond the order (the shop's countries, the order's
+    /// returnable items) into `order.facts`, after the order was found and the shopper's
+    /// identity and the store's scopes checked, before [`OrderAction::check`]. Nothing by
+    /// default.
+    async fn read_facts(
+        &self,
+        _ports: &ActionPorts,
+        _deadline: &Deadline,
+        _store: &StoreRecord,
+        _order: &mut ActionOrder,
+    ) -> Result<(), ActionFailure> {
+        Ok(())
+    }
+
+    /// The summary the AI reads back and the structured effects, for the stored
+    /// `arguments` (what [`OrderAction::parse`] kept).
+    fn summary(&self, order: &ActionOrder, arguments: &Value) -> (String, Value);
 
     /// What the decision rested on: a change between proposal and confirmation (or
     /// approval) is `order_changed`.

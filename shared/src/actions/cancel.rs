@@ -104,7 +104,7 @@ impl OrderAction for Cancel {
         check(order, &policy.cancel_order, now, step != Step::Approval)
     }
 
-    fn summary(&self, order: &ActionOrder) -> (String, Value) {
+    fn summary(&self, order: &ActionOrder, _arguments: &Value) -> (String, Value) {
         summary(order)
     }
 
@@ -581,6 +581,7 @@ mod tests {
                 amount: money("120.00"),
             }],
             tags: vec![],
+            facts: Default::default(),
         }
     }
 

@@ -74,7 +74,7 @@ async fn recheck(
         .iter()
         .find(|s| s.shop_domain == record.shop_domain)
         .ok_or_else(|| order_gone(record))?;
-    let order = read_order(
+    let mut order = read_order(
         &ports.access,
         &read_before_write(deadline),
         store,
@@ -87,6 +87,9 @@ async fn recheck(
     if !missing.is_empty() {
         return Err(unavailable(store, &missing));
     }
+    action
+        .read_facts(ports, &read_before_write(deadline), store, &mut order)
+        .await?;
     action.check(
         &order,
         &record.arguments,

@@ -77,7 +77,7 @@ pub async fn propose(
             "No store is connected yet, so I can't look up orders.",
         ));
     }
-    let (store, order) = find_order(
+    let (store, mut order) = find_order(
         &ports.access,
         &super::shopify_deadline(&deadline),
         &stores,
@@ -90,6 +90,14 @@ pub async fn propose(
     if !missing.is_empty() {
         return Err(unavailable(store, &missing));
     }
+    action
+        .read_facts(
+            ports,
+            &super::shopify_deadline(&deadline),
+            store,
+            &mut order,
+        )
+        .await?;
     let now = ports.clock.now();
     action.check(&order, arguments, policy, now, Step::Proposal)?;
     // One action per order at a time: nothing is proposed while another holds the order.
@@ -110,7 +118,7 @@ pub async fn propose(
     if !free {
         return Err(order_busy(&order.name));
     }
-    let (summary, effects) = action.summary(&order);
+    let (summary, effects) = action.summary(&order, &request.arguments);
     let mut record = ActionRecord {
         action_id,
         org_id: org.clone(),

@@ -129,6 +129,17 @@ pub struct ActionOrder {
     pub more_fulfillment_orders: bool,
     pub transactions: Vec<ActionTransaction>,
     pub tags: Vec<String>,
+    /// What an action's rules rest on beyond the order, read live beside it by the action
+    /// that needs it (`OrderAction::read_facts`); empty until then.
+    #[serde(skip)]
+    pub facts: Facts,
+}
+
+/// Live facts beyond the order that an action's rules, summary and fingerprint rest on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// The countries the shop ships to (ISO 3166 alpha-2), for an address change.
+    pub ships_to: Option<Vec<String>>,
 }
 
 impl ActionOrder {
@@ -336,6 +347,7 @@ impl From<RawOrder> for ActionOrder {
                 })
                 .collect(),
             tags: raw.tags,
+            facts: Facts::default(),
         }
     }
 }
