@@ -15,7 +15,7 @@ use super::content;
 use super::cost::costs;
 use super::faults::{cost_extension, shopify_error, throttled};
 use super::model::CustomerDataAccess;
-use super::model::{FakeOrder, FakeShop};
+use super::model::{FakeFulfillment, FakeOrder, FakeShop};
 use super::search::{canonical, filter_value, matches};
 use super::{Received, Shared};
 
@@ -226,8 +226,8 @@ pub fn order_number(order: &FakeOrder) -> u64 {
         .unwrap_or(0)
 }
 
-fn tracking(order: &FakeOrder) -> Vec<Value> {
-    order
+fn tracking(fulfillment: &FakeFulfillment) -> Vec<Value> {
+    fulfillment
         .tracking
         .iter()
         .map(|(company, number)| json!({"company": company, "number": number, "url": format!("https://track.example/{number}")}))
@@ -351,10 +351,11 @@ fn order_node(shop: &FakeShop, index: usize, o: &FakeOrder) -> Value {
             "id": format!("gid://shopify/LineItem/{}", order_id(index) * 100 + i as u64),
             "title": t, "variantTitle": v, "quantity": q, "currentQuantity": o.current_quantity(*q),
         })).collect::<Vec<_>>()},
-        "fulfillments": if o.tracking.is_some() { vec![json!({
-            "status": "SUCCESS", "displayStatus": "IN_TRANSIT", "estimatedDeliveryAt": "2026-11-28T00:00:00Z", "deliveredAt": null,
-            "trackingInfo": tracking(o),
-        })] } else { Vec::new() },
+        "fulfillments": o.fulfillments.iter().map(|f| json!({
+            "status": f.status, "displayStatus": f.display_status, "createdAt": f.created_at,
+            "estimatedDeliveryAt": f.estimated_delivery_at, "deliveredAt": f.delivered_at,
+            "trackingInfo": tracking(f),
+        })).collect::<Vec<_>>(),
         "statusPageUrl": format!("https://{}/orders/{}/status", shop.primary_domain, canonical(&o.name)),
     });
     if let Value::Object(object) = &mut node {

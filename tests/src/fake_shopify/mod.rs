@@ -34,8 +34,8 @@ pub use cost::Bucket;
 pub use faults::Fault;
 pub use model::{
     BulkStyle, CancelJob, CustomerDataAccess, FakeAddress, FakeArticle, FakeCancellation,
-    FakeCustomer, FakeFulfillmentOrder, FakeOrder, FakePage, FakePolicy, FakeProduct, FakeShop,
-    FakeTransaction, ORDER_ACTION_SCOPES,
+    FakeCustomer, FakeFulfillment, FakeFulfillmentEvent, FakeFulfillmentOrder, FakeOrder, FakePage,
+    FakePolicy, FakeProduct, FakeShop, FakeTransaction, ORDER_ACTION_SCOPES,
 };
 
 /// A request the fake received, for assertions.
@@ -387,8 +387,16 @@ async fn sandbox(
             let Some(order) = record.orders.iter_mut().find(|o| o.name == name) else {
                 return (axum::http::StatusCode::NOT_FOUND, "no such order").into_response();
             };
-            *order = order.clone().fulfilled();
-            order.tracking = Some(("UPS".into(), "1Z999AA10123456784".into()));
+            let all: Vec<(usize, i64)> = order
+                .line_items
+                .iter()
+                .enumerate()
+                .map(|(i, (_, _, quantity))| (i, *quantity))
+                .collect();
+            *order = order
+                .clone()
+                .fulfilled()
+                .with_fulfillments(vec![FakeFulfillment::in_transit(&all)]);
         }
         "cancel-jobs" => {
             record.cancel_job = match query.get("outcome").map(String::as_str) {

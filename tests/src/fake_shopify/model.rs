@@ -408,7 +408,8 @@ pub struct FakeOrder {
     pub total: String,
     pub currency: String,
     pub line_items: Vec<(String, Option<String>, i64)>,
-    pub tracking: Option<(String, String)>,
+    /// Its shipments, oldest first.
+    pub fulfillments: Vec<FakeFulfillment>,
     pub cancelled_at: Option<String>,
     /// `OrderReturnStatus`.
     pub return_status: String,
@@ -459,6 +460,109 @@ impl Default for FakeAddress {
             country_code: "US".into(),
             phone: None,
         }
+    }
+}
+
+/// One shipment of an order (Shopify's `Fulfillment`): what it carries, where the carrier says
+/// it is, and the carrier's events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeFulfillment {
+    /// `FulfillmentStatus`: `SUCCESS`, `CANCELLED`, `ERROR`, `FAILURE`, ...
+    pub status: String,
+    /// `FulfillmentDisplayStatus`: `LABEL_PRINTED`, `IN_TRANSIT`, `OUT_FOR_DELIVERY`,
+    /// `ATTEMPTED_DELIVERY`, `DELAYED`, `DELIVERED`, `FAILURE`, ...
+    pub display_status: String,
+    /// RFC 3339: when it was fulfilled.
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+    /// Only when the carrier gave one.
+    pub estimated_delivery_at: Option<String>,
+    /// (company, number); the URL is `https://track.example/{number}`.
+    pub tracking: Vec<(String, String)>,
+    /// The order's line items it carries: (position in `FakeOrder::line_items`, quantity).
+    pub line_items: Vec<(usize, i64)>,
+    /// The carrier's events, oldest first.
+    pub events: Vec<FakeFulfillmentEvent>,
+}
+
+/// One carrier event of a fulfillment (Shopify's `FulfillmentEvent`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeFulfillmentEvent {
+    /// `FulfillmentEventStatus`: `LABEL_PRINTED`, `IN_TRANSIT`, `OUT_FOR_DELIVERY`,
+    /// `ATTEMPTED_DELIVERY`, `DELAYED`, `DELIVERED`, `FAILURE`, ...
+    pub status: String,
+    pub happened_at: String,
+    pub message: Option<String>,
+    pub city: Option<String>,
+}
+
+impl FakeFulfillment {
+    /// On its way with UPS (`1Z999AA10123456784`), fulfilled 2026-11-24, the carrier's
+    /// estimate 2026-11-28, no events yet; carrying `line_items` (position, quantity).
+    pub fn in_transit(line_items: &[(usize, i64)]) -> Self {
+        Self {
+            status: "SUCCESS".into(),
+            display_status: "IN_TRANSIT".into(),
+            created_at: "2026-11-24T10:00:00Z".into(),
+            delivered_at: None,
+            estimated_delivery_at: Some("2026-11-28T00:00:00Z".into()),
+            tracking: vec![("UPS".into(), "1Z999AA10123456784".into())],
+            line_items: line_items.to_vec(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Delivered at `delivered_at` (RFC 3339), fulfilled two days before.
+    pub fn delivered(line_items: &[(usize, i64)], delivered_at: &str) -> Self {
+        let created_at = chrono::DateTime::parse_from_rfc3339(delivered_at)
+            .map(|t| {
+                (t - chrono::Duration::days(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            })
+            .unwrap_or_else(|_| delivered_at.to_owned());
+        Self {
+            display_status: "DELIVERED".into(),
+            created_at,
+            delivered_at: Some(delivered_at.into()),
+            ..Self::in_transit(line_items)
+        }
+    }
+
+    pub fn with_display_status(mut self, status: &str) -> Self {
+        self.display_status = status.into();
+        self
+    }
+
+    pub fn created_at(mut self, created_at: &str) -> Self {
+        self.created_at = created_at.into();
+        self
+    }
+
+    /// No carrier estimate.
+    pub fn without_estimate(mut self) -> Self {
+        self.estimated_delivery_at = None;
+        self
+    }
+
+    pub fn with_tracking(mut self, company: &str, number: &str) -> Self {
+        self.tracking = vec![(company.into(), number.into())];
+        self
+    }
+
+    /// Adds a carrier event (status, RFC 3339 time, message, city).
+    pub fn with_event(
+        mut self,
+        status: &str,
+        happened_at: &str,
+        message: &str,
+        city: Option<&str>,
+    ) -> Self {
+        self.events.push(FakeFulfillmentEvent {
+            status: status.into(),
+            happened_at: happened_at.into(),
+            message: Some(message.into()),
+            city: city.map(Into::into),
+        });
+        self
     }
 }
 
@@ -566,7 +670,7 @@ impl FakeOrder {
             total: total.into(),
             currency: "USD".into(),
             line_items: vec![("Trail Runner".into(), Some("42 / Blue".into()), 1)],
-            tracking: Some(("UPS".into(), "1Z999AA10123456784".into())),
+            fulfillments: vec![FakeFulfillment::in_transit(&[(0, 1)])],
             cancelled_at: None,
             return_status: "NO_RETURN".into(),
             requires_shipping: true,
@@ -635,8 +739,14 @@ impl FakeOrder {
         self.fulfillment_status = status.into();
         self.fulfillment_orders = orders.to_vec();
         if matches!(status, "UNFULFILLED" | "SCHEDULED" | "ON_HOLD") {
-            self.tracking = None;
+            self.fulfillments.clear();
         }
+        self
+    }
+
+    /// Its shipments, replacing the ones it had.
+    pub fn with_fulfillments(mut self, fulfillments: Vec<FakeFulfillment>) -> Self {
+        self.fulfillments = fulfillments;
         self
     }
 
