@@ -103,14 +103,17 @@ pub trait OrderAction: Send + Sync {
     ) -> Result<(), Refusal>;
 
     /// Reads what the rules rest on beyond the order (the shop's countries, the order's
-    /// returnable items) into `order.facts`, after the order was found and the shopper's
-    /// identity and the store's scopes checked, before [`OrderAction::check`]. Nothing by
-    /// default.
+    /// returnable items) into `order.facts`, for the stored `arguments` (what
+    /// [`OrderAction::parse`] kept), after the order was found and the shopper's identity and
+    /// the store's scopes checked, before [`OrderAction::check`]. Arguments that name
+    /// something the live facts do not have (an unknown return reason, an item not on the
+    /// order) are `invalid_arguments` here. Nothing by default.
     async fn read_facts(
         &self,
         _ports: &ActionPorts,
         _deadline: &Deadline,
         _store: &StoreRecord,
+        _arguments: &Value,
         _order: &mut ActionOrder,
     ) -> Result<(), ActionFailure> {
         Ok(())

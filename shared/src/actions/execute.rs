@@ -88,7 +88,13 @@ async fn recheck(
         return Err(unavailable(store, &missing));
     }
     action
-        .read_facts(ports, &read_before_write(deadline), store, &mut order)
+        .read_facts(
+            ports,
+            &read_before_write(deadline),
+            store,
+            &record.arguments,
+            &mut order,
+        )
         .await?;
     action.check(
         &order,
