@@ -95,6 +95,7 @@ pub async fn propose(
             ports,
             &super::shopify_deadline(&deadline),
             store,
+            &request.arguments,
             &mut order,
         )
         .await?;
