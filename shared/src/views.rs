@@ -97,6 +97,8 @@ pub struct OrderSummary {
     pub admin_url: Option<String>,
     /// The order's actions waiting for a person's approval.
     pub pending_actions: Vec<PendingActionView>,
+    /// The order's newest action, whatever came of it; `null` when it has none.
+    pub last_action: Option<LastActionView>,
     /// The order's GID, to attach its pending actions; not shown.
     #[serde(skip)]
     pub order_id: Option<String>,
@@ -120,6 +122,21 @@ pub struct AddressView {
     pub province: Option<String>,
     pub country: Option<String>,
     pub zip: Option<String>,
+}
+
+/// An order's newest action, as the inbox sidebar shows it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LastActionView {
+    pub action_id: String,
+    /// `cancel_order`, `update_shipping_address`, `request_return`.
+    pub action: &'static str,
+    /// Its status now (`done`, `failed`, `pending_approval`, `expired`, ...).
+    pub status: &'static str,
+    pub summary: String,
+    /// `ai`, or the person who approved or declined it.
+    pub actor: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -165,6 +182,7 @@ impl OrderSummary {
                 .as_deref()
                 .map(|id| admin_url(store, "orders", id)),
             pending_actions: Vec::new(),
+            last_action: None,
             order_id: order.id.clone().or_else(|| {
                 order
                     .legacy_resource_id

@@ -71,6 +71,14 @@ impl ActionRepository for FailingActions {
         }
         self.inner.put(record, expect).await
     }
+    async fn of_contact(
+        &self,
+        org: &OrganizationId,
+        contact_email: &str,
+        limit: usize,
+    ) -> Result<Vec<ActionRecord>, StoreError> {
+        self.inner.of_contact(org, contact_email, limit).await
+    }
     async fn list(
         &self,
         org: &OrganizationId,
@@ -129,17 +137,22 @@ pub struct ActionRig {
     pub events: Arc<MemoryEvents>,
     pub repo: Arc<FailingActions>,
     pub clock: Clock,
+    /// On moto: the records' table.
+    pub table: Option<String>,
 }
 
 impl ActionRig {
     /// The app's stores and credentials, records in memory or in a fresh moto table.
     pub async fn new(app: &TestApp) -> Self {
-        let inner: Arc<dyn ActionRepository> = match &app.aws {
+        let (inner, table): (Arc<dyn ActionRepository>, _) = match &app.aws {
             Some(aws) => {
                 let table = local_aws::fresh_table(&aws.dynamo).await;
-                Arc::new(DynamoActions::new(aws.dynamo.clone(), table))
+                (
+                    Arc::new(DynamoActions::new(aws.dynamo.clone(), table.clone())),
+                    Some(table),
+                )
             }
-            None => Arc::new(MemoryActions::new()),
+            None => (Arc::new(MemoryActions::new()), None),
         };
         let repo = Arc::new(FailingActions {
             inner,
@@ -164,6 +177,7 @@ impl ActionRig {
             events,
             repo,
             clock,
+            table,
         }
     }
 

@@ -144,6 +144,14 @@ impl ActionRepository for Scripted {
         }
         self.inner.put(record, expect).await
     }
+    async fn of_contact(
+        &self,
+        org: &OrganizationId,
+        contact_email: &str,
+        limit: usize,
+    ) -> Result<Vec<ActionRecord>, StoreError> {
+        self.inner.of_contact(org, contact_email, limit).await
+    }
     async fn list(
         &self,
         org: &OrganizationId,

@@ -1,6 +1,7 @@
-//! The inbox sidebar shows the actions of the contact's orders that wait for a person
-//! (`pending_actions` in each order summary), read in one query of the org's recent records;
-//! a failure to read them never fails the sidebar. On both backends.
+//! The inbox sidebar shows, on each of the contact's orders, the actions that wait for a person
+//! (`pending_actions`) and the order's newest action whatever came of it (`last_action`), read
+//! from the contact's own actions; a failure to read them never fails the sidebar. On both
+//! backends.
 
 mod common;
 
@@ -133,11 +134,11 @@ impl ActionRepository for Down {
     ) -> Result<ActionPage, StoreError> {
         Err(down())
     }
-    async fn pending_approvals(
+    async fn of_contact(
         &self,
         _: &OrganizationId,
         _: &str,
-        _: DateTime<Utc>,
+        _: usize,
     ) -> Result<Vec<ActionRecord>, StoreError> {
         Err(down())
     }
@@ -225,4 +226,81 @@ both_backends! {
         assert_eq!(body["stores"][0]["status"], "found");
         assert_eq!(order(&body, "#1001")["pending_actions"], json!([]));
     }
+
+    async fn each_order_shows_its_last_action_whatever_came_of_it(app: TestApp) {
+        let rig = setup(&app).await;
+        let first = cancel(&app, &rig, JANE, "#1001", true).await;
+        let org = OrganizationId::parse(&app.org).unwrap();
+        actions::decline(&rig.ports, &deadline(), &org, "agent-7", &first).await.unwrap();
+        let second = cancel(&app, &rig, JANE, "#1001", true).await;
+        let proposed = cancel(&app, &rig, JANE, "#1002", false).await;
+
+        let (status, body) = sidebar(&app, pending(&rig), JANE).await;
+
+        assert_eq!(status, 200, "{body}");
+        let last = &order(&body, "#1001")["last_action"];
+        assert_eq!(last["action_id"], second, "the newest of the order's actions: {last}");
+        assert_eq!(last["action"], "cancel_order");
+        assert_eq!(last["status"], "pending_approval");
+        assert_eq!(last["actor"], "ai");
+        assert!(last["summary"].as_str().is_some_and(|s| !s.is_empty()), "{last}");
+        assert!(last["created_at"].is_string() && last["updated_at"].is_string(), "{last}");
+        let pending_ids: Vec<_> = order(&body, "#1001")["pending_actions"].as_array().unwrap().iter().map(|p| p["action_id"].clone()).collect();
+        assert_eq!(pending_ids, [json!(second)], "the declined one is not pending");
+        assert_eq!(order(&body, "#1002")["last_action"]["action_id"], proposed);
+        assert_eq!(order(&body, "#1002")["last_action"]["status"], "proposed");
+
+        // Declined, the order's last action says so, with who declined it.
+        actions::decline(&rig.ports, &deadline(), &org, "agent-7", &second).await.unwrap();
+        let (_, after) = sidebar(&app, pending(&rig), JANE).await;
+        assert_eq!(order(&after, "#1001")["last_action"]["status"], "declined");
+        assert_eq!(order(&after, "#1001")["last_action"]["actor"], "agent-7");
+        assert_eq!(order(&after, "#1001")["pending_actions"], json!([]));
+    }
+
+    async fn an_order_without_actions_has_no_last_action_and_other_contacts_actions_stay_theirs(app: TestApp) {
+        let rig = setup(&app).await;
+        cancel(&app, &rig, BOB, "#1003", true).await;
+
+        let (_, jane) = sidebar(&app, pending(&rig), JANE).await;
+        let (_, bob) = sidebar(&app, pending(&rig), BOB).await;
+
+        assert_eq!(order(&jane, "#1001")["last_action"], Value::Null);
+        assert_eq!(order(&bob, "#1003")["last_action"]["status"], "pending_approval");
+        let theirs = pending(&rig).of_contact(&deadline(), &OrganizationId::parse(&app.org).unwrap(), JANE).await;
+        assert!(theirs.is_empty(), "Jane sees none of Bob's actions: {theirs:?}");
+    }
+}
+
+/// A proposal whose record was never written (the invocation stopped between the contact's
+/// entry and the record) reads as nothing; the contact's other actions still show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_entry_without_its_record_reads_as_nothing() {
+    needs_moto!();
+    let app = TestApp::spawn(tests::app::Backend::Moto).await;
+    let rig = setup(&app).await;
+    let kept = cancel(&app, &rig, JANE, "#1001", true).await;
+    let lost = cancel(&app, &rig, JANE, "#1002", true).await;
+    let aws = app.aws.as_ref().unwrap();
+    aws.dynamo
+        .delete_item()
+        .table_name(rig.table.as_deref().unwrap())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}#ACTIONS", app.org)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ACTION#{lost}")),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let (status, body) = sidebar(&app, pending(&rig), JANE).await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(order(&body, "#1001")["last_action"]["action_id"], kept);
+    assert_eq!(order(&body, "#1002")["last_action"], Value::Null);
+    assert_eq!(order(&body, "#1002")["pending_actions"], json!([]));
 }

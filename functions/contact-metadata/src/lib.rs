@@ -5,8 +5,9 @@
 //! (and the invocation's deadline minus one second) with whatever the stores said by then.
 //!
 //! Each order summary carries the order's actions waiting for a person's approval
-//! (`pending_actions`), read beside the stores in one query of the organization's recent
-//! action records; when that read fails the lists are empty and the sidebar answers as usual.
+//! (`pending_actions`) and its newest action whatever came of it (`last_action`), read beside
+//! the stores from the contact's own action records (one query, one batch read); when that
+//! read fails the lists are empty, `last_action` is null, and the sidebar answers as usual.
 //!
 //! Answers are cached per container for at most 60 s, keyed by organization, email and every
 //! store's credentials version, so a disconnect or a rotation is never served stale.

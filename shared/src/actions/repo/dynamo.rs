@@ -4,6 +4,9 @@
 //!   stores and settings never reads its actions;
 //! - `… sk = OPEN#{shop}#{order GID}#{action}`: the open proposal of an order and action;
 //! - `… sk = LOCK#{shop}#{order GID}`: the order lock (`holder`, `until` in epoch ms);
+//! - `… sk = CONTACT#{contact email}#{action id}`: the contact's actions, newest last, written
+//!   just before the record is created (an entry whose record was never written is skipped),
+//!   so the inbox sidebar reads one contact's actions, never the organization's;
 //! - `pk = ACTIONS#UNSETTLED, sk = {org}#{action id}`: the schedule's marks.
 //!
 //! Every item has an `expires_at` (epoch seconds) for the table's TTL: a day after an
@@ -13,14 +16,14 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{ActionPage, ActionRepository, ListFilter, OrderKey, Unsettled};
 use crate::actions::record::ActionRecord;
 use crate::aws::dynamo::{key, n, s, Item};
-use crate::domain::{ActionKind, ActionStatus, OrganizationId};
+use crate::domain::{ActionKind, OrganizationId};
 use crate::store::{
     conditional, corrupt, put_versioned, read_as, read_item, unavailable, Expect, StoreError,
 };
@@ -40,6 +43,12 @@ fn actions_pk(org: &OrganizationId) -> String {
 
 fn record_sk(action_id: &str) -> String {
     format!("{RECORD_PREFIX}{action_id}")
+}
+
+const CONTACT_PREFIX: &str = "CONTACT#";
+
+fn contact_prefix(contact_email: &str) -> String {
+    format!("{CONTACT_PREFIX}{contact_email}#")
 }
 
 fn order_part(order: &OrderKey) -> String {
@@ -136,6 +145,30 @@ impl ActionRepository for DynamoActions {
             Expect::Absent => None,
             Expect::Version(v) => Some(v),
         };
+        if version.is_none() {
+            // The contact's entry first: a crash before the record leaves an entry that reads
+            // as nothing; the other order would leave a record the sidebar never shows.
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(actions_pk(&record.org_id)))
+                .item(
+                    "sk",
+                    s(format!(
+                        "{}{}",
+                        contact_prefix(&record.contact_email),
+                        record.action_id
+                    )),
+                )
+                .item("action_id", s(&record.action_id))
+                .item(
+                    TTL,
+                    ttl(record.created_at + crate::actions::record::RECORD_RETENTION),
+                )
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+        }
         put_versioned(&self.client, &self.table, to_item(record)?, version).await
     }
 
@@ -198,44 +231,80 @@ impl ActionRepository for DynamoActions {
         })
     }
 
-    async fn pending_approvals(
+    async fn of_contact(
         &self,
         org: &OrganizationId,
         contact_email: &str,
-        since: DateTime<Utc>,
+        limit: usize,
     ) -> Result<Vec<ActionRecord>, StoreError> {
-        // Ids start with their creation time in hex: the records since `since` are one key
-        // range, read newest first; a page break (1 MB) continues the same query.
         let pk = actions_pk(org);
-        let from = record_sk(&format!("{:012x}", since.timestamp_millis().max(0)));
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(contact_prefix(contact_email)))
+            .projection_expression("action_id")
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 100) as i32)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        let keys: Vec<Item> = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|mut item| match item.remove("action_id") {
+                Some(AttributeValue::S(id)) => Some(key(&pk, record_sk(&id))),
+                _ => None,
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(unavailable)?,
+        );
         let mut found = Vec::new();
-        let mut start = None;
-        loop {
+        for _ in 0..8 {
+            let Some(request) = pending.take() else { break };
             let output = self
                 .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .filter_expression("#status = :status AND contact_email = :email")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":from", s(from.as_str()))
-                .expression_attribute_values(":to", s(format!("{RECORD_PREFIX}~")))
-                .expression_attribute_values(":status", s(ActionStatus::PendingApproval.as_str()))
-                .expression_attribute_values(":email", s(contact_email))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
+                .batch_get_item()
+                .request_items(&self.table, request)
                 .send()
                 .await
                 .map_err(|e| unavailable(e.into_service_error()))?;
-            for item in output.items.unwrap_or_default() {
+            for item in output
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
                 found.push(from_item(item)?);
             }
-            match output.last_evaluated_key {
-                Some(next) => start = Some(next),
-                None => return Ok(found),
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .filter(|k| !k.keys.is_empty());
+            if pending.is_some() {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
+        if pending.is_some() {
+            return Err(unavailable(std::io::Error::other(
+                "DynamoDB kept keys unprocessed",
+            )));
+        }
+        // The email is part of the key only up to its `#`s: the record says whose it is.
+        found.retain(|r| r.contact_email == contact_email);
+        found.sort_by(|a, b| b.action_id.cmp(&a.action_id));
+        Ok(found)
     }
 
     async fn swap_open(

@@ -49,6 +49,23 @@ impl ActionRepository for MemoryActions {
             .cloned())
     }
 
+    async fn of_contact(
+        &self,
+        org: &OrganizationId,
+        contact_email: &str,
+        limit: usize,
+    ) -> Result<Vec<ActionRecord>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .records
+            .values()
+            .rev()
+            .filter(|r| r.org_id == *org && r.contact_email == contact_email)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
     async fn put(&self, record: &ActionRecord, expect: Expect) -> Result<(), StoreError> {
         let mut state = self.state();
         let key = (record.org_id.to_string(), record.action_id.clone());

@@ -100,36 +100,16 @@ pub trait ActionRepository: Send + Sync {
         limit: usize,
     ) -> Result<ActionPage, StoreError>;
 
-    /// `org`'s actions waiting for a person on behalf of `contact_email` (normalized), created
-    /// at or after `since` (no pending approval is older: see the caller), newest first. The
-    /// inbox sidebar's read: one query of the org's recent records, whatever the orders.
-    async fn pending_approvals(
+    /// The newest `limit` actions proposed on behalf of `contact_email` (normalized) in `org`,
+    /// newest first, whatever their status: the inbox sidebar's read (pending approvals and
+    /// each order's last action). It reads the contact's own actions, never the whole
+    /// organization's.
+    async fn of_contact(
         &self,
         org: &OrganizationId,
         contact_email: &str,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<ActionRecord>, StoreError> {
-        let filter = ListFilter {
-            status: Some(ActionStatus::PendingApproval),
-            ..ListFilter::default()
-        };
-        let mut found = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.list(org, &filter, cursor.as_deref(), 100).await?;
-            found.extend(
-                page.actions
-                    .into_iter()
-                    .filter(|r| r.contact_email == contact_email && r.created_at >= since),
-            );
-            match page.next_cursor {
-                Some(next) if next.as_str() >= super::record::new_action_id(since).as_str() => {
-                    cursor = Some(next)
-                }
-                _ => return Ok(found),
-            }
-        }
-    }
+        limit: usize,
+    ) -> Result<Vec<ActionRecord>, StoreError>;
 
     /// Makes `action_id` the open proposal of `kind` on `order`; answers the one it replaced.
     async fn swap_open(
