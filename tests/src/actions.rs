@@ -241,6 +241,23 @@ pub async fn enable(
     stores.put_settings(&org, &settings).await.unwrap();
 }
 
+/// Turns address changes on in `mode`, keeping them to the order's country when
+/// `same_country_only`.
+pub async fn enable_address_changes(
+    app: &TestApp,
+    mode: shared::domain::ActionMode,
+    same_country_only: bool,
+) {
+    let org = OrganizationId::parse(&app.org).unwrap();
+    let stores = &app.services.storage.stores;
+    let mut settings = stores.get_settings(&org).await.unwrap();
+    let policy = &mut settings.order_actions.update_shipping_address;
+    policy.enabled = true;
+    policy.mode = mode;
+    policy.same_country_only = same_country_only;
+    stores.put_settings(&org, &settings).await.unwrap();
+}
+
 /// demo-us with the order-action scopes, holding `order`.
 pub fn us_shop(order: FakeOrder) -> FakeShop {
     FakeShop::new("demo-us")

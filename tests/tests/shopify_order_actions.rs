@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
-use shared::domain::ShopDomain;
+use shared::domain::{NewAddress, ShopDomain};
 use shared::shopify::actions::{ActionOrder, CancelRequest, STAFF_NOTE_MAX_CHARS};
 use shared::shopify::{ShopifyClient, ShopifyConfig, ShopifyError};
 use shared::Deadline;
@@ -438,6 +438,123 @@ async fn without_write_orders_a_cancellation_is_access_denied_and_changes_nothin
     }
     assert!(!rig.read("#1001").await.is_cancelled());
     assert_eq!(rig.fake.cancel_calls(SHOP, "#1001"), 0);
+}
+
+/// A new address in New York, without a company, an apartment or a phone.
+fn new_york() -> NewAddress {
+    NewAddress::parse(&serde_json::json!({
+        "first_name": "Jane", "last_name": "Doe", "address1": "350 Fifth Avenue",
+        "city": "New York", "province_code": "NY", "zip": "10118", "country_code": "US",
+    }))
+    .unwrap()
+}
+
+async fn readdress(
+    rig: &Rig,
+    name: &str,
+) -> Result<Result<(), shared::shopify::address::AddressRefused>, ShopifyError> {
+    rig.client
+        .update_shipping_address(
+            &deadline(),
+            &rig.shop,
+            &rig.token,
+            &rig.fake.order_gid(SHOP, name),
+            &new_york(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn an_address_change_replaces_the_whole_address_in_one_request_of_at_most_150_points() {
+    let rig = Rig::start(shop()).await;
+    rig.fake.update_order(SHOP, "#1001", |o| {
+        o.shipping_address.company = Some("Pine Co".into());
+        o.shipping_address.address2 = Some("Apt 2".into());
+    });
+
+    let answer = readdress(&rig, "#1001").await;
+
+    assert_eq!(answer.unwrap(), Ok(()));
+    let address = rig.read("#1001").await.shipping_address.unwrap();
+    assert_eq!(address.address1.as_deref(), Some("350 Fifth Avenue"));
+    assert_eq!(
+        (address.province_code.as_deref(), address.zip.as_deref()),
+        (Some("NY"), Some("10118"))
+    );
+    assert_eq!(
+        (address.company, address.address2),
+        (None, None),
+        "cleared, not kept"
+    );
+    assert_eq!(rig.fake.address_updates(SHOP, "#1001"), 1);
+    let spent: Vec<_> = rig
+        .fake
+        .spent()
+        .into_iter()
+        .filter(|s| s.1 == "UpdateShippingAddress")
+        .collect();
+    assert_eq!(spent.len(), 1);
+    assert!(spent[0].2 <= 150.0, "{spent:?}");
+}
+
+#[tokio::test]
+async fn an_address_shopify_refuses_comes_back_as_its_user_errors_and_changes_nothing() {
+    let rig = Rig::start(shop()).await;
+    rig.fake.update_order(SHOP, "#1001", |o| {
+        *o = o
+            .clone()
+            .refusing_address_update(&["shippingAddress", "zip"], "Zip is invalid");
+    });
+
+    let refused = readdress(&rig, "#1001").await.unwrap().unwrap_err();
+
+    assert!(refused.user_errors[0].about_address());
+    assert_eq!(
+        rig.read("#1001")
+            .await
+            .shipping_address
+            .unwrap()
+            .city
+            .as_deref(),
+        Some("Portland")
+    );
+    assert_eq!(rig.fake.address_updates(SHOP, "#1001"), 1);
+}
+
+#[tokio::test]
+async fn without_write_orders_an_address_change_is_access_denied_and_changes_nothing() {
+    let rig = Rig::start(shop().without_scope("write_orders")).await;
+
+    match readdress(&rig, "#1001").await {
+        Err(ShopifyError::AccessDenied { fields }) => assert_eq!(fields, ["orderUpdate"]),
+        other => panic!("expected ACCESS_DENIED, got {other:?}"),
+    }
+    assert_eq!(rig.fake.address_updates(SHOP, "#1001"), 0);
+}
+
+#[tokio::test]
+async fn an_address_change_whose_answer_is_lost_is_not_sent_again_and_the_order_tells_the_outcome()
+{
+    let mut shop = shop();
+    shop.lose_answer("UpdateShippingAddress", Fault::status(503));
+    let rig = Rig::start(shop).await;
+
+    let answer = readdress(&rig, "#1001").await;
+
+    assert!(
+        matches!(answer, Err(ShopifyError::Server { status: 503 })),
+        "{answer:?}"
+    );
+    assert_eq!(rig.fake.address_updates(SHOP, "#1001"), 1);
+    assert_eq!(
+        rig.read("#1001")
+            .await
+            .shipping_address
+            .unwrap()
+            .city
+            .as_deref(),
+        Some("New York")
+    );
 }
 
 #[tokio::test]

@@ -7,10 +7,13 @@
 //! `conversation_id` and `shopper_confirmed` are set by the platform and trusted. An event that
 //! carries `requestContext` (anything routed through an HTTP front door) is refused unread.
 //!
-//! Actions: `cancel_order {order_number, reason?, shop_domain?}` proposes, `confirm_action
-//! {proposal_id}` carries out a proposal the shopper said yes to, `get_action {proposal_id}`
-//! says where it stands; each is one operation of [`shared::actions`]. The budget is
-//! `ACTIONS_BUDGET_MS` (default 15000), never past the invocation's deadline minus 1 s.
+//! Actions: `cancel_order {order_number, reason?, shop_domain?}`, `update_shipping_address
+//! {order_number, address, shop_domain?}` and `request_return {order_number, items, reason,
+//! note?, shop_domain?}` propose, `confirm_action {proposal_id}` carries out a proposal the
+//! shopper said yes to, `get_action {proposal_id}` says where it stands; each is one operation
+//! of [`shared::actions`], which reads a proposing action's arguments (an address part by
+//! part, naming the first bad one in `details.field`). The budget is `ACTIONS_BUDGET_MS`
+//! (default 15000), never past the invocation's deadline minus 1 s.
 //!
 //! The 5-minute schedule invokes it with `{"schedule": "order-actions-settle"}`: unsettled
 //! actions are read back and settled.
@@ -120,7 +123,7 @@ impl Action {
                 // The next actions: the operation answers whether they can run here.
                 Some(kind) => Ok(Self::Propose(kind)),
                 None => Err(invalid(format!(
-                    "Unknown action {:?}; use cancel_order, confirm_action or get_action.",
+                    "Unknown action {:?}; use cancel_order, update_shipping_address, request_return, confirm_action or get_action.",
                     other.chars().take(40).collect::<String>()
                 ))),
             },

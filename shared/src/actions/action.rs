@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::address::UpdateAddress;
 use super::cancel::Cancel;
 use super::ports::{ActionFailure, ActionPorts};
 use super::record::ActionRecord;
@@ -57,6 +58,9 @@ pub struct Request {
 pub enum Sent {
     /// Shopify started it; its job to poll, when it answered with one.
     Started { job_id: Option<String> },
+    /// Shopify answered that it made the change (a mutation without a job): the read-back
+    /// tells at once whether the order shows it (`job_finished`).
+    Applied,
     /// Shopify refused it: `failed` with this reason.
     Refused(&'static str),
     /// Shopify denied the write scope: nothing was sent, and the store needs the scope.
@@ -155,7 +159,8 @@ pub trait OrderAction: Send + Sync {
 pub fn action_for(kind: ActionKind) -> Result<&'static dyn OrderAction, ActionFailure> {
     match kind {
         ActionKind::CancelOrder => Ok(&Cancel),
-        ActionKind::UpdateShippingAddress | ActionKind::RequestReturn => Err(ActionFailure::new(
+        ActionKind::UpdateShippingAddress => Ok(&UpdateAddress),
+        ActionKind::RequestReturn => Err(ActionFailure::new(
             Code::ActionUnavailable,
             "I can't do this here yet. A team member can help the customer.",
         )),
@@ -164,6 +169,23 @@ pub fn action_for(kind: ActionKind) -> Result<&'static dyn OrderAction, ActionFa
 
 pub(crate) fn invalid(message: impl Into<String>) -> ActionFailure {
     ActionFailure::new(Code::InvalidArguments, message)
+}
+
+/// The model's `order_number`, or `invalid_arguments` asking the shopper for it.
+pub(crate) fn order_number(raw: &str) -> Result<OrderNumber, ActionFailure> {
+    OrderNumber::parse(raw).map_err(|_| {
+        invalid(format!(
+            "{:?} is not an order number. Ask the customer for their order number, which looks like #1042.",
+            raw.chars().take(40).collect::<String>()
+        ))
+    })
+}
+
+/// The model's `shop_domain`, when it gave one.
+pub(crate) fn shop_domain(raw: Option<&str>) -> Result<Option<ShopDomain>, ActionFailure> {
+    raw.map(ShopDomain::parse)
+        .transpose()
+        .map_err(|_| invalid("shop_domain is not a store's .myshopify.com domain."))
 }
 
 /// What a failed attempt to send came to: the scope denied; not sent (refused before running

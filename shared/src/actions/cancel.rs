@@ -11,12 +11,16 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 pub use super::action::Refusal;
-use super::action::{invalid, unsent, OrderAction, Request, Sent, Step, Verdict};
+use super::action::{
+    invalid, order_number, shop_domain, unsent, OrderAction, Request, Sent, Step, Verdict,
+};
 use super::find::read_order;
 use super::ports::{ActionFailure, ActionPorts};
 use super::record::ActionRecord;
+pub use super::rules::fingerprint;
+use super::rules::{minutes_in_words, not_started, within_window, Started};
 use crate::deadline::Deadline;
-use crate::domain::{ActionKind, CancelPolicy, OrderActionsPolicy, OrderNumber, ShopDomain};
+use crate::domain::{ActionKind, CancelPolicy, OrderActionsPolicy};
 use crate::shopify::actions::{
     ActionOrder, CancelRefused, CancelRequest, ACTION_TRANSACTIONS, STAFF_NOTE_MAX_CHARS,
 };
@@ -51,18 +55,8 @@ impl OrderAction for Cancel {
     fn parse(&self, arguments: &Value) -> Result<Request, ActionFailure> {
         let args: CancelArguments = serde_json::from_value(arguments.clone())
             .map_err(|e| invalid(format!("The arguments are not valid: {e}.")))?;
-        let order_number = OrderNumber::parse(&args.order_number).map_err(|_| {
-            invalid(format!(
-                "{:?} is not an order number. Ask the customer for their order number, which looks like #1042.",
-                args.order_number.chars().take(40).collect::<String>()
-            ))
-        })?;
-        let shop = args
-            .shop_domain
-            .as_deref()
-            .map(ShopDomain::parse)
-            .transpose()
-            .map_err(|_| invalid("shop_domain is not a store's .myshopify.com domain."))?;
+        let order_number = order_number(&args.order_number)?;
+        let shop = shop_domain(args.shop_domain.as_deref())?;
         let reason: Option<String> = args
             .reason
             .as_deref()
@@ -215,18 +209,32 @@ fn refuse(reason: &'static str, alternative: Option<&'static str>, message: Stri
     }
 }
 
-/// Fulfillment statuses of an order nothing of which has been fulfilled or started.
-const UNSTARTED: [&str; 5] = [
-    "UNFULFILLED",
-    "OPEN",
-    "SCHEDULED",
-    "ON_HOLD",
-    "REQUEST_DECLINED",
-];
-/// Fulfillment order statuses that still allow a cancellation.
-const FO_WAITING: [&str; 3] = ["OPEN", "SCHEDULED", "ON_HOLD"];
-/// Request statuses of a fulfillment order no fulfillment service has taken.
-const FO_UNREQUESTED: [&str; 2] = ["UNSUBMITTED", "REJECTED"];
+/// What the shopper is told when `order` (named `name`) is already on its way.
+fn not_cancellable(started: Started, name: &str) -> Refusal {
+    let (alternative, message) = match started {
+        Started::Fulfilled => (
+            Some("request_return"),
+            format!("Order {name} has already shipped, so it can't be cancelled. I can start a return request instead."),
+        ),
+        Started::PartiallyFulfilled => (
+            Some("request_return"),
+            format!("Part of order {name} has already shipped, so it can't be cancelled. I can start a return request for the shipped items instead."),
+        ),
+        Started::Unknown => (
+            None,
+            format!("I can't see how order {name} will be fulfilled, so I can't cancel it here. A team member can help."),
+        ),
+        Started::Submitted => (
+            None,
+            format!("Order {name} has already been sent to the warehouse, so it can't be cancelled here. A team member can check whether it can still be stopped."),
+        ),
+        Started::InProgress => (
+            None,
+            format!("Order {name} is already being prepared for shipping, so it can't be cancelled here. A team member can check whether it can still be stopped."),
+        ),
+    };
+    refuse(started.reason(), alternative, message)
+}
 
 /// Whether `order` may be cancelled under `policy` at `now`. The window is checked at
 /// proposal and confirmation (`check_window`), not at approval.
@@ -253,61 +261,8 @@ pub fn check(
             format!("Order {name} has more items or payments than I can check here, so I can't cancel it myself. A team member can help."),
         ));
     }
-    match order.display_fulfillment_status.as_str() {
-        "FULFILLED" => {
-            return Err(refuse(
-                "fulfilled",
-                Some("request_return"),
-                format!("Order {name} has already shipped, so it can't be cancelled. I can start a return request instead."),
-            ))
-        }
-        "PARTIALLY_FULFILLED" => {
-            return Err(refuse(
-                "partially_fulfilled",
-                Some("request_return"),
-                format!("Part of order {name} has already shipped, so it can't be cancelled. I can start a return request for the shipped items instead."),
-            ))
-        }
-        status if !UNSTARTED.contains(&status) => {
-            return Err(refuse(
-                "fulfillment_in_progress",
-                None,
-                format!("Order {name} is already being prepared for shipping, so it can't be cancelled here. A team member can check whether it can still be stopped."),
-            ))
-        }
-        _ => {}
-    }
-    let live: Vec<_> = order
-        .fulfillment_orders
-        .iter()
-        .filter(|f| f.status != "CANCELLED")
-        .collect();
-    if live.is_empty() || order.more_fulfillment_orders {
-        return Err(refuse(
-            "fulfillment_unknown",
-            None,
-            format!("I can't see how order {name} will be fulfilled, so I can't cancel it here. A team member can help."),
-        ));
-    }
-    if live
-        .iter()
-        .any(|f| !FO_UNREQUESTED.contains(&f.request_status.as_str()))
-    {
-        return Err(refuse(
-            "submitted_to_fulfillment_service",
-            None,
-            format!("Order {name} has already been sent to the warehouse, so it can't be cancelled here. A team member can check whether it can still be stopped."),
-        ));
-    }
-    if live
-        .iter()
-        .any(|f| !FO_WAITING.contains(&f.status.as_str()))
-    {
-        return Err(refuse(
-            "fulfillment_in_progress",
-            None,
-            format!("Order {name} is already being prepared for shipping, so it can't be cancelled here. A team member can check whether it can still be stopped."),
-        ));
+    if let Err(started) = not_started(order) {
+        return Err(not_cancellable(started, name));
     }
     if order.return_status != "NO_RETURN" {
         return Err(refuse(
@@ -316,36 +271,17 @@ pub fn check(
             format!("Order {name} has a return in progress, so it can't be cancelled."),
         ));
     }
-    if check_window {
-        let window = chrono::Duration::minutes(i64::from(policy.window_minutes));
-        if order.placed_at().is_none_or(|placed| now > placed + window) {
-            return Err(refuse(
-                "outside_window",
-                None,
-                format!(
-                    "Order {name} was placed more than {} ago, so it can no longer be cancelled here. A team member can help.",
-                    minutes_in_words(policy.window_minutes)
-                ),
-            ));
-        }
+    if check_window && !within_window(order, policy.window_minutes, now) {
+        return Err(refuse(
+            "outside_window",
+            None,
+            format!(
+                "Order {name} was placed more than {} ago, so it can no longer be cancelled here. A team member can help.",
+                minutes_in_words(policy.window_minutes)
+            ),
+        ));
     }
     Ok(())
-}
-
-fn minutes_in_words(minutes: u32) -> String {
-    match minutes {
-        m if m % 1440 == 0 => plural(m / 1440, "day"),
-        m if m % 60 == 0 => plural(m / 60, "hour"),
-        m => plural(m, "minute"),
-    }
-}
-
-fn plural(n: u32, unit: &str) -> String {
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
 }
 
 /// An amount in ten-thousandths of a unit (exact for every currency's decimals).
@@ -499,24 +435,6 @@ pub fn needs_approval(order: &ActionOrder, policy: &CancelPolicy) -> bool {
         return true;
     };
     refund_units(order) > limit
-}
-
-/// What the decision rested on: a change to any of it between proposal and confirmation (or
-/// approval) is `order_changed`. Tags, notes and metafields do not count.
-pub fn fingerprint(order: &ActionOrder) -> String {
-    let shape = json!({
-        "cancelled_at": order.cancelled_at,
-        "financial_status": order.display_financial_status,
-        "net_payment": [order.net_payment.amount, order.net_payment.currency_code],
-        "line_items": order.line_items.iter().map(|l| json!([l.id, l.quantity, l.current_quantity])).collect::<Vec<_>>(),
-        "more_line_items": order.more_line_items,
-        "shipping_address": order.shipping_address,
-        "fulfillment_orders": order.fulfillment_orders.iter().map(|f| json!([f.id, f.status, f.request_status])).collect::<Vec<_>>(),
-        "return_status": order.return_status,
-    });
-    let digest =
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, shape.to_string().as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The staff note: the conversation, then the shopper's reason, cut to Shopify's limit.

@@ -469,8 +469,9 @@ pub(crate) async fn execute(
         return fail(ports, deadline, &executing, "not_sent").await;
     }
     let shopify = shopify_deadline(deadline);
-    let job_id = match action.send(ports, &shopify, store, record).await {
-        Sent::Started { job_id } => job_id,
+    let (job_id, applied) = match action.send(ports, &shopify, store, record).await {
+        Sent::Started { job_id } => (job_id, false),
+        Sent::Applied => (None, true),
         Sent::Refused(reason) => {
             return fail(ports, deadline, &executing, reason).await;
         }
@@ -484,10 +485,18 @@ pub(crate) async fn execute(
             return fail(ports, deadline, &executing, "not_sent").await;
         }
         // The answer was lost: it may have been done. Never sent again; read back.
-        Sent::Lost => None,
+        Sent::Lost => (None, false),
     };
-    let (status, reason, outcome) =
-        verify(ports, &shopify, store, &executing, job_id.as_deref(), true).await;
+    let (status, reason, outcome) = verify(
+        ports,
+        &shopify,
+        store,
+        &executing,
+        job_id.as_deref(),
+        true,
+        applied,
+    )
+    .await;
     finish(ports, deadline, &executing, status, reason, outcome, job_id).await
 }
 
@@ -513,6 +522,7 @@ pub(crate) async fn fail(
 
 /// What reading back tells: Shopify's job (polled within `deadline` with `wait`), then the
 /// action's read-back of the order: `done`, `failed` with its reason, or `in_progress`.
+/// `applied`: Shopify answered that the change is made (no job), so the work is known finished.
 pub(crate) async fn verify(
     ports: &ActionPorts,
     deadline: &Deadline,
@@ -520,8 +530,9 @@ pub(crate) async fn verify(
     record: &ActionRecord,
     job_id: Option<&str>,
     wait: bool,
+    applied: bool,
 ) -> (ActionStatus, Option<&'static str>, Option<Value>) {
-    let mut job_done = None;
+    let mut job_done = applied.then_some(true);
     if let Some(job) = job_id {
         loop {
             let done = ports

@@ -13,6 +13,10 @@
 //! - [`find`]: finding the order and checking whom it belongs to;
 //! - [`cancel`]: `cancel_order` ([`Cancel`]): its rules, summary, approval threshold,
 //!   fingerprint, staff note, `orderCancel` and its read-back;
+//! - [`address`]: `update_shipping_address` ([`UpdateAddress`]): the new address, the shop's
+//!   countries, its rules, summary, `orderUpdate` and the read-back that compares the address;
+//! - [`rules`]: what several actions check alike (nothing on its way yet, the window) and the
+//!   order's fingerprint;
 //! - [`propose`], [`execute`] (confirm, approve, decline and the write itself: lock,
 //!   `executing`, the action's mutation once, polling Shopify's job, the action's read-back,
 //!   the outcome), [`settle`] (`get_action`, crash recovery and the 5-minute schedule),
@@ -82,6 +86,7 @@
 //! | any write, before its events were put | events in the outbox | nothing | the next flush (any later write of the action, `get_action`, the schedule) |
 
 pub mod action;
+pub mod address;
 pub mod cancel;
 pub mod execute;
 pub mod find;
@@ -90,10 +95,12 @@ pub mod ports;
 pub mod propose;
 pub mod record;
 pub mod repo;
+pub mod rules;
 pub mod settle;
 pub mod sidebar;
 
 pub use action::{action_for, OrderAction, Refusal, Request, Sent, Step, Verdict};
+pub use address::UpdateAddress;
 pub use cancel::Cancel;
 pub use execute::{approve, confirm, decline};
 pub use ports::{ActionAnswer, ActionConfig, ActionFailure, ActionPorts, Clock, Invocation};

@@ -107,6 +107,7 @@ async fn recover(
                 &record,
                 record.job_id.as_deref(),
                 false,
+                false,
             )
             .await
         }

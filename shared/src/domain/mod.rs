@@ -1,5 +1,6 @@
 //! Domain types: once one of these exists it is valid, so handlers never re-check strings.
 
+pub mod address;
 mod credentials;
 mod email;
 mod fields;
@@ -10,6 +11,7 @@ mod settings;
 mod shop_domain;
 mod store_status;
 
+pub use address::{InvalidAddress, NewAddress};
 pub use credentials::{AuthType, Credentials, InvalidCredentialsFormat};
 pub use email::{Email, InvalidEmail};
 pub use fields::present;

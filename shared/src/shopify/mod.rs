@@ -3,6 +3,7 @@
 //! GraphQL documents we send.
 
 pub mod actions;
+pub mod address;
 mod client;
 pub mod content;
 pub mod customers;

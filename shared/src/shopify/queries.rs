@@ -143,6 +143,12 @@ pub const CANCEL_ORDER: Query = Query {
     document: include_str!("queries/order_cancel.graphql"),
 };
 
+/// Replaces an order's shipping address, and nothing else.
+pub const UPDATE_SHIPPING_ADDRESS: Query = Query {
+    operation: "UpdateShippingAddress",
+    document: include_str!("queries/order_update_address.graphql"),
+};
+
 /// Whether an asynchronous job (a cancellation) has finished.
 pub const ACTION_JOB: Query = Query {
     operation: "ActionJob",
@@ -179,6 +185,7 @@ pub const ALL: &[Query] = &[
     ACTION_ORDERS_BY_IDS,
     ACTION_ORDER,
     CANCEL_ORDER,
+    UPDATE_SHIPPING_ADDRESS,
     ACTION_JOB,
 ];
 
@@ -234,7 +241,10 @@ mod tests {
                     .contains("# webhook-mutation: RepointWebhook")
                 || query
                     .document
-                    .contains("# order-action-mutation: CancelOrder");
+                    .contains("# order-action-mutation: CancelOrder")
+                || query
+                    .document
+                    .contains("# order-action-mutation: UpdateShippingAddress");
             assert!(
                 mutations == 0 || (allowed && mutations == 1),
                 "every document is read-only, but for the bulk start, the webhook subscriptions and the order actions' writes"

@@ -172,7 +172,7 @@ pub fn access_denied(field: &str, scope: &str) -> Value {
 }
 
 /// The root field's arguments as sent: literals and variables resolved alike.
-fn arguments(document: &str, field: &str, variables: &Value) -> Map<String, Value> {
+pub(super) fn arguments(document: &str, field: &str, variables: &Value) -> Map<String, Value> {
     let Ok(doc) = parse_query::<String>(document) else {
         return Map::new();
     };

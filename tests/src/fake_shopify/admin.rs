@@ -76,6 +76,7 @@ pub async fn graphql(
             "SubscribeWebhook",
             "RepointWebhook",
             "CancelOrder",
+            "UpdateShippingAddress",
         ]
         .contains(&operation)
     {
@@ -84,6 +85,9 @@ pub async fn graphql(
     }
     if operation == "CancelOrder" && !record.grants("write_orders") {
         return Json(actions::access_denied("orderCancel", "write_orders")).into_response();
+    }
+    if operation == "UpdateShippingAddress" && !record.grants("write_orders") {
+        return Json(actions::access_denied("orderUpdate", "write_orders")).into_response();
     }
     if record.customer_data == CustomerDataAccess::Denied {
         // What Shopify answers an app not approved for protected customer data.
@@ -121,6 +125,9 @@ pub async fn graphql(
         "ActionOrder" => action_order(&record, vars),
         "CancelOrder" => actions::cancel(&mut inner.lock().unwrap(), &shop, &request.query, vars),
         "ActionJob" => actions::poll(&mut inner.lock().unwrap(), vars),
+        "UpdateShippingAddress" => {
+            super::address::update(&mut inner.lock().unwrap(), &shop, &request.query, vars)
+        }
         "SearchProducts" => search_products(&record, vars),
         "ShopDetails" => shop_details(&record),
         "CustomerByEmail" => customer_by_email(&record, vars),

@@ -12,6 +12,7 @@
 //! - [`faults`]: scripted misbehaviour (statuses, throttling, hangs, gates).
 
 pub mod actions;
+pub mod address;
 pub mod admin;
 pub mod content;
 pub mod cost;
@@ -33,9 +34,9 @@ use serde_json::Value;
 pub use cost::Bucket;
 pub use faults::Fault;
 pub use model::{
-    BulkStyle, CancelJob, CustomerDataAccess, FakeAddress, FakeArticle, FakeCancellation,
-    FakeCustomer, FakeFulfillment, FakeFulfillmentEvent, FakeFulfillmentOrder, FakeOrder, FakePage,
-    FakePolicy, FakeProduct, FakeShop, FakeTransaction, ORDER_ACTION_SCOPES,
+    AddressUpdate, BulkStyle, CancelJob, CustomerDataAccess, FakeAddress, FakeArticle,
+    FakeCancellation, FakeCustomer, FakeFulfillment, FakeFulfillmentEvent, FakeFulfillmentOrder,
+    FakeOrder, FakePage, FakePolicy, FakeProduct, FakeShop, FakeTransaction, ORDER_ACTION_SCOPES,
 };
 
 /// A request the fake received, for assertions.
@@ -234,6 +235,12 @@ impl FakeShopify {
     /// `orderCancel` mutations received for the order named `name`, refused ones included.
     pub fn cancel_calls(&self, domain: &str, name: &str) -> usize {
         self.order(domain, name).cancel_calls
+    }
+
+    /// `orderUpdate` mutations received for the order named `name`, refused and ignored ones
+    /// included.
+    pub fn address_updates(&self, domain: &str, name: &str) -> usize {
+        self.order(domain, name).address_update_calls
     }
 
     /// Finishes `domain`'s pending cancel jobs as their shop's `CancelJob` says, as if they

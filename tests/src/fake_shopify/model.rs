@@ -425,6 +425,22 @@ pub struct FakeOrder {
     pub cancel_refusal: Option<(String, String)>,
     /// `orderCancel` mutations received for this order.
     pub cancel_calls: usize,
+    /// What `orderUpdate` does with a new shipping address.
+    pub address_update: AddressUpdate,
+    /// `orderUpdate` mutations received for this order, refused and ignored ones included.
+    pub address_update_calls: usize,
+}
+
+/// What `orderUpdate` does with a new shipping address.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AddressUpdate {
+    /// The address is changed as sent (parts sent as null cleared, parts left out kept).
+    #[default]
+    Applies,
+    /// Shopify answers success and changes nothing (seen in the wild).
+    Ignored,
+    /// Shopify answers this user error (its `field` path and message) and changes nothing.
+    Refused { field: Vec<String>, message: String },
 }
 
 /// A shipping address (Shopify's `MailingAddress`).
@@ -682,6 +698,8 @@ impl FakeOrder {
             cancellation: None,
             cancel_refusal: None,
             cancel_calls: 0,
+            address_update: AddressUpdate::default(),
+            address_update_calls: 0,
         }
     }
 
@@ -835,6 +853,22 @@ impl FakeOrder {
 
     pub fn with_address(mut self, address: FakeAddress) -> Self {
         self.shipping_address = address;
+        self
+    }
+
+    /// `orderUpdate` answers success for a new shipping address and changes nothing.
+    pub fn ignoring_address_updates(mut self) -> Self {
+        self.address_update = AddressUpdate::Ignored;
+        self
+    }
+
+    /// `orderUpdate` refuses a new shipping address with a user error on `field` (a path such
+    /// as `["shippingAddress", "zip"]`).
+    pub fn refusing_address_update(mut self, field: &[&str], message: &str) -> Self {
+        self.address_update = AddressUpdate::Refused {
+            field: field.iter().map(|f| (*f).to_owned()).collect(),
+            message: message.into(),
+        };
         self
     }
 
