@@ -18,9 +18,9 @@ A file may widen the rules for itself with comment annotations:
   (`webhookSubscriptionCreate`, `webhookSubscriptionUpdate`), which changes nothing in the
   store's data.
 - `# order-action-mutation: Name`: the operation `Name` may be a mutation, if all it does is
-  one of the order actions' writes (`orderCancel`, `orderUpdate`), which need the write scope
-  the file lists as optional (`write_orders`): a store without it cannot take that action, and
-  says so.
+  one of the order actions' writes (`orderCancel`, `orderUpdate`, `returnRequest`), which need
+  the write scope the file lists as optional (`write_orders`, `write_returns`): a store without
+  it cannot take that action, and says so.
 - `# bulk-query`: the document is the query of a bulk operation; Shopify does not limit its
   cost, so it gets no cost limit (it is still validated, scopes included).
 
@@ -87,7 +87,7 @@ READ_ONLY_MUTATIONS = {"bulkOperationRunQuery"}
 # point its subscription at a new address.
 WEBHOOK_MUTATIONS = {"webhookSubscriptionCreate", "webhookSubscriptionUpdate"}
 # The only mutations an `order-action-mutation` may run: the order actions' writes.
-ORDER_ACTION_MUTATIONS = {"orderCancel", "orderUpdate"}
+ORDER_ACTION_MUTATIONS = {"orderCancel", "orderUpdate", "returnRequest"}
 
 
 def reachable(required: set, granted=GRANTED) -> bool:

@@ -12,6 +12,7 @@ use super::address::UpdateAddress;
 use super::cancel::Cancel;
 use super::ports::{ActionFailure, ActionPorts};
 use super::record::ActionRecord;
+use super::returns::RequestReturn;
 use crate::access::AccessError;
 use crate::deadline::Deadline;
 use crate::domain::{ActionKind, OrderActionsPolicy, OrderNumber, ShopDomain};
@@ -160,10 +161,7 @@ pub fn action_for(kind: ActionKind) -> Result<&'static dyn OrderAction, ActionFa
     match kind {
         ActionKind::CancelOrder => Ok(&Cancel),
         ActionKind::UpdateShippingAddress => Ok(&UpdateAddress),
-        ActionKind::RequestReturn => Err(ActionFailure::new(
-            Code::ActionUnavailable,
-            "I can't do this here yet. A team member can help the customer.",
-        )),
+        ActionKind::RequestReturn => Ok(&RequestReturn),
     }
 }
 

@@ -17,6 +17,9 @@
 //!   countries, its rules, summary, `orderUpdate` and the read-back that compares the address;
 //! - [`rules`]: what several actions check alike (nothing on its way yet, the window) and the
 //!   order's fingerprint;
+//! - [`returns`]: `request_return` ([`RequestReturn`]): the items resolved against the
+//!   returnable fulfillments, its rules, summary, `returnRequest` and the read-back from the
+//!   order's returns;
 //! - [`propose`], [`execute`] (confirm, approve, decline and the write itself: lock,
 //!   `executing`, the action's mutation once, polling Shopify's job, the action's read-back,
 //!   the outcome), [`settle`] (`get_action`, crash recovery and the 5-minute schedule),
@@ -95,6 +98,7 @@ pub mod ports;
 pub mod propose;
 pub mod record;
 pub mod repo;
+pub mod returns;
 pub mod rules;
 pub mod settle;
 pub mod sidebar;
@@ -107,6 +111,7 @@ pub use ports::{ActionAnswer, ActionConfig, ActionFailure, ActionPorts, Clock, I
 pub use propose::propose;
 pub use record::{ActionRecord, ActionView};
 pub use repo::{ActionPage, ActionRepository, DynamoActions, ListFilter, MemoryActions};
+pub use returns::RequestReturn;
 pub use settle::{get, list, settle_unsettled, Page, SettleReport};
 pub use sidebar::PendingApprovals;
 

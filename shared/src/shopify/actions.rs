@@ -140,6 +140,9 @@ pub struct ActionOrder {
 pub struct Facts {
     /// The countries the shop ships to (ISO 3166 alpha-2), for an address change.
     pub ships_to: Option<Vec<String>>,
+    /// The order's returnable items, the reason and the shopper's items resolved against
+    /// them, for a return request.
+    pub returns: Option<super::returns::ReturnFacts>,
 }
 
 impl ActionOrder {

@@ -13,6 +13,7 @@ pub mod orders;
 pub mod products;
 pub mod queries;
 mod retry;
+pub mod returns;
 mod scopes;
 pub mod shop;
 mod token;

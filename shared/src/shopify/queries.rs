@@ -155,6 +155,39 @@ pub const ACTION_JOB: Query = Query {
     document: include_str!("queries/action_job.graphql"),
 };
 
+/// What a return request rests on: returnable fulfillments, the reason, the reasons listed.
+const RETURN_FACTS: &str = include_str!("queries/return_facts.graphql");
+
+/// A page of the order's returnable fulfillments with their returnable line items.
+pub const RETURNABLE_FULFILLMENTS: Query = Query {
+    operation: "ReturnableFulfillments",
+    document: RETURN_FACTS,
+};
+
+/// The return reason by handle, and how much of each line item has not shipped.
+pub const RETURN_CONTEXT: Query = Query {
+    operation: "ReturnContext",
+    document: RETURN_FACTS,
+};
+
+/// The shop's return reasons, to list their handles.
+pub const RETURN_REASONS: Query = Query {
+    operation: "ReturnReasons",
+    document: RETURN_FACTS,
+};
+
+/// Requests a return of shipped items for the merchant to approve (never a refund).
+pub const REQUEST_RETURN: Query = Query {
+    operation: "RequestReturn",
+    document: include_str!("queries/return_request.graphql"),
+};
+
+/// The order's newest returns, to verify a return request.
+pub const ORDER_RETURNS: Query = Query {
+    operation: "OrderReturns",
+    document: include_str!("queries/order_returns.graphql"),
+};
+
 /// All documents, so tests can check each file is used and named as it says.
 pub const ALL: &[Query] = &[
     CUSTOMER_BY_EMAIL,
@@ -187,6 +220,11 @@ pub const ALL: &[Query] = &[
     CANCEL_ORDER,
     UPDATE_SHIPPING_ADDRESS,
     ACTION_JOB,
+    RETURNABLE_FULFILLMENTS,
+    RETURN_CONTEXT,
+    RETURN_REASONS,
+    REQUEST_RETURN,
+    ORDER_RETURNS,
 ];
 
 /// A few recent customers' and orders' emails: whether protected customer data is visible.
@@ -244,7 +282,10 @@ mod tests {
                     .contains("# order-action-mutation: CancelOrder")
                 || query
                     .document
-                    .contains("# order-action-mutation: UpdateShippingAddress");
+                    .contains("# order-action-mutation: UpdateShippingAddress")
+                || query
+                    .document
+                    .contains("# order-action-mutation: RequestReturn");
             assert!(
                 mutations == 0 || (allowed && mutations == 1),
                 "every document is read-only, but for the bulk start, the webhook subscriptions and the order actions' writes"

@@ -16,6 +16,7 @@ use super::cost::costs;
 use super::faults::{cost_extension, shopify_error, throttled};
 use super::model::CustomerDataAccess;
 use super::model::{FakeFulfillment, FakeOrder, FakeShop};
+use super::returns;
 use super::search::{canonical, filter_value, matches};
 use super::{Received, Shared};
 
@@ -76,12 +77,16 @@ pub async fn graphql(
             "SubscribeWebhook",
             "RepointWebhook",
             "CancelOrder",
+            "RequestReturn",
             "UpdateShippingAddress",
         ]
         .contains(&operation)
     {
         return Json(json!({"errors": [{"message": "this mutation is not served by the fake"}]}))
             .into_response();
+    }
+    if let Some(denied) = returns::denied(&record, operation) {
+        return Json(denied).into_response();
     }
     if operation == "CancelOrder" && !record.grants("write_orders") {
         return Json(actions::access_denied("orderCancel", "write_orders")).into_response();
@@ -125,6 +130,9 @@ pub async fn graphql(
         "ActionOrder" => action_order(&record, vars),
         "CancelOrder" => actions::cancel(&mut inner.lock().unwrap(), &shop, &request.query, vars),
         "ActionJob" => actions::poll(&mut inner.lock().unwrap(), vars),
+        op if returns::OPERATIONS.contains(&op) => {
+            returns::answer(&inner, &record, &shop, op, &request.query, vars)
+        }
         "UpdateShippingAddress" => {
             super::address::update(&mut inner.lock().unwrap(), &shop, &request.query, vars)
         }

@@ -9,6 +9,7 @@
 //! - [`model`]: the shops and what is in them;
 //! - [`admin`]: the GraphQL operations; [`oauth`]: the token exchange;
 //! - [`cost`]: query cost and the bucket; [`search`]: Shopify's search syntax;
+//! - [`returns`]: returnable fulfillments, return reasons, `returnRequest` and returns;
 //! - [`faults`]: scripted misbehaviour (statuses, throttling, hangs, gates).
 
 pub mod actions;
@@ -19,6 +20,7 @@ pub mod cost;
 pub mod faults;
 pub mod model;
 pub mod oauth;
+pub mod returns;
 pub mod search;
 pub mod webhooks;
 

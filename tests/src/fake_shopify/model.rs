@@ -74,6 +74,8 @@ pub struct FakeShop {
     pub lost_answers: Vec<(String, super::Fault)>,
     /// How the asynchronous job an `orderCancel` starts ends.
     pub cancel_job: CancelJob,
+    /// Return reasons, each order's returns, and how `returnRequest` answers.
+    pub returns: super::returns::ShopReturns,
 }
 
 impl FakeShop {
@@ -123,6 +125,7 @@ impl FakeShop {
             broken_operations: Vec::new(),
             lost_answers: Vec::new(),
             cancel_job: CancelJob::default(),
+            returns: Default::default(),
         }
     }
 
