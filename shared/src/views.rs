@@ -1,11 +1,15 @@
 //! How orders and customers are shown: one order view for the AI's order details and the
 //! sidebar's order summaries, built from the same [`Order`] shape, with links into the Shopify
-//! admin.
+//! admin; the AI's order details also tell where each shipment is, in the carrier's own
+//! events and in a shopper's words, and where the refunds are.
 
 use serde::Serialize;
 
 use crate::shopify::customers::Customer;
-use crate::shopify::orders::Order;
+use crate::shopify::orders::{
+    Fulfillment, FulfillmentEvent, FulfillmentLineItem, FulfillmentTimeline, Order, OrderTimeline,
+    Refund,
+};
 use crate::shopify::types::{LineItem, Money, Tracking};
 use crate::store::StoreRecord;
 
@@ -116,14 +120,6 @@ pub struct PendingActionView {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct AddressView {
-    pub city: Option<String>,
-    pub province: Option<String>,
-    pub country: Option<String>,
-    pub zip: Option<String>,
-}
-
 /// An order's newest action, as the inbox sidebar shows it.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct LastActionView {
@@ -140,11 +136,143 @@ pub struct LastActionView {
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AddressView {
+    pub city: Option<String>,
+    pub province: Option<String>,
+    pub country: Option<String>,
+    pub zip: Option<String>,
+}
+
+/// What a shipment's status means to a shopper. The statuses are Shopify's
+/// `FulfillmentDisplayStatus` (a carrier event's `FulfillmentEventStatus` is one of them), and
+/// `FulfillmentStatus` for a shipment without a display status; a value Shopify adds later is
+/// shown as its own words (`NEW_STATUS` → "new status").
+pub fn shipment_status_text(status: &str) -> String {
+    let text = match status {
+        "LABEL_PURCHASED" => "Shipping label created; the carrier does not have the package yet",
+        "LABEL_PRINTED" => "Shipping label printed; the carrier does not have the package yet",
+        "LABEL_VOIDED" => "Shipping label cancelled; the package will not ship with it",
+        "SUBMITTED" => "Sent to the fulfillment service, which is preparing the package",
+        "CONFIRMED" => "Shipment confirmed; no update from the carrier yet",
+        "MARKED_AS_FULFILLED" => "Marked as shipped by the store; the carrier sends no updates",
+        "FULFILLED" | "SUCCESS" => "Shipped",
+        "CARRIER_PICKED_UP" => "Picked up by the carrier",
+        "IN_TRANSIT" => "On its way",
+        "OUT_FOR_DELIVERY" => "Out for delivery",
+        "ATTEMPTED_DELIVERY" => "The carrier tried to deliver it, but could not",
+        "DELAYED" => "Delayed on its way",
+        "READY_FOR_PICKUP" => "Ready for pickup",
+        "PICKED_UP" => "Picked up by the customer",
+        "DELIVERED" => "Delivered",
+        "NOT_DELIVERED" => "Not delivered: the carrier could not deliver it",
+        "FAILURE" | "ERROR" => "Delivery failed",
+        "CANCELED" | "CANCELLED" => "Shipment cancelled",
+        "OPEN" | "PENDING" => "Being prepared for shipping",
+        other => return other.to_ascii_lowercase().replace('_', " "),
+    };
+    text.to_owned()
+}
+
+/// One carrier event of a shipment.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FulfillmentEventView {
+    /// `FulfillmentEventStatus`, lower-cased (`in_transit`).
+    pub status: String,
+    pub status_text: String,
+    pub happened_at: String,
+    pub message: Option<String>,
+    pub city: Option<String>,
+}
+
+impl From<&FulfillmentEvent> for FulfillmentEventView {
+    fn from(event: &FulfillmentEvent) -> Self {
+        Self {
+            status: lower(&event.status),
+            status_text: shipment_status_text(&event.status),
+            happened_at: event.happened_at.clone(),
+            message: event.message.clone(),
+            city: event.city.clone(),
+        }
+    }
+}
+
+/// An item a shipment carries.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ShippedItemView {
+    pub title: String,
+    pub variant_title: Option<String>,
+    pub quantity: Option<i64>,
+}
+
+impl From<&FulfillmentLineItem> for ShippedItemView {
+    fn from(item: &FulfillmentLineItem) -> Self {
+        Self {
+            title: item.line_item.title.clone(),
+            variant_title: item.line_item.variant_title.clone(),
+            quantity: item.quantity,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct FulfillmentView {
+    /// `display_status` (or, without one, Shopify's `status`), lower-cased.
     pub status: Option<String>,
+    /// Shopify's `FulfillmentDisplayStatus` as given (`IN_TRANSIT`).
+    pub display_status: Option<String>,
+    /// The status in a shopper's words.
+    pub status_text: Option<String>,
+    pub created_at: Option<String>,
     pub tracking: Vec<TrackingView>,
+    /// Only the carrier's own estimate; `null` when it gave none.
     pub estimated_delivery_at: Option<String>,
     pub delivered_at: Option<String>,
+    /// The carrier's latest events, oldest first; `null` when they could not be read.
+    pub events: Option<Vec<FulfillmentEventView>>,
+    /// The items in this shipment; `null` when they could not be read.
+    pub line_items: Option<Vec<ShippedItemView>>,
+}
+
+impl FulfillmentView {
+    fn new(fulfillment: &Fulfillment, timeline: Option<&FulfillmentTimeline>) -> Self {
+        let status = fulfillment
+            .display_status
+            .as_deref()
+            .or(fulfillment.status.as_deref());
+        Self {
+            status: status.map(lower),
+            display_status: fulfillment.display_status.clone(),
+            status_text: status.map(shipment_status_text),
+            created_at: fulfillment.created_at.clone(),
+            tracking: fulfillment.tracking_info.iter().map(Into::into).collect(),
+            estimated_delivery_at: fulfillment.estimated_delivery_at.clone(),
+            delivered_at: fulfillment.delivered_at.clone(),
+            events: timeline.map(|t| t.events.nodes.iter().map(Into::into).collect()),
+            line_items: timeline.map(|t| {
+                t.fulfillment_line_items
+                    .nodes
+                    .iter()
+                    .map(Into::into)
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// Money given back on an order.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RefundView {
+    pub amount: MoneyView,
+    pub created_at: Option<String>,
+}
+
+impl From<&Refund> for RefundView {
+    fn from(refund: &Refund) -> Self {
+        Self {
+            amount: (&refund.total_refunded_set.shop_money).into(),
+            created_at: refund.created_at.clone(),
+        }
+    }
 }
 
 /// An order as the AI is told about it (`get_order_details`).
@@ -154,9 +282,17 @@ pub struct OrderDetails {
     pub basics: OrderBasics,
     pub shop_domain: String,
     pub cancel_reason: Option<String>,
+    /// `OrderReturnStatus`, lower-cased (`no_return`, `return_requested`, `in_progress`, ...).
+    pub return_status: Option<String>,
     pub shipping_address: Option<AddressView>,
     pub fulfillments: Vec<FulfillmentView>,
+    /// `null` when they could not be read.
+    pub refunds: Option<Vec<RefundView>>,
     pub status_page_url: Option<String>,
+    /// The parts that could not be read (`fulfillments.events`, `fulfillments.line_items`,
+    /// `refunds`); left out when nothing is missing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<&'static str>,
 }
 
 /// `https://admin.shopify.com/store/{handle}/{kind}/{id}`.
@@ -194,32 +330,45 @@ impl OrderSummary {
 }
 
 impl OrderDetails {
-    pub fn new(order: &Order, store: &StoreRecord) -> Self {
+    /// The order with its timeline; `timeline: None` means it could not be read, so its parts
+    /// are `null` and named in `missing` (an order without shipments or refunds has the empty
+    /// timeline, [`OrderTimeline::default`]).
+    pub fn new(order: &Order, store: &StoreRecord, timeline: Option<&OrderTimeline>) -> Self {
+        let fulfillments: Vec<FulfillmentView> = order
+            .fulfillments
+            .iter()
+            .map(|f| {
+                let read = timeline.and_then(|t| f.id.as_deref().and_then(|id| t.fulfillment(id)));
+                FulfillmentView::new(f, read)
+            })
+            .collect();
+        let refunds: Option<Vec<RefundView>> =
+            timeline.map(|t| t.refunds.iter().map(Into::into).collect());
+        let mut missing = Vec::new();
+        if fulfillments.iter().any(|f| f.events.is_none()) {
+            missing.push("fulfillments.events");
+        }
+        if fulfillments.iter().any(|f| f.line_items.is_none()) {
+            missing.push("fulfillments.line_items");
+        }
+        if refunds.is_none() {
+            missing.push("refunds");
+        }
         Self {
             basics: order.into(),
             shop_domain: store.shop_domain.to_string(),
             cancel_reason: order.cancel_reason.as_deref().map(lower),
+            return_status: order.return_status.as_deref().map(lower),
             shipping_address: order.shipping_address.as_ref().map(|a| AddressView {
                 city: a.city.clone(),
                 province: a.province.clone(),
                 country: a.country.clone(),
                 zip: a.zip.clone(),
             }),
-            fulfillments: order
-                .fulfillments
-                .iter()
-                .map(|f| FulfillmentView {
-                    status: f
-                        .display_status
-                        .as_deref()
-                        .or(f.status.as_deref())
-                        .map(lower),
-                    tracking: f.tracking_info.iter().map(Into::into).collect(),
-                    estimated_delivery_at: f.estimated_delivery_at.clone(),
-                    delivered_at: f.delivered_at.clone(),
-                })
-                .collect(),
+            fulfillments,
+            refunds,
             status_page_url: order.status_page_url.clone(),
+            missing,
         }
     }
 }
@@ -259,5 +408,61 @@ impl CustomerProfile {
             note: customer.note.clone(),
             admin_url: admin_url(store, "customers", &customer.legacy_resource_id),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shipment_status_text;
+
+    /// Every `FulfillmentDisplayStatus` of the 2026-10 Admin schema (the carrier events'
+    /// `FulfillmentEventStatus` values are among them).
+    const DISPLAY_STATUSES: [&str; 18] = [
+        "ATTEMPTED_DELIVERY",
+        "CANCELED",
+        "CARRIER_PICKED_UP",
+        "CONFIRMED",
+        "DELAYED",
+        "DELIVERED",
+        "FAILURE",
+        "FULFILLED",
+        "IN_TRANSIT",
+        "LABEL_PRINTED",
+        "LABEL_PURCHASED",
+        "LABEL_VOIDED",
+        "MARKED_AS_FULFILLED",
+        "NOT_DELIVERED",
+        "OUT_FOR_DELIVERY",
+        "PICKED_UP",
+        "READY_FOR_PICKUP",
+        "SUBMITTED",
+    ];
+
+    #[test]
+    fn every_shipment_status_is_told_in_a_shoppers_words() {
+        let mut texts: Vec<String> = DISPLAY_STATUSES
+            .iter()
+            .map(|s| shipment_status_text(s))
+            .collect();
+        for (status, text) in DISPLAY_STATUSES.iter().zip(&texts) {
+            assert_ne!(
+                *text,
+                status.to_ascii_lowercase().replace('_', " "),
+                "{status} has words of its own"
+            );
+        }
+        texts.sort();
+        texts.dedup();
+        assert_eq!(
+            texts.len(),
+            DISPLAY_STATUSES.len(),
+            "no two statuses read alike"
+        );
+        assert_eq!(shipment_status_text("IN_TRANSIT"), "On its way");
+    }
+
+    #[test]
+    fn a_status_shopify_adds_later_is_shown_as_its_words() {
+        assert_eq!(shipment_status_text("HELD_AT_CUSTOMS"), "held at customs");
     }
 }

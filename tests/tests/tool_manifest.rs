@@ -276,3 +276,52 @@ async fn every_kind_of_answer_matches_the_answer_schema() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_with_its_timeline_or_without_it_matches_the_answer_schema() {
+    use tests::fake_shopify::{FakeFulfillment, FakeOrder, Fault};
+    let answers = validator("answer");
+    let app = TestApp::spawn(Backend::Memory).await;
+    let shipped = FakeOrder::new("#1001", "2026-11-01T10:00:00Z", "jane@example.com")
+        .with_fulfillments(vec![
+            FakeFulfillment::delivered(&[(0, 1)], "2026-11-04T10:00:00Z"),
+            FakeFulfillment::in_transit(&[(0, 1)])
+                .without_estimate()
+                .with_event(
+                    "IN_TRANSIT",
+                    "2026-11-05T10:00:00Z",
+                    "Departed",
+                    Some("Reno"),
+                ),
+        ])
+        .with_return("RETURN_REQUESTED")
+        .with_refund("10.00", "2026-11-06T10:00:00Z");
+    app.shopify.add_shop(
+        FakeShop::new("demo-us")
+            .with_token("shpat_us")
+            .with_order(shipped),
+    );
+    let (code, _) = app
+        .connect(json!({"shop_domain": "demo-us", "access_token": "shpat_us"}))
+        .await;
+    assert_eq!(code, 201);
+    let jane = Some("jane@example.com");
+
+    let whole = app
+        .lookup("get_order_details", json!({"order_number": "1001"}), jane)
+        .await;
+    assert_eq!(
+        whole["data"]["fulfillments"][1]["events"][0]["city"], "Reno",
+        "{whole}"
+    );
+    assert_valid(&answers, &whole);
+
+    app.shopify.update_shop("demo-us.myshopify.com", |shop| {
+        shop.fail_operation("OrderTimeline", Fault::status(503))
+    });
+    let partial = app
+        .lookup("get_order_details", json!({"order_number": "1001"}), jane)
+        .await;
+    assert_eq!(partial["data"]["refunds"], Value::Null, "{partial}");
+    assert_valid(&answers, &partial);
+}

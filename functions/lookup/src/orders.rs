@@ -1,12 +1,19 @@
 //! `get_order_details`: route by order-number format, keep exact name matches, and release an
-//! order only to the person it belongs to.
+//! order only to the person it belongs to — with where it is (each shipment's carrier events
+//! and items) and where its refunds are, read by a second request for the one order answered.
+//!
+//! That second request (`OrderTimeline`) is sent only when the order has shipments or
+//! refunds, within the same deadline as the first. When it fails or runs out of time the order
+//! is still answered, from what the first request read (status, tracking, the carrier's
+//! estimate): the events, the items per shipment and the refunds are then `null` and named in
+//! `data.missing`, and the store is not an error (it answered the order).
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::access::{Access, StoreFailure};
+use shared::access::{Access, AccessError, StoreFailure};
 use shared::domain::{OrderNumber, OrgSettings};
 use shared::routing::{self, Target};
-use shared::shopify::orders::Order;
+use shared::shopify::orders::{Order, OrderTimeline};
 use shared::store::StoreRecord;
 use shared::views::OrderDetails;
 use shared::{Code, Deadline};
@@ -94,6 +101,39 @@ async fn ask<'a>(
         .collect()
 }
 
+/// The order's timeline: the empty one when it has neither shipments nor refunds (nothing is
+/// asked), otherwise read from its store within `deadline`; `None` when that read failed.
+async fn timeline(
+    access: &Access,
+    deadline: &Deadline,
+    store: &StoreRecord,
+    order: &Order,
+) -> Option<OrderTimeline> {
+    if !order.has_timeline() {
+        return Some(OrderTimeline::default());
+    }
+    let id = order.id.as_deref()?;
+    let read: Result<Option<OrderTimeline>, AccessError> = deadline
+        .run(access.with_token(store, deadline, |token| async move {
+            access
+                .shopify()
+                .order_timeline(deadline, &store.shop_domain, &token, id)
+                .await
+        }))
+        .await;
+    match read {
+        Ok(Some(timeline)) => Some(timeline),
+        Ok(None) => {
+            tracing::warn!(shop = %store.shop_domain, "the order was gone when its timeline was read; answering without it");
+            None
+        }
+        Err(error) => {
+            tracing::warn!(shop = %store.shop_domain, code = %error.code(), %error, "the order's timeline could not be read; answering without it");
+            None
+        }
+    }
+}
+
 pub(crate) async fn get_order_details(
     access: &Access,
     deadline: &Deadline,
@@ -172,7 +212,8 @@ pub(crate) async fn get_order_details(
     }
     found.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at));
     let (store, newest) = &found[0];
-    let mut data = serde_json::to_value(OrderDetails::new(newest, store))
+    let timeline = timeline(access, deadline, store, newest).await;
+    let mut data = serde_json::to_value(OrderDetails::new(newest, store, timeline.as_ref()))
         .expect("an order view always serializes");
     let others: Vec<Value> = found[1..]
         .iter()

@@ -36,6 +36,12 @@ pub const ORDERS_BY_IDS: Query = Query {
     document: ORDERS,
 };
 
+/// The carrier's events and items of an order's shipments, and its refunds, by order id.
+pub const ORDER_TIMELINE: Query = Query {
+    operation: "OrderTimeline",
+    document: include_str!("queries/order_timeline.graphql"),
+};
+
 /// Active products matching a quoted search term.
 pub const SEARCH_PRODUCTS: Query = Query {
     operation: "SearchProducts",
@@ -195,6 +201,7 @@ pub const ALL: &[Query] = &[
     FIND_ORDERS_BY_NAME,
     FIND_ORDER_IDS_BY_NAME,
     ORDERS_BY_IDS,
+    ORDER_TIMELINE,
     SEARCH_PRODUCTS,
     SHOP_DETAILS,
     KNOWLEDGE_SHOP,

@@ -15,9 +15,10 @@ use super::content;
 use super::cost::costs;
 use super::faults::{cost_extension, shopify_error, throttled};
 use super::model::CustomerDataAccess;
-use super::model::{FakeFulfillment, FakeOrder, FakeShop};
+use super::model::{FakeOrder, FakeShop};
 use super::returns;
 use super::search::{canonical, filter_value, matches};
+use super::tracking;
 use super::{Received, Shared};
 
 #[derive(Deserialize)]
@@ -126,6 +127,7 @@ pub async fn graphql(
         "FindOrdersByName" => find_orders(&record, &request.query, vars, false),
         "FindOrderIdsByName" => find_orders(&record, &request.query, vars, true),
         "OrdersByIds" | "ActionOrdersByIds" => orders_by_ids(&record, vars),
+        "OrderTimeline" => tracking::order_timeline(&record, &request.query, vars),
         "ActionOrdersByName" => find_orders(&record, &request.query, vars, false),
         "ActionOrder" => action_order(&record, vars),
         "CancelOrder" => actions::cancel(&mut inner.lock().unwrap(), &shop, &request.query, vars),
@@ -239,14 +241,6 @@ pub fn order_number(order: &FakeOrder) -> u64 {
         .collect::<String>()
         .parse()
         .unwrap_or(0)
-}
-
-fn tracking(fulfillment: &FakeFulfillment) -> Vec<Value> {
-    fulfillment
-        .tracking
-        .iter()
-        .map(|(company, number)| json!({"company": company, "number": number, "url": format!("https://track.example/{number}")}))
-        .collect()
 }
 
 /// Protected fields the app may not read, as Shopify answers them: each one null, with an
@@ -366,11 +360,8 @@ fn order_node(shop: &FakeShop, index: usize, o: &FakeOrder) -> Value {
             "id": format!("gid://shopify/LineItem/{}", order_id(index) * 100 + i as u64),
             "title": t, "variantTitle": v, "quantity": q, "currentQuantity": o.current_quantity(*q),
         })).collect::<Vec<_>>()},
-        "fulfillments": o.fulfillments.iter().map(|f| json!({
-            "status": f.status, "displayStatus": f.display_status, "createdAt": f.created_at,
-            "estimatedDeliveryAt": f.estimated_delivery_at, "deliveredAt": f.delivered_at,
-            "trackingInfo": tracking(f),
-        })).collect::<Vec<_>>(),
+        "fulfillments": o.fulfillments.iter().enumerate().map(|(position, f)| tracking::fulfillment(index, position, o, f)).collect::<Vec<_>>(),
+        "refunds": tracking::refunds(o),
         "statusPageUrl": format!("https://{}/orders/{}/status", shop.primary_domain, canonical(&o.name)),
     });
     if let Value::Object(object) = &mut node {

@@ -10,6 +10,7 @@
 //! - [`admin`]: the GraphQL operations; [`oauth`]: the token exchange;
 //! - [`cost`]: query cost and the bucket; [`search`]: Shopify's search syntax;
 //! - [`returns`]: returnable fulfillments, return reasons, `returnRequest` and returns;
+//! - [`tracking`]: shipments, carrier events and refunds, and the order timeline query;
 //! - [`faults`]: scripted misbehaviour (statuses, throttling, hangs, gates).
 
 pub mod actions;
@@ -22,6 +23,7 @@ pub mod model;
 pub mod oauth;
 pub mod returns;
 pub mod search;
+pub mod tracking;
 pub mod webhooks;
 
 use std::collections::{HashMap, VecDeque};
@@ -38,7 +40,8 @@ pub use faults::Fault;
 pub use model::{
     AddressUpdate, BulkStyle, CancelJob, CustomerDataAccess, FakeAddress, FakeArticle,
     FakeCancellation, FakeCustomer, FakeFulfillment, FakeFulfillmentEvent, FakeFulfillmentOrder,
-    FakeOrder, FakePage, FakePolicy, FakeProduct, FakeShop, FakeTransaction, ORDER_ACTION_SCOPES,
+    FakeOrder, FakePage, FakePolicy, FakeProduct, FakeRefund, FakeShop, FakeTransaction,
+    ORDER_ACTION_SCOPES,
 };
 
 /// A request the fake received, for assertions.

@@ -416,6 +416,8 @@ pub struct FakeOrder {
     pub cancelled_at: Option<String>,
     /// `OrderReturnStatus`.
     pub return_status: String,
+    /// Money given back, oldest first (a cancellation's refund is rendered beside these).
+    pub refunds: Vec<FakeRefund>,
     pub requires_shipping: bool,
     pub can_notify_customer: bool,
     pub tags: Vec<String>,
@@ -502,6 +504,15 @@ pub struct FakeFulfillment {
     pub line_items: Vec<(usize, i64)>,
     /// The carrier's events, oldest first.
     pub events: Vec<FakeFulfillmentEvent>,
+}
+
+/// Money given back on an order (Shopify's `Refund`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeRefund {
+    /// In the order's currency.
+    pub amount: String,
+    /// RFC 3339.
+    pub created_at: String,
 }
 
 /// One carrier event of a fulfillment (Shopify's `FulfillmentEvent`).
@@ -692,6 +703,7 @@ impl FakeOrder {
             fulfillments: vec![FakeFulfillment::in_transit(&[(0, 1)])],
             cancelled_at: None,
             return_status: "NO_RETURN".into(),
+            refunds: Vec::new(),
             requires_shipping: true,
             can_notify_customer: true,
             tags: Vec::new(),
@@ -804,6 +816,27 @@ impl FakeOrder {
     /// A return is under way (`returnStatus`), whatever the fulfillment state says.
     pub fn with_return(mut self, return_status: &str) -> Self {
         self.return_status = return_status.into();
+        self
+    }
+
+    /// `amount` given back at `created_at` (RFC 3339): the financial status becomes
+    /// `PARTIALLY_REFUNDED`, or `REFUNDED` once the refunds reach the total, as in Shopify.
+    pub fn with_refund(mut self, amount: &str, created_at: &str) -> Self {
+        self.refunds.push(FakeRefund {
+            amount: amount.into(),
+            created_at: created_at.into(),
+        });
+        let refunded: f64 = self
+            .refunds
+            .iter()
+            .map(|r| r.amount.parse::<f64>().unwrap_or(0.0))
+            .sum();
+        let total: f64 = self.total.parse().unwrap_or(0.0);
+        self.financial_status = if refunded >= total {
+            "REFUNDED".into()
+        } else {
+            "PARTIALLY_REFUNDED".into()
+        };
         self
     }
 
