@@ -17,8 +17,8 @@ use shared::knowledge::sync::SyncPorts;
 use shared::shopify::ShopifyConfig;
 use shared::{Config, Services};
 use tests::fake_shopify::{
-    CustomerDataAccess, FakeArticle, FakeCustomer, FakeOrder, FakePage, FakePolicy, FakeProduct,
-    FakeShop, FakeShopify,
+    CustomerDataAccess, FakeArticle, FakeCustomer, FakeFulfillment, FakeOrder, FakePage,
+    FakePolicy, FakeProduct, FakeShop, FakeShopify,
 };
 use tests::worker::{self, Queue};
 
@@ -310,7 +310,8 @@ fn print_events(sdk: &aws_config::SdkConfig) {
     });
 }
 
-/// Two stores (one with order prefix `UK-`) with customers, orders (one archived), products
+/// Two stores (one with order prefix `UK-`) with customers, orders (one archived, one shipped
+/// in two parts, one partly refunded), products
 /// (one draft, one active but not yet published on the online store) and storefront content
 /// (pages, one unpublished; a blog; policies), a store missing scopes, and a store with a
 /// 2,500-product catalog (synced by a bulk operation).
@@ -336,6 +337,11 @@ fn demo_shops() -> Vec<FakeShop> {
             // (`POST $SHOPIFY/_sandbox/demo-us.myshopify.com/place` places another one later).
             .with_order_action_scopes()
             .with_order(FakeOrder::unfulfilled("#1004", 0, jane).total("89.00"))
+            // Where is my order, and returns: #1005 came in two shipments, #1006 was partly
+            // refunded. Returns are granted here too.
+            .with_return_scopes()
+            .with_order(shipped_in_two(jane))
+            .with_order(partly_refunded(jane))
             .with_product(FakeProduct::active("Trail Runner", "89.00"))
             .with_product(FakeProduct::active("Summit Jacket", "199.00").sold_out())
             .with_product(FakeProduct::draft("Secret Prototype", "999.00"))
@@ -388,9 +394,63 @@ fn demo_shops() -> Vec<FakeShop> {
     ]
 }
 
+/// RFC 3339, `days` (fractions allowed) before now.
+fn days_ago(days: f64) -> String {
+    let seconds = (days * 86_400.0) as i64;
+    (chrono::Utc::now() - chrono::Duration::seconds(seconds))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `#1005`, Jane's, placed five days before the run: Trail Runner delivered three days ago
+/// (returnable within the default 30 days), Summit Jacket on its way with the carrier's events
+/// and no estimate from it.
+fn shipped_in_two(email: &str) -> FakeOrder {
+    let mut order = FakeOrder::new("#1005", &days_ago(5.0), email).total("288.00");
+    order.line_items = vec![
+        ("Trail Runner".into(), Some("42 / Blue".into()), 1),
+        ("Summit Jacket".into(), Some("M / Black".into()), 1),
+    ];
+    order.fulfilled().with_fulfillments(vec![
+        FakeFulfillment::delivered(&[(0, 1)], &days_ago(3.0)).without_estimate(),
+        FakeFulfillment::in_transit(&[(1, 1)])
+            .created_at(&days_ago(2.0))
+            .with_tracking("USPS", "9400111899223344556677")
+            .without_estimate()
+            .with_event(
+                "LABEL_PRINTED",
+                &days_ago(2.0),
+                "Shipping label created",
+                Some("Portland"),
+            )
+            .with_event(
+                "IN_TRANSIT",
+                &days_ago(1.5),
+                "Departed USPS facility",
+                Some("Portland"),
+            )
+            .with_event(
+                "IN_TRANSIT",
+                &days_ago(0.5),
+                "Arrived at USPS regional facility",
+                Some("Sacramento"),
+            ),
+    ])
+}
+
+/// `#1006`, Jane's, delivered ten days ago; 15.00 of its 89.00 given back two days ago.
+fn partly_refunded(email: &str) -> FakeOrder {
+    FakeOrder::new("#1006", &days_ago(14.0), email)
+        .total("89.00")
+        .fulfilled()
+        .with_fulfillments(vec![
+            FakeFulfillment::delivered(&[(0, 1)], &days_ago(10.0)).without_estimate()
+        ])
+        .with_refund("15.00", &days_ago(2.0))
+}
+
 fn print_examples(base: &str, shopify: &str, webhook_token: &str) {
     println!(
-        r#"
+        r##"
 Local stack ready.
   API (local API Gateway): {base}
   Sandbox Shopify:         {shopify}
@@ -424,6 +484,9 @@ The inbox sidebar for a contact (customer profile and recent orders per store):
 Ask as the AI platform does (POST /invoke/lookup stands in for Lambda's direct Invoke):
   curl -s -X POST {base}/invoke/lookup -H 'content-type: application/json' -d '{{"org_id":"demo-org",
     "action":"get_order_details","arguments":{{"order_number":"UK-1001"}},"contact":{{"email":"jane@example.com"}}}}'
+Where is my order: #1005 came in two shipments (one delivered, one on its way), #1006 was partly refunded:
+  curl -s -X POST {base}/invoke/lookup -H 'content-type: application/json' -d '{{"org_id":"demo-org",
+    "action":"get_order_details","arguments":{{"order_number":"#1005"}},"contact":{{"email":"jane@example.com"}}}}'
   curl -s -X POST {base}/invoke/lookup -H 'content-type: application/json' -d '{{"org_id":"demo-org",
     "action":"search_products","arguments":{{"query":"trail runner","limit":3}}}}'
   curl -s -X POST {base}/invoke/lookup -H 'content-type: application/json' -d '{{"org_id":"demo-org",
@@ -463,6 +526,6 @@ demo-org's callback, with its token (without it: 401, nothing read):
 Reconnect it with the POST above (its credentials still work) to see it mended.
 
 Press Ctrl-C to stop.
-"#
+"##
     );
 }
