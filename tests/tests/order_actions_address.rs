@@ -15,7 +15,9 @@ use tests::actions::{
     deadline, enable_address_changes, setup, shopper, us_shop, ActionRig, CONVERSATION, JANE, US,
 };
 use tests::app::TestApp;
-use tests::fake_shopify::{CancelJob, FakeAddress, FakeOrder, FakeShop, Fault};
+use tests::fake_shopify::{
+    CancelJob, CustomerDataAccess, FakeAddress, FakeFulfillmentOrder, FakeOrder, FakeShop, Fault,
+};
 
 /// Where order #1001 ships today: with a company, an apartment and a phone, so a new address
 /// without them shows whether they were cleared.
@@ -238,6 +240,11 @@ both_backends! {
                 "address2": "Apt 2", "city": "Portland", "province_code": "OR", "zip": "97201",
                 "country_code": "US", "phone": "+15035550100",
             }), "same_address"),
+            ("#2011", unshipped("#2011").with_address(FakeAddress {
+                country: String::new(),
+                country_code: String::new(),
+                ..portland()
+            }), new_york(), "address_unavailable"),
         ];
         let mut shop = FakeShop::new("demo-us").with_order_action_scopes();
         for (_, order, _, _) in &cases {
@@ -295,6 +302,9 @@ both_backends! {
             (with("province_code", json!("ZZ")), "address.province_code"),
             (with("phone", json!("555-0100")), "address.phone"),
             (with("floor", json!("3")), "address.floor"),
+            (with("zip", json!("10118-")), "address.zip"),
+            (with("address1", json!("350 Fifth\u{202E}Avenue")), "address.address1"),
+            (with("first_name", json!("Jane\u{200B}")), "address.first_name"),
         ];
 
         for (address, expected) in cases {
@@ -327,6 +337,94 @@ both_backends! {
         assert_eq!(confirm(&app, &rig, &proposal.proposal_id).await.unwrap().status, "failed");
         assert_eq!(app.shopify.address_updates(US, "#1001"), 1, "never sent again");
         assert_eq!(rig.statuses(&proposal.proposal_id), ["proposed", "executing", "failed"]);
+    }
+
+    async fn a_postal_code_shopify_writes_in_its_own_form_is_the_new_address_done(app: TestApp) {
+        let tokyo = FakeAddress {
+            first_name: "Hanako".into(), last_name: "Sato".into(), address1: "1-1 Jingumae".into(),
+            city: "Shibuya".into(), province: Some("Tokyo".into()), province_code: Some("JP-13".into()),
+            zip: Some("150-0001".into()), country: "Japan".into(), country_code: "JP".into(),
+            ..FakeAddress::default()
+        };
+        let mut shop = us_shop(FakeOrder::unfulfilled("#1001", 5, JANE).with_address(tokyo));
+        shop.ships_to.push("JP".into());
+        let rig = readdressing(&app, shop, ActionMode::Live).await;
+        let setagaya = json!({
+            "first_name": "Hanako", "last_name": "Sato", "address1": "1-2-3 Sangenjaya",
+            "city": "Setagaya", "province_code": "JP-13", "zip": "1540023", "country_code": "JP",
+        });
+        let proposal = propose(&app, &rig, "#1001", setagaya).await.unwrap();
+
+        let answered = confirm(&app, &rig, &proposal.proposal_id).await.unwrap();
+
+        assert_eq!(updates_sent(&app)[0]["address"]["zip"], "1540023");
+        assert_eq!(shipping(&app, "#1001").zip.as_deref(), Some("154-0023"), "Shopify's own form");
+        assert_eq!(answered.status, "done", "{answered:?}");
+        assert_eq!(answered.order.unwrap()["shipping_address"]["zip"], "154-0023");
+        assert_eq!(app.shopify.address_updates(US, "#1001"), 1);
+    }
+
+    async fn an_address_shopify_takes_only_in_part_fails_showing_what_the_order_now_says(app: TestApp) {
+        let rig = readdressing(&app, us_shop(unshipped("#1001").keeping_cleared_address_parts()), ActionMode::Live).await;
+        let proposal = propose(&app, &rig, "#1001", new_york()).await.unwrap();
+
+        let answered = confirm(&app, &rig, &proposal.proposal_id).await.unwrap();
+
+        assert_eq!(answered.status, "failed", "{answered:?}");
+        assert_eq!(answered.details.as_ref().unwrap()["reason"], "address_partly_updated");
+        let now = &answered.order.as_ref().expect("the order as it now reads")["shipping_address"];
+        assert_eq!(now["address1"], "350 Fifth Avenue");
+        assert_eq!((&now["company"], &now["address2"], &now["phone"]), (&json!("Pine Co"), &json!("Apt 2"), &json!("+15035550100")), "the parts Shopify kept");
+        let stored = record(&app, &rig, &proposal.proposal_id).await;
+        assert_eq!((stored.status, stored.reason.as_deref()), (ActionStatus::Failed, Some("address_partly_updated")));
+        assert_eq!(get(&app, &rig, &proposal.proposal_id).await.order, answered.order, "get_action tells the same");
+        assert_eq!(app.shopify.address_updates(US, "#1001"), 1, "never sent again");
+        assert_eq!(rig.statuses(&proposal.proposal_id), ["proposed", "executing", "failed"]);
+    }
+
+    async fn an_address_whose_names_or_phone_shopify_withholds_is_refused_at_the_proposal(app: TestApp) {
+        let shop = us_shop(unshipped("#1001")).withholding_customer_data(CustomerDataAccess::NamesAndPhonesDenied);
+        let rig = readdressing(&app, shop, ActionMode::Live).await;
+
+        let refused = propose(&app, &rig, "#1001", new_york()).await.unwrap_err();
+
+        assert_eq!(refused.code, Code::ActionNotAllowed, "{refused:?}");
+        assert_eq!(reason(&refused), "address_unavailable");
+        assert!(updates_sent(&app).is_empty(), "nothing is written that could not be verified");
+        assert_eq!(shipping(&app, "#1001"), portland());
+        assert!(rig.events.order_actions().is_empty());
+    }
+
+    async fn an_order_picked_up_or_not_delivered_to_an_address_is_not_readdressed(app: TestApp) {
+        let delivered_by = |name: &str, method: &str| {
+            unshipped(name).with_fulfillment("UNFULFILLED", &[FakeFulfillmentOrder::merchant("OPEN", "UNSUBMITTED").delivered_by(method)])
+        };
+        let cases = [
+            ("#3001", "PICK_UP", Some("not_shipped")),
+            ("#3002", "RETAIL", Some("not_shipped")),
+            ("#3003", "NONE", Some("not_shipped")),
+            ("#3004", "PICKUP_POINT", Some("pickup_point")),
+            ("#3005", "LOCAL", None),
+        ];
+        let mut shop = FakeShop::new("demo-us").with_order_action_scopes();
+        for (name, method, _) in &cases {
+            shop = shop.with_order(delivered_by(name, method));
+        }
+        let rig = readdressing(&app, shop, ActionMode::Live).await;
+
+        for (name, method, expected) in cases {
+            assert!(app.shopify.order(US, name).requires_shipping, "{name}");
+            let answer = propose(&app, &rig, name, new_york()).await;
+            match expected {
+                Some(expected) => {
+                    let refused = answer.unwrap_err();
+                    assert_eq!(refused.code, Code::ActionNotAllowed, "{method}");
+                    assert_eq!(reason(&refused), expected, "{method}");
+                }
+                None => assert_eq!(answer.unwrap().status, "confirmation_required", "{method}: a local delivery goes to the address"),
+            }
+        }
+        assert!(updates_sent(&app).is_empty());
     }
 
     async fn an_address_shopify_refuses_fails_the_action_and_changes_nothing(app: TestApp) {

@@ -13,7 +13,8 @@ use shared::shopify::actions::{ActionOrder, CancelRequest, STAFF_NOTE_MAX_CHARS}
 use shared::shopify::{ShopifyClient, ShopifyConfig, ShopifyError};
 use shared::Deadline;
 use tests::fake_shopify::{
-    CancelJob, CustomerDataAccess, FakeOrder, FakeShop, FakeShopify, FakeTransaction, Fault,
+    CancelJob, CustomerDataAccess, FakeFulfillmentOrder, FakeOrder, FakeShop, FakeShopify,
+    FakeTransaction, Fault,
 };
 
 const SHOP: &str = "acts.myshopify.com";
@@ -239,6 +240,85 @@ async fn fulfillment_orders_are_visible_only_with_their_read_scope() {
     assert_eq!(merchant_managed.fulfillment_orders.len(), 1);
     assert!(third_party.fulfillment_orders.is_empty());
     assert!(without_scopes.fulfillment_orders.is_empty());
+}
+
+#[tokio::test]
+async fn each_fulfillment_order_says_how_it_is_delivered_and_more_than_three_are_not_all_seen() {
+    let pickup = FakeFulfillmentOrder::merchant("OPEN", "UNSUBMITTED").delivered_by("PICK_UP");
+    let shop = shop()
+        .with_order(FakeOrder::unfulfilled("#1003", 5, JANE).with_fulfillment(
+            "UNFULFILLED",
+            &[
+                pickup.clone(),
+                FakeFulfillmentOrder::merchant("OPEN", "UNSUBMITTED"),
+            ],
+        ))
+        .with_order(
+            FakeOrder::unfulfilled("#1004", 5, JANE)
+                .with_fulfillment("UNFULFILLED", &vec![pickup; 4]),
+        );
+    let rig = Rig::start(shop).await;
+
+    let mixed = rig.named("#1003").await.remove(0);
+    let read_back = rig.read("#1003").await;
+    let many = rig.read("#1004").await;
+
+    let methods = |o: &ActionOrder| {
+        o.fulfillment_orders
+            .iter()
+            .map(|f| f.delivery_method.clone())
+            .collect::<Vec<_>>()
+    };
+    let expected = [Some("PICK_UP".to_owned()), Some("SHIPPING".to_owned())];
+    assert_eq!(methods(&mixed), expected);
+    assert_eq!(methods(&read_back), expected);
+    assert!(!read_back.more_fulfillment_orders);
+    assert_eq!(many.fulfillment_orders.len(), 3);
+    assert!(
+        many.more_fulfillment_orders,
+        "the rules cannot vouch for the fourth"
+    );
+}
+
+#[tokio::test]
+async fn address_parts_shopify_withholds_are_told_apart_from_empty_ones() {
+    let mut shop = shop().withholding_customer_data(CustomerDataAccess::NamesAndPhonesDenied);
+    for n in 0..5 {
+        shop = shop.with_order(FakeOrder::unfulfilled(&format!("#1001{n}"), 5, JANE));
+    }
+    let rig = Rig::start(shop).await;
+
+    let named = rig.named("#1001").await.remove(0);
+    let read_back = rig.read("#1001").await;
+    let by_id = rig
+        .client
+        .action_orders_named(&deadline(), &rig.shop, &rig.token, "#1001", |n| {
+            n == "#10013"
+        })
+        .await
+        .unwrap()
+        .remove(0);
+
+    for order in [&named, &read_back, &by_id] {
+        let address = order.shipping_address.as_ref().unwrap();
+        assert_eq!(
+            address.withheld,
+            ["firstName", "lastName", "phone"],
+            "{}",
+            order.name
+        );
+        assert_eq!(
+            (address.first_name.as_deref(), address.phone.as_deref()),
+            (None, None)
+        );
+        assert_eq!(address.city.as_deref(), Some("Portland"));
+        assert_eq!(order.emails().collect::<Vec<_>>(), [JANE]);
+    }
+    rig.fake
+        .update_shop(SHOP, |s| s.customer_data = CustomerDataAccess::Granted);
+    let seen = rig.read("#1001").await.shipping_address.unwrap();
+    assert!(seen.withheld.is_empty());
+    assert_eq!(seen.first_name.as_deref(), Some("Jane"));
 }
 
 #[tokio::test]

@@ -79,6 +79,9 @@ pub enum Verdict {
     Done(Value),
     /// It will not be: `failed` with this reason.
     Failed(&'static str),
+    /// It will not be as asked, and the order shows something else the shopper should know
+    /// (part of a change): `failed` with this reason, and what Shopify says, for the answer.
+    FailedShowing(&'static str, Value),
     /// Not yet known.
     Pending,
 }

@@ -19,6 +19,7 @@ use super::ports::{ActionFailure, ActionPorts};
 use super::record::ActionRecord;
 use super::rules::{fingerprint, minutes_in_words, not_started, within_window, Started};
 use crate::deadline::Deadline;
+use crate::domain::address::same_zip;
 use crate::domain::{ActionKind, NewAddress, OrderActionsPolicy};
 use crate::shopify::actions::{ActionOrder, ShippingAddress};
 use crate::shopify::address::AddressRefused;
@@ -129,11 +130,22 @@ fn in_words(parts: &Parts<'_>) -> String {
 }
 
 /// A part as compared: trimmed, inner whitespace collapsed, ASCII-lowercase; absent and blank
-/// alike. A postal code's spaces do not count (Shopify may write `K1A0B1` as `K1A 0B1`).
-fn compared(value: Option<&str>, zip: bool) -> String {
+/// alike.
+fn compared(value: Option<&str>) -> String {
     let value = value.unwrap_or_default();
     let words: Vec<&str> = value.split_whitespace().collect();
-    words.join(if zip { "" } else { " " }).to_ascii_lowercase()
+    words.join(" ").to_ascii_lowercase()
+}
+
+/// Whether the part at `index` ([`KEYS`]) reads the same in `a` and `b`: a postal code as
+/// Shopify may rewrite it ([`same_zip`]: `1540023` is kept as `154-0023`), any other part by
+/// [`compared`].
+fn same_part(index: usize, a: Option<&str>, b: Option<&str>) -> bool {
+    if index == ZIP {
+        same_zip(a.unwrap_or_default(), b.unwrap_or_default())
+    } else {
+        compared(a) == compared(b)
+    }
 }
 
 /// Whether the order's address is `expected`, part by part.
@@ -142,7 +154,55 @@ fn same(read: &ShippingAddress, expected: &NewAddress) -> bool {
         .iter()
         .zip(parts_of_new(expected))
         .enumerate()
-        .all(|(i, (a, b))| compared(*a, i == ZIP) == compared(b, i == ZIP))
+        .all(|(i, (a, b))| same_part(i, *a, b))
+}
+
+/// The parts of `old` (as the effects show it: [`KEYS`], absent parts left out) that the
+/// change was to make different and that `read` now shows as `expected` has them: some but
+/// not all of them means Shopify took part of the change.
+fn parts_changed(old: &Value, read: &ShippingAddress, expected: &NewAddress) -> usize {
+    if !old.is_object() {
+        return 0;
+    }
+    let read = parts_of_order(read);
+    let new = parts_of_new(expected);
+    KEYS.iter()
+        .enumerate()
+        .filter(|(i, key)| {
+            let before = old.get(**key).and_then(Value::as_str);
+            !same_part(*i, before, new[*i]) && same_part(*i, read[*i], new[*i])
+        })
+        .count()
+}
+
+/// The parts ([`KEYS`]) in which `read` is not `expected`: names only, for the logs.
+fn parts_differing(read: &ShippingAddress, expected: &NewAddress) -> Vec<&'static str> {
+    let read = parts_of_order(read);
+    let new = parts_of_new(expected);
+    KEYS.iter()
+        .enumerate()
+        .filter(|(i, _)| !same_part(*i, read[*i], new[*i]))
+        .map(|(_, key)| *key)
+        .collect()
+}
+
+/// `DeliveryMethodType`s that bring the order to an address the shopper gave (a carrier or
+/// the store's local delivery). A pickup (`PICK_UP`), an in-store sale (`RETAIL`) and a
+/// delivery of nothing physical (`NONE`) have no shipping address to change; a pickup point
+/// (`PICKUP_POINT`) is its own address, chosen at checkout with the shipping method. A method
+/// Shopify adds later is not vouched for.
+const ADDRESSED: [&str; 2] = ["SHIPPING", "LOCAL"];
+
+/// The delivery method of `order` that has no address to change, if one has none: the first
+/// fulfillment order (not cancelled) whose method is not [`ADDRESSED`]. One without a method
+/// is taken as shipped, as `requiresShipping` says.
+fn unaddressed(order: &ActionOrder) -> Option<&str> {
+    order
+        .fulfillment_orders
+        .iter()
+        .filter(|f| f.status != "CANCELLED")
+        .filter_map(|f| f.delivery_method.as_deref())
+        .find(|method| !ADDRESSED.contains(method))
 }
 
 /// The new address the arguments hold (the model's at the proposal, the stored ones after).
@@ -275,6 +335,21 @@ impl OrderAction for UpdateAddress {
                 format!("Order {name} isn't shipped (it is picked up or needs no delivery), so it has no shipping address to change."),
             ));
         }
+        match unaddressed(order) {
+            Some("PICKUP_POINT") => {
+                return Err(refuse(
+                    "pickup_point",
+                    format!("Order {name} goes to a pickup point chosen at checkout, so its address can't be changed here. A team member can help."),
+                ))
+            }
+            Some(_) => {
+                return Err(refuse(
+                    "not_shipped",
+                    format!("Order {name} isn't shipped (it is picked up or needs no delivery), so it has no shipping address to change."),
+                ))
+            }
+            None => {}
+        }
         not_started(order).map_err(|started| too_late(started, name))?;
         if step != Step::Approval && !within_window(order, policy.window_minutes, now) {
             return Err(refuse(
@@ -285,11 +360,20 @@ impl OrderAction for UpdateAddress {
                 ),
             ));
         }
-        let Some(current) = &order.shipping_address else {
-            return Err(refuse(
+        let unavailable = || {
+            refuse(
                 "address_unavailable",
                 format!("I can't see the current shipping address of order {name}, so I can't change it here. A team member can help."),
-            ));
+            )
+        };
+        // Parts Shopify withholds from the app would read back empty: a change could never be
+        // verified, so none is made.
+        let Some(current) = order
+            .shipping_address
+            .as_ref()
+            .filter(|a| a.withheld.is_empty())
+        else {
+            return Err(unavailable());
         };
         let country = new.country_code.as_str();
         let ships_there = order
@@ -303,12 +387,21 @@ impl OrderAction for UpdateAddress {
                 format!("The store doesn't ship to {country}, so I can't send order {name} there. Ask the customer for an address in a country the store ships to."),
             ));
         }
-        let old_country = current.country_code.as_deref().unwrap_or_default();
-        if policy.same_country_only && !old_country.eq_ignore_ascii_case(country) {
-            return Err(refuse(
+        if policy.same_country_only {
+            let Some(old_country) = current
+                .country_code
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+            else {
+                return Err(unavailable());
+            };
+            if !old_country.eq_ignore_ascii_case(country) {
+                return Err(refuse(
                 "country_change_not_allowed",
-                format!("The store only changes an address within the same country, so order {name} can't be moved from {old_country} to {country} here. A team member can help."),
-            ));
+                    format!("The store only changes an address within the same country, so order {name} can't be moved from {old_country} to {country} here. A team member can help."),
+                ));
+            }
         }
         if same(current, &new) {
             return Err(refuse(
@@ -400,10 +493,14 @@ impl OrderAction for UpdateAddress {
         }
     }
 
-    /// The order shows the new address → done (with the order's address). It does not, and
-    /// Shopify answered (`job_finished`) or [`LATE_WRITE`] has passed since it was sent →
-    /// failed, `address_not_updated` (Shopify has been seen to answer success and change
-    /// nothing: never done). Otherwise (not read, or an answer lost a moment ago) pending.
+    /// The order shows the new address → done (with the order's address). It shows some of
+    /// the parts that were to change but not the whole address (Shopify kept a part sent as
+    /// null, dropped a province code) → failed, `address_partly_updated`, with the order's
+    /// address in the answer, so the shopper hears what it says now (the write ran: waiting
+    /// cannot change it). It shows none of them, and Shopify answered (`job_finished`) or
+    /// [`LATE_WRITE`] has passed since it was sent → failed, `address_not_updated` (Shopify has
+    /// been seen to answer success and change nothing: never done). Otherwise (not read, or an
+    /// answer lost a moment ago) pending.
     async fn read_back(
         &self,
         ports: &ActionPorts,
@@ -417,16 +514,18 @@ impl OrderAction for UpdateAddress {
         };
         let sent_at = record.executing_since.unwrap_or(record.updated_at);
         let settled = job_finished || ports.clock.now() >= sent_at + LATE_WRITE;
-        match read_order(&ports.access, deadline, store, &record.order_id).await {
-            Ok(Some(order))
-                if order
-                    .shipping_address
-                    .as_ref()
-                    .is_some_and(|a| same(a, &expected)) =>
-            {
-                Verdict::Done(order_view(&order))
+        let Ok(Some(order)) = read_order(&ports.access, deadline, store, &record.order_id).await
+        else {
+            return Verdict::Pending;
+        };
+        let old = record.effects.get("old_address").unwrap_or(&Value::Null);
+        match &order.shipping_address {
+            Some(read) if same(read, &expected) => Verdict::Done(order_view(&order)),
+            Some(read) if parts_changed(old, read, &expected) > 0 => {
+                tracing::warn!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, differing = ?parts_differing(read, &expected), "the order shows only part of the new address");
+                Verdict::FailedShowing("address_partly_updated", order_view(&order))
             }
-            Ok(Some(_)) if settled => {
+            _ if settled => {
                 tracing::warn!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, "the order does not show the new address");
                 Verdict::Failed("address_not_updated")
             }
@@ -479,6 +578,7 @@ mod tests {
                 id: "gid://shopify/FulfillmentOrder/1".into(),
                 status: "OPEN".into(),
                 request_status: "UNSUBMITTED".into(),
+                delivery_method: Some("SHIPPING".into()),
             }],
             more_fulfillment_orders: false,
             transactions: vec![],
@@ -585,6 +685,105 @@ mod tests {
     }
 
     #[test]
+    fn only_an_order_delivered_to_an_address_may_get_a_new_one() {
+        let ny = arguments("US", "NY", "10118");
+        for (method, expected) in [
+            ("PICK_UP", Err("not_shipped")),
+            ("RETAIL", Err("not_shipped")),
+            ("NONE", Err("not_shipped")),
+            ("DRONE", Err("not_shipped")),
+            ("PICKUP_POINT", Err("pickup_point")),
+            ("LOCAL", Ok(())),
+            ("SHIPPING", Ok(())),
+        ] {
+            let mut o = order();
+            o.fulfillment_orders[0].delivery_method = Some(method.into());
+            let checked = UpdateAddress
+                .check(&o, &ny, &policy(true), Utc::now(), Step::Proposal)
+                .map_err(|r| r.reason);
+            assert_eq!(checked, expected, "{method}");
+        }
+        let mut o = order();
+        o.fulfillment_orders[0].delivery_method = None;
+        assert_eq!(
+            UpdateAddress.check(&o, &ny, &policy(true), Utc::now(), Step::Proposal),
+            Ok(()),
+            "no method named: requiresShipping decides"
+        );
+        let mut o = order();
+        o.fulfillment_orders.push(FulfillmentOrderState {
+            id: "gid://shopify/FulfillmentOrder/2".into(),
+            status: "CANCELLED".into(),
+            request_status: "UNSUBMITTED".into(),
+            delivery_method: Some("PICK_UP".into()),
+        });
+        assert_eq!(
+            UpdateAddress.check(&o, &ny, &policy(true), Utc::now(), Step::Proposal),
+            Ok(()),
+            "a cancelled pickup does not count"
+        );
+    }
+
+    #[test]
+    fn an_address_with_parts_shopify_withholds_is_not_changed() {
+        let ny = arguments("US", "NY", "10118");
+        let mut o = order();
+        let current = o.shipping_address.as_mut().unwrap();
+        current.first_name = None;
+        current.withheld = vec!["firstName".into(), "phone".into()];
+
+        assert_eq!(reason(&o, &ny, true), "address_unavailable");
+        assert_eq!(reason(&o, &ny, false), "address_unavailable");
+    }
+
+    #[test]
+    fn an_unreadable_country_is_an_unavailable_address_when_the_country_must_stay() {
+        let ny = arguments("US", "NY", "10118");
+        for unreadable in [None, Some(""), Some("  ")] {
+            let mut o = order();
+            o.shipping_address.as_mut().unwrap().country_code = unreadable.map(String::from);
+
+            let refused = UpdateAddress
+                .check(&o, &ny, &policy(true), Utc::now(), Step::Proposal)
+                .unwrap_err();
+
+            assert_eq!(refused.reason, "address_unavailable", "{unreadable:?}");
+            assert!(
+                !refused.message.contains("moved from"),
+                "{}",
+                refused.message
+            );
+            assert_eq!(
+                UpdateAddress.check(&o, &ny, &policy(false), Utc::now(), Step::Proposal),
+                Ok(()),
+                "any country the shop ships to: {unreadable:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_read_back_showing_some_of_the_new_parts_is_a_partial_change() {
+        let (_, effects) = UpdateAddress.summary(&order(), &arguments("US", "NY", "10118"));
+        let old = &effects["old_address"];
+        let expected = NewAddress::parse(&arguments("US", "NY", "10118")["address"]).unwrap();
+        let before = order().shipping_address.unwrap();
+        assert_eq!(parts_changed(old, &before, &expected), 0, "nothing taken");
+        let mut kept_apartment = before.clone();
+        kept_apartment.address1 = Some("350 Fifth Avenue".into());
+        kept_apartment.city = Some("New York".into());
+        kept_apartment.province_code = Some("NY".into());
+        kept_apartment.zip = Some("10118".into());
+        assert_eq!(parts_changed(old, &kept_apartment, &expected), 4);
+        assert!(!same(&kept_apartment, &expected));
+        assert_eq!(parts_differing(&kept_apartment, &expected), ["address2"]);
+        assert_eq!(
+            parts_changed(&Value::Null, &kept_apartment, &expected),
+            0,
+            "without the old address nothing is known"
+        );
+    }
+
+    #[test]
     fn the_same_address_is_nothing_to_change() {
         let same = json!({"order_number": "#1001", "address": {
             "first_name": "jane", "last_name": "DOE ", "address1": "1  Pine St",
@@ -592,6 +791,31 @@ mod tests {
             "country_code": "US",
         }});
         assert_eq!(reason(&order(), &same, true), "same_address");
+    }
+
+    #[test]
+    fn a_postal_code_shopify_rewrites_reads_back_as_the_one_sent() {
+        let expected = NewAddress::parse(&json!({
+            "first_name": "Hanako", "last_name": "Sato", "address1": "1-2-3 Sangenjaya",
+            "city": "Setagaya", "province_code": "JP-13", "zip": "1540023", "country_code": "JP",
+        }))
+        .unwrap();
+        let read = ShippingAddress {
+            first_name: Some("Hanako".into()),
+            last_name: Some("Sato".into()),
+            address1: Some("1-2-3 Sangenjaya".into()),
+            city: Some("Setagaya".into()),
+            province_code: Some("JP-13".into()),
+            zip: Some("154-0023".into()),
+            country_code: Some("JP".into()),
+            ..ShippingAddress::default()
+        };
+        assert!(same(&read, &expected));
+        let elsewhere = ShippingAddress {
+            zip: Some("154-0024".into()),
+            ..read
+        };
+        assert!(!same(&elsewhere, &expected));
     }
 
     #[test]

@@ -489,6 +489,7 @@ mod tests {
                 id: "gid://shopify/FulfillmentOrder/1".into(),
                 status: "OPEN".into(),
                 request_status: "UNSUBMITTED".into(),
+                delivery_method: None,
             }],
             more_fulfillment_orders: false,
             transactions: vec![ActionTransaction {
@@ -577,6 +578,7 @@ mod tests {
             id: "gid://shopify/FulfillmentOrder/2".into(),
             status: "CANCELLED".into(),
             request_status: "SUBMITTED".into(),
+            delivery_method: None,
         });
         assert_eq!(check(&o, &policy(), Utc::now(), true), Ok(()));
     }

@@ -577,6 +577,7 @@ pub(crate) async fn verify(
     {
         Verdict::Done(outcome) => (ActionStatus::Done, None, Some(outcome)),
         Verdict::Failed(reason) => (ActionStatus::Failed, Some(reason), None),
+        Verdict::FailedShowing(reason, order) => (ActionStatus::Failed, Some(reason), Some(order)),
         Verdict::Pending => (ActionStatus::InProgress, None, None),
     }
 }

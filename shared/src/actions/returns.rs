@@ -1005,6 +1005,7 @@ mod tests {
                 id: "gid://shopify/FulfillmentOrder/1".into(),
                 status: "CLOSED".into(),
                 request_status: "UNSUBMITTED".into(),
+                delivery_method: None,
             }],
             more_fulfillment_orders: false,
             transactions: vec![],

@@ -61,6 +61,10 @@ pub struct ShippingAddress {
     /// ISO 3166 alpha-2 (`countryCodeV2`).
     pub country_code: Option<String>,
     pub phone: Option<String>,
+    /// The parts Shopify withheld as protected customer data (`firstName`, `phone`): `None`
+    /// above, though the order may have them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
 }
 
 /// A fulfillment order's state: what decides whether an order may still be cancelled or
@@ -75,6 +79,10 @@ pub struct FulfillmentOrderState {
     /// `FulfillmentOrderRequestStatus`: `UNSUBMITTED`, `SUBMITTED`, `ACCEPTED`, `REJECTED`,
     /// `CANCELLATION_REQUESTED`, ...
     pub request_status: String,
+    /// Its delivery method's `DeliveryMethodType`: `SHIPPING`, `LOCAL`, `PICKUP_POINT`,
+    /// `PICK_UP`, `RETAIL`, `NONE`; `None` when Shopify names none.
+    #[serde(default)]
+    pub delivery_method: Option<String>,
 }
 
 /// A payment transaction, for the summary's "refunded to ..." and for settling.
@@ -234,6 +242,13 @@ struct RawFulfillmentOrder {
     id: String,
     status: String,
     request_status: String,
+    delivery_method: Option<RawDeliveryMethod>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDeliveryMethod {
+    method_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -280,10 +295,19 @@ struct RawOrder {
     fulfillment_orders: Connection<RawFulfillmentOrder>,
     transactions: Vec<RawTransaction>,
     tags: Vec<String>,
+    /// The fields Shopify withheld as protected customer data, as paths below the order.
+    #[serde(skip)]
+    withheld: Vec<String>,
 }
 
 impl From<RawOrder> for ActionOrder {
     fn from(raw: RawOrder) -> Self {
+        let withheld_parts: Vec<String> = raw
+            .withheld
+            .iter()
+            .filter_map(|field| field.strip_prefix("shippingAddress."))
+            .map(str::to_owned)
+            .collect();
         Self {
             id: raw.id,
             name: raw.name,
@@ -326,6 +350,7 @@ impl From<RawOrder> for ActionOrder {
                 country: a.country,
                 country_code: a.country_code_v2,
                 phone: a.phone,
+                withheld: withheld_parts,
             }),
             more_fulfillment_orders: raw.fulfillment_orders.page_info.has_next_page,
             fulfillment_orders: raw
@@ -336,6 +361,7 @@ impl From<RawOrder> for ActionOrder {
                     id: f.id,
                     status: f.status,
                     request_status: f.request_status,
+                    delivery_method: f.delivery_method.and_then(|d| d.method_type),
                 })
                 .collect(),
             transactions: raw
@@ -358,6 +384,10 @@ impl From<RawOrder> for ActionOrder {
 impl Named for RawOrder {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn withheld(&mut self, field: &str) {
+        self.withheld.push(field.to_owned());
     }
 }
 
@@ -430,8 +460,8 @@ impl ShopifyClient {
         token: &SecretString,
         order_id: &str,
     ) -> Result<Option<ActionOrder>, ShopifyError> {
-        let data: ByIdData = self
-            .query(
+        let (data, withheld): (ByIdData, _) = self
+            .query_withheld(
                 deadline,
                 shop,
                 token,
@@ -439,7 +469,14 @@ impl ShopifyClient {
                 json!({ "id": order_id }),
             )
             .await?;
-        Ok(data.order.map(ActionOrder::from))
+        Ok(data.order.map(|mut order| {
+            for path in withheld {
+                if let Some(("order", field)) = path.split_first().map(|(r, f)| (r.as_str(), f)) {
+                    order.withheld(&field.join("."));
+                }
+            }
+            ActionOrder::from(order)
+        }))
     }
 
     /// Cancels the whole order: `reason: CUSTOMER`, `restock: true`, `refundMethod:
@@ -529,7 +566,8 @@ mod tests {
                 "provinceCode": "ON", "zip": "K1A 0A1", "country": "Canada", "countryCodeV2": "CA",
                 "phone": null},
             "fulfillmentOrders": {"pageInfo": {"hasNextPage": true}, "nodes": [
-                {"id": "gid://shopify/FulfillmentOrder/1", "status": "OPEN", "requestStatus": "UNSUBMITTED"}]},
+                {"id": "gid://shopify/FulfillmentOrder/1", "status": "OPEN", "requestStatus": "UNSUBMITTED",
+                 "deliveryMethod": {"methodType": "PICK_UP"}}]},
             "transactions": [{"kind": "SALE", "status": "SUCCESS", "gateway": "manual",
                 "manualPaymentGateway": true,
                 "amountSet": {"shopMoney": {"amount": "20.0", "currencyCode": "USD"}}}],
@@ -549,6 +587,10 @@ mod tests {
         );
         assert!(order.more_fulfillment_orders && !order.more_line_items);
         assert_eq!(order.fulfillment_orders[0].request_status, "UNSUBMITTED");
+        assert_eq!(
+            order.fulfillment_orders[0].delivery_method.as_deref(),
+            Some("PICK_UP")
+        );
         assert!(order.transactions[0].manual_payment_gateway);
         assert_eq!(
             order.placed_at().unwrap().to_rfc3339(),

@@ -20,6 +20,11 @@ use super::transport::{classify_status, Attempt, Resend, ShopifyConfig, Transpor
 use crate::deadline::Deadline;
 use crate::domain::{Credentials, ShopDomain};
 
+/// The fields Shopify withheld from an answer as protected customer data, each null in the
+/// data: their paths in the answer (`["order", "shippingAddress", "phone"]`; list positions as
+/// digits). Paths only, never a value.
+pub(super) type Withheld = Vec<Vec<String>>;
+
 /// A cheap-to-clone handle on the shared HTTP client, token cache and bucket readings.
 #[derive(Clone)]
 pub struct ShopifyClient {
@@ -95,6 +100,17 @@ impl GraphQlError {
     fn is_field_denial(&self) -> bool {
         self.is_access_denied() && self.path.len() >= 2
     }
+
+    /// The path, its list positions as digits.
+    fn path_segments(&self) -> Vec<String> {
+        self.path
+            .iter()
+            .map(|segment| match segment {
+                Value::String(name) => name.clone(),
+                other => other.to_string(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Deserialize)]
@@ -142,6 +158,22 @@ impl ShopifyClient {
     ) -> Result<T, ShopifyError> {
         self.request(deadline, shop, token, query, variables, Resend::Retryable)
             .await
+            .map(|(data, _)| data)
+    }
+
+    /// [`ShopifyClient::query`], also telling which fields of the answer Shopify withheld as
+    /// protected customer data (null in `T`, though the store may have them), for a read that
+    /// must not take a withheld field for an empty one.
+    pub(super) async fn query_withheld<T: DeserializeOwned>(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+        query: &Query,
+        variables: Value,
+    ) -> Result<(T, Withheld), ShopifyError> {
+        self.request(deadline, shop, token, query, variables, Resend::Retryable)
+            .await
     }
 
     /// Runs one mutation that writes to the store and decodes `data` into `T`. It is sent
@@ -158,6 +190,7 @@ impl ShopifyClient {
     ) -> Result<T, ShopifyError> {
         self.request(deadline, shop, token, query, variables, Resend::OnlyRefused)
             .await
+            .map(|(data, _)| data)
     }
 
     async fn request<T: DeserializeOwned>(
@@ -168,7 +201,7 @@ impl ShopifyClient {
         query: &Query,
         variables: Value,
         resend: Resend,
-    ) -> Result<T, ShopifyError> {
+    ) -> Result<(T, Withheld), ShopifyError> {
         let transport = &self.inner.transport;
         let url = format!(
             "{}/api/{}/graphql.json",
@@ -183,7 +216,7 @@ impl ShopifyClient {
         let mut header =
             HeaderValue::from_str(token.expose_secret()).map_err(|_| ShopifyError::Unauthorized)?;
         header.set_sensitive(true);
-        let data: Value = transport
+        let (data, withheld): (Value, Withheld) = transport
             .send_as(
                 deadline,
                 query.operation,
@@ -199,7 +232,7 @@ impl ShopifyClient {
                 |status, headers, text| self.read_graphql(shop, query, status, headers, text),
             )
             .await?;
-        serde_json::from_value(data).map_err(|e| {
+        let data = serde_json::from_value(data).map_err(|e| {
             // serde's message may quote values (customer data); keep only where it broke.
             ShopifyError::InvalidResponse(format!(
                 "{} data did not match the expected shape ({:?} error at line {} column {})",
@@ -208,7 +241,8 @@ impl ShopifyClient {
                 e.line(),
                 e.column()
             ))
-        })
+        })?;
+        Ok((data, withheld))
     }
 
     fn read_graphql(
@@ -218,7 +252,7 @@ impl ShopifyClient {
         status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Attempt<Value> {
+    ) -> Attempt<(Value, Withheld)> {
         if let Some(early) = classify_status(status, headers) {
             return early;
         }
@@ -278,13 +312,20 @@ impl ShopifyClient {
                         fields = list.len(),
                         "Shopify withheld protected fields; using the rest of the answer"
                     );
-                    return Attempt::Done(data);
+                    let withheld = list.iter().map(GraphQlError::path_segments).collect();
+                    return Attempt::Done((data, withheld));
                 }
-                _ => return classify_graphql_errors(errors, cost.as_ref()),
+                _ => {
+                    return match classify_graphql_errors(errors, cost.as_ref()) {
+                        Attempt::Done(data) => Attempt::Done((data, Withheld::new())),
+                        Attempt::Retry(error, wait) => Attempt::Retry(error, wait),
+                        Attempt::Fatal(error) => Attempt::Fatal(error),
+                    }
+                }
             }
         }
         match response.data {
-            Some(data) => Attempt::Done(data),
+            Some(data) => Attempt::Done((data, Withheld::new())),
             None => Attempt::Retry(
                 ShopifyError::InvalidResponse("the answer has neither data nor errors".into()),
                 None,

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::client::Withheld;
 use super::queries::{Query, FIND_ORDER_IDS_BY_NAME};
 use super::types::Page;
 use super::{ShopifyClient, ShopifyError};
@@ -17,6 +18,24 @@ use crate::domain::ShopDomain;
 /// An order as one search reads it: all the search needs of it is its name.
 pub(super) trait Named {
     fn name(&self) -> &str;
+
+    /// Shopify withheld this field of the order as protected customer data (its path below
+    /// the order, `shippingAddress.phone`): null as read, though the order may have it. A read
+    /// that must tell withheld from empty keeps it; others ignore it.
+    fn withheld(&mut self, _field: &str) {}
+}
+
+/// The fields Shopify withheld from the orders of a list, by the order's position: the paths
+/// `{list}.{position}.{field}`.
+fn withheld_in<'a>(
+    withheld: &'a Withheld,
+    list: &'a [&str],
+) -> impl Iterator<Item = (usize, String)> + 'a {
+    withheld.iter().filter_map(move |path| {
+        let below = path.len() > list.len() && path.iter().zip(list).all(|(a, b)| a == b);
+        let position = path.get(list.len()).filter(|_| below)?.parse().ok()?;
+        Some((position, path[list.len() + 1..].join(".")))
+    })
 }
 
 /// One read's side of the search: the documents that read its orders by name and by id, and
@@ -70,8 +89,8 @@ impl ShopifyClient {
         is_exact: impl Fn(&str) -> bool,
     ) -> Result<Vec<T>, ShopifyError> {
         let query = name_search(name);
-        let first: ByNameData<T> = self
-            .query(
+        let (mut first, withheld): (ByNameData<T>, _) = self
+            .query_withheld(
                 deadline,
                 shop,
                 token,
@@ -79,6 +98,11 @@ impl ShopifyClient {
                 json!({ "query": query, "first": search.first }),
             )
             .await?;
+        for (position, field) in withheld_in(&withheld, &["orders", "nodes"]) {
+            if let Some(order) = first.orders.nodes.get_mut(position) {
+                order.withheld(&field);
+            }
+        }
         let exact: Vec<T> = first
             .orders
             .nodes
@@ -108,11 +132,16 @@ impl ShopifyClient {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let found: ByIdsData<T> = self
-            .query(deadline, shop, token, search.by_ids, json!({ "ids": ids }))
+        let (found, withheld): (ByIdsData<T>, _) = self
+            .query_withheld(deadline, shop, token, search.by_ids, json!({ "ids": ids }))
             .await?;
-        Ok(found
-            .nodes
+        let mut nodes = found.nodes;
+        for (position, field) in withheld_in(&withheld, &["nodes"]) {
+            if let Some(Some(order)) = nodes.get_mut(position) {
+                order.withheld(&field);
+            }
+        }
+        Ok(nodes
             .into_iter()
             .flatten()
             .filter(|o| is_exact(o.name()))

@@ -65,6 +65,7 @@ pub fn action_fields(shop: &FakeShop, index: usize, o: &FakeOrder) -> Map<String
                 "id": format!("gid://shopify/FulfillmentOrder/{}", order_id(index) * 100 + i as u64),
                 "status": f.status,
                 "requestStatus": f.request_status,
+                "deliveryMethod": {"methodType": f.delivery_method},
             })
         })
         .collect();
@@ -103,8 +104,9 @@ pub fn action_fields(shop: &FakeShop, index: usize, o: &FakeOrder) -> Map<String
     }
 }
 
-/// An order's line items and transactions cut to the `first` the document asks for, as
-/// Shopify answers: the line items' page says more follow; the transactions list just ends.
+/// An order's line items, fulfillment orders and transactions cut to the `first` the document
+/// asks for, as Shopify answers: the connections' pages say more follow; the transactions list
+/// just ends.
 pub fn as_asked(document: &str, mut data: Value) -> Value {
     fn first(document: &str, field: &str) -> Option<usize> {
         let at = document.find(&format!("{field}(first:"))? + field.len() + "(first:".len();
@@ -115,16 +117,17 @@ pub fn as_asked(document: &str, mut data: Value) -> Value {
             .collect();
         digits.parse().ok()
     }
-    fn cut(value: &mut Value, line_items: Option<usize>, transactions: Option<usize>) {
+    fn cut(value: &mut Value, pages: &[(&str, Option<usize>)], transactions: Option<usize>) {
         match value {
             Value::Object(map) => {
-                if let (Some(limit), Some(Value::Object(items))) =
-                    (line_items, map.get_mut("lineItems"))
-                {
-                    if let Some(Value::Array(nodes)) = items.get_mut("nodes") {
-                        if nodes.len() > limit {
-                            nodes.truncate(limit);
-                            items.insert("pageInfo".into(), json!({"hasNextPage": true}));
+                for (field, limit) in pages {
+                    if let (Some(limit), Some(Value::Object(items))) = (limit, map.get_mut(*field))
+                    {
+                        if let Some(Value::Array(nodes)) = items.get_mut("nodes") {
+                            if nodes.len() > *limit {
+                                nodes.truncate(*limit);
+                                items.insert("pageInfo".into(), json!({"hasNextPage": true}));
+                            }
                         }
                     }
                 }
@@ -134,22 +137,22 @@ pub fn as_asked(document: &str, mut data: Value) -> Value {
                     list.truncate(limit);
                 }
                 for child in map.values_mut() {
-                    cut(child, line_items, transactions);
+                    cut(child, pages, transactions);
                 }
             }
             Value::Array(list) => {
                 for child in list {
-                    cut(child, line_items, transactions);
+                    cut(child, pages, transactions);
                 }
             }
             _ => {}
         }
     }
-    cut(
-        &mut data,
-        first(document, "lineItems"),
-        first(document, "transactions"),
-    );
+    let pages = [
+        ("lineItems", first(document, "lineItems")),
+        ("fulfillmentOrders", first(document, "fulfillmentOrders")),
+    ];
+    cut(&mut data, &pages, first(document, "transactions"));
     data
 }
 

@@ -5,8 +5,8 @@
 //! The fake takes the stricter reading of "overwrites the existing shipping address": a part
 //! sent as `null` is cleared, a part left out is kept. So a connector that leaves a part out
 //! instead of clearing it is caught by the read-back, as it would be at Shopify. Like Shopify,
-//! it writes codes and postal codes uppercase and fills in the country's and the province's
-//! names.
+//! it writes codes and postal codes uppercase, writes a Japanese postal code in its own form
+//! (`1540023` becomes `154-0023`), and fills in the country's and the province's names.
 
 use serde_json::{json, Value};
 
@@ -45,14 +45,18 @@ pub fn update(inner: &mut Inner, shop: &str, document: &str, variables: &Value) 
             return answer(vec![user_error(&field, &message)], None);
         }
         AddressUpdate::Ignored => return answer(Vec::new(), Some(gid)),
-        AddressUpdate::Applies => {}
+        AddressUpdate::Applies | AddressUpdate::KeepsNulls => {}
     }
+    let keeps_nulls = order.address_update == AddressUpdate::KeepsNulls;
     let a = &mut order.shipping_address;
-    let text = |key: &str| sent.get(key).map(|v| v.as_str().map(str::to_owned));
-    let upper = |key: &str| {
-        sent.get(key)
-            .map(|v| v.as_str().map(|s| s.trim().to_ascii_uppercase()))
-    };
+    // A part sent as null: cleared, or left out as if not sent when the order keeps them.
+    let given = |key: &str| sent.get(key).filter(|v| !(keeps_nulls && v.is_null()));
+    let text = |key: &str| given(key).map(|v| v.as_str().map(str::to_owned));
+    let upper = |key: &str| given(key).map(|v| v.as_str().map(|s| s.trim().to_ascii_uppercase()));
+    let country = upper("countryCode")
+        .flatten()
+        .unwrap_or_else(|| a.country_code.clone());
+    let zip = upper("zip").map(|zip| zip.map(|zip| postal_code(&country, zip)));
     let set = |target: &mut String, value: Option<Option<String>>| {
         if let Some(value) = value {
             *target = value.unwrap_or_default();
@@ -69,7 +73,7 @@ pub fn update(inner: &mut Inner, shop: &str, document: &str, variables: &Value) 
     set(&mut a.address1, text("address1"));
     set_optional(&mut a.address2, text("address2"));
     set(&mut a.city, text("city"));
-    set_optional(&mut a.zip, upper("zip"));
+    set_optional(&mut a.zip, zip);
     set_optional(&mut a.phone, text("phone"));
     if let Some(code) = upper("provinceCode") {
         a.province = code.clone();
@@ -83,6 +87,16 @@ pub fn update(inner: &mut Inner, shop: &str, document: &str, variables: &Value) 
     answer(Vec::new(), Some(gid))
 }
 
+/// `zip` as Shopify writes it for `country`: a Japanese one of seven digits as `NNN-NNNN`.
+fn postal_code(country: &str, zip: String) -> String {
+    let digits = zip.len() == 7 && zip.chars().all(|c| c.is_ascii_digit());
+    if country == "JP" && digits {
+        format!("{}-{}", &zip[..3], &zip[3..])
+    } else {
+        zip
+    }
+}
+
 /// The country's name as Shopify gives it in `MailingAddress.country`.
 fn country_name(code: &str) -> String {
     match code {
@@ -91,6 +105,7 @@ fn country_name(code: &str) -> String {
         "GB" => "United Kingdom",
         "DE" => "Germany",
         "FR" => "France",
+        "JP" => "Japan",
         other => other,
     }
     .to_owned()

@@ -259,6 +259,11 @@ fn withhold(shop: &FakeShop, operation: &str, mut data: Value) -> (Value, Vec<Va
             &["email", "customer", "shippingAddress"]
         }
         CustomerDataAccess::AddressDenied if ORDERS.contains(&operation) => &["shippingAddress"],
+        CustomerDataAccess::NamesAndPhonesDenied if ORDERS.contains(&operation) => &[
+            "shippingAddress.firstName",
+            "shippingAddress.lastName",
+            "shippingAddress.phone",
+        ],
         _ => return (data, Vec::new()),
     };
     // (path to the list or the one order, the orders there)
@@ -295,11 +300,22 @@ fn withhold(shop: &FakeShop, operation: &str, mut data: Value) -> (Value, Vec<Va
                 continue;
             };
             for field in fields {
-                if object.contains_key(*field) {
-                    object.insert((*field).to_owned(), Value::Null);
+                // `shippingAddress.phone`: the part of the object below the order.
+                let (parents, name) = field.rsplit_once('.').unwrap_or(("", field));
+                let mut object = Some(&mut *object);
+                for parent in parents.split('.').filter(|p| !p.is_empty()) {
+                    object = object
+                        .and_then(|o| o.get_mut(parent))
+                        .and_then(Value::as_object_mut);
+                }
+                let Some(object) = object else {
+                    continue;
+                };
+                if object.contains_key(name) {
+                    object.insert(name.to_owned(), Value::Null);
                     let mut path = root.clone();
                     path.extend(i.map(|i| json!(i)));
-                    path.push(json!(field));
+                    path.extend(field.split('.').map(|segment| json!(segment)));
                     errors.push(json!({
                         "message": format!("This app is not approved to use the {field} field."),
                         "path": path,

@@ -15,6 +15,10 @@ pub enum CustomerDataAccess {
     /// Approved for names and emails but not addresses: each order's shipping address is null
     /// with an `ACCESS_DENIED` error for it.
     AddressDenied,
+    /// Approved for emails and addresses but not names or phones: each order's shipping
+    /// address comes back with its name and phone parts null, each with an `ACCESS_DENIED`
+    /// error naming its path.
+    NamesAndPhonesDenied,
 }
 
 /// One shop the fake knows.
@@ -446,6 +450,9 @@ pub enum AddressUpdate {
     Ignored,
     /// Shopify answers this user error (its `field` path and message) and changes nothing.
     Refused { field: Vec<String>, message: String },
+    /// Shopify answers success, changes the parts sent with a value and keeps those sent as
+    /// `null` (a partial update).
+    KeepsNulls,
 }
 
 /// A shipping address (Shopify's `MailingAddress`).
@@ -607,6 +614,9 @@ pub struct FakeFulfillmentOrder {
     /// `read_third_party_fulfillment_orders`; otherwise merchant-managed, visible with
     /// `read_merchant_managed_fulfillment_orders`.
     pub third_party: bool,
+    /// Its delivery method's `DeliveryMethodType`: `SHIPPING` (the default), `LOCAL`,
+    /// `PICK_UP`, `PICKUP_POINT`, `RETAIL`, `NONE`.
+    pub delivery_method: String,
 }
 
 impl FakeFulfillmentOrder {
@@ -615,7 +625,14 @@ impl FakeFulfillmentOrder {
             status: status.into(),
             request_status: request_status.into(),
             third_party: false,
+            delivery_method: "SHIPPING".into(),
         }
+    }
+
+    /// Delivered by this `DeliveryMethodType` (`PICK_UP`: the customer collects it).
+    pub fn delivered_by(mut self, method: &str) -> Self {
+        self.delivery_method = method.into();
+        self
     }
 
     pub fn third_party(status: &str, request_status: &str) -> Self {
@@ -895,6 +912,13 @@ impl FakeOrder {
     /// `orderUpdate` answers success for a new shipping address and changes nothing.
     pub fn ignoring_address_updates(mut self) -> Self {
         self.address_update = AddressUpdate::Ignored;
+        self
+    }
+
+    /// `orderUpdate` changes the parts of a new shipping address sent with a value and keeps
+    /// those sent as `null`.
+    pub fn keeping_cleared_address_parts(mut self) -> Self {
+        self.address_update = AddressUpdate::KeepsNulls;
         self
     }
 
