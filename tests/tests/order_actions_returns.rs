@@ -14,7 +14,7 @@ use shared::Code;
 use tests::actions::{deadline, setup, shopper, ActionRig, CONVERSATION, JANE, US};
 use tests::app::TestApp;
 use tests::fake_shopify::returns::OPERATIONS;
-use tests::fake_shopify::{FakeFulfillment, FakeOrder, FakeShop, Fault};
+use tests::fake_shopify::{FakeFulfillment, FakeOrder, FakeProduct, FakeShop, Fault};
 
 /// RFC 3339, `days` before now.
 fn days_ago(days: i64) -> String {
@@ -530,20 +530,144 @@ both_backends! {
         assert_eq!(rig.statuses(&proposal.proposal_id), ["proposed", "executing", "done"]);
     }
 
-    async fn a_lost_answer_whose_return_exists_is_done_without_a_second_request(app: TestApp) {
-        let mut fake = shop().with_order(shipped("#1001"));
-        fake.lose_answer("RequestReturn", Fault::status(502));
-        let rig = setup_returns(&app, fake, ActionMode::Live).await;
-        let proposal = propose(&app, &rig, request("#1001", json!([{"line_item": "Socks", "quantity": 2}]))).await.unwrap();
+    async fn a_lost_answer_whose_return_exists_is_done_with_that_return_without_a_second_request(app: TestApp) {
+        let rig = setup_returns(&app, shop().with_order(shipped("#1001")), ActionMode::Live).await;
+        let one_sock = request("#1001", json!([{"line_item": "Socks", "quantity": 1}]));
+        // An earlier return of exactly the same item and quantity, moments before.
+        let earlier = propose(&app, &rig, one_sock.clone()).await.unwrap();
+        assert_eq!(confirm(&app, &rig, &earlier.proposal_id).await.unwrap().status, "done");
+        // Both hats go back on returns someone else requests right after ours lands: listed
+        // after it, they push it out of any short "newest" list.
+        app.shopify.update_shop(US, |s| {
+            *s = s.clone().with_returns_requested_alongside("#1001", &[&[(1, 1, 1)], &[(1, 2, 1)]]);
+            s.lose_answer("RequestReturn", Fault::status(502));
+        });
+        let proposal = propose(&app, &rig, one_sock).await.unwrap();
+        assert_eq!(proposal.effects.as_ref().unwrap()["items"], earlier.effects.as_ref().unwrap()["items"], "the same fulfillment line item and quantity");
 
         let answered = confirm(&app, &rig, &proposal.proposal_id).await.unwrap();
 
+        let returns = app.shopify.returns(US, "#1001");
+        assert_eq!(returns.len(), 4, "the earlier one, ours, and the two hats");
         assert_eq!(answered.status, "done", "the order's returns show it: {answered:?}");
-        assert_eq!(answered.order.unwrap()["return"]["status"], "REQUESTED");
+        let outcome = answered.order.unwrap();
+        assert_eq!(outcome["return"]["id"], returns[1].id.as_str(), "ours, not the earlier return of the same sock");
+        assert_eq!(outcome["return"]["status"], "REQUESTED");
+        assert_eq!(sent(&app, "RequestReturn"), 2);
+        let settled = get(&app, &rig, &proposal.proposal_id).await;
+        assert_eq!(settled.status, "done");
+        assert_eq!(settled.order.unwrap()["return"]["id"], returns[1].id.as_str());
+        assert_eq!(sent(&app, "RequestReturn"), 2, "never sent again");
+        assert_eq!(record(&app, &rig, &proposal.proposal_id).await.created_id, None, "Shopify's answer never came");
+    }
+
+    async fn a_request_lost_before_shopify_ran_it_is_not_taken_for_an_earlier_return_of_the_same_items(app: TestApp) {
+        let rig = setup_returns(&app, shop().with_order(shipped("#1001")), ActionMode::Live).await;
+        let one_sock = request("#1001", json!([{"line_item": "Socks", "quantity": 1}]));
+        let earlier = propose(&app, &rig, one_sock.clone()).await.unwrap();
+        assert_eq!(confirm(&app, &rig, &earlier.proposal_id).await.unwrap().status, "done");
+        app.shopify.update_shop(US, |s| s.fail_operation("RequestReturn", Fault::status(502)));
+        let proposal = propose(&app, &rig, one_sock).await.unwrap();
+        assert_eq!(proposal.effects.as_ref().unwrap()["items"], earlier.effects.as_ref().unwrap()["items"], "the same fulfillment line item and quantity");
+
+        let answered = confirm(&app, &rig, &proposal.proposal_id).await.unwrap();
+
+        assert_eq!(answered.status, "in_progress", "the earlier return is not this one: {answered:?}");
+        assert_eq!(get(&app, &rig, &proposal.proposal_id).await.status, "in_progress", "within the lease it may still land");
+        rig.clock.advance(chrono::Duration::minutes(3));
+        actions::settle_unsettled(&rig.ports, &deadline()).await.unwrap();
+        let failed = get(&app, &rig, &proposal.proposal_id).await;
+        assert_eq!(failed.status, "failed");
+        assert_eq!(failed.details.unwrap()["reason"], "return_not_created");
+        assert_eq!(app.shopify.returns(US, "#1001").len(), 1, "only the earlier one");
+        assert_eq!(sent(&app, "RequestReturn"), 2, "never sent again");
+        assert_eq!(rig.statuses(&proposal.proposal_id), ["proposed", "executing", "in_progress", "failed"]);
+    }
+
+    async fn the_return_shopify_answered_with_is_found_by_its_id_though_newer_returns_are_listed(app: TestApp) {
+        let fake = shop().with_order(shipped("#1001")).with_returns_requested_alongside("#1001", &[&[(1, 1, 1)], &[(1, 2, 1)]]);
+        let rig = setup_returns(&app, fake, ActionMode::Live).await;
+        let proposal = propose(&app, &rig, request("#1001", json!([{"line_item": "Socks", "quantity": 1}]))).await.unwrap();
+
+        let answered = confirm(&app, &rig, &proposal.proposal_id).await.unwrap();
+
+        let returns = app.shopify.returns(US, "#1001");
+        assert_eq!(returns.len(), 3, "ours, then both hats");
+        assert_eq!(answered.status, "done", "{answered:?}");
+        assert_eq!(answered.order.unwrap()["return"]["id"], returns[0].id.as_str());
+        let stored = record(&app, &rig, &proposal.proposal_id).await;
+        assert_eq!(stored.created_id.as_deref(), Some(returns[0].id.as_str()), "what Shopify named is on the record");
+        assert_eq!(stored.status, ActionStatus::Done);
+        assert_eq!(sent(&app, "OrderReturns"), 0, "read by its id, not looked for");
+    }
+
+    async fn a_return_shopify_answered_with_is_never_failed_while_it_cannot_be_read(app: TestApp) {
+        let mut fake = shop().with_order(shipped("#1001"));
+        fake.fail_operation("ReturnById", Fault::status(502));
+        let rig = setup_returns(&app, fake, ActionMode::Live).await;
+        let proposal = propose(&app, &rig, request("#1001", json!([{"line_item": "Socks", "quantity": 1}]))).await.unwrap();
+
+        let answered = confirm(&app, &rig, &proposal.proposal_id).await.unwrap();
+
+        assert_eq!(answered.status, "in_progress", "{answered:?}");
+        let created = app.shopify.returns(US, "#1001");
+        assert_eq!(created.len(), 1);
+        assert_eq!(record(&app, &rig, &proposal.proposal_id).await.created_id.as_deref(), Some(created[0].id.as_str()));
+        rig.clock.advance(chrono::Duration::minutes(3));
+        actions::settle_unsettled(&rig.ports, &deadline()).await.unwrap();
+        assert_eq!(get(&app, &rig, &proposal.proposal_id).await.status, "in_progress", "past the lease, but Shopify said it created it");
+        app.shopify.update_shop(US, |s| s.broken_operations.clear());
+        let done = get(&app, &rig, &proposal.proposal_id).await;
+        assert_eq!(done.status, "done");
+        assert_eq!(done.order.unwrap()["return"]["id"], created[0].id.as_str());
         assert_eq!(sent(&app, "RequestReturn"), 1);
-        assert_eq!(app.shopify.returns(US, "#1001").len(), 1);
-        assert_eq!(get(&app, &rig, &proposal.proposal_id).await.status, "done");
-        assert_eq!(sent(&app, "RequestReturn"), 1, "never sent again");
+        assert_eq!(rig.statuses(&proposal.proposal_id), ["proposed", "executing", "in_progress", "done"]);
+    }
+
+    async fn a_store_with_only_the_return_scopes_requests_a_return_end_to_end(app: TestApp) {
+        // No fulfillment-order scope: Shopify lists none of the order's fulfillment orders,
+        // which the return rules do not use.
+        let fake = FakeShop::new("demo-us")
+            .with_scopes(&["read_orders", "read_products", "read_customers", "read_returns", "write_returns"])
+            .with_order(shipped("#1001"));
+        let rig = setup_returns(&app, fake, ActionMode::Live).await;
+
+        let proposal = propose(&app, &rig, request("#1001", json!([{"line_item": "Socks", "quantity": 1}]))).await.unwrap();
+        let done = confirm(&app, &rig, &proposal.proposal_id).await.unwrap();
+
+        assert_eq!(done.status, "done", "{done:?}");
+        assert_eq!(returned(&app, "#1001"), [vec![(0, 3, 1)]]);
+    }
+
+    async fn a_product_tagged_with_an_excluded_tag_is_not_returned_though_the_order_is_not_tagged(app: TestApp) {
+        let mut final_sale = FakeProduct::active("Socks", "9.00");
+        final_sale.tags = vec!["Final-Sale".into()];
+        let fake = shop().with_product(final_sale).with_order(shipped("#1001"));
+        let rig = setup_returns(&app, fake, ActionMode::Live).await;
+
+        let refused = propose(&app, &rig, request("#1001", json!([{"line_item": "Trail Runner", "quantity": 1}, {"line_item": "Socks", "quantity": 1}]))).await.unwrap_err();
+
+        assert_eq!(refused.code, Code::ActionNotAllowed);
+        assert_eq!(reason(&refused), "excluded_tag", "{}", refused.message);
+        assert!(refused.message.contains("Socks"), "{}", refused.message);
+        let runner = propose(&app, &rig, request("#1001", json!([{"line_item": "Trail Runner", "quantity": 1}]))).await.unwrap();
+        assert_eq!(runner.status, "confirmation_required", "the runner's product carries no excluded tag");
+        assert_eq!(sent(&app, "RequestReturn"), 0);
+    }
+
+    async fn a_deleted_return_reason_is_not_accepted_and_the_offered_ones_are_listed(app: TestApp) {
+        let rig = setup_returns(&app, shop().with_order(shipped("#1001")), ActionMode::Live).await;
+
+        let refused = propose(&app, &rig, json!({
+            "order_number": "#1001", "items": [{"line_item": "Socks", "quantity": 1}], "reason": "style",
+        })).await.unwrap_err();
+
+        assert_eq!(refused.code, Code::InvalidArguments, "{refused:?}");
+        let details = refused.details.unwrap();
+        assert_eq!(details["field"], "reason");
+        let handles: Vec<&str> = details["handles"].as_array().unwrap().iter().map(|h| h.as_str().unwrap()).collect();
+        assert!(handles.contains(&"defective") && !handles.contains(&"style"), "{handles:?}");
+        assert_eq!(sent(&app, "RequestReturn"), 0);
     }
 
     async fn a_request_lost_before_shopify_ran_it_fails_as_not_created_and_is_never_resent(app: TestApp) {
@@ -583,7 +707,11 @@ both_backends! {
         app.shopify.update_shop(US, |s| *s = s.clone().refusing_returns(&["input", "orderId"], "INVALID", "Order can't be returned"));
         let proposal = propose(&app, &rig, request("#1001", json!([{"line_item": "Socks", "quantity": 1}]))).await.unwrap();
         let answered = confirm(&app, &rig, &proposal.proposal_id).await.unwrap();
+        assert_eq!(answered.status, "failed");
         assert_eq!(answered.details.unwrap()["reason"], "shopify_refused");
+        assert_eq!(app.shopify.return_requests(US, "#1001"), 2, "each proposal's request sent once");
+        assert!(app.shopify.returns(US, "#1001").is_empty());
+        assert_eq!(rig.statuses(&proposal.proposal_id), ["proposed", "executing", "failed"]);
     }
 
     async fn approval_mode_waits_for_a_person_whose_approval_skips_the_window(app: TestApp) {

@@ -62,6 +62,9 @@ pub enum Sent {
     /// Shopify answered that it made the change (a mutation without a job): the read-back
     /// tells at once whether the order shows it (`job_finished`).
     Applied,
+    /// As [`Sent::Applied`], and Shopify named what it created (a return's GID): the record
+    /// keeps it ([`ActionRecord::created_id`]), and the read-back looks for exactly that.
+    Created { id: String },
     /// Shopify refused it: `failed` with this reason.
     Refused(&'static str),
     /// Shopify denied the write scope: nothing was sent, and the store needs the scope.

@@ -469,9 +469,15 @@ pub(crate) async fn execute(
         return fail(ports, deadline, &executing, "not_sent").await;
     }
     let shopify = shopify_deadline(deadline);
+    let mut executing = executing;
     let (job_id, applied) = match action.send(ports, &shopify, store, record).await {
         Sent::Started { job_id } => (job_id, false),
         Sent::Applied => (None, true),
+        // Kept with the outcome, so every later read-back looks for what Shopify named.
+        Sent::Created { id } => {
+            executing.created_id = Some(id);
+            (None, true)
+        }
         Sent::Refused(reason) => {
             return fail(ports, deadline, &executing, reason).await;
         }
@@ -601,6 +607,9 @@ pub(crate) async fn finish(
         next.outcome = outcome.clone();
         if job_id.is_some() {
             next.job_id = job_id.clone();
+        }
+        if record.created_id.is_some() {
+            next.created_id = record.created_id.clone();
         }
         next.moved(status, &r.actor, now)
     })

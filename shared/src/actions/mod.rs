@@ -18,8 +18,8 @@
 //! - [`rules`]: what several actions check alike (nothing on its way yet, the window) and the
 //!   order's fingerprint;
 //! - [`returns`]: `request_return` ([`RequestReturn`]): the items resolved against the
-//!   returnable fulfillments, its rules, summary, `returnRequest` and the read-back from the
-//!   order's returns;
+//!   returnable fulfillments, its rules, summary, `returnRequest` and the read-back of the
+//!   return Shopify named (or, when its answer was lost, of the order's returns new since);
 //! - [`propose`], [`execute`] (confirm, approve, decline and the write itself: lock,
 //!   `executing`, the action's mutation once, polling Shopify's job, the action's read-back,
 //!   the outcome), [`settle`] (`get_action`, crash recovery and the 5-minute schedule),

@@ -138,6 +138,7 @@ pub async fn propose(
         actor: AI_ACTOR.into(),
         mode: ActionMode::Live,
         job_id: None,
+        created_id: None,
         outcome: None,
         created_at: now,
         updated_at: now,

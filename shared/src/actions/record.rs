@@ -69,6 +69,10 @@ pub struct ActionRecord {
     /// Shopify's job of an asynchronous mutation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
+    /// What Shopify answered the mutation created, when it named it (a return's GID): the
+    /// read-back verifies exactly that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_id: Option<String>,
     /// What Shopify says about the order after the action (for `done`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Value>,

@@ -5,11 +5,17 @@
 //! `returnRequest` and its read-back from the order's returns.
 //!
 //! The items resolved at the proposal are kept in its `effects` (each with the fulfillment
-//! line items it is taken from) with the reason's id: the fingerprint covers them, so a
-//! confirmation or an approval that passes its re-check sends exactly what the shopper was
-//! told, and the read-back looks for exactly those fulfillment line items.
+//! line items it is taken from) with the reason's id and the order's returns so far: the
+//! fingerprint covers them, so a confirmation or an approval that passes its re-check sends
+//! exactly what the shopper was told, and the returns kept are those the order had just before
+//! the request.
+//!
+//! The read-back: when Shopify answered with the return it created, that return, read by its
+//! id (absent → `failed`); when the answer was lost, a return that was not on the order before
+//! the request, created around the time it was sent, carrying exactly those fulfillment line
+//! items (none once the request can no longer land → `failed`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
@@ -29,7 +35,7 @@ use crate::deadline::Deadline;
 use crate::domain::{ActionKind, OrderActionsPolicy, OrderNumber, ReturnPolicy, ShopDomain};
 use crate::shopify::actions::ActionOrder;
 use crate::shopify::returns::{
-    OrderReturn, OrderReturns, ReturnFacts, ReturnItem, ReturnLine, ReturnRefused, ReturnRequest,
+    ListedReturn, OrderReturn, ReturnFacts, ReturnItem, ReturnLine, ReturnRefused, ReturnRequest,
     ReturnRequestLine, ReturnableFulfillment, CUSTOMER_NOTE_MAX_CHARS, MAX_RETURN_LINES,
 };
 use crate::shopify::ShopifyError;
@@ -48,9 +54,12 @@ const MAX_POSITION: u64 = 1000;
 const MAX_TITLE_CHARS: usize = 255;
 /// The longest reason handle read (the manifest's `maxLength`).
 const MAX_REASON_CHARS: usize = 100;
-/// How far Shopify's clock may trail ours when a return's creation is compared with the
-/// proposal's.
+/// How far Shopify's clock may be from ours when a return's creation is compared with the
+/// time the request was sent.
 const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+/// The most returns new since the request that are read by id, looking for one whose answer was
+/// lost: with more, the outcome is left to a later read.
+const MAX_CANDIDATES: usize = 5;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -232,6 +241,10 @@ struct Effects {
     reason: EffectReason,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     note: Option<String>,
+    /// The GIDs of the order's returns when the proposal was made (the fingerprint keeps them
+    /// unchanged until the request is sent): none of them is the one the request creates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    existing_returns: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,8 +391,12 @@ impl OrderAction for RequestReturn {
             })
             .await;
         match sent {
-            Ok(Ok(created)) => {
-                tracing::info!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, return_id = created.as_ref().map(|r| r.id.as_str()), status = created.as_ref().map(|r| r.status.as_str()), "Shopify took the return request");
+            Ok(Ok(Some(created))) => {
+                tracing::info!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, return_id = %created.id, status = %created.status, "Shopify took the return request");
+                Sent::Created { id: created.id }
+            }
+            Ok(Ok(None)) => {
+                tracing::warn!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, "Shopify took the return request without naming the return; reading the order's returns");
                 Sent::Applied
             }
             Ok(Err(refused)) => {
@@ -391,12 +408,9 @@ impl OrderAction for RequestReturn {
         }
     }
 
-    /// A return created since the proposal carrying exactly the requested fulfillment line
-    /// items → done (its status and id in the answer). None once nothing can still be
-    /// pending → failed, `return_not_created`: `returnRequest` is synchronous, so after its
-    /// answer (`job_finished`), or [`EXECUTION_LEASE`] after sending when the answer was lost,
-    /// the request has landed or never will. Before that, or when the order's returns cannot
-    /// be read, pending.
+    /// With the return Shopify named: that return, read by its id → done (its status and id
+    /// in the answer); absent → failed, `return_not_created`; unreadable → pending. Without
+    /// one (the answer was lost, or named nothing): see [`search`].
     async fn read_back(
         &self,
         ports: &ActionPorts,
@@ -409,42 +423,144 @@ impl OrderAction for RequestReturn {
             // `send` sends nothing without them.
             return Verdict::Failed("return_not_created");
         };
-        let access = &ports.access;
-        let read = access
-            .with_token(store, deadline, |token| async move {
-                access
-                    .shopify()
-                    .order_returns(deadline, &store.shop_domain, &token, &record.order_id)
-                    .await
-            })
-            .await;
-        let found = match read {
-            Ok(Some(found)) => found,
+        let Some(id) = record.created_id.as_deref() else {
+            return search(ports, deadline, store, record, &effects, job_finished).await;
+        };
+        match read_return(ports, deadline, store, id).await {
+            Ok(Some(found)) if found.order_id == record.order_id => {
+                Verdict::Done(outcome(record, &found))
+            }
+            Ok(Some(_)) => {
+                tracing::error!(action_id = %record.action_id, return_id = id, "the return Shopify named belongs to another order");
+                Verdict::Pending
+            }
             Ok(None) => {
-                tracing::warn!(action_id = %record.action_id, "the order's returns could not be read: no such order");
-                return Verdict::Pending;
+                tracing::warn!(action_id = %record.action_id, return_id = id, "the return Shopify named is not there");
+                Verdict::Failed("return_not_created")
             }
             Err(error) => {
-                tracing::warn!(action_id = %record.action_id, %error, "the order's returns could not be read");
-                return Verdict::Pending;
-            }
-        };
-        match ours(&found, &effects.lines(), record.created_at - CLOCK_SKEW) {
-            Some(created) => Verdict::Done(json!({
-                "name": record.order_name,
-                "return_status": found.return_status,
-                "return": {"id": created.id, "name": created.name, "status": created.status},
-            })),
-            None => {
-                let sent_at = record.executing_since.unwrap_or(record.updated_at);
-                if job_finished || ports.clock.now() >= sent_at + EXECUTION_LEASE {
-                    Verdict::Failed("return_not_created")
-                } else {
-                    Verdict::Pending
-                }
+                tracing::warn!(action_id = %record.action_id, return_id = id, %error, "the return could not be read");
+                Verdict::Pending
             }
         }
     }
+}
+
+/// What the answer says of a return found: the order's return status and the return.
+fn outcome(record: &ActionRecord, found: &OrderReturn) -> Value {
+    json!({
+        "name": record.order_name,
+        "return_status": found.order_return_status,
+        "return": {"id": found.id, "name": found.name, "status": found.status},
+    })
+}
+
+async fn read_return(
+    ports: &ActionPorts,
+    deadline: &Deadline,
+    store: &StoreRecord,
+    id: &str,
+) -> Result<Option<OrderReturn>, AccessError> {
+    let access = &ports.access;
+    access
+        .with_token(store, deadline, |token| async move {
+            access
+                .shopify()
+                .return_by_id(deadline, &store.shop_domain, &token, id)
+                .await
+        })
+        .await
+}
+
+/// The read-back of a request whose answer was lost (or named no return): the order's
+/// returns that were not there before the request (`Effects::existing_returns`) and were
+/// created around the time it was sent ([`new_since`]), each read by id; the one carrying
+/// exactly the requested fulfillment line items → done. None once nothing can still land →
+/// failed, `return_not_created`: `returnRequest` is synchronous, so after its answer
+/// (`job_finished`), or [`EXECUTION_LEASE`] after sending, the request has landed or never
+/// will. Before that, or when the returns cannot all be read, pending.
+async fn search(
+    ports: &ActionPorts,
+    deadline: &Deadline,
+    store: &StoreRecord,
+    record: &ActionRecord,
+    effects: &Effects,
+    job_finished: bool,
+) -> Verdict {
+    let access = &ports.access;
+    let read = access
+        .with_token(store, deadline, |token| async move {
+            access
+                .shopify()
+                .order_returns(deadline, &store.shop_domain, &token, &record.order_id)
+                .await
+        })
+        .await;
+    let listed = match read {
+        Ok(Some(listed)) => listed,
+        Ok(None) => {
+            tracing::warn!(action_id = %record.action_id, "the order's returns could not be read: no such order");
+            return Verdict::Pending;
+        }
+        Err(error) => {
+            tracing::warn!(action_id = %record.action_id, %error, "the order's returns could not be read");
+            return Verdict::Pending;
+        }
+    };
+    let sent_at = record.executing_since.unwrap_or(record.updated_at);
+    let candidates = new_since(&listed.returns, &effects.existing_returns, sent_at);
+    if candidates.len() > MAX_CANDIDATES {
+        tracing::warn!(action_id = %record.action_id, candidates = candidates.len(), "too many new returns to read now; the outcome is read later");
+        return Verdict::Pending;
+    }
+    let wanted = effects.lines();
+    let mut unread = listed.incomplete;
+    for candidate in candidates {
+        match read_return(ports, deadline, store, &candidate.id).await {
+            Ok(Some(found)) if found.order_id == record.order_id && lines_of(&found) == wanted => {
+                return Verdict::Done(outcome(record, &found));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(action_id = %record.action_id, return_id = %candidate.id, %error, "a new return could not be read");
+                unread = true;
+            }
+        }
+    }
+    if unread {
+        Verdict::Pending
+    } else if job_finished || ports.clock.now() >= sent_at + EXECUTION_LEASE {
+        Verdict::Failed("return_not_created")
+    } else {
+        Verdict::Pending
+    }
+}
+
+/// The returns of `listed` not in `before` and created from `sent_at` less [`CLOCK_SKEW`] to
+/// [`EXECUTION_LEASE`] and [`CLOCK_SKEW`] after it (a creation time that cannot be read counts
+/// as within).
+fn new_since<'a>(
+    listed: &'a [ListedReturn],
+    before: &[String],
+    sent_at: DateTime<Utc>,
+) -> Vec<&'a ListedReturn> {
+    let before: BTreeSet<&str> = before.iter().map(String::as_str).collect();
+    let earliest = sent_at - CLOCK_SKEW;
+    let latest = sent_at + EXECUTION_LEASE + CLOCK_SKEW;
+    listed
+        .iter()
+        .filter(|r| !before.contains(r.id.as_str()))
+        .filter(|r| parse_time(&r.created_at).is_none_or(|at| (earliest..=latest).contains(&at)))
+        .collect()
+}
+
+/// Each fulfillment line item a return carries and how many of it.
+fn lines_of(found: &OrderReturn) -> BTreeMap<String, i64> {
+    let mut lines = BTreeMap::new();
+    for (id, quantity) in &found.lines {
+        *lines.entry(id.clone()).or_insert(0) += quantity;
+    }
+    lines
 }
 
 /// Why the facts could not be read: the store's app lost `read_returns` (`action_unavailable`),
@@ -673,6 +789,7 @@ fn allocate(
         quantity,
         returnable,
         unfulfilled: shipping.map_or(0, |s| s.unfulfilled_quantity),
+        product_tags: shipping.map_or_else(Vec::new, |s| s.product_tags.clone()),
         lines,
     }
 }
@@ -701,11 +818,12 @@ fn plural_days(days: u32) -> String {
     }
 }
 
-/// Whether the items of `order.facts.returns` may go back under `policy` at `now`: the
-/// order is not cancelled nor tagged with an excluded tag (case-insensitive), every item
-/// shipped and is still returnable in the quantity asked, and (`check_window`: at proposal
-/// and confirmation, not at approval) every fulfillment it comes from was delivered — or,
-/// without a delivery date, fulfilled — within `window_days`.
+/// Whether the items of `order.facts.returns` may go back under `policy` at `now`: neither the
+/// order nor the product of an item going back is tagged with an excluded tag
+/// (case-insensitive), the order is not cancelled, every item shipped and is still returnable
+/// in the quantity asked, and (`check_window`: at proposal and confirmation, not at approval)
+/// every fulfillment it comes from was delivered — or, without a delivery date, fulfilled —
+/// within `window_days`.
 pub fn check(
     order: &ActionOrder,
     policy: &ReturnPolicy,
@@ -720,13 +838,15 @@ pub fn check(
             format!("Order {name} was cancelled, so there is nothing to return."),
         ));
     }
-    let excluded = order.tags.iter().any(|tag| {
-        policy
-            .excluded_tags
-            .iter()
-            .any(|x| x.trim().to_lowercase() == tag.trim().to_lowercase())
-    });
-    if excluded {
+    let excluded = |tags: &[String]| {
+        tags.iter().any(|tag| {
+            policy
+                .excluded_tags
+                .iter()
+                .any(|x| x.trim().to_lowercase() == tag.trim().to_lowercase())
+        })
+    };
+    if excluded(&order.tags) {
         return Err(refuse(
             "excluded_tag",
             None,
@@ -740,6 +860,16 @@ pub fn check(
             format!("I can't see which items of order {name} can be returned, so I can't start a return here. A team member can help."),
         ));
     };
+    if let Some(item) = facts.items.iter().find(|i| excluded(&i.product_tags)) {
+        return Err(refuse(
+            "excluded_tag",
+            None,
+            format!(
+                "{} from order {name} can't be returned under the store's return policy. A team member can help.",
+                in_words(&item.title, item.variant_title.as_deref())
+            ),
+        ));
+    }
     let lines: usize = facts.items.iter().map(|i| i.lines.len()).sum();
     if facts.incomplete || lines > MAX_RETURN_LINES {
         return Err(too_many_items(name));
@@ -874,6 +1004,7 @@ pub fn summary(order: &ActionOrder, note: Option<&str>) -> (String, Value) {
             .collect(),
         reason,
         note: note.map(str::to_owned),
+        existing_returns: facts.return_ids.clone(),
     };
     (
         sentences.join(" "),
@@ -881,11 +1012,15 @@ pub fn summary(order: &ActionOrder, note: Option<&str>) -> (String, Value) {
     )
 }
 
-/// What the decision rested on: the contract's order fields, the reason, and each item with
-/// the fulfillment line items it is taken from and their returnable quantities.
+/// What the decision rested on: the contract's order fields, the reason, each item with the
+/// fulfillment line items it is taken from and their returnable quantities, and the order's
+/// returns so far.
 pub fn fingerprint(order: &ActionOrder) -> String {
     let returns = order.facts.returns.as_ref();
+    let existing: Option<BTreeSet<&str>> =
+        returns.map(|f| f.return_ids.iter().map(String::as_str).collect());
     let shape = json!({
+        "returns": existing,
         "order": order_fingerprint(order),
         "reason": returns.and_then(|f| f.reason.as_ref()).map(|r| r.id.clone()),
         "items": returns.map(|f| f.items.iter().map(|i| json!([
@@ -938,22 +1073,6 @@ fn refusal_reason(refused: &ReturnRefused) -> &'static str {
     } else {
         "shopify_refused"
     }
-}
-
-/// The return created no earlier than `since` that carries exactly `wanted` (fulfillment line
-/// item → quantity).
-fn ours<'a>(
-    found: &'a OrderReturns,
-    wanted: &BTreeMap<String, i64>,
-    since: DateTime<Utc>,
-) -> Option<&'a OrderReturn> {
-    found.returns.iter().find(|r| {
-        let mut lines = BTreeMap::new();
-        for (id, quantity) in &r.lines {
-            *lines.entry(id.clone()).or_insert(0) += quantity;
-        }
-        parse_time(&r.created_at).is_some_and(|at| at >= since) && lines == *wanted
-    })
 }
 
 #[cfg(test)]
@@ -1051,14 +1170,17 @@ mod tests {
                     id: "gid://shopify/LineItem/2".into(),
                     variant_title: Some("Red".into()),
                     unfulfilled_quantity: 0,
+                    product_tags: vec![],
                 },
                 LineItemShipping {
                     id: "gid://shopify/LineItem/3".into(),
                     variant_title: Some("Blue".into()),
                     unfulfilled_quantity: 0,
+                    product_tags: vec!["Final-Sale".into()],
                 },
             ],
             items: vec![],
+            return_ids: vec!["gid://shopify/Return/1".into()],
         }
     }
 
@@ -1327,28 +1449,80 @@ mod tests {
     }
 
     #[test]
-    fn only_a_return_created_since_the_proposal_with_exactly_the_items_is_ours() {
-        let since = Utc::now() - chrono::Duration::minutes(1);
-        let wanted = BTreeMap::from([("fli-1".to_owned(), 2)]);
-        let r = |created: DateTime<Utc>, lines: Vec<(String, i64)>| OrderReturn {
-            id: "gid://shopify/Return/1".into(),
-            name: "#1001-R1".into(),
-            status: "REQUESTED".into(),
+    fn only_returns_new_since_the_request_and_created_around_it_are_looked_at() {
+        let sent_at = Utc::now();
+        let listed = |id: &str, created: DateTime<Utc>| ListedReturn {
+            id: id.into(),
             created_at: created.to_rfc3339(),
-            lines,
         };
-        let found = |returns| OrderReturns {
-            return_status: "RETURN_REQUESTED".into(),
-            returns,
-        };
-        let split = vec![("fli-1".to_owned(), 1), ("fli-1".to_owned(), 1)];
-        assert!(ours(&found(vec![r(Utc::now(), split)]), &wanted, since).is_some());
-        let older = found(vec![r(
-            since - chrono::Duration::hours(1),
-            vec![("fli-1".into(), 2)],
-        )]);
-        assert!(ours(&older, &wanted, since).is_none(), "an earlier return");
-        let other = found(vec![r(Utc::now(), vec![("fli-1".into(), 1)])]);
-        assert!(ours(&other, &wanted, since).is_none(), "other quantities");
+        let returns = [
+            listed(
+                "gid://shopify/Return/1",
+                sent_at - chrono::Duration::minutes(1),
+            ),
+            listed(
+                "gid://shopify/Return/2",
+                sent_at - chrono::Duration::minutes(6),
+            ),
+            listed(
+                "gid://shopify/Return/3",
+                sent_at + chrono::Duration::seconds(1),
+            ),
+            listed(
+                "gid://shopify/Return/4",
+                sent_at + chrono::Duration::minutes(8),
+            ),
+            ListedReturn {
+                id: "gid://shopify/Return/5".into(),
+                created_at: "yesterday".into(),
+            },
+        ];
+        let before = ["gid://shopify/Return/1".to_owned()];
+        let found: Vec<&str> = new_since(&returns, &before, sent_at)
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(
+            found,
+            ["gid://shopify/Return/3", "gid://shopify/Return/5"],
+            "1 was there before; 2 is older than the clocks' skew; 4 came after the request could land"
+        );
+    }
+
+    #[test]
+    fn a_product_tagged_with_an_excluded_tag_is_not_returned_though_the_order_is_not_tagged() {
+        let blue = resolved(&[(LineItemRef::Position(3), 1)]);
+        let refusal = check(&blue, &policy(), Utc::now(), true).unwrap_err();
+        assert_eq!(refusal.reason, "excluded_tag");
+        assert!(
+            refusal.message.contains("Wool Hat (Blue)"),
+            "{}",
+            refusal.message
+        );
+        let red = resolved(&[(LineItemRef::Position(2), 1)]);
+        assert_eq!(
+            check(&red, &policy(), Utc::now(), true),
+            Ok(()),
+            "its product has no tag"
+        );
+    }
+
+    #[test]
+    fn the_proposal_keeps_the_orders_returns_so_far_and_a_new_one_changes_the_fingerprint() {
+        let o = resolved(&[(title("Trail Runner"), 1)]);
+        let (_, effects) = summary(&o, None);
+        assert_eq!(
+            effects["existing_returns"],
+            json!(["gid://shopify/Return/1"])
+        );
+        let mut another = o.clone();
+        another
+            .facts
+            .returns
+            .as_mut()
+            .unwrap()
+            .return_ids
+            .push("gid://shopify/Return/2".into());
+        assert_ne!(fingerprint(&o), fingerprint(&another));
     }
 }

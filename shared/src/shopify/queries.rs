@@ -188,10 +188,19 @@ pub const REQUEST_RETURN: Query = Query {
     document: include_str!("queries/return_request.graphql"),
 };
 
-/// The order's newest returns, to verify a return request.
+/// Verifying a return request: a return by id, and the order's returns.
+const RETURN_VERIFICATION: &str = include_str!("queries/order_returns.graphql");
+
+/// The order's returns, a page at a time, to find a return request whose answer was lost.
 pub const ORDER_RETURNS: Query = Query {
     operation: "OrderReturns",
-    document: include_str!("queries/order_returns.graphql"),
+    document: RETURN_VERIFICATION,
+};
+
+/// A return by its id, with its order and the fulfillment line items it carries.
+pub const RETURN_BY_ID: Query = Query {
+    operation: "ReturnById",
+    document: RETURN_VERIFICATION,
 };
 
 /// All documents, so tests can check each file is used and named as it says.
@@ -232,6 +241,7 @@ pub const ALL: &[Query] = &[
     RETURN_REASONS,
     REQUEST_RETURN,
     ORDER_RETURNS,
+    RETURN_BY_ID,
 ];
 
 /// A few recent customers' and orders' emails: whether protected customer data is visible.

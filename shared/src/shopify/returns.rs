@@ -1,8 +1,9 @@
 //! Returns as the `request_return` action reads and writes them: what a return request rests
-//! on — the order's returnable fulfillments, the shop's return reason and how much of each line
-//! item has not shipped ([`ShopifyClient::return_facts`]); the request itself
-//! ([`ShopifyClient::request_return`], `returnRequest`: the merchant approves or declines it,
-//! and nothing is refunded by it); and the order's newest returns, to verify it
+//! on — the order's returnable fulfillments, the shop's return reason, how much of each line
+//! item has not shipped, its product's tags and the order's returns so far
+//! ([`ShopifyClient::return_facts`]); the request itself ([`ShopifyClient::request_return`],
+//! `returnRequest`: the merchant approves or declines it, and nothing is refunded by it); and,
+//! to verify it, a return by its id ([`ShopifyClient::return_by_id`]) and the order's returns
 //! ([`ShopifyClient::order_returns`]).
 
 use secrecy::SecretString;
@@ -10,7 +11,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::queries::{
-    ORDER_RETURNS, REQUEST_RETURN, RETURNABLE_FULFILLMENTS, RETURN_CONTEXT, RETURN_REASONS,
+    ORDER_RETURNS, REQUEST_RETURN, RETURNABLE_FULFILLMENTS, RETURN_BY_ID, RETURN_CONTEXT,
+    RETURN_REASONS,
 };
 use super::types::{Nodes, Page};
 use super::{ShopifyClient, ShopifyError};
@@ -21,9 +23,12 @@ use crate::domain::ShopDomain;
 /// with more is not read whole.
 pub const RETURNABLE_PAGES: usize = 3;
 
-/// The most fulfillment line items one request carries: what `OrderReturns` reads of a return
+/// The most fulfillment line items one request carries: what `ReturnById` reads of a return
 /// (`returnLineItems(first: 20)`), so that its read-back sees all of them.
 pub const MAX_RETURN_LINES: usize = 20;
+
+/// Pages of the order's returns read (`first: 50` each in `order_returns.graphql`).
+pub const RETURN_PAGES: usize = 4;
 
 /// The longest customer note sent with each returned item, in characters.
 pub const CUSTOMER_NOTE_MAX_CHARS: usize = 300;
@@ -35,16 +40,20 @@ pub const CUSTOMER_NOTE_MAX_CHARS: usize = 300;
 pub struct ReturnFacts {
     /// The order's returnable fulfillments, as Shopify lists them.
     pub fulfillments: Vec<ReturnableFulfillment>,
-    /// More returnable fulfillments, or more returnable items of one of them, exist than were
-    /// read: what is returnable cannot be vouched for.
+    /// More returnable fulfillments, more returnable items of one of them, or more returns of
+    /// the order exist than were read: what is returnable cannot be vouched for.
     pub incomplete: bool,
-    /// The reason asked for by its handle; `None` when the shop has no such reason.
+    /// The reason asked for by its handle; `None` when the shop has no such reason, or only a
+    /// deleted one (not offered to shoppers).
     pub reason: Option<ReturnReason>,
     /// The order's line items (the first 20, in the order's own order, as
     /// `ActionOrder::line_items`), with what has not shipped yet.
     pub line_items: Vec<LineItemShipping>,
     /// The shopper's items resolved against these facts; empty until the action resolves them.
     pub items: Vec<ReturnItem>,
+    /// The GIDs of the order's returns so far: a return request whose answer is lost is looked
+    /// for among the returns that are not in this list.
+    pub return_ids: Vec<String>,
 }
 
 /// A shipment that can still take a return.
@@ -96,6 +105,8 @@ pub struct LineItemShipping {
     pub variant_title: Option<String>,
     /// How many have not shipped yet.
     pub unfulfilled_quantity: i64,
+    /// Its product's tags (none when the product is gone).
+    pub product_tags: Vec<String>,
 }
 
 /// One item of a return request, resolved: the order line item the shopper named and the
@@ -114,6 +125,8 @@ pub struct ReturnItem {
     pub returnable: i64,
     /// How many of it have not shipped yet.
     pub unfulfilled: i64,
+    /// Its product's tags.
+    pub product_tags: Vec<String>,
     /// Where the quantity comes from; it covers at most `returnable`.
     pub lines: Vec<ReturnLine>,
 }
@@ -176,23 +189,39 @@ pub struct ReturnRefused {
     pub user_errors: Vec<ReturnUserError>,
 }
 
-/// The order's return status and its newest returns.
+/// The order's returns, as far as they were read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderReturns {
     /// `OrderReturnStatus`: `NO_RETURN`, `RETURN_REQUESTED`, `IN_PROGRESS`, ...
     pub return_status: String,
-    /// Newest first.
-    pub returns: Vec<OrderReturn>,
+    /// In Shopify's order (which it does not document).
+    pub returns: Vec<ListedReturn>,
+    /// More returns exist than [`RETURN_PAGES`] pages held.
+    pub incomplete: bool,
 }
 
-/// A return of the order, with the fulfillment line items it carries.
+/// A return as the order lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedReturn {
+    pub id: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A return read by its id, with its order and the fulfillment line items it carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderReturn {
     pub id: String,
     pub name: String,
+    /// `ReturnStatus`: `REQUESTED`, `OPEN`, `CLOSED`, `DECLINED`, `CANCELED`.
     pub status: String,
     /// RFC 3339.
     pub created_at: String,
+    /// The order's GID.
+    pub order_id: String,
+    /// The order's `OrderReturnStatus`.
+    pub order_return_status: String,
     /// (fulfillment line item GID, quantity); an item not tied to a fulfillment is left out.
     pub lines: Vec<(String, i64)>,
 }
@@ -238,23 +267,38 @@ struct ReturnableData {
 }
 
 #[derive(Deserialize)]
+struct Tags {
+    tags: Vec<String>,
+}
+
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawLineItem {
     id: String,
     variant_title: Option<String>,
     unfulfilled_quantity: i64,
+    #[serde(default)]
+    product: Option<Tags>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ContextOrder {
     line_items: Nodes<RawLineItem>,
+    returns: Page<Id>,
+}
+
+#[derive(Deserialize)]
+struct ContextReason {
+    #[serde(flatten)]
+    reason: ReturnReason,
+    deleted: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ContextData {
-    return_reason_definitions: Nodes<ReturnReason>,
+    return_reason_definitions: Nodes<ContextReason>,
     order: Option<ContextOrder>,
 }
 
@@ -295,19 +339,33 @@ struct RawReturnLine {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct ReturnOrder {
+    id: String,
+    return_status: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RawReturn {
     id: String,
     name: String,
     status: String,
     created_at: String,
+    order: ReturnOrder,
     return_line_items: Nodes<RawReturnLine>,
+}
+
+#[derive(Deserialize)]
+struct ReturnData {
+    #[serde(rename = "return")]
+    found: Option<RawReturn>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawOrderReturns {
     return_status: String,
-    returns: Nodes<RawReturn>,
+    returns: Page<ListedReturn>,
 }
 
 #[derive(Deserialize)]
@@ -341,8 +399,9 @@ fn request_input(request: &ReturnRequest) -> Value {
 
 impl ShopifyClient {
     /// What a return request for `order_id` with the reason `reason_handle` rests on: the
-    /// returnable fulfillments (up to [`RETURNABLE_PAGES`] pages), the reason, and the order's
-    /// line items' shipping state. The items are left for the action to resolve.
+    /// returnable fulfillments (up to [`RETURNABLE_PAGES`] pages), the reason (unless deleted),
+    /// the order's line items' shipping state and products' tags, and the order's returns so
+    /// far. The items are left for the action to resolve.
     pub async fn return_facts(
         &self,
         deadline: &Deadline,
@@ -362,26 +421,34 @@ impl ShopifyClient {
             context,
             self.returnable_fulfillments(deadline, shop, token, order_id)
         )?;
+        let (line_items, returns) = context
+            .order
+            .map(|o| (o.line_items.nodes, Some(o.returns)))
+            .unwrap_or_default();
+        let more_returns = returns.as_ref().is_some_and(|r| r.page_info.has_next_page);
         Ok(ReturnFacts {
             fulfillments,
-            incomplete,
+            incomplete: incomplete || more_returns,
             reason: context
                 .return_reason_definitions
                 .nodes
                 .into_iter()
+                .filter(|r| !r.deleted)
+                .map(|r| r.reason)
                 .find(|r| r.handle.eq_ignore_ascii_case(reason_handle)),
-            line_items: context
-                .order
-                .map(|o| o.line_items.nodes)
-                .unwrap_or_default()
+            line_items: line_items
                 .into_iter()
                 .map(|l| LineItemShipping {
                     id: l.id,
                     variant_title: l.variant_title,
                     unfulfilled_quantity: l.unfulfilled_quantity,
+                    product_tags: l.product.map(|p| p.tags).unwrap_or_default(),
                 })
                 .collect(),
             items: Vec::new(),
+            return_ids: returns
+                .map(|r| r.nodes.into_iter().map(|n| n.id).collect())
+                .unwrap_or_default(),
         })
     }
 
@@ -495,8 +562,8 @@ impl ShopifyClient {
         Ok(Ok(payload.created))
     }
 
-    /// The order's return status and its newest returns; `None` when the store has no such
-    /// order.
+    /// The order's return status and its returns (ids and creation times), up to
+    /// [`RETURN_PAGES`] pages; `None` when the store has no such order.
     pub async fn order_returns(
         &self,
         deadline: &Deadline,
@@ -504,33 +571,72 @@ impl ShopifyClient {
         token: &SecretString,
         order_id: &str,
     ) -> Result<Option<OrderReturns>, ShopifyError> {
-        let data: ReturnsData = self
+        let mut found: Option<OrderReturns> = None;
+        let mut after: Option<String> = None;
+        for page in 1..=RETURN_PAGES {
+            let data: ReturnsData = self
+                .query(
+                    deadline,
+                    shop,
+                    token,
+                    &ORDER_RETURNS,
+                    json!({ "id": order_id, "after": after }),
+                )
+                .await?;
+            let Some(order) = data.order else {
+                return Ok(found);
+            };
+            let connection = order.returns;
+            let read = found.get_or_insert_with(|| OrderReturns {
+                return_status: order.return_status,
+                returns: Vec::new(),
+                incomplete: false,
+            });
+            read.returns.extend(connection.nodes);
+            if !connection.page_info.has_next_page {
+                return Ok(found);
+            }
+            match connection.page_info.end_cursor {
+                Some(cursor) if page < RETURN_PAGES => after = Some(cursor),
+                _ => break,
+            }
+        }
+        if let Some(read) = found.as_mut() {
+            read.incomplete = true;
+        }
+        Ok(found)
+    }
+
+    /// The return `return_id`, with its order and the fulfillment line items it carries;
+    /// `None` when the store has no such return.
+    pub async fn return_by_id(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+        return_id: &str,
+    ) -> Result<Option<OrderReturn>, ShopifyError> {
+        let data: ReturnData = self
             .query(
                 deadline,
                 shop,
                 token,
-                &ORDER_RETURNS,
-                json!({ "id": order_id }),
+                &RETURN_BY_ID,
+                json!({ "id": return_id }),
             )
             .await?;
-        Ok(data.order.map(|o| OrderReturns {
-            return_status: o.return_status,
-            returns: o
-                .returns
+        Ok(data.found.map(|r| OrderReturn {
+            id: r.id,
+            name: r.name,
+            status: r.status,
+            created_at: r.created_at,
+            order_id: r.order.id,
+            order_return_status: r.order.return_status,
+            lines: r
+                .return_line_items
                 .nodes
                 .into_iter()
-                .map(|r| OrderReturn {
-                    id: r.id,
-                    name: r.name,
-                    status: r.status,
-                    created_at: r.created_at,
-                    lines: r
-                        .return_line_items
-                        .nodes
-                        .into_iter()
-                        .filter_map(|l| Some((l.fulfillment_line_item?.id, l.quantity)))
-                        .collect(),
-                })
+                .filter_map(|l| Some((l.fulfillment_line_item?.id, l.quantity)))
                 .collect(),
         }))
     }

@@ -1,9 +1,12 @@
 //! The return side of the fake: an order's returnable fulfillments (its successful shipments
 //! minus what is already on a return that was not declined or cancelled), the shop's return
-//! reasons, `returnRequest` — refused without `write_returns`, with user errors for an item
-//! that is not returnable, a quantity above what is, or an unknown reason, or a scripted
-//! refusal; counted per order — creating a `REQUESTED` return and setting the order's return
-//! status, and the order's returns for the read-back. Reads need `read_returns` as Shopify's do.
+//! reasons (deleted ones flagged), each line item's product's tags (the shop's product of the
+//! line item's title), `returnRequest` — refused without `write_returns`, with user errors for
+//! an item that is not returnable, a quantity above what is, or an unknown reason, or a
+//! scripted refusal; counted per order — creating a `REQUESTED` return and setting the order's
+//! return status, and, for the read-back, the order's returns a page at a time and a return by
+//! its id. Reads need `read_returns` as Shopify's do. Returns someone else requests right after
+//! the next request lands (the merchant, another app) can be scripted.
 //!
 //! What a return was sent (each fulfillment line item as the order's shipment and line item it
 //! belongs to, the reason's id, the note, a deprecated `returnReason` if any) is what the
@@ -13,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::actions::{access_denied, arguments, order_id, order_index};
+use super::actions::{access_denied, arguments, order_gid, order_id, order_index};
 use super::model::{FakeOrder, FakeShop};
 use super::{FakeShopify, Shared};
 
@@ -21,12 +24,13 @@ use super::{FakeShopify, Shared};
 pub const RETURN_SCOPES: [&str; 2] = ["read_returns", "write_returns"];
 
 /// The operations served here.
-pub const OPERATIONS: [&str; 5] = [
+pub const OPERATIONS: [&str; 6] = [
     "ReturnableFulfillments",
     "ReturnContext",
     "ReturnReasons",
     "RequestReturn",
     "OrderReturns",
+    "ReturnById",
 ];
 
 /// A return reason of the shop's (`ReturnReasonDefinition`).
@@ -82,6 +86,9 @@ pub struct OrderReturns {
     pub requests: usize,
 }
 
+/// A return's lines as a test writes them: (shipment, entry, quantity) each.
+pub type ReturnLines = Vec<(usize, usize, i64)>;
+
 /// A shop's returns: its reasons, each order's returns (by the order's index), and a scripted
 /// refusal.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +97,9 @@ pub struct ShopReturns {
     pub orders: BTreeMap<usize, OrderReturns>,
     /// `returnRequest` answers this user error (field path, code, message), creating nothing.
     pub refusal: Option<(Vec<String>, String, String)>,
+    /// Returns requested by someone else on an order (by its index) right after the next
+    /// `returnRequest` for it lands.
+    pub alongside: BTreeMap<usize, Vec<ReturnLines>>,
 }
 
 impl Default for ShopReturns {
@@ -118,6 +128,7 @@ impl Default for ShopReturns {
                 .collect(),
             orders: BTreeMap::new(),
             refusal: None,
+            alongside: BTreeMap::new(),
         }
     }
 }
@@ -231,6 +242,9 @@ pub fn denied(shop: &FakeShop, operation: &str) -> Option<Value> {
         "OrderReturns" if !shop.grants("read_returns") => {
             Some(access_denied("order", "read_returns"))
         }
+        "ReturnById" if !shop.grants("read_returns") => {
+            Some(access_denied("return", "read_returns"))
+        }
         _ => None,
     }
 }
@@ -252,6 +266,7 @@ pub fn answer(
             Some(record) => request(record, document, variables),
             None => user_error(&["input", "orderId"], "NOT_FOUND", "Order does not exist"),
         },
+        "ReturnById" => return_by_id(record, document, variables),
         _ => order_returns(record, document, variables),
     }
 }
@@ -335,8 +350,9 @@ fn returnable_fulfillments(shop: &FakeShop, document: &str, variables: &Value) -
     }})
 }
 
-/// The reason by handle (`returnReasonDefinitions(handles:)`) and the order's line items with
-/// what has not shipped.
+/// The reason by handle (`returnReasonDefinitions(handles:)`, deleted or not), the order's line
+/// items with what has not shipped and their product's tags (the shop's product of the line
+/// item's title; none without one), and the ids of the order's returns.
 fn context(shop: &FakeShop, document: &str, variables: &Value) -> Value {
     let handle = variables["reason"].as_str().unwrap_or_default();
     let reasons: Vec<Value> = shop
@@ -345,24 +361,45 @@ fn context(shop: &FakeShop, document: &str, variables: &Value) -> Value {
         .iter()
         .filter(|r| r.handle == handle)
         .take(1)
-        .map(|r| json!({"id": r.gid(), "handle": r.handle, "name": r.name}))
+        .map(|r| json!({"id": r.gid(), "handle": r.handle, "name": r.name, "deleted": r.deleted}))
         .collect();
     let first = literal_first(document, "ReturnContext", "lineItems").unwrap_or(50);
+    let returns_first = literal_first(document, "ReturnContext", "returns").unwrap_or(50);
     let order = order_of(shop, variables, "orderId").map_or(Value::Null, |(index, order)| {
         let nodes: Vec<Value> = order
             .line_items
             .iter()
             .enumerate()
             .take(first)
-            .map(|(i, (_, variant, _))| {
+            .map(|(i, (title, variant, _))| {
+                let product = shop
+                    .products
+                    .iter()
+                    .find(|p| p.title == *title)
+                    .map_or(Value::Null, |p| json!({"tags": p.tags}));
                 json!({
                     "id": line_item_gid(index, i),
                     "variantTitle": variant,
                     "unfulfilledQuantity": unfulfilled(order, i),
+                    "product": product,
                 })
             })
             .collect();
-        json!({"lineItems": {"nodes": nodes}})
+        let returns = shop
+            .returns
+            .orders
+            .get(&index)
+            .map(|s| s.returns.clone())
+            .unwrap_or_default();
+        let ids: Vec<Value> = returns
+            .iter()
+            .take(returns_first)
+            .map(|r| json!({"id": r.id}))
+            .collect();
+        json!({
+            "lineItems": {"nodes": nodes},
+            "returns": {"pageInfo": {"hasNextPage": returns.len() > returns_first}, "nodes": ids},
+        })
     });
     json!({"returnReasonDefinitions": {"nodes": reasons}, "order": order})
 }
@@ -493,10 +530,45 @@ fn request(shop: &mut FakeShop, document: &str, variables: &Value) -> Value {
         .expect("counted above")
         .returns
         .push(created);
+    for lines in shop.returns.alongside.remove(&index).unwrap_or_default() {
+        push_return(shop, index, &lines, &chrono::Utc::now().to_rfc3339());
+    }
     answer
 }
 
-/// `order(id:) { returnStatus returns }`: oldest first, newest first with `reverse: true`.
+/// A `REQUESTED` return of the order's `index`-th order with (shipment, entry, quantity) lines
+/// and the deprecated reason `OTHER`, created at `created_at`; the order's return status
+/// becomes `RETURN_REQUESTED`.
+fn push_return(shop: &mut FakeShop, index: usize, lines: &[(usize, usize, i64)], created_at: &str) {
+    let order = &mut shop.orders[index];
+    order.return_status = "RETURN_REQUESTED".into();
+    let state = shop.returns.orders.entry(index).or_default();
+    let number = state.returns.len();
+    state.returns.push(FakeReturn {
+        id: format!(
+            "gid://shopify/Return/{}",
+            order_id(index) * 100 + number as u64
+        ),
+        name: format!("{}-R{}", order.name, number + 1),
+        status: "REQUESTED".into(),
+        created_at: created_at.into(),
+        lines: lines
+            .iter()
+            .map(|(fulfillment, entry, quantity)| FakeReturnLine {
+                fulfillment: *fulfillment,
+                entry: *entry,
+                line_item: order.fulfillments[*fulfillment].line_items[*entry].0,
+                quantity: *quantity,
+                reason_definition_id: None,
+                deprecated_reason: Some("OTHER".into()),
+                customer_note: None,
+            })
+            .collect(),
+    });
+}
+
+/// `order(id:) { returnStatus returns }`: oldest first (newest first with `reverse: true`), a
+/// page at a time (the cursor is the offset), each with its id and creation time.
 fn order_returns(shop: &FakeShop, document: &str, variables: &Value) -> Value {
     let Some((index, order)) = order_of(shop, variables, "id") else {
         return json!({"order": null});
@@ -507,26 +579,50 @@ fn order_returns(shop: &FakeShop, document: &str, variables: &Value) -> Value {
         .get(&index)
         .map(|s| s.returns.clone())
         .unwrap_or_default();
-    let reverse = document.contains("reverse: true");
-    if reverse {
+    if document.contains("reverse: true") {
         returns.reverse();
     }
     let first = literal_first(document, "OrderReturns", "returns").unwrap_or(50);
-    let lines_first = literal_first(document, "OrderReturns", "returnLineItems").unwrap_or(50);
+    let start: usize = variables["after"]
+        .as_str()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let nodes: Vec<Value> = returns
         .iter()
+        .skip(start)
         .take(first)
-        .map(|r| {
-            json!({
-                "id": r.id, "name": r.name, "status": r.status, "createdAt": r.created_at,
-                "returnLineItems": {"nodes": r.lines.iter().take(lines_first).map(|l| json!({
-                    "quantity": l.quantity,
-                    "fulfillmentLineItem": {"id": fulfillment_line_item_gid(index, l.fulfillment, l.entry)},
-                })).collect::<Vec<_>>()},
-            })
-        })
+        .map(|r| json!({"id": r.id, "createdAt": r.created_at}))
         .collect();
-    json!({"order": {"returnStatus": order.return_status, "returns": {"nodes": nodes}}})
+    let end = start + nodes.len();
+    json!({"order": {"returnStatus": order.return_status, "returns": {
+        "pageInfo": {"hasNextPage": end < returns.len(), "endCursor": end.to_string()},
+        "nodes": nodes,
+    }}})
+}
+
+/// `return(id:)`: the return with its order and the fulfillment line items it carries; null
+/// for an id the shop does not have.
+fn return_by_id(shop: &FakeShop, document: &str, variables: &Value) -> Value {
+    let id = variables["id"].as_str().unwrap_or_default();
+    let found = shop.returns.orders.iter().find_map(|(index, state)| {
+        state
+            .returns
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| (*index, r))
+    });
+    let Some((index, r)) = found else {
+        return json!({"return": null});
+    };
+    let lines_first = literal_first(document, "ReturnById", "returnLineItems").unwrap_or(50);
+    json!({"return": {
+        "id": r.id, "name": r.name, "status": r.status, "createdAt": r.created_at,
+        "order": {"id": order_gid(index), "returnStatus": shop.orders[index].return_status},
+        "returnLineItems": {"nodes": r.lines.iter().take(lines_first).map(|l| json!({
+            "quantity": l.quantity,
+            "fulfillmentLineItem": {"id": fulfillment_line_item_gid(index, l.fulfillment, l.entry)},
+        })).collect::<Vec<_>>()},
+    }})
 }
 
 impl FakeShop {
@@ -554,37 +650,33 @@ impl FakeShop {
     /// A return already requested on the order named `name`: (shipment, entry, quantity)
     /// each; the order's return status becomes `RETURN_REQUESTED`.
     pub fn with_requested_return(mut self, name: &str, lines: &[(usize, usize, i64)]) -> Self {
-        let index = self
-            .orders
+        let index = self.order_position(name);
+        push_return(&mut self, index, lines, "2026-01-01T00:00:00Z");
+        self
+    }
+
+    /// Right after the next `returnRequest` for the order named `name` lands, someone else (the
+    /// merchant, another app) requests these returns on it: each (shipment, entry, quantity)
+    /// lines, created after the request's return.
+    pub fn with_returns_requested_alongside(
+        mut self,
+        name: &str,
+        returns: &[&[(usize, usize, i64)]],
+    ) -> Self {
+        let index = self.order_position(name);
+        self.returns
+            .alongside
+            .entry(index)
+            .or_default()
+            .extend(returns.iter().map(|lines| lines.to_vec()));
+        self
+    }
+
+    fn order_position(&self, name: &str) -> usize {
+        self.orders
             .iter()
             .position(|o| o.name == name)
-            .unwrap_or_else(|| panic!("no order {name}"));
-        let order = &mut self.orders[index];
-        order.return_status = "RETURN_REQUESTED".into();
-        let state = self.returns.orders.entry(index).or_default();
-        let number = state.returns.len();
-        state.returns.push(FakeReturn {
-            id: format!(
-                "gid://shopify/Return/{}",
-                order_id(index) * 100 + number as u64
-            ),
-            name: format!("{}-R{}", order.name, number + 1),
-            status: "REQUESTED".into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
-            lines: lines
-                .iter()
-                .map(|(fulfillment, entry, quantity)| FakeReturnLine {
-                    fulfillment: *fulfillment,
-                    entry: *entry,
-                    line_item: order.fulfillments[*fulfillment].line_items[*entry].0,
-                    quantity: *quantity,
-                    reason_definition_id: None,
-                    deprecated_reason: Some("OTHER".into()),
-                    customer_note: None,
-                })
-                .collect(),
-        });
-        self
+            .unwrap_or_else(|| panic!("no order {name}"))
     }
 }
 
