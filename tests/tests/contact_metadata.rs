@@ -138,7 +138,51 @@ both_backends! {
         assert_eq!(orders[0]["name"], "#1007");
         let dates: Vec<_> = orders.iter().map(|o| o["created_at"].as_str().unwrap()).collect();
         assert!(dates.windows(2).all(|w| w[0] >= w[1]), "newest first");
-        assert_eq!(sidebar_requests(&app), 2, "two pages of 25");
+        assert_eq!(sidebar_requests(&app), 9, "pages of 6 as far as 50 orders, no further");
+    }
+
+    async fn a_customer_with_fifty_orders_sees_all_fifty_newest_first_each_request_within_150_points(app: TestApp) {
+        let mut shop = us_shop();
+        let mut expected = vec!["#1007".to_owned(), "#1001".to_owned()];
+        for i in 0..48 {
+            let name = format!("#{}", 3000 + i);
+            shop = shop.with_order(FakeOrder::new(&name, &format!("2026-{:02}-{:02}T10:00:00Z", 10 - i / 28, 28 - i % 28), JANE));
+            expected.push(name);
+        }
+        connect(&app, vec![shop]).await;
+        let routes = dashboard_routes(app.services.clone());
+
+        let (_, _, body) = app.sidebar(&routes, JANE).await;
+
+        let us = section(&body, US);
+        assert_eq!(us["customer"]["orders_count"], 50);
+        let names: Vec<_> = us["orders"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(names, expected, "all fifty, newest first");
+        let each = &us["orders"][49];
+        assert_eq!((each["line_items"][0]["title"].as_str(), each["tracking"][0]["company"].as_str()), (Some("Trail Runner"), Some("UPS")));
+        let requested: Vec<f64> = app.shopify.spent().into_iter().filter(|(_, op, _, _)| op == "CustomerByEmail").map(|(_, _, requested, _)| requested).collect();
+        assert_eq!(requested.len(), 9, "{requested:?}");
+        assert!(requested.iter().all(|r| *r <= 150.0), "every request within 150 points: {requested:?}");
+    }
+
+    async fn a_sidebar_and_six_order_lookups_fit_in_one_standard_bucket_at_once(app: TestApp) {
+        // Shopify's Standard plan: 1,000 points restoring 50/s; each query holds its requested
+        // cost while it runs, so the seven overlap.
+        let mut shop = us_shop().with_bucket(1000.0, 50.0).with_execution(std::time::Duration::from_millis(100));
+        for i in 0..48 {
+            shop = shop.with_order(FakeOrder::new(&format!("#{}", 3000 + i), &format!("2026-09-{:02}T10:00:00Z", 1 + i % 28), JANE));
+        }
+        connect(&app, vec![shop]).await;
+        let routes = dashboard_routes(app.services.clone());
+
+        let lookup = || app.lookup("get_order_details", json!({"order_number": "#1001"}), Some(JANE));
+        let ((_, _, sidebar), a, b, c, d, e, f) = tokio::join!(app.sidebar(&routes, JANE), lookup(), lookup(), lookup(), lookup(), lookup(), lookup());
+
+        assert_eq!(section(&sidebar, US)["orders"].as_array().unwrap().len(), 50, "{sidebar}");
+        for answer in [a, b, c, d, e, f] {
+            assert_eq!(answer["data"]["name"], "#1001", "{answer}");
+        }
+        assert_eq!(app.shopify.throttled_operations(), Vec::<String>::new(), "nobody waited for the bucket");
     }
 
     async fn a_failing_store_gets_an_error_section_and_the_rest_still_shows(app: TestApp) {
@@ -164,7 +208,7 @@ both_backends! {
     async fn a_throttled_store_is_waited_for(app: TestApp) {
         connect(&app, vec![us_shop()]).await;
         let routes = dashboard_routes(app.services.clone());
-        app.shopify.push_fault(US, Fault::Throttled { requested: 556.0, available: 500.0, restore_rate: 1000.0 });
+        app.shopify.push_fault(US, Fault::Throttled { requested: 138.0, available: 500.0, restore_rate: 1000.0 });
 
         let (_, _, body) = app.sidebar(&routes, JANE).await;
 
