@@ -281,4 +281,35 @@ both_backends! {
         let other = HttpEvent::new("GET", "/shopify/actions").claims(&[("org_id", &app.other_org()), ("role", "admin")]);
         assert_eq!(send(&rig, other).await.1["actions"], json!([]), "another org sees nothing");
     }
+
+    async fn the_record_lists_one_orders_actions_by_its_name_or_its_id(app: TestApp) {
+        let rig = setup(&app, ActionMode::Live).await;
+        app.shopify.update_shop("demo-us.myshopify.com", |shop| {
+            shop.orders.push(FakeOrder::unfulfilled("#1002", 5, JANE));
+        });
+        let mut proposed = Vec::new();
+        for order in ["#1001", "#1002", "#1001"] {
+            let answer = invoke(&rig, event(&app, "cancel_order", json!({"order_number": order}), false)).await;
+            proposed.push((order, answer["data"]["proposal_id"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned()));
+        }
+        let list = |order: &str| {
+            HttpEvent::new("GET", "/shopify/actions")
+                .claims(&[("org_id", &app.org), ("role", "agent")])
+                .query("order", order)
+        };
+
+        let (status, by_name) = send(&rig, list("#1002")).await;
+        let gid = app.shopify.order_gid("demo-us.myshopify.com", "#1001");
+        let (_, by_id) = send(&rig, list(&gid)).await;
+
+        assert_eq!(status, 200, "{by_name}");
+        let ids = |body: &Value| -> Vec<String> {
+            body["actions"].as_array().unwrap().iter().map(|a| a["action_id"].as_str().unwrap().to_owned()).collect()
+        };
+        assert_eq!(ids(&by_name), [proposed[1].1.clone()], "only #1002's action: {by_name}");
+        assert_eq!(by_name["actions"][0]["order_name"], "#1002");
+        assert_eq!(ids(&by_id), [proposed[2].1.clone(), proposed[0].1.clone()], "#1001's two actions, newest first: {by_id}");
+        let (_, none) = send(&rig, list("#9999")).await;
+        assert_eq!(none["actions"], json!([]));
+    }
 }
