@@ -165,7 +165,11 @@ pub fn shipment_status_text(status: &str) -> String {
         "PICKED_UP" => "Picked up by the customer",
         "DELIVERED" => "Delivered",
         "NOT_DELIVERED" => "Not delivered: the carrier could not deliver it",
-        "FAILURE" | "ERROR" => "Delivery failed",
+        // The request to ship failed (`FulfillmentStatus`: "the fulfillment request failed",
+        // "there was an error with the fulfillment request"): nothing says the package is lost.
+        "FAILURE" | "ERROR" => {
+            "The shipment could not be processed; the store needs to look into it"
+        }
         "CANCELED" | "CANCELLED" => "Shipment cancelled",
         "OPEN" | "PENDING" => "Being prepared for shipping",
         other => return other.to_ascii_lowercase().replace('_', " "),
@@ -231,6 +235,8 @@ pub struct FulfillmentView {
     pub events: Option<Vec<FulfillmentEventView>>,
     /// The items in this shipment; `null` when they could not be read.
     pub line_items: Option<Vec<ShippedItemView>>,
+    /// Whether the shipment carries more items than `line_items` lists; `null` with them.
+    pub more_line_items: Option<bool>,
 }
 
 impl FulfillmentView {
@@ -255,6 +261,7 @@ impl FulfillmentView {
                     .map(Into::into)
                     .collect()
             }),
+            more_line_items: timeline.map(|t| t.fulfillment_line_items.page_info.has_next_page),
         }
     }
 }
@@ -286,11 +293,14 @@ pub struct OrderDetails {
     pub return_status: Option<String>,
     pub shipping_address: Option<AddressView>,
     pub fulfillments: Vec<FulfillmentView>,
-    /// `null` when they could not be read.
+    /// The first refunds, oldest first; `null` when they were not read.
     pub refunds: Option<Vec<RefundView>>,
+    /// Whether the order has refunds beyond those listed (newer ones); `null` with them.
+    pub more_refunds: Option<bool>,
     pub status_page_url: Option<String>,
-    /// The parts that could not be read (`fulfillments.events`, `fulfillments.line_items`,
-    /// `refunds`); left out when nothing is missing.
+    /// The parts that were not read (`fulfillments.events`, `fulfillments.line_items`,
+    /// `refunds`): the timeline failed or ran out of time, or (refunds only) the order showed
+    /// no sign of one and they were not asked for. Left out when nothing is missing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<&'static str>,
 }
@@ -330,9 +340,9 @@ impl OrderSummary {
 }
 
 impl OrderDetails {
-    /// The order with its timeline; `timeline: None` means it could not be read, so its parts
-    /// are `null` and named in `missing` (an order without shipments or refunds has the empty
-    /// timeline, [`OrderTimeline::default`]).
+    /// The order with its timeline; `timeline: None` means it was not read (or could not be),
+    /// so its parts — the refunds, and the events and items of any shipment — are `null` and
+    /// named in `missing`.
     pub fn new(order: &Order, store: &StoreRecord, timeline: Option<&OrderTimeline>) -> Self {
         let fulfillments: Vec<FulfillmentView> = order
             .fulfillments
@@ -343,7 +353,7 @@ impl OrderDetails {
             })
             .collect();
         let refunds: Option<Vec<RefundView>> =
-            timeline.map(|t| t.refunds.iter().map(Into::into).collect());
+            timeline.map(|t| t.listed_refunds().iter().map(Into::into).collect());
         let mut missing = Vec::new();
         if fulfillments.iter().any(|f| f.events.is_none()) {
             missing.push("fulfillments.events");
@@ -367,6 +377,7 @@ impl OrderDetails {
             }),
             fulfillments,
             refunds,
+            more_refunds: timeline.map(OrderTimeline::more_refunds),
             status_page_url: order.status_page_url.clone(),
             missing,
         }
@@ -459,6 +470,24 @@ mod tests {
             "no two statuses read alike"
         );
         assert_eq!(shipment_status_text("IN_TRANSIT"), "On its way");
+    }
+
+    #[test]
+    fn a_failed_shipping_request_is_not_told_as_a_lost_or_undelivered_package() {
+        for status in ["FAILURE", "ERROR"] {
+            let text = shipment_status_text(status);
+            assert_eq!(
+                text, "The shipment could not be processed; the store needs to look into it",
+                "{status}"
+            );
+            let lower = text.to_lowercase();
+            assert!(
+                !["deliver", "lost", "failed"]
+                    .iter()
+                    .any(|w| lower.contains(w)),
+                "{status}: {text}"
+            );
+        }
     }
 
     #[test]

@@ -299,7 +299,8 @@ async fn an_order_with_its_timeline_or_without_it_matches_the_answer_schema() {
     app.shopify.add_shop(
         FakeShop::new("demo-us")
             .with_token("shpat_us")
-            .with_order(shipped),
+            .with_order(shipped)
+            .with_order(FakeOrder::unfulfilled("#1002", 30, "jane@example.com")),
     );
     let (code, _) = app
         .connect(json!({"shop_domain": "demo-us", "access_token": "shpat_us"}))
@@ -315,6 +316,11 @@ async fn an_order_with_its_timeline_or_without_it_matches_the_answer_schema() {
         "{whole}"
     );
     assert_valid(&answers, &whole);
+    let unread = app
+        .lookup("get_order_details", json!({"order_number": "1002"}), jane)
+        .await;
+    assert_eq!(unread["data"]["missing"], json!(["refunds"]), "{unread}");
+    assert_valid(&answers, &unread);
 
     app.shopify.update_shop("demo-us.myshopify.com", |shop| {
         shop.fail_operation("OrderTimeline", Fault::status(503))

@@ -2,11 +2,17 @@
 //! order only to the person it belongs to — with where it is (each shipment's carrier events
 //! and items) and where its refunds are, read by a second request for the one order answered.
 //!
-//! That second request (`OrderTimeline`) is sent only when the order has shipments or
-//! refunds, within the same deadline as the first. When it fails or runs out of time the order
-//! is still answered, from what the first request read (status, tracking, the carrier's
-//! estimate): the events, the items per shipment and the refunds are then `null` and named in
-//! `data.missing`, and the store is not an error (it answered the order).
+//! That second request (`OrderTimeline`) is sent only when the order has shipments or may have
+//! refunds ([`Order::needs_timeline`]); otherwise its refunds are `null` and named in
+//! `data.missing`, never claimed to be none. The search leaves the timeline a slice of the
+//! budget ([`search_deadline`]), so one store that hangs cannot spend it all, and the timeline
+//! has a time limit of its own ([`TIMELINE_CAP`]), so a slow one holds back a ready answer
+//! only that long. When it fails or runs out of time the order is still answered, from what
+//! the first request read (status, tracking, the carrier's estimate): the events, the items per
+//! shipment and the refunds are then `null` and named in `data.missing`, and the store is not
+//! an error (it answered the order).
+
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -61,6 +67,19 @@ fn sees_only_60_days(store: &StoreRecord) -> bool {
         .any(|w| w.code == "orders_limited_to_60_days")
 }
 
+/// The timeline request's own time limit, within what is left of the lookup's: one request,
+/// retried only if the retry fits in it. A slow or hanging timeline costs the answer this
+/// long at most, and then only its events, items and refunds.
+pub(crate) const TIMELINE_CAP: Duration = Duration::from_secs(2);
+
+/// The deadline of the search: the lookup's, less what is kept for the timeline — a quarter
+/// of the time left, at most [`TIMELINE_CAP`] (2 s of the default 8 s budget). A store still
+/// searching then is reported like any store out of time; the order another store found is
+/// still answered with its timeline.
+fn search_deadline(deadline: &Deadline) -> Deadline {
+    deadline.minus(TIMELINE_CAP.min(deadline.remaining() / 4))
+}
+
 /// Asks each target store for the number and keeps the orders that are exactly it and that
 /// the contact may see.
 async fn ask<'a>(
@@ -101,18 +120,19 @@ async fn ask<'a>(
         .collect()
 }
 
-/// The order's timeline: the empty one when it has neither shipments nor refunds (nothing is
-/// asked), otherwise read from its store within `deadline`; `None` when that read failed.
+/// The order's timeline, read from its store within [`TIMELINE_CAP`] (and `deadline`); `None`
+/// when it is not worth a request ([`Order::needs_timeline`]) or the read failed.
 async fn timeline(
     access: &Access,
     deadline: &Deadline,
     store: &StoreRecord,
     order: &Order,
 ) -> Option<OrderTimeline> {
-    if !order.has_timeline() {
-        return Some(OrderTimeline::default());
+    if !order.needs_timeline() {
+        return None;
     }
     let id = order.id.as_deref()?;
+    let deadline = &deadline.within(TIMELINE_CAP);
     let read: Result<Option<OrderTimeline>, AccessError> = deadline
         .run(access.with_token(store, deadline, |token| async move {
             access
@@ -168,9 +188,10 @@ pub(crate) async fn get_order_details(
     }
     let mut searched = Vec::new();
     let mut errors = Vec::new();
+    let search = search_deadline(deadline);
     let mut found = ask(
         access,
-        deadline,
+        &search,
         stores,
         &plan.first,
         required_email,
@@ -178,10 +199,10 @@ pub(crate) async fn get_order_details(
         &mut errors,
     )
     .await;
-    if found.is_empty() && !plan.then.is_empty() && !deadline.is_expired() {
+    if found.is_empty() && !plan.then.is_empty() && !search.is_expired() {
         found = ask(
             access,
-            deadline,
+            &search,
             stores,
             &plan.then,
             required_email,

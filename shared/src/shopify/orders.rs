@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::named::{NameSearch, Named};
 use super::queries::{FIND_ORDERS_BY_NAME, ORDERS_BY_IDS, ORDER_TIMELINE};
-use super::types::{EmailAddress, LineItem, MoneyBag, Nodes, Tracking};
+use super::types::{EmailAddress, LineItem, MoneyBag, Nodes, Page, Tracking};
 use super::{ShopifyClient, ShopifyError};
 use crate::deadline::Deadline;
 use crate::domain::ShopDomain;
@@ -20,6 +20,11 @@ pub const FIRST_CANDIDATES: u32 = 3;
 
 /// Names listed by the second request, when the first did not hold the exact name.
 pub const MORE_CANDIDATES: u32 = 50;
+
+/// Refunds told about an order: the first ones Shopify lists. `Order.refunds` takes only
+/// `first` (no sort key, no page info) and lists them oldest first, so `OrderTimeline` reads
+/// one more than this, and that one's presence says newer refunds were left out.
+pub const REFUNDS_LISTED: usize = 5;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -101,14 +106,18 @@ impl Order {
         )
     }
 
-    /// Whether the order has a timeline to read: shipments (their carrier events and items)
-    /// or money given back (`displayFinancialStatus` says refunded, wholly or in part).
-    pub fn has_timeline(&self) -> bool {
-        !self.fulfillments.is_empty()
-            || matches!(
-                self.display_financial_status.as_deref(),
-                Some("REFUNDED" | "PARTIALLY_REFUNDED")
-            )
+    /// Whether the order's timeline is worth its request: the order has shipments (their
+    /// carrier events and items), or it may have refunds — refunded wholly or in part, its
+    /// financial status not given, cancelled (a refund may still be pending) or with a return
+    /// (`returnStatus` other than `NO_RETURN`, or not given). An order with none of these has
+    /// its refunds left unread, never taken to be none.
+    pub fn needs_timeline(&self) -> bool {
+        let refunded = matches!(
+            self.display_financial_status.as_deref(),
+            None | Some("REFUNDED" | "PARTIALLY_REFUNDED")
+        );
+        let returned = self.return_status.as_deref() != Some("NO_RETURN");
+        !self.fulfillments.is_empty() || refunded || self.cancelled_at.is_some() || returned
     }
 }
 
@@ -150,7 +159,8 @@ pub struct FulfillmentTimeline {
     pub id: String,
     /// The latest events, oldest first.
     pub events: Nodes<FulfillmentEvent>,
-    pub fulfillment_line_items: Nodes<FulfillmentLineItem>,
+    /// The first items; `page_info.has_next_page` when it carries more.
+    pub fulfillment_line_items: Page<FulfillmentLineItem>,
 }
 
 /// Money given back on an order.
@@ -163,7 +173,7 @@ pub struct Refund {
 }
 
 /// What happened to an order after it was placed: its shipments' carrier events and items,
-/// and its refunds. The default is the timeline of an order without shipments or refunds.
+/// and its refunds (as read: up to one more than [`REFUNDS_LISTED`]).
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct OrderTimeline {
     #[serde(default)]
@@ -176,6 +186,16 @@ impl OrderTimeline {
     /// The timeline of the shipment with this GID.
     pub fn fulfillment(&self, id: &str) -> Option<&FulfillmentTimeline> {
         self.fulfillments.iter().find(|f| f.id == id)
+    }
+
+    /// The refunds to tell: the first [`REFUNDS_LISTED`], oldest first.
+    pub fn listed_refunds(&self) -> &[Refund] {
+        &self.refunds[..self.refunds.len().min(REFUNDS_LISTED)]
+    }
+
+    /// Whether the order has refunds beyond those listed (the newer ones).
+    pub fn more_refunds(&self) -> bool {
+        self.refunds.len() > REFUNDS_LISTED
     }
 }
 
@@ -233,5 +253,58 @@ impl ShopifyClient {
             )
             .await?;
         Ok(data.order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(
+        fulfilled: bool,
+        financial: Option<&str>,
+        cancelled: bool,
+        returns: Option<&str>,
+    ) -> Order {
+        serde_json::from_value(json!({
+            "name": "#1001",
+            "createdAt": "2026-11-20T10:00:00Z",
+            "displayFinancialStatus": financial,
+            "displayFulfillmentStatus": if fulfilled { "FULFILLED" } else { "UNFULFILLED" },
+            "cancelledAt": cancelled.then_some("2026-11-21T09:00:00Z"),
+            "returnStatus": returns,
+            "totalPriceSet": {"shopMoney": {"amount": "49.90", "currencyCode": "USD"}},
+            "lineItems": {"nodes": []},
+            "fulfillments": if fulfilled { json!([{"status": "SUCCESS"}]) } else { json!([]) },
+        }))
+        .expect("an order")
+    }
+
+    #[test]
+    fn only_an_unshipped_order_with_no_sign_of_a_refund_skips_its_timeline() {
+        let paid = Some("PAID");
+        let none = Some("NO_RETURN");
+        assert!(!order(false, paid, false, none).needs_timeline());
+        assert!(order(true, paid, false, none).needs_timeline(), "shipped");
+        assert!(order(false, Some("PARTIALLY_REFUNDED"), false, none).needs_timeline());
+        assert!(
+            order(false, None, false, none).needs_timeline(),
+            "financial status not given"
+        );
+        assert!(
+            order(false, paid, true, none).needs_timeline(),
+            "cancelled, a refund may be pending"
+        );
+        assert!(order(false, paid, false, Some("RETURN_REQUESTED")).needs_timeline());
+        assert!(
+            order(false, paid, false, None).needs_timeline(),
+            "return status not given"
+        );
+    }
+
+    #[test]
+    fn the_timeline_reads_one_refund_more_than_it_lists() {
+        let asked = format!("refunds(first: {})", REFUNDS_LISTED + 1);
+        assert!(ORDER_TIMELINE.document.contains(&asked), "{asked}");
     }
 }

@@ -103,14 +103,19 @@ fn asked(document: &str, field: &str) -> Option<(usize, bool)> {
     })
 }
 
-/// Keeps the `first:` (or `last:`) elements the document asks `field` for.
-fn cut(list: &mut Vec<Value>, document: &str, field: &str) {
+/// Keeps the `first:` (or `last:`) elements the document asks `field` for; whether some
+/// after those were left out (a `first:` cut: the connection's `hasNextPage`).
+fn cut(list: &mut Vec<Value>, document: &str, field: &str) -> bool {
     match asked(document, field) {
         Some((n, true)) if list.len() > n => {
             list.drain(..list.len() - n);
+            false
         }
-        Some((n, false)) => list.truncate(n),
-        _ => {}
+        Some((n, false)) if list.len() > n => {
+            list.truncate(n);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -134,7 +139,8 @@ pub fn order_timeline(shop: &FakeShop, document: &str, variables: &Value) -> Val
     for f in &mut fulfillments {
         for field in ["events", "fulfillmentLineItems"] {
             if let Some(Value::Array(nodes)) = f[field].get_mut("nodes") {
-                cut(nodes, document, field);
+                let more = cut(nodes, document, field);
+                f[field]["pageInfo"]["hasNextPage"] = json!(more);
             }
         }
     }
