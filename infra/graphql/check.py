@@ -45,8 +45,9 @@ PACKAGE = "@shopify/dev-mcp"
 PACKAGE_VERSION = "1.16.0"
 API_VERSION = os.environ.get("SHOPIFY_API_VERSION", "2026-10")
 GRANTED = {"read_orders", "read_products", "read_customers"}
-# Shopify refuses queries whose requested cost exceeds 1,000 points; stay well under it.
-MAX_COST = 600
+# Shopify refuses queries whose requested cost exceeds 1,000 points; at 150 at most, a
+# Standard-plan bucket (1,000 points) admits six queries of any mix at once.
+MAX_COST = 150
 CACHE = ROOT / ".cache" / "shopify-schema"
 
 

@@ -487,9 +487,9 @@ knowledge_backends! {
         let state = rig.ports.repo.state(&org(&app), &shop).await.unwrap().unwrap();
         let job = Job::Run { org_id: org(&app), shop_domain: shop.clone(), ticket: state.requested.unwrap().run_id };
 
-        // An invocation killed once it has written 40 products: its 81st file write never
-        // answers, and the test kills it there.
-        let parking = Arc::new(tests::knowledge::FaultyDocuments::parking_after(rig.sync.documents.clone(), 80));
+        // An invocation killed once it has written 13 pages of 3 products: its 79th file write
+        // never answers, and the test kills it there.
+        let parking = Arc::new(tests::knowledge::FaultyDocuments::parking_after(rig.sync.documents.clone(), 78));
         let mut ports = rig.sync.clone();
         ports.documents = parking.clone();
         let invocation = tests::worker::INVOCATION;
@@ -504,7 +504,7 @@ knowledge_backends! {
         worker.abort();
         assert!(worker.await.unwrap_err().is_cancelled(), "killed mid-run");
         let killed_at = rig.documents.puts();
-        assert_eq!(killed_at, 80, "killed before the end");
+        assert_eq!(killed_at, 78, "killed before the end");
         // The dashboard shows the run under way and how far it came.
         let status = knowledge(&app).await;
         let progress = &store(&status, US)["progress"];
@@ -532,7 +532,7 @@ knowledge_backends! {
         drain(&app).await;
         let keys = rig_keys(&app, &format!("{}products/", prefix(&app, US))).await;
         assert_eq!(keys.len(), 240, "every product, once");
-        assert!(rig.documents.puts() <= 240 + 2 * 10, "at most the page in flight written again: {}", rig.documents.puts());
+        assert!(rig.documents.puts() <= 240 + 2 * 3, "at most the page in flight written again: {}", rig.documents.puts());
         let first_pages = app.shopify.received().into_iter()
             .filter(|r| r.operation.as_deref() == Some("ProductsPage") && r.variables["after"].is_null())
             .count();
@@ -1046,14 +1046,14 @@ fn the_paced_costs_are_the_requested_costs_shopify_computes() {
             small.operation
         );
     }
-    // Every page stays under half of the smallest bucket (1,000 points): the share a sync uses.
+    // Every page requests at most 150 points: six of any mix fit in the smallest bucket.
     for kind in [
         ContentQuery::Pages,
         ContentQuery::Articles,
         ContentQuery::Products,
         ContentQuery::Ids,
     ] {
-        assert!(requested_cost(kind) <= 500.0);
+        assert!(requested_cost(kind) <= 150.0);
     }
 }
 

@@ -18,11 +18,11 @@ use super::{ShopifyClient, ShopifyError};
 use crate::deadline::Deadline;
 use crate::domain::ShopDomain;
 
-/// Items per content page (see the requested costs in `knowledge.graphql`).
+/// Items per content page: each page requests at most 150 points (see `knowledge.graphql`).
 pub const PAGES_PER_REQUEST: u32 = 50;
-pub const ARTICLES_PER_REQUEST: u32 = 50;
-pub const PRODUCTS_PER_REQUEST: u32 = 10;
-pub const IDS_PER_REQUEST: u32 = 200;
+pub const ARTICLES_PER_REQUEST: u32 = 35;
+pub const PRODUCTS_PER_REQUEST: u32 = 3;
+pub const IDS_PER_REQUEST: u32 = 70;
 /// Variants a product document lists (a page reads this many; a bulk result has them all).
 pub const MAX_VARIANTS: usize = 20;
 
@@ -31,9 +31,9 @@ pub const MAX_VARIANTS: usize = 20;
 pub fn requested_cost(kind: ContentQuery) -> f64 {
     match kind {
         ContentQuery::Pages => 52.0,
-        ContentQuery::Articles => 152.0,
-        ContentQuery::Products => 272.0,
-        ContentQuery::Ids => 202.0,
+        ContentQuery::Articles => 107.0,
+        ContentQuery::Products => 83.0,
+        ContentQuery::Ids => 72.0,
         ContentQuery::Small => 5.0,
     }
 }
