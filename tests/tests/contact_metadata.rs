@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use tests::app::{section, TestApp};
 use tests::events::HttpEvent;
@@ -139,6 +141,30 @@ both_backends! {
         let dates: Vec<_> = orders.iter().map(|o| o["created_at"].as_str().unwrap()).collect();
         assert!(dates.windows(2).all(|w| w[0] >= w[1]), "newest first");
         assert_eq!(sidebar_requests(&app), 9, "pages of 6 as far as 50 orders, no further");
+    }
+
+    async fn a_later_page_that_fails_costs_the_older_orders_not_the_customer_or_the_newest(app: TestApp) {
+        let mut shop = us_shop();
+        for i in 0..48 {
+            shop = shop.with_order(FakeOrder::new(&format!("#{}", 3000 + i), &format!("2026-{:02}-{:02}T10:00:00Z", 10 - i / 28, 28 - i % 28), JANE));
+        }
+        connect(&app, vec![shop]).await;
+        let routes = dashboard_routes(app.services.clone());
+        // The first two pages answer; the third fails however often it is retried.
+        app.shopify.push_fault(US, Fault::Delay(Duration::ZERO));
+        app.shopify.push_fault(US, Fault::Delay(Duration::ZERO));
+        for _ in 0..8 {
+            app.shopify.push_fault(US, Fault::status(503));
+        }
+
+        let (status, _, body) = app.sidebar(&routes, JANE).await;
+
+        assert_eq!(status, 200, "{body}");
+        let us = section(&body, US);
+        assert_eq!(us["status"], "found", "{us}");
+        let names: Vec<_> = us["orders"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+        assert_eq!(names.len(), 12, "two pages of six: {names:?}");
+        assert_eq!(names[..2], ["#1007", "#1001"], "the newest first");
     }
 
     async fn a_customer_with_fifty_orders_sees_all_fifty_newest_first_each_request_within_150_points(app: TestApp) {

@@ -55,7 +55,8 @@ impl ShopifyClient {
     /// The customer whose email is exactly `email` (compared case-insensitively, as Shopify
     /// does), with up to `max_orders` most recent orders, newest first; `None` when the shop has
     /// no such customer. Pages end when Shopify says so, when a page brings nothing new (a
-    /// malformed answer cannot loop), or at the deadline.
+    /// malformed answer cannot loop), or at the deadline: a page after the first that fails or
+    /// runs out of time ends the list with the newest orders already read.
     pub async fn customer_by_email(
         &self,
         deadline: &Deadline,
@@ -68,7 +69,7 @@ impl ShopifyClient {
         let mut found: Option<Customer> = None;
         let max_pages = max_orders.div_ceil(PAGE).max(1);
         for _ in 0..max_pages {
-            let data: Data = self
+            let answer = self
                 .query(
                     deadline,
                     shop,
@@ -76,7 +77,17 @@ impl ShopifyClient {
                     &CUSTOMER_BY_EMAIL,
                     json!({ "email": email, "first": PAGE, "after": after }),
                 )
-                .await?;
+                .await;
+            let data: Data = match (answer, &found) {
+                (Ok(data), _) => data,
+                // A later page that fails or runs out of time costs the older orders, not the
+                // customer and the newest ones already read.
+                (Err(error), Some(customer)) => {
+                    tracing::warn!(shop = %shop, orders = customer.orders.len(), %error, "a later page of the customer's orders could not be read; answering with the newest ones");
+                    break;
+                }
+                (Err(error), None) => return Err(error),
+            };
             let Some(raw) = data.customer_by_identifier else {
                 return Ok(found);
             };
