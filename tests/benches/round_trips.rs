@@ -1,0 +1,274 @@
+//! `cargo bench -p tests --bench round_trips`: each answer's wall time as a multiple of one
+//! Shopify round trip. Every fake shop answers after a fixed latency, so an answer that waits
+//! on its Shopify requests one after another takes that many latencies; the goal is the fewest
+//! dependent requests the answer needs (requests sent at the same moment count once).
+//! Prints medians; asserts nothing (timings are not test outcomes).
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tests::app::{decode, Backend, TestApp};
+use tests::events::HttpEvent;
+use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeShop};
+
+/// What every fake Shopify request waits before it is answered.
+const LATENCY: Duration = Duration::from_millis(100);
+/// Runs per answer; the median is printed.
+const RUNS: usize = 5;
+/// Within this share of the goal, an answer is at goal (the connector's own time and loopback).
+const SLACK: f64 = 0.5;
+const JANE: &str = "jane@example.com";
+
+struct Row {
+    answer: &'static str,
+    wall: Duration,
+    requests: usize,
+    goal: u32,
+    reason: &'static str,
+}
+
+fn median<T: Ord + Copy>(mut samples: Vec<T>) -> T {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Runs `call(run)` [`RUNS`] times; answers the median wall time around the call and the
+/// median number of Shopify requests one call made.
+async fn measure<F, Fut>(app: &TestApp, mut call: F) -> (Duration, usize)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut walls = Vec::new();
+    let mut requests = Vec::new();
+    for run in 0..RUNS {
+        let before = app.shopify.received().len();
+        let start = Instant::now();
+        call(run).await;
+        walls.push(start.elapsed());
+        requests.push(app.shopify.received().len() - before);
+    }
+    (median(walls), median(requests))
+}
+
+fn main() {
+    // Production log level: the test harness's debug-level capture would be measured too.
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::sink)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+    runtime.block_on(async {
+        rows.extend(lookups().await);
+        rows.push(sidebar().await);
+        rows.extend(connects().await);
+    });
+    print(&rows);
+}
+
+/// Three stores (`UK-`, `EU-`, `US-`), one unshipped order each (no timeline request).
+async fn lookups() -> Vec<Row> {
+    let app = TestApp::spawn(Backend::Memory).await;
+    for (handle, prefix, order) in [
+        ("rt-uk", "UK-", "UK-1001"),
+        ("rt-eu", "EU-", "EU-2002"),
+        ("rt-us", "US-", "US-3003"),
+    ] {
+        let token = format!("shpat_{handle}");
+        app.shopify.add_shop(
+            FakeShop::new(handle)
+                .with_prefix(prefix)
+                .with_token(&token)
+                .with_latency(LATENCY)
+                .with_order(FakeOrder::unfulfilled(order, 60, JANE)),
+        );
+        let (status, body) = app
+            .connect(json!({"shop_domain": handle, "access_token": token}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let mut rows = Vec::new();
+    for (answer, action, arguments, goal, reason) in [
+        (
+            "lookup UK-1001 (prefix-routed)",
+            "get_order_details",
+            json!({"order_number": "UK-1001"}),
+            1,
+            "the prefix names the one store; an unshipped order needs no timeline",
+        ),
+        (
+            "lookup 2002 (bare, 3 stores)",
+            "get_order_details",
+            json!({"order_number": "2002"}),
+            1,
+            "no store's prefix matches, so all three are asked at once",
+        ),
+        (
+            "get_shop_details (3 stores)",
+            "get_shop_details",
+            json!({}),
+            1,
+            "one shop query per store, all at once",
+        ),
+    ] {
+        let event = json!({"org_id": app.org, "action": action, "arguments": arguments, "contact": {"email": JANE}});
+        let (wall, requests) = measure(&app, |_| {
+            let event = event.clone();
+            let app = &app;
+            async move {
+                let answer = app.invoke(&app.services, event).await;
+                assert_eq!(answer["ok"], true, "{answer}");
+            }
+        })
+        .await;
+        rows.push(Row {
+            answer,
+            wall,
+            requests,
+            goal,
+            reason,
+        });
+    }
+    rows
+}
+
+/// Three stores with the customer and 50 of her orders each; a fresh sidebar cache per run.
+async fn sidebar() -> Row {
+    let app = TestApp::spawn(Backend::Memory).await;
+    for handle in ["rt-side-uk", "rt-side-eu", "rt-side-us"] {
+        let token = format!("shpat_{handle}");
+        let mut shop = FakeShop::new(handle)
+            .with_token(&token)
+            .with_latency(LATENCY)
+            .with_customer(FakeCustomer::new(1, "Jane Doe", JANE));
+        for i in 0..contact_metadata::MAX_ORDERS {
+            shop = shop.with_order(FakeOrder::new(
+                &format!("#{}", 1000 + i),
+                "2026-11-01T10:00:00Z",
+                JANE,
+            ));
+        }
+        app.shopify.add_shop(shop);
+        let (status, body) = app
+            .connect(json!({"shop_domain": handle, "access_token": token}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (wall, requests) = measure(&app, |_| {
+        let state = contact_metadata::State::new(app.services.clone());
+        let request = HttpEvent::new("GET", "/shopify/contact-metadata")
+            .claims(&[("org_id", app.org.as_str()), ("role", "agent")])
+            .query("email", JANE)
+            .into_request();
+        async move {
+            let response = contact_metadata::handle(&state, request)
+                .await
+                .expect("handlers answer");
+            let (status, body) = decode(response);
+            assert_eq!(status, 200, "{body}");
+        }
+    })
+    .await;
+    Row {
+        answer: "sidebar (3 stores x 50 orders)",
+        wall,
+        requests,
+        goal: 1,
+        reason: "one customer-and-orders query per store, all at once",
+    }
+}
+
+/// Connects a new store per run, with an Admin API token and with client credentials.
+async fn connects() -> Vec<Row> {
+    let app = TestApp::spawn(Backend::Memory).await;
+    let mut rows = Vec::new();
+    for (answer, kind, goal, reason) in [
+        (
+            "connect, Admin API token",
+            "token",
+            1,
+            "one shop query validates the token and reads scopes",
+        ),
+        (
+            "connect, client credentials",
+            "client",
+            2,
+            "the token exchange, then the shop query with its token",
+        ),
+    ] {
+        let (wall, requests) = measure(&app, |run| {
+            let handle = format!("rt-{kind}-{run}");
+            let body: Value = if kind == "token" {
+                app.shopify.add_shop(
+                    FakeShop::new(&handle)
+                        .with_token("shpat_rt")
+                        .with_latency(LATENCY),
+                );
+                json!({"shop_domain": handle, "access_token": "shpat_rt"})
+            } else {
+                app.shopify.add_shop(
+                    FakeShop::new(&handle)
+                        .with_client("cid", "csecret")
+                        .with_latency(LATENCY),
+                );
+                json!({"shop_domain": handle, "client_id": "cid", "client_secret": "csecret"})
+            };
+            let request = HttpEvent::new("POST", "/shopify/stores")
+                .claims(&app.admin())
+                .json(&body)
+                .into_request();
+            let services = app.services.clone();
+            async move {
+                let response = save_credentials::handle(&services, request)
+                    .await
+                    .expect("handlers answer");
+                let (status, body) = decode(response);
+                assert_eq!(status, 201, "{body}");
+            }
+        })
+        .await;
+        rows.push(Row {
+            answer,
+            wall,
+            requests,
+            goal,
+            reason,
+        });
+    }
+    rows
+}
+
+fn print(rows: &[Row]) {
+    println!(
+        "{:<32} {:>9} {:>9} {:>9} {:>5} {:<11} minimum because",
+        "answer", "wall", "latencies", "requests", "min", "verdict"
+    );
+    for row in rows {
+        let multiple = row.wall.as_secs_f64() / LATENCY.as_secs_f64();
+        let verdict = if multiple < f64::from(row.goal) + SLACK {
+            "at goal"
+        } else {
+            "above goal"
+        };
+        println!(
+            "{:<32} {:>7.0}ms {:>8.2}x {:>9} {:>5} {:<11} {}",
+            row.answer,
+            row.wall.as_secs_f64() * 1000.0,
+            multiple,
+            row.requests,
+            row.goal,
+            verdict,
+            row.reason
+        );
+    }
+    println!(
+        "(each fake Shopify request waits {}ms; {RUNS} runs per answer, medians; \"at goal\" is \
+         under the minimum + {SLACK} latencies)",
+        LATENCY.as_millis()
+    );
+}
