@@ -4,8 +4,12 @@
 //! and the read-back that tells whether it took effect. [`action_for`] finds the action of a
 //! kind; the protocol (locks, states, outbox, polling, settling) never names one.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use secrecy::SecretString;
 use serde_json::Value;
 
 use super::address::UpdateAddress;
@@ -190,6 +194,31 @@ pub(crate) fn shop_domain(raw: Option<&str>) -> Result<Option<ShopDomain>, Actio
     raw.map(ShopDomain::parse)
         .transpose()
         .map_err(|_| invalid("shop_domain is not a store's .myshopify.com domain."))
+}
+
+/// Sends one mutation with the store's token (`mutation` gets the token): Shopify's answer,
+/// or what failing to send came to ([`unsent`]; whether the mutation itself was started, not
+/// only the token or the credentials, tells "not sent" from "lost").
+pub(crate) async fn send_once<T, F, Fut>(
+    ports: &ActionPorts,
+    deadline: &Deadline,
+    store: &StoreRecord,
+    record: &ActionRecord,
+    mutation: F,
+) -> Result<T, Sent>
+where
+    F: Fn(SecretString) -> Fut,
+    Fut: Future<Output = Result<T, ShopifyError>>,
+{
+    let started = AtomicBool::new(false);
+    let sent = ports
+        .access
+        .with_token(store, deadline, |token| {
+            started.store(true, Ordering::SeqCst);
+            mutation(token)
+        })
+        .await;
+    sent.map_err(|error| unsent(record, store, &error, started.load(Ordering::SeqCst)))
 }
 
 /// What a failed attempt to send came to: the scope denied; not sent (refused before running

@@ -4,15 +4,14 @@
 //! taxes stay as they were), `orderUpdate` with the whole new address, and the read-back that
 //! compares the order's address part by part.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::action::{
-    invalid, order_number, shop_domain, unsent, OrderAction, Refusal, Request, Sent, Step, Verdict,
+    invalid, order_number, send_once, shop_domain, OrderAction, Refusal, Request, Sent, Step,
+    Verdict,
 };
 use super::find::read_order;
 use super::ports::{ActionFailure, ActionPorts};
@@ -459,29 +458,23 @@ impl OrderAction for UpdateAddress {
             tracing::error!(org_id = %record.org_id, action_id = %record.action_id, "the stored address does not read; nothing was sent");
             return Sent::NotSent;
         };
-        // Whether the mutation itself was started (not only the token or the credentials).
-        let started = AtomicBool::new(false);
-        let sent = ports
-            .access
-            .with_token(store, deadline, |token| {
-                let address = &address;
-                let started = &started;
-                async move {
-                    started.store(true, Ordering::SeqCst);
-                    ports
-                        .access
-                        .shopify()
-                        .update_shipping_address(
-                            deadline,
-                            &store.shop_domain,
-                            &token,
-                            &record.order_id,
-                            address,
-                        )
-                        .await
-                }
-            })
-            .await;
+        let sent = send_once(ports, deadline, store, record, |token| {
+            let address = &address;
+            async move {
+                ports
+                    .access
+                    .shopify()
+                    .update_shipping_address(
+                        deadline,
+                        &store.shop_domain,
+                        &token,
+                        &record.order_id,
+                        address,
+                    )
+                    .await
+            }
+        })
+        .await;
         match sent {
             Ok(Ok(())) => Sent::Applied,
             Ok(Err(refused)) => {
@@ -489,7 +482,7 @@ impl OrderAction for UpdateAddress {
                 tracing::warn!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, reason, fields = ?refused.user_errors.iter().map(|e| e.field.clone()).collect::<Vec<_>>(), "Shopify refused the address change");
                 Sent::Refused(reason)
             }
-            Err(error) => unsent(record, store, &error, started.load(Ordering::SeqCst)),
+            Err(sent) => sent,
         }
     }
 

@@ -3,7 +3,6 @@
 //! the order's fingerprint, the staff note Shopify keeps, `orderCancel` and its read-back.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,7 +11,7 @@ use serde_json::{json, Value};
 
 pub use super::action::Refusal;
 use super::action::{
-    invalid, order_number, shop_domain, unsent, OrderAction, Request, Sent, Step, Verdict,
+    invalid, order_number, send_once, shop_domain, OrderAction, Request, Sent, Step, Verdict,
 };
 use super::find::read_order;
 use super::ports::{ActionFailure, ActionPorts};
@@ -126,23 +125,17 @@ impl OrderAction for Cancel {
                 record.arguments.get("reason").and_then(Value::as_str),
             ),
         };
-        // Whether the mutation itself was started (not only the token or the credentials).
-        let started = AtomicBool::new(false);
-        let sent = ports
-            .access
-            .with_token(store, deadline, |token| {
-                let request = &request;
-                let started = &started;
-                async move {
-                    started.store(true, Ordering::SeqCst);
-                    ports
-                        .access
-                        .shopify()
-                        .cancel_order(deadline, &store.shop_domain, &token, request)
-                        .await
-                }
-            })
-            .await;
+        let sent = send_once(ports, deadline, store, record, |token| {
+            let request = &request;
+            async move {
+                ports
+                    .access
+                    .shopify()
+                    .cancel_order(deadline, &store.shop_domain, &token, request)
+                    .await
+            }
+        })
+        .await;
         match sent {
             Ok(Ok(started)) => Sent::Started {
                 job_id: started.job_id,
@@ -152,7 +145,7 @@ impl OrderAction for Cancel {
                 tracing::warn!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, reason, codes = ?refused.user_errors.iter().map(|e| e.code.clone()).collect::<Vec<_>>(), "Shopify refused the cancellation");
                 Sent::Refused(reason)
             }
-            Err(error) => unsent(record, store, &error, started.load(Ordering::SeqCst)),
+            Err(sent) => sent,
         }
     }
 

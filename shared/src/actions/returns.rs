@@ -16,7 +16,6 @@
 //! items (none once the request can no longer land → `failed`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -24,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::action::{
-    invalid, order_number, shop_domain, unsent, OrderAction, Refusal, Request, Sent, Step, Verdict,
+    invalid, order_number, send_once, shop_domain, OrderAction, Refusal, Request, Sent, Step,
+    Verdict,
 };
 use super::cancel::fingerprint as order_fingerprint;
 use super::ports::{ActionFailure, ActionPorts};
@@ -373,23 +373,17 @@ impl OrderAction for RequestReturn {
             tracing::error!(org_id = %record.org_id, action_id = %record.action_id, "the proposal holds no items to return; nothing was sent");
             return Sent::NotSent;
         };
-        // Whether the mutation itself was started (not only the token or the credentials).
-        let started = AtomicBool::new(false);
-        let sent = ports
-            .access
-            .with_token(store, deadline, |token| {
-                let request = &request;
-                let started = &started;
-                async move {
-                    started.store(true, Ordering::SeqCst);
-                    ports
-                        .access
-                        .shopify()
-                        .request_return(deadline, &store.shop_domain, &token, request)
-                        .await
-                }
-            })
-            .await;
+        let sent = send_once(ports, deadline, store, record, |token| {
+            let request = &request;
+            async move {
+                ports
+                    .access
+                    .shopify()
+                    .request_return(deadline, &store.shop_domain, &token, request)
+                    .await
+            }
+        })
+        .await;
         match sent {
             Ok(Ok(Some(created))) => {
                 tracing::info!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, return_id = %created.id, status = %created.status, "Shopify took the return request");
@@ -404,7 +398,7 @@ impl OrderAction for RequestReturn {
                 tracing::warn!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, reason, codes = ?refused.user_errors.iter().map(|e| e.code.clone()).collect::<Vec<_>>(), "Shopify refused the return request");
                 Sent::Refused(reason)
             }
-            Err(error) => unsent(record, store, &error, started.load(Ordering::SeqCst)),
+            Err(sent) => sent,
         }
     }
 

@@ -8,10 +8,9 @@
 //! scan of the stores table does not grow with the documents.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Select};
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use serde::{Deserialize, Serialize};
 
 use super::ports::{BlobError, DocumentStore, KnowledgeRepository};
@@ -19,7 +18,7 @@ use super::state::{IndexEntry, SyncState};
 use crate::aws::dynamo::{cursor_key, cursor_of, key};
 use crate::domain::{OrganizationId, ShopDomain, Source};
 use crate::store::dynamo_items::{
-    conditional, corrupt, put_versioned, read_as, read_item, readable, unavailable,
+    batch_get, conditional, corrupt, put_versioned, read_as, read_item, readable, unavailable,
 };
 use crate::store::StoreError;
 
@@ -222,42 +221,8 @@ impl KnowledgeRepository for DynamoKnowledge {
                 .map(|id| key(index_pk(org, shop), index_sk(source, *id)))
                 .collect();
             keys.dedup();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(unavailable)?,
-            );
-            for _ in 0..8 {
-                let Some(request) = pending.take() else { break };
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.index_table, request)
-                    .send()
-                    .await
-                    .map_err(|e| unavailable(e.into_service_error()))?;
-                for item in output
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.index_table)
-                    .unwrap_or_default()
-                {
-                    found.push(read_as::<EntryItem>(item)?.entry);
-                }
-                pending = output
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.index_table))
-                    .filter(|k| !k.keys.is_empty());
-                if pending.is_some() {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-            if pending.is_some() {
-                return Err(unavailable(std::io::Error::other(
-                    "DynamoDB kept keys unprocessed",
-                )));
+            for item in batch_get(&self.client, &self.index_table, keys).await? {
+                found.push(read_as::<EntryItem>(item)?.entry);
             }
         }
         Ok(found)

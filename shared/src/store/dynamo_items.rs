@@ -3,7 +3,7 @@
 //! one consistent read, items read back as what they were written from, and a scan page that
 //! passes over an item it cannot read. Not an adapter itself: the adapters share it.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 
@@ -63,6 +63,56 @@ pub(crate) async fn read_item(
         .await
         .map(|output| output.item)
         .map_err(|e| unavailable(e.into_service_error()))
+}
+
+/// The items at `keys` (at most 100, no duplicates) in `table`, read strongly consistently in
+/// one `BatchGetItem`, its unprocessed keys asked again a few times; keys without an item are
+/// left out, in no particular order.
+pub(crate) async fn batch_get(
+    client: &Client,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<Vec<Item>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pending = Some(
+        KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(unavailable)?,
+    );
+    let mut found = Vec::new();
+    for _ in 0..8 {
+        let Some(request) = pending.take() else { break };
+        let output = client
+            .batch_get_item()
+            .request_items(table, request)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        found.extend(
+            output
+                .responses
+                .unwrap_or_default()
+                .remove(table)
+                .unwrap_or_default(),
+        );
+        pending = output
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(table))
+            .filter(|k| !k.keys.is_empty());
+        if pending.is_some() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    if pending.is_some() {
+        return Err(unavailable(std::io::Error::other(
+            "DynamoDB kept keys unprocessed",
+        )));
+    }
+    Ok(found)
 }
 
 /// An item read back as the `T` it was written from.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use dynamo::DynamoStoreRepository;
 pub(crate) use dynamo_items::{
-    conditional, corrupt, put_versioned, read_as, read_item, unavailable,
+    batch_get, conditional, corrupt, put_versioned, read_as, read_item, unavailable,
 };
 pub use memory::MemoryStoreRepository;
 

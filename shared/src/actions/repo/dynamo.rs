@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Duration, Utc};
 
@@ -25,7 +25,8 @@ use crate::actions::record::ActionRecord;
 use crate::aws::dynamo::{key, n, s, Item};
 use crate::domain::{ActionKind, OrganizationId};
 use crate::store::{
-    conditional, corrupt, put_versioned, read_as, read_item, unavailable, Expect, StoreError,
+    batch_get, conditional, corrupt, put_versioned, read_as, read_item, unavailable, Expect,
+    StoreError,
 };
 
 const RECORD_PREFIX: &str = "ACTION#";
@@ -260,47 +261,11 @@ impl ActionRepository for DynamoActions {
                 _ => None,
             })
             .collect();
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pending = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(unavailable)?,
-        );
-        let mut found = Vec::new();
-        for _ in 0..8 {
-            let Some(request) = pending.take() else { break };
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| unavailable(e.into_service_error()))?;
-            for item in output
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                found.push(from_item(item)?);
-            }
-            pending = output
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .filter(|k| !k.keys.is_empty());
-            if pending.is_some() {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        }
-        if pending.is_some() {
-            return Err(unavailable(std::io::Error::other(
-                "DynamoDB kept keys unprocessed",
-            )));
-        }
+        let mut found = batch_get(&self.client, &self.table, keys)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<_>, _>>()?;
         // The email is part of the key only up to its `#`s: the record says whose it is.
         found.retain(|r| r.contact_email == contact_email);
         found.sort_by(|a, b| b.action_id.cmp(&a.action_id));
