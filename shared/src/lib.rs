@@ -1,15 +1,17 @@
 //! The one library every function links, in layers that import only downwards (the list is
 //! `shared/LAYERS`, held against the code by `tests/architecture.rs`):
 //! - vocabulary: `domain`, `ids`, `deadline`, `failure`, `telemetry`, `tls`;
-//! - ports and their adapters: `shopify`, `secrets`, `store`, `queue`, `events`, `aws`, `config`;
+//! - ports and their adapters: `shopify`, `secrets`, `store`, `queue`, `events`, `aws`, `config`, `bearer`
+//!   (bearer tokens of the MCP route);
 //! - the write protocol and what reads stores: `lifecycle`, `routing`, `views`, `access`;
-//! - features: `health`, `knowledge`, `actions` (order actions), and `settings` (saving them
+//! - features: `health`, `knowledge`, `actions` (order actions), `lookup` (the AI's read tools), and `settings` (saving them
 //!   and what their change sets going);
 //! - edges: `services` (the only place adapters are built), `error`, `http`.
 
 pub mod access;
 pub mod actions;
 pub mod aws;
+pub mod bearer;
 pub mod config;
 pub mod deadline;
 pub mod domain;
@@ -20,6 +22,7 @@ pub mod health;
 pub mod http;
 pub mod ids;
 pub mod knowledge;
+pub mod lookup;
 pub mod lifecycle;
 pub mod queue;
 pub mod routing;
