@@ -313,6 +313,40 @@ both_backends! {
         assert_eq!(one["data"]["products"].as_array().unwrap().len(), 1);
     }
 
+    async fn a_search_for_ten_results_asks_two_pages_of_five_and_a_failing_second_page_keeps_the_first(app: TestApp) {
+        let mut shop = us_shop();
+        for n in 1..=12 {
+            shop = shop.with_product(FakeProduct::active(&format!("Wool Sock {n:02}"), "9.00"));
+        }
+        app.shopify.add_shop(shop);
+        assert_eq!(app.connect(json!({"shop_domain": "demo-us", "access_token": "shpat_us"})).await.0, 201);
+        let searches = |app: &TestApp| {
+            app.shopify.spent().into_iter().filter(|(_, op, _, _)| op == "SearchProducts").collect::<Vec<_>>()
+        };
+
+        let answer = app.lookup("search_products", json!({"query": "wool sock", "limit": 10}), None).await;
+
+        let titles: Vec<String> = answer["data"]["products"].as_array().unwrap().iter().map(|p| p["title"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(titles, (1..=10).map(|n| format!("Wool Sock {n:02}")).collect::<Vec<_>>(), "{answer}");
+        let pages = searches(&app);
+        assert_eq!(pages.len(), 2, "{pages:?}");
+        assert!(pages.iter().all(|(_, _, requested, _)| *requested <= 150.0), "{pages:?}");
+
+        let five = app.lookup("search_products", json!({"query": "wool sock"}), None).await;
+        assert_eq!(five["data"]["products"].as_array().unwrap().len(), 5, "{five}");
+        assert_eq!(searches(&app).len(), 3, "the default five are one page");
+
+        // The first page is answered; the second, and every retry of it, fails.
+        app.shopify.push_fault(US, Fault::Delay(std::time::Duration::ZERO));
+        for _ in 0..8 {
+            app.shopify.push_fault(US, Fault::status(500));
+        }
+        let answer = app.lookup("search_products", json!({"query": "wool sock", "limit": 10}), None).await;
+        assert_eq!(answer["ok"], true, "{answer}");
+        let titles: Vec<String> = answer["data"]["products"].as_array().unwrap().iter().map(|p| p["title"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(titles, (1..=5).map(|n| format!("Wool Sock {n:02}")).collect::<Vec<_>>(), "{answer}");
+    }
+
     async fn search_syntax_in_the_query_is_only_ever_words(app: TestApp) {
         two_stores(&app).await;
         let attacks = [

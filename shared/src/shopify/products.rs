@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::queries::SEARCH_PRODUCTS;
-use super::types::{Nodes, PriceRange, ShopVariant};
+use super::types::{Nodes, Page, PriceRange, ShopVariant};
 use super::{ShopifyClient, ShopifyError};
 use crate::deadline::Deadline;
 use crate::domain::ShopDomain;
@@ -21,9 +21,26 @@ pub struct MediaPreviewImage {
     pub image: Option<ImageUrl>,
 }
 
+/// A product's featured media, as far as the AI shows it: its image when the media is one.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(from = "MediaImage")]
 pub struct Media {
     pub preview: Option<MediaPreviewImage>,
+}
+
+/// `featuredMedia { ... on MediaImage { image { url } } }`: an image is its own preview; other
+/// media (a video, a 3D model) answer `{}`.
+#[derive(Deserialize)]
+struct MediaImage {
+    image: Option<ImageUrl>,
+}
+
+impl From<MediaImage> for Media {
+    fn from(media: MediaImage) -> Self {
+        Self {
+            preview: Some(MediaPreviewImage { image: media.image }),
+        }
+    }
 }
 
 /// One product as `SearchProducts` reads it.
@@ -59,8 +76,13 @@ impl Product {
 
 #[derive(Deserialize)]
 struct ProductsData {
-    products: Nodes<Product>,
+    products: Page<Product>,
 }
+
+/// Most products one `SearchProducts` page asks for (with their variants, 147 points).
+pub const SEARCH_PAGE: u8 = 5;
+/// Most products a search answers.
+pub const MAX_SEARCH_RESULTS: u8 = 10;
 
 /// Longest product search text accepted, in characters.
 pub const MAX_SEARCH_CHARS: usize = 200;
@@ -93,6 +115,9 @@ pub fn product_search_query(text: &str) -> Option<String> {
 impl ShopifyClient {
     /// Products matching `search` (from [`product_search_query`]) that shoppers can see: the
     /// search filters them, and each result is checked again ([`Product::shopper_url`]).
+    /// Up to `first` (1–10) results in pages of [`SEARCH_PAGE`]: more than five ask for a
+    /// second page after the first, and only when Shopify has one; a second page that fails
+    /// answers the first page's results.
     pub async fn search_products(
         &self,
         deadline: &Deadline,
@@ -101,18 +126,37 @@ impl ShopifyClient {
         search: &str,
         first: u8,
     ) -> Result<Vec<Product>, ShopifyError> {
-        let data: ProductsData = self
-            .query(
-                deadline,
-                shop,
-                token,
-                &SEARCH_PRODUCTS,
-                json!({ "query": search, "first": first.clamp(1, 10) }),
-            )
-            .await?;
-        Ok(data
-            .products
-            .nodes
+        let mut wanted = first.clamp(1, MAX_SEARCH_RESULTS);
+        let mut found = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page_size = wanted.min(SEARCH_PAGE);
+            let asked = self
+                .query::<ProductsData>(
+                    deadline,
+                    shop,
+                    token,
+                    &SEARCH_PRODUCTS,
+                    json!({ "query": search, "first": page_size, "after": after }),
+                )
+                .await;
+            let page = match asked {
+                Ok(data) => data.products,
+                // A second page that fails costs its results only: the first page answers.
+                Err(error) if after.is_some() => {
+                    tracing::warn!(shop = %shop, %error, "second page of a product search failed");
+                    break;
+                }
+                Err(error) => return Err(error),
+            };
+            wanted -= page_size;
+            found.extend(page.nodes);
+            match page.page_info.end_cursor {
+                Some(cursor) if wanted > 0 && page.page_info.has_next_page => after = Some(cursor),
+                _ => break,
+            }
+        }
+        Ok(found
             .into_iter()
             .filter(|p| p.shopper_url().is_some())
             .collect())

@@ -15,7 +15,7 @@ use super::content;
 use super::cost::costs;
 use super::faults::{cost_extension, shopify_error, throttled};
 use super::model::CustomerDataAccess;
-use super::model::{FakeOrder, FakeShop};
+use super::model::{FakeOrder, FakeProduct, FakeShop};
 use super::returns;
 use super::search::{canonical, filter_value, matches};
 use super::tracking;
@@ -460,7 +460,13 @@ fn orders_by_ids(shop: &FakeShop, variables: &Value) -> Value {
 fn search_products(shop: &FakeShop, variables: &Value) -> Value {
     let query = variables["query"].as_str().unwrap_or_default();
     let first = variables["first"].as_u64().unwrap_or(10) as usize;
-    let nodes: Vec<Value> = shop
+    // Cursors are positions among the matches, as opaque to the caller as Shopify's.
+    let start: usize = variables["after"]
+        .as_str()
+        .and_then(|c| c.strip_prefix("search:"))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let matching: Vec<&FakeProduct> = shop
         .products
         .iter()
         .filter(|p| {
@@ -479,7 +485,10 @@ fn search_products(shop: &FakeShop, variables: &Value) -> Value {
             let text = format!("{} {} {} {}", p.title, p.description, p.vendor, p.product_type);
             matches(query, &fields, &text)
         })
-        .take(first)
+        .collect();
+    let end = matching.len().min(start + first);
+    let nodes: Vec<Value> = matching[start.min(end)..end]
+        .iter()
         .map(|p| {
             let prices: Vec<f64> = p.variants.iter().map(|v| v.2.parse().unwrap_or(0.0)).collect();
             let min = prices.iter().cloned().fold(f64::MAX, f64::min);
@@ -492,12 +501,13 @@ fn search_products(shop: &FakeShop, variables: &Value) -> Value {
                     "minVariantPrice": {"amount": format!("{min:.2}"), "currencyCode": shop.currency},
                     "maxVariantPrice": {"amount": format!("{max:.2}"), "currencyCode": shop.currency},
                 },
-                "featuredMedia": {"preview": {"image": {"url": format!("https://cdn.example/{}.jpg", p.handle)}}},
+                "featuredMedia": {"image": {"url": format!("https://cdn.example/{}.jpg", p.handle)}},
                 "variants": {"nodes": p.variants.iter().map(|(t, sku, price, available)| json!({"title": t, "sku": sku, "price": price, "availableForSale": available})).collect::<Vec<_>>()},
             })
         })
         .collect();
-    json!({"products": {"nodes": nodes}})
+    let page_info = json!({"hasNextPage": end < matching.len(), "endCursor": format!("search:{end}")});
+    json!({"products": {"pageInfo": page_info, "nodes": nodes}})
 }
 
 fn customer_by_email(shop: &FakeShop, variables: &Value) -> Value {
