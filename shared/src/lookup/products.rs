@@ -1,15 +1,15 @@
 //! `search_products`: Shopify's own product search over active products published on the
 //! Online Store, the model's text only ever a search term.
 
+use crate::access::Access;
+use crate::deadline::Deadline;
+use crate::domain::ShopDomain;
+use crate::shopify::products::{product_search_query, Product, MAX_SEARCH_CHARS};
+use crate::store::StoreRecord;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::access::Access;
-use shared::domain::ShopDomain;
-use shared::shopify::products::{product_search_query, Product, MAX_SEARCH_CHARS};
-use shared::store::StoreRecord;
-use shared::Deadline;
 
-use crate::{arguments, ask_stores, shop_argument, Failure, Success};
+use super::{arguments, ask_stores, shop_argument, Failure, Success};
 
 const DEFAULT_LIMIT: i64 = 5;
 const MAX_DESCRIPTION_CHARS: usize = 500;
@@ -23,7 +23,7 @@ struct Raw {
 }
 
 /// The checked arguments.
-pub(crate) struct Arguments {
+pub(super) struct Arguments {
     search: String,
     limit: u8,
     shop: Option<ShopDomain>,
@@ -86,7 +86,7 @@ fn view(product: &Product, store: &StoreRecord) -> Option<Value> {
     }))
 }
 
-pub(crate) async fn search_products(
+pub(super) async fn search_products(
     access: &Access,
     deadline: &Deadline,
     stores: &[StoreRecord],

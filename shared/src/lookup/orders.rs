@@ -11,20 +11,26 @@
 //! the first request read (status, tracking, the carrier's estimate): the events, the items per
 //! shipment and the refunds are then `null` and named in `data.missing`, and the store is not
 //! an error (it answered the order).
+//!
+//! Whom an order belongs to: over the direct invoke, the platform's `contact.email` when the
+//! organization's `require_email_match` is on; over MCP, the `email` argument given with the
+//! order number, always (the two facts together). A mismatch answers `order_not_found`, the
+//! same answer as a missing order.
 
 use std::time::Duration;
 
+use crate::access::{Access, AccessError, StoreFailure};
+use crate::deadline::Deadline;
+use crate::domain::{Email, OrderNumber};
+use crate::failure::Code;
+use crate::routing::{self, Target};
+use crate::shopify::orders::{Order, OrderTimeline};
+use crate::store::StoreRecord;
+use crate::views::OrderDetails;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::access::{Access, AccessError, StoreFailure};
-use shared::domain::{OrderNumber, OrgSettings};
-use shared::routing::{self, Target};
-use shared::shopify::orders::{Order, OrderTimeline};
-use shared::store::StoreRecord;
-use shared::views::OrderDetails;
-use shared::{Code, Deadline};
 
-use crate::{arguments, Failure, Success};
+use super::{arguments, Failure, Success};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,26 +38,63 @@ struct Raw {
     order_number: String,
 }
 
+/// The MCP variant: the shopper's email is an argument, never vouched for by a platform.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWithEmail {
+    order_number: String,
+    email: String,
+}
+
 /// The checked arguments.
-pub(crate) struct Arguments {
+pub(super) struct Arguments {
     number: OrderNumber,
+    /// The email given with the order number (MCP): always checked against the order's.
+    email: Option<Email>,
 }
 
 impl Arguments {
+    /// The direct invoke's arguments: `{order_number}`; the contact comes with the event.
     pub fn parse(raw: &Value) -> Result<Self, Failure> {
         let raw: Raw = arguments(raw)?;
-        let number = OrderNumber::parse(&raw.order_number).map_err(|_| {
-            Failure::invalid_arguments(format!(
-                "{:?} is not an order number. Ask the customer for their order number, which looks like #1042.",
-                raw.order_number.chars().take(40).collect::<String>()
-            ))
+        Ok(Self {
+            number: order_number(&raw.order_number)?,
+            email: None,
+        })
+    }
+
+    /// MCP's arguments: `{order_number, email}`, both required.
+    pub fn parse_with_email(raw: &Value) -> Result<Self, Failure> {
+        let raw: RawWithEmail = arguments(raw)?;
+        let number = order_number(&raw.order_number)?;
+        let email = Email::parse(&raw.email).map_err(|_| {
+            Failure::invalid_arguments(
+                "email must be the email address the order was placed with, such as jane@example.com. Ask the customer for it.",
+            )
         })?;
-        Ok(Self { number })
+        Ok(Self {
+            number,
+            email: Some(email),
+        })
+    }
+
+    /// The email given with the order number, if this door takes one.
+    pub fn email(&self) -> Option<&str> {
+        self.email.as_ref().map(Email::as_str)
     }
 }
 
+fn order_number(raw: &str) -> Result<OrderNumber, Failure> {
+    OrderNumber::parse(raw).map_err(|_| {
+        Failure::invalid_arguments(format!(
+            "{:?} is not an order number. Ask the customer for their order number, which looks like #1042.",
+            raw.chars().take(40).collect::<String>()
+        ))
+    })
+}
+
 /// Whether `contact_email` is the order's or its customer's email (trimmed, any case).
-pub(crate) fn email_matches(order: &Order, contact_email: &str) -> bool {
+pub(super) fn email_matches(order: &Order, contact_email: &str) -> bool {
     let wanted = contact_email.trim();
     !wanted.is_empty()
         && order
@@ -70,7 +113,7 @@ fn sees_only_60_days(store: &StoreRecord) -> bool {
 /// The timeline request's own time limit, within what is left of the lookup's: one request,
 /// retried only if the retry fits in it. A slow or hanging timeline costs the answer this
 /// long at most, and then only its events, items and refunds.
-pub(crate) const TIMELINE_CAP: Duration = Duration::from_secs(2);
+pub(super) const TIMELINE_CAP: Duration = Duration::from_secs(2);
 
 /// The deadline of the search: the lookup's, less what is kept for the timeline — a quarter
 /// of the time left, at most [`TIMELINE_CAP`] (2 s of the default 8 s budget). A store still
@@ -88,7 +131,7 @@ async fn ask<'a>(
     stores: &'a [StoreRecord],
     targets: &[Target],
     contact_email: Option<&str>,
-    searched: &mut Vec<shared::domain::ShopDomain>,
+    searched: &mut Vec<crate::domain::ShopDomain>,
     errors: &mut Vec<StoreFailure>,
 ) -> Vec<(&'a StoreRecord, Order)> {
     let fan_out = access
@@ -154,16 +197,16 @@ async fn timeline(
     }
 }
 
-pub(crate) async fn get_order_details(
+pub(super) async fn get_order_details(
     access: &Access,
     deadline: &Deadline,
     stores: &[StoreRecord],
-    settings: &OrgSettings,
+    require_email_match: bool,
     args: &Arguments,
     contact_email: Option<&str>,
 ) -> Result<Success, Failure> {
     let number = &args.number;
-    let required_email = if settings.require_email_match {
+    let required_email = if require_email_match {
         Some(contact_email.ok_or_else(|| {
             Failure::new(
                 Code::VerificationRequired,
@@ -248,4 +291,42 @@ pub(crate) async fn get_order_details(
         fan_out_searched: searched,
         fan_out_errors: errors,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_mcp_variant_needs_the_order_number_and_an_email_together() {
+        let args = Arguments::parse_with_email(
+            &json!({"order_number": "#1001", "email": " Jane@Example.com "}),
+        )
+        .expect("both given");
+        assert_eq!(args.email(), Some("Jane@Example.com"));
+        for raw in [
+            json!({"order_number": "#1001"}),
+            json!({"order_number": "#1001", "email": "jane"}),
+            json!({"order_number": "#1001", "email": ""}),
+            json!({"order_number": "#1001", "email": 7}),
+            json!({"order_number": "#1001", "email": "jane@example.com", "contact": "x"}),
+        ] {
+            let failure = Arguments::parse_with_email(&raw).err().expect("refused");
+            assert_eq!(failure.code, Code::InvalidArguments, "{raw}");
+        }
+    }
+
+    #[test]
+    fn the_direct_invoke_takes_no_email_argument() {
+        assert!(Arguments::parse(&json!({"order_number": "#1001"}))
+            .expect("the number alone")
+            .email()
+            .is_none());
+        let failure =
+            Arguments::parse(&json!({"order_number": "#1001", "email": "jane@example.com"}))
+                .err()
+                .expect("the contact comes with the event");
+        assert_eq!(failure.code, Code::InvalidArguments);
+    }
 }

@@ -1,13 +1,13 @@
 //! `get_shop_details`: what a shopper may be told about each shop.
 
+use crate::access::Access;
+use crate::deadline::Deadline;
+use crate::domain::ShopDomain;
+use crate::store::StoreRecord;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::access::Access;
-use shared::domain::ShopDomain;
-use shared::store::StoreRecord;
-use shared::Deadline;
 
-use crate::{arguments, ask_stores, shop_argument, Failure, Success};
+use super::{arguments, ask_stores, shop_argument, Failure, Success};
 
 /// The storefront's standard policy pages. Reading the policy texts through the Admin API
 /// needs `read_legal_policies`, which merchants are not asked to grant.
@@ -25,7 +25,7 @@ struct Raw {
 }
 
 /// The checked arguments.
-pub(crate) struct Arguments {
+pub(super) struct Arguments {
     shop: Option<ShopDomain>,
 }
 
@@ -38,7 +38,7 @@ impl Arguments {
     }
 }
 
-pub(crate) async fn get_shop_details(
+pub(super) async fn get_shop_details(
     access: &Access,
     deadline: &Deadline,
     stores: &[StoreRecord],
