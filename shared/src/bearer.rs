@@ -3,14 +3,21 @@
 //! `MCP_JWKS_URL`, issued by `MCP_ISSUER` for `MCP_AUDIENCE`, unexpired (60 s leeway), naming
 //! the organization in the `ORG_ID_CLAIM` claim.
 //!
-//! [`BearerVerifier`] is the port; the JWKS-backed verifier implements it. A refusal carries no
+//! [`BearerVerifier`] is the port; [`JwtVerifier`] (keys read by [`HttpJwks`]) implements it. A refusal carries no
 //! detail a caller could use to probe keys: every refusal is answered the same way (401 with
 //! [`www_authenticate`]).
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+use crate::config::ConfigError;
 use crate::domain::OrganizationId;
+
+mod jwks;
+mod jwt;
+
+pub use jwks::{HttpJwks, JwksError, JwksSource};
+pub use jwt::JwtVerifier;
 
 /// What a valid token says about its bearer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +61,33 @@ pub struct BearerConfig {
     pub resource_url: String,
 }
 
+impl BearerConfig {
+    /// Reads `MCP_ISSUER`, `MCP_AUDIENCE`, `MCP_JWKS_URL` and `MCP_RESOURCE_URL`, all required;
+    /// the JWKS URL must be `https` (plain `http` only on a loopback host, for local and test
+    /// runs).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// [`Self::from_env`] through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |key: &'static str| {
+            lookup(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing(key))
+        };
+        let config = Self {
+            issuer: get("MCP_ISSUER")?,
+            audience: get("MCP_AUDIENCE")?,
+            jwks_url: get("MCP_JWKS_URL")?,
+            resource_url: get("MCP_RESOURCE_URL")?,
+        };
+        jwks::jwks_url(&config.jwks_url)?;
+        Ok(config)
+    }
+}
+
 /// The `WWW-Authenticate` value of every 401 on the MCP route (RFC 9728 §5.1).
 pub fn www_authenticate(config: &BearerConfig) -> String {
     format!(
@@ -90,6 +124,64 @@ pub fn protected_resource_document(config: &BearerConfig) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+
+    const LOCAL: [(&str, &str); 4] = [
+        ("MCP_ISSUER", "http://127.0.0.1:4000"),
+        ("MCP_AUDIENCE", "shopify-connector"),
+        (
+            "MCP_JWKS_URL",
+            "http://127.0.0.1:4000/.well-known/jwks.json",
+        ),
+        ("MCP_RESOURCE_URL", "http://127.0.0.1:3000/mcp"),
+    ];
+
+    #[test]
+    fn the_settings_are_read_from_the_four_variables() {
+        let config = BearerConfig::from_lookup(env(&LOCAL)).unwrap();
+        assert_eq!(config.issuer, "http://127.0.0.1:4000");
+        assert_eq!(config.audience, "shopify-connector");
+        assert_eq!(
+            config.jwks_url,
+            "http://127.0.0.1:4000/.well-known/jwks.json"
+        );
+        assert_eq!(config.resource_url, "http://127.0.0.1:3000/mcp");
+    }
+
+    #[test]
+    fn a_missing_or_blank_variable_is_named_in_the_error() {
+        for (missing, _) in LOCAL {
+            let mut pairs: Vec<_> = LOCAL
+                .iter()
+                .filter(|(k, _)| *k != missing)
+                .copied()
+                .collect();
+            let error = BearerConfig::from_lookup(env(&pairs)).unwrap_err();
+            assert!(matches!(error, ConfigError::Missing(name) if name == missing));
+            pairs.push((missing, "  "));
+            let error = BearerConfig::from_lookup(env(&pairs)).unwrap_err();
+            assert!(matches!(error, ConfigError::Missing(name) if name == missing));
+        }
+    }
+
+    #[test]
+    fn a_jwks_url_over_plain_http_to_another_host_is_a_config_error() {
+        let mut pairs = LOCAL.to_vec();
+        pairs[2] = (
+            "MCP_JWKS_URL",
+            "http://idp.example.com/.well-known/jwks.json",
+        );
+        let error = BearerConfig::from_lookup(env(&pairs)).unwrap_err();
+        assert!(matches!(error, ConfigError::Invalid("MCP_JWKS_URL", _)));
+        assert!(error.to_string().contains("https"), "{error}");
+    }
 
     #[test]
     fn the_metadata_url_inserts_the_well_known_prefix_before_the_resource_path() {

@@ -1,0 +1,403 @@
+//! [`JwtVerifier`]: the [`BearerVerifier`] of the JWKS at `MCP_JWKS_URL`.
+//!
+//! The keys are read on first use and kept. A token naming a `kid` the kept keys lack makes
+//! them be read again, at most once a minute (a key the provider just rotated in verifies
+//! without a deploy; a stream of made-up `kid`s costs one read a minute), and keys older than
+//! an hour are read again at their next use, so a key the provider withdrew stops verifying.
+//! Verifications that need the keys at the same time share one read.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use super::jwks::{HttpJwks, JwksSource, KeySet};
+use super::{BearerClaims, BearerConfig, BearerError, BearerVerifier};
+use crate::config::{AuthConfig, ConfigError};
+use crate::domain::OrganizationId;
+
+/// An unknown `kid` reads the keys again at most this often.
+const UNKNOWN_KID_REFETCH: Duration = Duration::from_secs(60);
+/// Kept keys older than this are read again at their next use.
+const MAX_KEY_AGE: Duration = Duration::from_secs(3600);
+/// Clock skew allowed on `exp` (and `nbf`).
+const LEEWAY_SECS: u64 = 60;
+
+/// Checks bearer JWTs against the issuer's JWKS: RS256 or ES256, `iss`, `aud`, `exp` (60 s
+/// leeway), `sub`, and the organization in the `ORG_ID_CLAIM` claim.
+pub struct JwtVerifier {
+    issuer: String,
+    audience: String,
+    org_claim: String,
+    source: Arc<dyn JwksSource>,
+    cache: Mutex<Cache>,
+    /// Held while the keys are read, so concurrent verifications wait for one read.
+    reading: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Cache {
+    keys: Option<Arc<KeySet>>,
+    read_at: Option<Instant>,
+    /// When an unknown `kid` last made the keys be read.
+    unknown_kid_read_at: Option<Instant>,
+    /// Reads finished, failed ones included: a verification that waited for another's read
+    /// takes that read's outcome.
+    reads: u64,
+    last_read_failed: bool,
+}
+
+/// Why the keys are read now.
+#[derive(Clone, Copy, Debug)]
+enum Read {
+    FirstUse,
+    Expired,
+    UnknownKid,
+}
+
+impl JwtVerifier {
+    /// The verifier of `config`'s JWKS (read over HTTPS, or plain `http` on loopback), taking
+    /// the organization from `auth`'s org claim.
+    pub fn new(config: &BearerConfig, auth: &AuthConfig) -> Result<Self, ConfigError> {
+        let source = HttpJwks::new(&config.jwks_url)?;
+        Ok(Self::with_source(config, auth, Arc::new(source)))
+    }
+
+    /// The verifier of the keys `source` reads.
+    pub fn with_source(
+        config: &BearerConfig,
+        auth: &AuthConfig,
+        source: Arc<dyn JwksSource>,
+    ) -> Self {
+        Self {
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            org_claim: auth.org_claim.clone(),
+            source,
+            cache: Mutex::new(Cache::default()),
+            reading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Every claim of `token` once its signature (RS256 or ES256, by a key of the JWKS), `iss`,
+    /// `aud`, `exp` and `nbf` are checked: what API Gateway's JWT authorizer checks, without
+    /// this project's own claims.
+    pub async fn verified_claims(&self, token: &str) -> Result<Map<String, Value>, BearerError> {
+        let header = jsonwebtoken::decode_header(token.trim())
+            .map_err(|_| BearerError::Invalid("not a signed JWT of an accepted algorithm"))?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(BearerError::Invalid("algorithm not accepted"));
+        }
+        let kid = header
+            .kid
+            .ok_or(BearerError::Invalid("no key id in the token"))?;
+        let keys = self.keys_with(&kid).await?;
+        let key = keys
+            .get(&kid)
+            .ok_or(BearerError::Invalid("signed by an unknown key"))?;
+        if key.algorithm != header.alg {
+            return Err(BearerError::Invalid("algorithm does not match the key"));
+        }
+        let mut validation = Validation::new(key.algorithm);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        jsonwebtoken::decode::<Map<String, Value>>(token.trim(), &key.key, &validation)
+            .map(|data| data.claims)
+            .map_err(|error| BearerError::Invalid(refusal(error.kind())))
+    }
+
+    /// The project's claims of a verified token.
+    fn bearer_claims(&self, claims: &Map<String, Value>) -> Result<BearerClaims, BearerError> {
+        let org = claims
+            .get(&self.org_claim)
+            .and_then(Value::as_str)
+            .ok_or(BearerError::Invalid("no organization claim"))?;
+        let org_id = OrganizationId::parse(org)
+            .map_err(|_| BearerError::Invalid("malformed organization claim"))?;
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|sub| !sub.is_empty())
+            .ok_or(BearerError::Invalid("no subject"))?;
+        let verified_email = match claims.get("email_verified") {
+            Some(Value::Bool(true)) => claims
+                .get("email")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|email| !email.is_empty())
+                .map(str::to_owned),
+            _ => None,
+        };
+        Ok(BearerClaims {
+            org_id,
+            subject: subject.to_owned(),
+            verified_email,
+        })
+    }
+
+    /// The kept keys, read first if `kid` calls for it.
+    async fn keys_with(&self, kid: &str) -> Result<Arc<KeySet>, BearerError> {
+        let seen = {
+            let cache = self.cache();
+            if let Some(keys) = cache.current(kid) {
+                return Ok(keys);
+            }
+            cache.reads
+        };
+        let _turn = self.reading.lock().await;
+        let read = {
+            let mut cache = self.cache();
+            if cache.reads != seen {
+                // Another verification read the keys while this one waited: its read stands.
+                return cache.outcome(kid);
+            }
+            let now = Instant::now();
+            let read = match (&cache.keys, cache.read_at) {
+                (None, _) => Read::FirstUse,
+                (Some(_), Some(at)) if now.duration_since(at) >= MAX_KEY_AGE => Read::Expired,
+                (Some(_), _) => {
+                    if cache
+                        .unknown_kid_read_at
+                        .is_some_and(|at| now.duration_since(at) < UNKNOWN_KID_REFETCH)
+                    {
+                        tracing::info!(
+                            kid,
+                            "unknown signing key; the keys were read again less than a minute ago"
+                        );
+                        return Err(BearerError::Invalid("signed by an unknown key"));
+                    }
+                    cache.unknown_kid_read_at = Some(now);
+                    Read::UnknownKid
+                }
+            };
+            read
+        };
+        let outcome = match self.source.fetch().await {
+            Ok(body) => KeySet::parse(&body),
+            Err(error) => Err(error),
+        };
+        let mut cache = self.cache();
+        cache.reads += 1;
+        match outcome {
+            Ok(keys) => {
+                tracing::info!(?read, keys = keys.len(), "signing keys read");
+                cache.keys = Some(Arc::new(keys));
+                cache.read_at = Some(Instant::now());
+                cache.last_read_failed = false;
+            }
+            Err(error) => {
+                tracing::warn!(
+                    ?read,
+                    error = %with_causes(&error),
+                    kept_keys = cache.keys.as_ref().map_or(0, |k| k.len()),
+                    "signing keys could not be read"
+                );
+                cache.last_read_failed = true;
+            }
+        }
+        cache.outcome(kid)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Cache {
+    /// The kept keys when they have `kid` and are not too old to use without a read.
+    fn current(&self, kid: &str) -> Option<Arc<KeySet>> {
+        let keys = self.keys.as_ref()?;
+        let fresh = self.read_at.is_some_and(|at| at.elapsed() < MAX_KEY_AGE);
+        (fresh && keys.get(kid).is_some()).then(|| keys.clone())
+    }
+
+    /// What the last read means for `kid`: the keys when they have it (kept ones included,
+    /// when a read failed), else an unknown key, or unavailable keys when the read failed.
+    fn outcome(&self, kid: &str) -> Result<Arc<KeySet>, BearerError> {
+        match &self.keys {
+            Some(keys) if keys.get(kid).is_some() => Ok(keys.clone()),
+            _ if self.last_read_failed => Err(BearerError::KeysUnavailable),
+            _ => Err(BearerError::Invalid("signed by an unknown key")),
+        }
+    }
+}
+
+/// `error` and its causes, for a log line.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// What a refusal is logged as (a fixed phrase: never the token or its claims).
+fn refusal(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::ExpiredSignature => "expired",
+        ErrorKind::ImmatureSignature => "not valid yet",
+        ErrorKind::InvalidIssuer => "another issuer",
+        ErrorKind::InvalidAudience => "another audience",
+        ErrorKind::InvalidSignature => "bad signature",
+        ErrorKind::MissingRequiredClaim(_) => "a required claim is missing",
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "algorithm not accepted",
+        _ => "malformed token",
+    }
+}
+
+#[async_trait]
+impl BearerVerifier for JwtVerifier {
+    async fn verify(&self, token: &str) -> Result<BearerClaims, BearerError> {
+        let verified = self.verified_claims(token).await;
+        let claims = verified.and_then(|claims| self.bearer_claims(&claims));
+        match &claims {
+            Ok(claims) => tracing::debug!(org_id = %claims.org_id, "bearer token accepted"),
+            Err(BearerError::KeysUnavailable) => {
+                tracing::warn!("bearer token not checked: signing keys unavailable")
+            }
+            Err(error) => tracing::info!(reason = %error, "bearer token refused"),
+        }
+        claims
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+
+    use super::super::JwksError;
+    use super::*;
+
+    /// A P-256 key of the test's own, with its kid.
+    struct TestKey {
+        kid: String,
+        key: EncodingKey,
+    }
+
+    impl TestKey {
+        fn new(kid: &str) -> Self {
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                &SystemRandom::new(),
+            )
+            .unwrap();
+            Self {
+                kid: kid.to_owned(),
+                key: EncodingKey::from_ec_der(pkcs8.as_ref()),
+            }
+        }
+
+        fn jwk(&self) -> Value {
+            let mut jwk = Jwk::from_encoding_key(&self.key, Algorithm::ES256).unwrap();
+            jwk.common.key_id = Some(self.kid.clone());
+            serde_json::to_value(jwk).unwrap()
+        }
+
+        fn token(&self) -> String {
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = Some(self.kid.clone());
+            let exp = jsonwebtoken::get_current_timestamp() + 7200;
+            let claims = json!({"iss": ISSUER, "aud": "connector", "sub": "u",
+                                "org_id": "acme-org", "exp": exp});
+            jsonwebtoken::encode(&header, &claims, &self.key).unwrap()
+        }
+    }
+
+    const ISSUER: &str = "https://idp.example.com/";
+
+    /// A JWKS in memory, counting its reads.
+    #[derive(Default)]
+    struct MemoryJwks {
+        keys: Mutex<Vec<Value>>,
+        reads: AtomicUsize,
+    }
+
+    impl MemoryJwks {
+        fn publish(&self, key: &TestKey) {
+            self.keys.lock().unwrap().push(key.jwk());
+        }
+
+        fn reads(&self) -> usize {
+            self.reads.load(Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait]
+    impl JwksSource for MemoryJwks {
+        async fn fetch(&self) -> Result<Vec<u8>, JwksError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            let keys = self.keys.lock().unwrap().clone();
+            Ok(json!({ "keys": keys }).to_string().into_bytes())
+        }
+    }
+
+    fn verifier(jwks: &Arc<MemoryJwks>) -> JwtVerifier {
+        let config = BearerConfig {
+            issuer: ISSUER.into(),
+            audience: "connector".into(),
+            jwks_url: "https://idp.example.com/jwks.json".into(),
+            resource_url: "https://api.example.com/mcp".into(),
+        };
+        JwtVerifier::with_source(&config, &AuthConfig::default(), jwks.clone())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_minute_after_an_unknown_kid_read_the_keys_another_may_read_them_again() {
+        let jwks = Arc::new(MemoryJwks::default());
+        let (first, second, third) = (TestKey::new("k1"), TestKey::new("k2"), TestKey::new("k3"));
+        jwks.publish(&first);
+        let verifier = verifier(&jwks);
+        assert!(verifier.verify(&first.token()).await.is_ok());
+        jwks.publish(&second);
+        assert!(verifier.verify(&second.token()).await.is_ok());
+        jwks.publish(&third);
+        assert_eq!(
+            verifier.verify(&third.token()).await,
+            Err(BearerError::Invalid("signed by an unknown key"))
+        );
+        assert_eq!(jwks.reads(), 2);
+
+        tokio::time::advance(Duration::from_secs(61)).await;
+        let verified = verifier.verify(&third.token()).await;
+
+        assert!(verified.is_ok(), "{verified:?}");
+        assert_eq!(jwks.reads(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keys_an_hour_old_are_read_again_so_a_withdrawn_key_stops_verifying() {
+        let jwks = Arc::new(MemoryJwks::default());
+        let (withdrawn, current) = (TestKey::new("old"), TestKey::new("new"));
+        jwks.publish(&withdrawn);
+        jwks.publish(&current);
+        let verifier = verifier(&jwks);
+        assert!(verifier.verify(&withdrawn.token()).await.is_ok());
+        jwks.keys.lock().unwrap().remove(0);
+
+        tokio::time::advance(Duration::from_secs(3601)).await;
+        let verified = verifier.verify(&withdrawn.token()).await;
+
+        assert_eq!(
+            verified,
+            Err(BearerError::Invalid("signed by an unknown key"))
+        );
+        assert!(verifier.verify(&current.token()).await.is_ok());
+        assert_eq!(jwks.reads(), 2);
+    }
+}
