@@ -170,14 +170,15 @@ both_backends! {
             "cancel_order": {"enabled": false, "mode": "live", "window_minutes": 60, "approval_above": null},
             "update_shipping_address": {"enabled": false, "mode": "live", "window_minutes": 60, "same_country_only": true},
             "request_return": {"enabled": false, "mode": "live", "window_days": 30, "excluded_tags": ["final-sale"]}});
-        let defaults = json!({"actions": {"get_order_details": true, "search_products": true, "get_shop_details": true}, "require_email_match": true, "knowledge": knowledge, "order_actions": order_actions});
+        let defaults = json!({"actions": {"get_order_details": true, "search_products": true, "get_shop_details": true}, "require_email_match": true, "knowledge": knowledge, "order_actions": order_actions, "mcp": {"order_actions": false}});
         assert_eq!(app.send(app.as_admin("GET", "/shopify/settings")).await, (200, defaults.clone()));
 
-        // `knowledge` and `order_actions` may be left out of a PUT: they are kept as they are.
+        // `knowledge`, `order_actions` and `mcp` may be left out of a PUT: they are kept as they are.
         let update = json!({"actions": {"get_order_details": false, "search_products": true, "get_shop_details": false}, "require_email_match": false});
         let mut changed = update.clone();
         changed["knowledge"] = knowledge;
         changed["order_actions"] = order_actions;
+        changed["mcp"] = json!({"order_actions": false});
         assert_eq!(app.send(app.as_admin("PUT", "/shopify/settings").json(&update)).await, (200, changed.clone()));
         let member = HttpEvent::new("GET", "/shopify/settings").claims(&[("org_id", &app.org), ("role", "agent")]);
         assert_eq!(app.send(member).await, (200, changed.clone()), "members read the saved settings");

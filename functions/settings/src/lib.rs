@@ -4,10 +4,11 @@
 //!   re-checks its credentials live, exactly as a connect does, and records the outcome
 //!   (`status`, `granted_scopes`, `warnings`, shop details, `last_verified_at`);
 //! - `GET /shopify/settings` — the organization's AI action toggles (defaults: all on),
-//!   knowledge sources and order-action policy (defaults: all off);
+//!   knowledge sources, order-action policy and MCP switches (`mcp.order_actions`; defaults:
+//!   all off);
 //! - `PUT /shopify/settings` — replace them (admins only; the whole object, strictly checked;
-//!   `knowledge` and `order_actions` may be left out and are then kept). Knowledge sources
-//!   turned on are synced on every store, sources turned off lose their documents.
+//!   `knowledge`, `order_actions` and `mcp` may be left out and are then kept). Knowledge
+//!   sources turned on are synced on every store, sources turned off lose their documents.
 
 use lambda_http::{Body, Error, Request, Response};
 use serde::Serialize;

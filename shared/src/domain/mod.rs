@@ -21,6 +21,8 @@ pub use order_actions::{
 };
 pub use order_number::{InvalidOrderNumber, OrderNumber};
 pub use org::{InvalidOrganizationId, OrganizationId};
-pub use settings::{ActionToggles, KnowledgeSources, OrgSettings, SettingsUpdate, Source};
+pub use settings::{
+    ActionToggles, KnowledgeSources, McpSettings, OrgSettings, SettingsUpdate, Source,
+};
 pub use shop_domain::{InvalidShopDomain, ShopDomain};
 pub use store_status::{StoreStatus, Warning};

@@ -1,6 +1,6 @@
 //! Organization-level settings: which AI actions are on, whether order details need the
-//! contact's email to match, which of each store's content the AI learns from, and which order
-//! actions the AI may take for a shopper.
+//! contact's email to match, which of each store's content the AI learns from, which order
+//! actions the AI may take for a shopper, and whether AI agents over MCP may take them too.
 
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +111,14 @@ impl KnowledgeSources {
     }
 }
 
+/// What AI agents may do over MCP beyond the read tools. Off unless an admin turns it on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpSettings {
+    /// The order actions (each still as `order_actions` allows it) are offered over MCP.
+    pub order_actions: bool,
+}
+
 /// `GET /shopify/settings`, and what is stored. Read back tolerantly (see [`StoredSettings`]):
 /// an item written by another version of the connector still reads.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,10 +140,17 @@ pub struct OrgSettings {
     /// off, and saving without `order_actions` leaves what is stored as it is.
     #[serde(skip)]
     pub order_actions_unread: bool,
+    /// Settings saved before MCP existed read as the defaults (off).
+    #[serde(default)]
+    pub mcp: McpSettings,
+    /// The stored MCP switches held a value this version cannot read: they read as off, and
+    /// saving without `mcp` leaves what is stored as it is.
+    #[serde(skip)]
+    pub mcp_unread: bool,
 }
 
-/// `PUT /shopify/settings`: the whole object, except that `knowledge` and `order_actions` may
-/// be left out (they are then kept as they are). Every field that is present is checked
+/// `PUT /shopify/settings`: the whole object, except that `knowledge`, `order_actions` and
+/// `mcp` may be left out (they are then kept as they are). Every field that is present is checked
 /// strictly: unknown keys, `window_minutes` outside 1–10080, `window_days` outside 1–365 and an
 /// `approval_above` that is not decimal amounts by 3-letter currency code are refused.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -147,6 +162,8 @@ pub struct SettingsUpdate {
     pub knowledge: Option<KnowledgeSources>,
     #[serde(default, deserialize_with = "valid_order_actions")]
     pub order_actions: Option<OrderActionsPolicy>,
+    #[serde(default, deserialize_with = "crate::domain::present")]
+    pub mcp: Option<McpSettings>,
 }
 
 impl SettingsUpdate {
@@ -162,6 +179,8 @@ impl SettingsUpdate {
             order_actions: self
                 .order_actions
                 .unwrap_or_else(|| current.order_actions.clone()),
+            mcp_unread: self.mcp.is_none() && current.mcp_unread,
+            mcp: self.mcp.unwrap_or(current.mcp),
         }
     }
 }
@@ -252,6 +271,15 @@ struct StoredSettings {
     knowledge: Stored<StoredKnowledge>,
     #[serde(default, deserialize_with = "lenient")]
     order_actions: Stored<StoredOrderActions>,
+    #[serde(default, deserialize_with = "lenient")]
+    mcp: Stored<StoredMcp>,
+}
+
+/// Each switch that cannot be read is off.
+#[derive(Default, Deserialize)]
+struct StoredMcp {
+    #[serde(default, deserialize_with = "lenient")]
+    order_actions: Stored<bool>,
 }
 
 /// Each action's policy is read whole and strictly: a policy another version extended (a
@@ -372,6 +400,9 @@ impl From<StoredSettings> for OrgSettings {
             || policy.cancel_order.is_unknown()
             || policy.update_shipping_address.is_unknown()
             || policy.request_return.is_unknown();
+        let mcp_unread = s.mcp.is_unknown();
+        let mcp = s.mcp.or_default();
+        let mcp_unread = mcp_unread || mcp.order_actions.is_unknown();
         // Every default is off, so a policy that cannot be read is off.
         let order_actions = OrderActionsPolicy {
             cancel_order: policy.cancel_order.or_default(),
@@ -394,6 +425,10 @@ impl From<StoredSettings> for OrgSettings {
             knowledge_unread,
             order_actions,
             order_actions_unread,
+            mcp_unread,
+            mcp: McpSettings {
+                order_actions: mcp.order_actions.or(d.mcp.order_actions, false),
+            },
         }
     }
 }
@@ -412,6 +447,8 @@ impl Default for OrgSettings {
             knowledge_unread: false,
             order_actions: OrderActionsPolicy::default(),
             order_actions_unread: false,
+            mcp: McpSettings::default(),
+            mcp_unread: false,
         }
     }
 }
@@ -632,6 +669,59 @@ mod tests {
         // Leaving the policy out of an update keeps it unread, so it is not written back as off.
         let update: SettingsUpdate = serde_json::from_str(&format!("{{{BASE}}}")).unwrap();
         assert!(update.apply(&stored(r#""on""#)).order_actions_unread);
+    }
+
+    #[test]
+    fn mcp_order_actions_are_off_by_default_and_in_settings_saved_before_mcp_existed() {
+        assert!(!OrgSettings::default().mcp.order_actions);
+        let old: OrgSettings = serde_json::from_str(&format!("{{{BASE}}}")).unwrap();
+        assert!(!old.mcp.order_actions);
+        assert!(!old.mcp_unread);
+        let shown = serde_json::to_value(&old).unwrap();
+        assert_eq!(shown["mcp"], serde_json::json!({"order_actions": false}));
+    }
+
+    #[test]
+    fn an_update_turns_mcp_on_and_one_that_leaves_it_out_keeps_it() {
+        let on: SettingsUpdate =
+            serde_json::from_str(&format!(r#"{{{BASE},"mcp":{{"order_actions":true}}}}"#)).unwrap();
+        let saved = on.apply(&OrgSettings::default());
+        assert!(saved.mcp.order_actions);
+        let kept: SettingsUpdate = serde_json::from_str(&format!("{{{BASE}}}")).unwrap();
+        assert!(kept.apply(&saved).mcp.order_actions);
+        for bad in [
+            "null",
+            "true",
+            "{}",
+            r#"{"order_actions":"yes"}"#,
+            r#"{"order_actions":true,"write_tools":true}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<SettingsUpdate>(&format!(r#"{{{BASE},"mcp":{bad}}}"#))
+                    .is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn stored_mcp_switches_this_version_cannot_read_are_off_and_not_written_back() {
+        for unreadable in [r#""on""#, r#"{"order_actions":"always"}"#] {
+            let settings: OrgSettings =
+                serde_json::from_str(&format!(r#"{{{BASE},"mcp":{unreadable}}}"#)).unwrap();
+            assert!(!settings.mcp.order_actions, "{unreadable}");
+            assert!(settings.mcp_unread, "{unreadable}");
+            let kept: SettingsUpdate = serde_json::from_str(&format!("{{{BASE}}}")).unwrap();
+            assert!(kept.apply(&settings).mcp_unread);
+        }
+        let newer: OrgSettings = serde_json::from_str(&format!(
+            r#"{{{BASE},"mcp":{{"order_actions":true,"prompts":true}}}}"#
+        ))
+        .unwrap();
+        assert!(
+            newer.mcp.order_actions,
+            "another version's new switch is ignored"
+        );
     }
 
     #[test]

@@ -401,6 +401,13 @@ impl StoreRepository for DynamoStoreRepository {
                 serde_dynamo::to_attribute_value(&settings.order_actions).map_err(corrupt)?,
             );
         }
+        if !settings.mcp_unread {
+            update.push_str(", mcp = :mcp");
+            request = request.expression_attribute_values(
+                ":mcp",
+                serde_dynamo::to_attribute_value(settings.mcp).map_err(corrupt)?,
+            );
+        }
         request
             .update_expression(update)
             .send()

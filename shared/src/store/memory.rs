@@ -162,6 +162,9 @@ impl StoreRepository for MemoryStoreRepository {
             if field == "order_actions" && settings.order_actions_unread {
                 continue;
             }
+            if field == "mcp" && settings.mcp_unread {
+                continue;
+            }
             stored[field] = value.clone();
         }
         Ok(())
