@@ -158,11 +158,20 @@ def for_operation(found, operation):
 
 def estimate_cost(schema, document, operation, variables):
     """Shopify's requested query cost, estimated the way its docs describe: scalars and enums
-    0, objects 1, connections and object lists 2 + size x the cost of one element."""
+    0, objects 1, connections and object lists 2 + size x the cost of one element (the element
+    object 1 and what it selects; `nodes(ids:)` is sized by its ids)."""
     from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLInterfaceType, GraphQLUnionType
 
     def size(node):
         for arg in node.arguments or []:
+            if arg.name.value == "ids":
+                # `nodes(ids:)`: as many elements as ids, given by `# cost-variables: ids=N`.
+                value = arg.value
+                if value.kind == "list_value":
+                    return len(value.values)
+                if value.kind == "variable" and value.name.value in variables:
+                    return variables[value.name.value]
+                return None
             if arg.name.value in ("first", "last"):
                 value = arg.value
                 if value.kind == "variable":
@@ -198,8 +207,15 @@ def estimate_cost(schema, document, operation, variables):
                 continue
             children = cost(node.selection_set, inner) if node.selection_set else 0
             n = size(node)
-            if inner.name.endswith("Connection") or n is not None or is_list:
+            if isinstance(parent, GraphQLObjectType) and parent.name.endswith("Connection") and name in ("nodes", "edges"):
+                # A connection's elements, already counted by its size: one object each.
+                total += children if name == "edges" else 1 + children
+            elif inner.name.endswith("Connection"):
                 total += 2 + (n or 1) * children
+            elif n is not None:
+                total += 2 + n * (1 + children)
+            elif is_list:
+                total += 2 + children
             elif inner.name.endswith("Edge") or inner.name == "PageInfo":
                 total += children
             else:

@@ -5,9 +5,10 @@ mod common;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use shared::shopify::customers::{batch_points, BATCH_ORDERS, FIRST_ORDERS, RESERVE};
 use tests::app::{section, TestApp};
 use tests::events::HttpEvent;
-use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeShop, Fault};
+use tests::fake_shopify::{FakeCustomer, FakeFulfillment, FakeOrder, FakeShop, Fault};
 use tests::gateway::dashboard_routes;
 
 const JANE: &str = "jane@example.com";
@@ -56,6 +57,87 @@ async fn connect(app: &TestApp, shops: Vec<FakeShop>) {
             201
         );
     }
+}
+
+/// The customer with the two orders of [`us_shop`] and 48 more, newest first, each a different
+/// case: cancelled, unshipped, shipped twice, several line items, refunded.
+fn with_fifty_varied_orders(mut shop: FakeShop) -> FakeShop {
+    for i in 0..48 {
+        let mut order = FakeOrder::new(
+            &format!("#{}", 3000 + i),
+            &format!("2026-{:02}-{:02}T10:00:00Z", 10 - i / 28, 28 - i % 28),
+            JANE,
+        );
+        match i % 5 {
+            0 => order = order.cancelled("2026-11-05T10:00:00Z"),
+            1 => {
+                order.fulfillment_status = "UNFULFILLED".into();
+                order.fulfillments.clear();
+            }
+            2 => {
+                order.line_items.push(("Wool Socks".into(), None, 3));
+                order.fulfillments = vec![
+                    FakeFulfillment::in_transit(&[(0, 1)]),
+                    FakeFulfillment::delivered(&[(1, 3)], "2026-11-02T10:00:00Z")
+                        .with_tracking("DHL", &format!("DHL{i:06}")),
+                ];
+            }
+            3 => {
+                order.line_items = vec![
+                    ("Trail Jacket".into(), Some("M".into()), 1),
+                    ("Cap".into(), None, 2),
+                    ("Laces".into(), Some("Red".into()), 4),
+                ];
+                order = order.total(&format!("{}.00", 100 + i));
+            }
+            _ => order.financial_status = "PARTIALLY_REFUNDED".into(),
+        }
+        shop = shop.with_order(order);
+    }
+    shop
+}
+
+/// The ORDER_SUMMARY of each of Jane's orders in `shop`, newest first, from the fake's data.
+fn expected_summaries(app: &TestApp, shop: &FakeShop) -> Vec<Value> {
+    let mut orders: Vec<&FakeOrder> = shop
+        .orders
+        .iter()
+        .filter(|o| {
+            o.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(JANE))
+        })
+        .collect();
+    orders.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    orders
+        .into_iter()
+        .map(|o| {
+            let gid = app.shopify.order_gid(US, &o.name);
+            json!({
+                "name": o.name,
+                "created_at": o.created_at,
+                "financial_status": o.financial_status.to_ascii_lowercase(),
+                "fulfillment_status": o.fulfillment_status.to_ascii_lowercase(),
+                "cancelled_at": o.cancelled_at,
+                "total": {"amount": o.total, "currency": o.currency},
+                "line_items": o.line_items.iter().map(|(title, variant, quantity)| json!({"title": title, "variant_title": variant, "quantity": quantity})).collect::<Vec<_>>(),
+                "tracking": o.fulfillments.iter().flat_map(|f| &f.tracking).map(|(company, number)| json!({"company": company, "number": number, "url": format!("https://track.example/{number}")})).collect::<Vec<_>>(),
+                "admin_url": format!("https://admin.shopify.com/store/demo-us/orders/{}", gid.trim_start_matches("gid://shopify/Order/")),
+                "pending_actions": [],
+                "last_action": null,
+            })
+        })
+        .collect()
+}
+
+/// The ids each batch of older orders asked for, in the order the fake received them.
+fn batches(app: &TestApp) -> Vec<Vec<String>> {
+    app.shopify
+        .received()
+        .into_iter()
+        .filter(|r| r.operation.as_deref() == Some("SidebarOrdersByIds"))
+        .map(|r| serde_json::from_value(r.variables["ids"].clone()).unwrap_or_default())
+        .collect()
 }
 
 fn sidebar_requests(app: &TestApp) -> usize {
@@ -123,7 +205,7 @@ both_backends! {
         }
     }
 
-    async fn more_than_fifty_orders_are_paged_and_cut_at_the_newest_fifty(app: TestApp) {
+    async fn more_than_fifty_orders_are_cut_at_the_newest_fifty(app: TestApp) {
         let mut shop = us_shop();
         for i in 0..60 {
             shop = shop.with_order(FakeOrder::new(&format!("#{}", 2000 + i), &format!("2025-{:02}-{:02}T10:00:00Z", 1 + i / 28, 1 + i % 28), JANE));
@@ -140,75 +222,163 @@ both_backends! {
         assert_eq!(orders[0]["name"], "#1007");
         let dates: Vec<_> = orders.iter().map(|o| o["created_at"].as_str().unwrap()).collect();
         assert!(dates.windows(2).all(|w| w[0] >= w[1]), "newest first");
-        assert_eq!(sidebar_requests(&app), 9, "pages of 6 as far as 50 orders, no further");
+        let asked: usize = batches(&app).iter().map(Vec::len).sum();
+        assert_eq!((sidebar_requests(&app), asked), (1, 50 - FIRST_ORDERS), "the older orders as far as 50, no further");
     }
 
-    async fn a_later_page_that_fails_costs_the_older_orders_not_the_customer_or_the_newest(app: TestApp) {
+    async fn a_customer_with_fifty_orders_sees_every_field_of_all_fifty_newest_first_in_two_round_trips(app: TestApp) {
+        let shop = with_fifty_varied_orders(us_shop());
+        connect(&app, vec![shop.clone()]).await;
+        let connected = app.shopify.received().len();
+        let routes = dashboard_routes(app.services.clone());
+        // The customer's request answers; the first batch by id to arrive waits until every
+        // batch has been sent.
+        app.shopify.push_fault(US, Fault::Delay(Duration::ZERO));
+        let (gate, open) = Fault::gate();
+        app.shopify.push_fault(US, gate);
+        let batch_count = (50 - FIRST_ORDERS).div_ceil(BATCH_ORDERS);
+        let all_sent = async {
+            let sent = tokio::time::timeout(Duration::from_secs(10), async {
+                while batches(&app).len() < batch_count {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await;
+            open.notify_one();
+            sent.is_ok()
+        };
+
+        let ((status, _, body), all_sent) = tokio::join!(app.sidebar(&routes, JANE), all_sent);
+
+        assert_eq!(status, 200, "{body}");
+        assert!(all_sent, "every batch is sent before the first one answers: {} of {batch_count}", batches(&app).len());
+        let us = section(&body, US);
+        assert_eq!(us["customer"]["orders_count"], 50);
+        assert_eq!(us["orders"], json!(expected_summaries(&app, &shop)), "all fifty, newest first, every field as the first request gives it");
+        let received: Vec<_> = app.shopify.received().into_iter().skip(connected).filter(|r| r.shop == US).collect();
+        assert_eq!(received.len(), 1 + batch_count, "one customer request, then {batch_count} batches");
+        let mut asked: Vec<String> = batches(&app).concat();
+        asked.sort();
+        asked.dedup();
+        assert_eq!(asked.len(), 50 - FIRST_ORDERS, "each older order asked for once");
+        let spent = app.shopify.spent();
+        assert!(spent.iter().all(|(_, _, requested, _)| *requested <= 150.0), "every request within 150 points: {spent:?}");
+        for (_, operation, requested, _) in spent.iter().filter(|(_, op, _, _)| op == "SidebarOrdersByIds") {
+            assert!(batches(&app).iter().any(|ids| batch_points(ids.len()) == *requested), "{operation} requested {requested} as the sidebar reckons it");
+        }
+    }
+
+    async fn a_customer_with_no_more_orders_than_the_first_request_reads_costs_one_request(app: TestApp) {
         let mut shop = us_shop();
-        for i in 0..48 {
-            shop = shop.with_order(FakeOrder::new(&format!("#{}", 3000 + i), &format!("2026-{:02}-{:02}T10:00:00Z", 10 - i / 28, 28 - i % 28), JANE));
+        for i in 0..FIRST_ORDERS - 2 {
+            shop = shop.with_order(FakeOrder::new(&format!("#{}", 3000 + i), "2026-10-01T10:00:00Z", JANE));
         }
         connect(&app, vec![shop]).await;
+        let connected = app.shopify.received().len();
         let routes = dashboard_routes(app.services.clone());
-        // The first two pages answer; the third fails however often it is retried.
-        app.shopify.push_fault(US, Fault::Delay(Duration::ZERO));
-        app.shopify.push_fault(US, Fault::Delay(Duration::ZERO));
-        for _ in 0..8 {
-            app.shopify.push_fault(US, Fault::status(503));
-        }
+
+        let (_, _, body) = app.sidebar(&routes, JANE).await;
+
+        assert_eq!(section(&body, US)["orders"].as_array().unwrap().len(), FIRST_ORDERS);
+        let received: Vec<_> = app.shopify.received().into_iter().skip(connected).filter_map(|r| r.operation).collect();
+        assert_eq!(received, ["CustomerByEmail"]);
+    }
+
+    async fn a_sidebar_holds_in_flight_no_more_than_the_bucket_has_beyond_the_lookups_reserve(app: TestApp) {
+        // A bucket that barely refills (1 point a second) with 1,150 points left: beside the
+        // 700 kept for order lookups the sidebar has room for two batches at a time at first.
+        let shop = with_fifty_varied_orders(us_shop()).with_bucket(2000.0, 1.0).with_execution(Duration::from_millis(50));
+        connect(&app, vec![shop.clone()]).await;
+        app.shopify.set_available(US, 1150.0);
+        let routes = dashboard_routes(app.services.clone());
 
         let (status, _, body) = app.sidebar(&routes, JANE).await;
 
         assert_eq!(status, 200, "{body}");
         let us = section(&body, US);
         assert_eq!(us["status"], "found", "{us}");
-        let names: Vec<_> = us["orders"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
-        assert_eq!(names.len(), 12, "two pages of six: {names:?}");
-        assert_eq!(names[..2], ["#1007", "#1001"], "the newest first");
+        let shown = us["orders"].as_array().unwrap();
+        assert!((FIRST_ORDERS..50).contains(&shown.len()), "the sidebar stops where the bucket has no room: {}", shown.len());
+        assert_eq!(us["orders"], json!(expected_summaries(&app, &shop)[..shown.len()]), "the newest orders, with no gap");
+        let (_, _, _, first_actual) = app.shopify.spent().into_iter().find(|(_, op, _, _)| op == "CustomerByEmail").unwrap();
+        let share = 1150.0 - first_actual - RESERVE;
+        let (held, at_once) = app.shopify.peak_held(US, &["SidebarOrdersByIds"]);
+        assert!(held <= share + 1.0, "held {held} of a share of {share} points, {at_once} batches at once");
+        assert_eq!(app.shopify.throttled(), 0);
     }
 
-    async fn a_customer_with_fifty_orders_sees_all_fifty_newest_first_each_request_within_150_points(app: TestApp) {
-        let mut shop = us_shop();
-        let mut expected = vec!["#1007".to_owned(), "#1001".to_owned()];
-        for i in 0..48 {
-            let name = format!("#{}", 3000 + i);
-            shop = shop.with_order(FakeOrder::new(&name, &format!("2026-{:02}-{:02}T10:00:00Z", 10 - i / 28, 28 - i % 28), JANE));
-            expected.push(name);
-        }
-        connect(&app, vec![shop]).await;
+    async fn with_no_room_beside_the_reserve_the_sidebar_answers_with_the_first_orders_at_once(app: TestApp) {
+        let shop = with_fifty_varied_orders(us_shop()).with_bucket(2000.0, 1.0);
+        connect(&app, vec![shop.clone()]).await;
+        app.shopify.set_available(US, 860.0);
         let routes = dashboard_routes(app.services.clone());
 
-        let (_, _, body) = app.sidebar(&routes, JANE).await;
+        let (status, _, body) = app.sidebar(&routes, JANE).await;
 
-        let us = section(&body, US);
-        assert_eq!(us["customer"]["orders_count"], 50);
-        let names: Vec<_> = us["orders"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap().to_owned()).collect();
-        assert_eq!(names, expected, "all fifty, newest first");
-        let each = &us["orders"][49];
-        assert_eq!((each["line_items"][0]["title"].as_str(), each["tracking"][0]["company"].as_str()), (Some("Trail Runner"), Some("UPS")));
-        let requested: Vec<f64> = app.shopify.spent().into_iter().filter(|(_, op, _, _)| op == "CustomerByEmail").map(|(_, _, requested, _)| requested).collect();
-        assert_eq!(requested.len(), 9, "{requested:?}");
-        assert!(requested.iter().all(|r| *r <= 150.0), "every request within 150 points: {requested:?}");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(section(&body, US)["orders"], json!(expected_summaries(&app, &shop)[..FIRST_ORDERS]));
+        assert_eq!(batches(&app).len(), 0, "no batch fits beside the reserve, and none is waited for past the budget");
     }
 
-    async fn a_sidebar_and_six_order_lookups_fit_in_one_standard_bucket_at_once(app: TestApp) {
+    async fn a_batch_that_fails_costs_its_orders_and_older_ones_not_the_customer_or_the_newer(app: TestApp) {
+        let shop = with_fifty_varied_orders(us_shop());
+        let expected = {
+            connect(&app, vec![shop.clone()]).await;
+            expected_summaries(&app, &shop)
+        };
+        // The third batch holds the 17th newest order; it fails however often it is retried.
+        let unreadable = expected[FIRST_ORDERS + 2 * BATCH_ORDERS]["name"].as_str().unwrap().to_owned();
+        app.shopify.update_shop(US, |s| s.unreadable_orders.push(unreadable));
+        let routes = dashboard_routes(app.services.clone());
+
+        let (status, _, body) = app.sidebar(&routes, JANE).await;
+
+        assert_eq!(status, 200, "{body}");
+        let us = section(&body, US);
+        assert_eq!(us["status"], "found", "{us}");
+        assert_eq!(us["customer"]["orders_count"], 50);
+        assert_eq!(us["orders"], json!(expected[..FIRST_ORDERS + 2 * BATCH_ORDERS]), "the newest orders up to the failed batch");
+    }
+
+    async fn a_batch_that_hangs_costs_the_older_orders_within_the_budget(app: TestApp) {
+        let shop = with_fifty_varied_orders(us_shop());
+        connect(&app, vec![shop.clone()]).await;
+        let mut services = app.services.clone();
+        services.budgets.sidebar = Duration::from_millis(1500);
+        let routes = dashboard_routes(services);
+        app.shopify.push_fault(US, Fault::Delay(Duration::ZERO));
+        app.shopify.push_fault(US, Fault::Hang);
+
+        let (status, _, body) = app.sidebar(&routes, JANE).await;
+
+        assert_eq!(status, 200, "{body}");
+        let us = section(&body, US);
+        assert_eq!(us["status"], "found", "the customer and the newest orders are kept: {us}");
+        let shown = us["orders"].as_array().unwrap().len();
+        assert!((FIRST_ORDERS..50).contains(&shown), "{shown}");
+        assert_eq!(us["orders"], json!(expected_summaries(&app, &shop)[..shown]), "the newest orders, with no gap");
+    }
+
+    async fn six_order_lookups_beside_a_sidebar_on_a_standard_bucket_are_never_throttled(app: TestApp) {
         // Shopify's Standard plan: 1,000 points restoring 50/s; each query holds its requested
         // cost while it runs, so the seven overlap.
-        let mut shop = us_shop().with_bucket(1000.0, 50.0).with_execution(std::time::Duration::from_millis(100));
-        for i in 0..48 {
-            shop = shop.with_order(FakeOrder::new(&format!("#{}", 3000 + i), &format!("2026-09-{:02}T10:00:00Z", 1 + i % 28), JANE));
-        }
-        connect(&app, vec![shop]).await;
-        let routes = dashboard_routes(app.services.clone());
+        let shop = with_fifty_varied_orders(us_shop()).with_bucket(1000.0, 50.0).with_execution(Duration::from_millis(100));
+        connect(&app, vec![shop.clone()]).await;
+        let mut services = app.services.clone();
+        services.budgets.sidebar = Duration::from_millis(1500);
+        let routes = dashboard_routes(services);
 
         let lookup = || app.lookup("get_order_details", json!({"order_number": "#1001"}), Some(JANE));
         let ((_, _, sidebar), a, b, c, d, e, f) = tokio::join!(app.sidebar(&routes, JANE), lookup(), lookup(), lookup(), lookup(), lookup(), lookup());
 
-        assert_eq!(section(&sidebar, US)["orders"].as_array().unwrap().len(), 50, "{sidebar}");
         for answer in [a, b, c, d, e, f] {
             assert_eq!(answer["data"]["name"], "#1001", "{answer}");
         }
         assert_eq!(app.shopify.throttled_operations(), Vec::<String>::new(), "nobody waited for the bucket");
+        let us = section(&sidebar, US);
+        let shown = us["orders"].as_array().unwrap().len();
+        assert!(shown >= FIRST_ORDERS, "{sidebar}");
+        assert_eq!(us["orders"], json!(expected_summaries(&app, &shop)[..shown]), "the newest orders, with no gap");
     }
 
     async fn a_failing_store_gets_an_error_section_and_the_rest_still_shows(app: TestApp) {

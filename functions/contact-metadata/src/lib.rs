@@ -3,6 +3,10 @@
 //! with links into the Shopify admin. One broken or slow store gives that store
 //! `status: "error"`; it never blanks the sidebar: the answer comes within `SIDEBAR_BUDGET_MS`
 //! (and the invocation's deadline minus one second) with whatever the stores said by then.
+//! A store answers in two round trips: the customer with their newest orders and the ids of
+//! the rest, then the rest by id at once, within what the store's bucket holds beyond a
+//! reserve for the AI's order lookups (`shared::shopify::customers`); orders that do not fit
+//! in the budget, or whose request fails, are the oldest ones, left out.
 //!
 //! Each order summary carries the order's actions waiting for a person's approval
 //! (`pending_actions`) and its newest action whatever came of it (`last_action`), read beside

@@ -54,10 +54,20 @@ pub const SHOP_DETAILS: Query = Query {
     document: include_str!("queries/shop_details.graphql"),
 };
 
-/// The customer with exactly this email, and one page of their orders.
+/// The inbox sidebar's document: the customer with their newest orders, and more orders by id.
+const SIDEBAR: &str = include_str!("queries/customer_by_email.graphql");
+
+/// The customer with exactly this email, their newest orders in detail and the ids of the
+/// 50 newest.
 pub const CUSTOMER_BY_EMAIL: Query = Query {
     operation: "CustomerByEmail",
-    document: include_str!("queries/customer_by_email.graphql"),
+    document: SIDEBAR,
+};
+
+/// The sidebar's orders beyond the first few, by id, in the same detail.
+pub const SIDEBAR_ORDERS_BY_IDS: Query = Query {
+    operation: "SidebarOrdersByIds",
+    document: SIDEBAR,
 };
 
 /// Knowledge sync's reads: content pages, ids, counts, the primary domain, policies.
@@ -206,6 +216,7 @@ pub const RETURN_BY_ID: Query = Query {
 /// All documents, so tests can check each file is used and named as it says.
 pub const ALL: &[Query] = &[
     CUSTOMER_BY_EMAIL,
+    SIDEBAR_ORDERS_BY_IDS,
     VALIDATE_CREDENTIALS,
     FIND_ORDERS_BY_NAME,
     FIND_ORDER_IDS_BY_NAME,

@@ -121,6 +121,9 @@ pub async fn graphql(
             return Json(json!({"data": data, "errors": errors})).into_response();
         }
     }
+    if let Some(refused) = super::customers::refused(&record, operation, vars) {
+        return refused;
+    }
     let data = match operation {
         "ValidateCredentials" => validate_credentials(&record),
         "ProtectedDataProbe" => protected_data_probe(&record),
@@ -140,7 +143,8 @@ pub async fn graphql(
         }
         "SearchProducts" => search_products(&record, vars),
         "ShopDetails" => shop_details(&record),
-        "CustomerByEmail" => customer_by_email(&record, vars),
+        "CustomerByEmail" => super::customers::customer_by_email(&record, &request.query, vars),
+        "SidebarOrdersByIds" => super::customers::orders_by_ids(&record, vars),
         "BulkProducts" => content::start_bulk(&mut inner.lock().unwrap(), &record),
         "BulkOperationStatus" => content::bulk_status(&inner.lock().unwrap(), vars),
         "SubscribeWebhook" => super::webhooks::create(&mut inner.lock().unwrap(), &shop, vars),
@@ -187,6 +191,7 @@ pub async fn graphql(
             return throttled(requested, available, capacity, restore_rate);
         }
     }
+    let admitted = tokio::time::Instant::now();
     // The query runs holding its requested cost; then the difference flows back.
     if !record.execution.is_zero() {
         tokio::time::sleep(record.execution).await;
@@ -197,6 +202,13 @@ pub async fn graphql(
         bucket.refund(requested - actual);
         let available = bucket.available();
         let operation = request.operation_name.clone().unwrap_or_default();
+        guard.held.push(super::cost::Held {
+            shop: shop.clone(),
+            operation: operation.clone(),
+            requested,
+            from: admitted,
+            to: tokio::time::Instant::now(),
+        });
         guard
             .spent
             .push((shop.clone(), operation, requested, actual));
@@ -350,7 +362,7 @@ fn protected_data_probe(shop: &FakeShop) -> Value {
 }
 
 /// An order with every field any document asks for.
-fn order_node(shop: &FakeShop, index: usize, o: &FakeOrder) -> Value {
+pub(super) fn order_node(shop: &FakeShop, index: usize, o: &FakeOrder) -> Value {
     let redacted = shop.customer_data == CustomerDataAccess::Redacted;
     let o = &{
         let mut o = o.clone();
@@ -508,71 +520,6 @@ fn search_products(shop: &FakeShop, variables: &Value) -> Value {
         .collect();
     let page_info = json!({"hasNextPage": end < matching.len(), "endCursor": format!("search:{end}")});
     json!({"products": {"pageInfo": page_info, "nodes": nodes}})
-}
-
-fn customer_by_email(shop: &FakeShop, variables: &Value) -> Value {
-    let email = variables["email"].as_str().unwrap_or_default();
-    let first = variables["first"].as_u64().unwrap_or(10) as usize;
-    let after = variables["after"].as_str();
-    let start: usize = after.and_then(|c| c.parse().ok()).unwrap_or(0);
-    let redacted = shop.customer_data == CustomerDataAccess::Redacted;
-    let Some(customer) = shop
-        .customers
-        .iter()
-        .find(|c| !redacted && c.email.eq_ignore_ascii_case(email))
-    else {
-        return json!({"customerByIdentifier": null});
-    };
-    let mut orders: Vec<(usize, &FakeOrder)> = shop
-        .orders
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| {
-            o.email
-                .iter()
-                .chain(&o.customer_email)
-                .any(|e| e.eq_ignore_ascii_case(&customer.email))
-        })
-        .collect();
-    orders.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at));
-    let (page, page_info) = if shop.stuck_paging {
-        // A malformed answer: always a next page, which brings nothing and points at itself.
-        let page: Vec<Value> = if after.is_none() {
-            orders
-                .iter()
-                .take(first)
-                .map(|(index, o)| order_node(shop, *index, o))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        (page, json!({"hasNextPage": true, "endCursor": "stuck"}))
-    } else {
-        let page: Vec<Value> = orders
-            .iter()
-            .skip(start)
-            .take(first)
-            .map(|(index, o)| order_node(shop, *index, o))
-            .collect();
-        let end = start + page.len();
-        (
-            page,
-            json!({"hasNextPage": end < orders.len(), "endCursor": end.to_string()}),
-        )
-    };
-    json!({"customerByIdentifier": {
-        "id": format!("gid://shopify/Customer/{}", customer.id),
-        "legacyResourceId": customer.id.to_string(),
-        "displayName": customer.name,
-        "defaultEmailAddress": {"emailAddress": customer.email},
-        "defaultPhoneNumber": customer.phone.as_ref().map(|p| json!({"phoneNumber": p})),
-        "numberOfOrders": orders.len().to_string(),
-        "amountSpent": {"amount": customer.amount_spent, "currencyCode": shop.currency},
-        "createdAt": "2025-01-15T09:00:00Z",
-        "tags": customer.tags,
-        "note": customer.note,
-        "orders": {"pageInfo": page_info, "nodes": page},
-    }})
 }
 
 fn shop_details(shop: &FakeShop) -> Value {

@@ -233,10 +233,50 @@ impl Bucket {
         self.available = (self.available + points.max(0.0)).min(self.capacity);
     }
 
+    /// Sets the points available now (another app spent the rest).
+    pub fn set_available(&mut self, points: f64) {
+        self.available();
+        self.available = points.clamp(0.0, self.capacity);
+    }
+
     /// Reconfigures the bucket (a plan change); it starts full.
     pub fn resize(&mut self, capacity: f64, restore_rate: f64) {
         *self = Self::new(capacity, restore_rate);
     }
+}
+
+/// One admitted query's hold on its shop's bucket: its requested points, from admission until
+/// the difference to its actual cost flowed back (while it ran).
+#[derive(Clone, Debug)]
+pub struct Held {
+    pub shop: String,
+    pub operation: String,
+    pub requested: f64,
+    pub from: Instant,
+    pub to: Instant,
+}
+
+/// The most the `holds` held at one moment: (points, queries). Holds that only touch do not
+/// overlap.
+pub fn peak<'a>(holds: impl IntoIterator<Item = &'a Held>) -> (f64, usize) {
+    // (when, starts, points): at one instant, ends come before starts.
+    let mut events: Vec<(Instant, bool, f64)> = holds
+        .into_iter()
+        .flat_map(|h| [(h.from, true, h.requested), (h.to, false, h.requested)])
+        .collect();
+    events.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut points, mut queries, mut peak) = (0.0, 0usize, (0.0f64, 0usize));
+    for (_, starts, requested) in events {
+        if starts {
+            points += requested;
+            queries += 1;
+            peak = (peak.0.max(points), peak.1.max(queries));
+        } else {
+            points -= requested;
+            queries -= 1;
+        }
+    }
+    peak
 }
 
 #[cfg(test)]
@@ -260,6 +300,26 @@ mod tests {
         let (requested, actual) = costs(document, Some("M"), &json!({"id": "x"}), &json!({}));
         // 10, plus the job object (1) and the error list (1) below the payload
         assert_eq!((requested, actual), (12.0, 12.0));
+    }
+
+    #[test]
+    fn the_peak_counts_holds_that_overlap_not_those_that_touch() {
+        let t = Instant::now();
+        let ms = |n| t + std::time::Duration::from_millis(n);
+        let hold = |from, to, requested| Held {
+            shop: "s".into(),
+            operation: "Q".into(),
+            requested,
+            from: ms(from),
+            to: ms(to),
+        };
+        let holds = [
+            hold(0, 10, 100.0),
+            hold(5, 20, 50.0),
+            hold(10, 30, 40.0),
+            hold(20, 25, 1.0),
+        ];
+        assert_eq!(peak(&holds), (150.0, 2));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`model`]: the shops and what is in them;
 //! - [`admin`]: the GraphQL operations; [`oauth`]: the token exchange;
 //! - [`cost`]: query cost and the bucket; [`search`]: Shopify's search syntax;
+//! - [`customers`]: the inbox sidebar's customer with their orders, and orders by id;
 //! - [`returns`]: returnable fulfillments, return reasons, `returnRequest` and returns;
 //! - [`tracking`]: shipments, carrier events and refunds, and the order timeline query;
 //! - [`faults`]: scripted misbehaviour (statuses, throttling, hangs, gates).
@@ -18,6 +19,7 @@ pub mod address;
 pub mod admin;
 pub mod content;
 pub mod cost;
+pub mod customers;
 pub mod faults;
 pub mod model;
 pub mod oauth;
@@ -66,6 +68,8 @@ pub struct Inner {
     issued: u64,
     buckets: HashMap<String, Bucket>,
     spent: Vec<Spent>,
+    /// Every admitted query's hold on its bucket.
+    held: Vec<cost::Held>,
     throttled: Vec<String>,
     base_url: String,
     bulk: HashMap<String, content::BulkOp>,
@@ -277,6 +281,24 @@ impl FakeShopify {
     /// Every admitted query with its requested and actual cost.
     pub fn spent(&self) -> Vec<Spent> {
         self.inner.lock().unwrap().spent.clone()
+    }
+
+    /// The most `domain`'s bucket held at one moment for queries named one of `operations`
+    /// (all when empty): (requested points, queries). A query holds its requested points from
+    /// admission until it has run ([`FakeShop::with_execution`]).
+    pub fn peak_held(&self, domain: &str, operations: &[&str]) -> (f64, usize) {
+        let inner = self.inner.lock().unwrap();
+        cost::peak(inner.held.iter().filter(|h| {
+            h.shop == domain
+                && (operations.is_empty() || operations.contains(&h.operation.as_str()))
+        }))
+    }
+
+    /// Sets the points in `domain`'s bucket now, as if another app had spent the rest.
+    pub fn set_available(&self, domain: &str, points: f64) {
+        let mut inner = self.inner.lock().unwrap();
+        let (capacity, rate) = inner.shops.get(domain).expect("unknown fake shop").bucket;
+        inner.bucket(domain, capacity, rate).set_available(points);
     }
 
     /// How many queries were answered `THROTTLED` by a bucket.

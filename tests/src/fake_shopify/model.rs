@@ -64,8 +64,11 @@ pub struct FakeShop {
     pub outage: Option<u16>,
     /// How bulk results are written (Shopify promises no order beyond parent before child).
     pub bulk_style: BulkStyle,
-    /// Customer order pages always claim a next page at the same cursor (a malformed answer).
+    /// A customer's order lists repeat their newest order over and over (a malformed answer).
     pub stuck_paging: bool,
+    /// Orders (by name) whose read by id fails with a 503 however often it is asked: a request
+    /// for several orders that includes one of them fails whole.
+    pub unreadable_orders: Vec<String>,
     /// What the app sees of protected customer data (names, emails, phones, addresses).
     pub customer_data: CustomerDataAccess,
     /// Tokens and client credentials taken away by the sandbox's `revoke`.
@@ -123,6 +126,7 @@ impl FakeShop {
             outage: None,
             bulk_style: BulkStyle::Sorted,
             stuck_paging: false,
+            unreadable_orders: Vec::new(),
             revoked: Vec::new(),
             revoked_client: None,
             customer_data: CustomerDataAccess::Granted,
@@ -264,6 +268,12 @@ impl FakeShop {
     /// A bucket of `capacity` points restoring `restore_rate` points per second.
     pub fn with_bucket(mut self, capacity: f64, restore_rate: f64) -> Self {
         self.bucket = (capacity, restore_rate);
+        self
+    }
+
+    /// Reading the order named `name` by id fails with a 503, every time.
+    pub fn with_unreadable_order(mut self, name: &str) -> Self {
+        self.unreadable_orders.push(name.to_owned());
         self
     }
 
