@@ -3,6 +3,10 @@
 //! actions, the manifest's input schemas exactly the schema file's, every schema example
 //! accepted, every way of breaking the schema (unknown property, missing required one, wrong
 //! type, out of range) refused, and every kind of answer valid against the answer schema.
+//!
+//! The MCP variants (`mcp_tools` of both manifests) are held against what the MCP door accepts
+//! the same way: the read tools with `get_order_details` asking for the shopper's email, the
+//! order actions with the arguments the direct invoke takes (the shopper is never one).
 
 use serde_json::{json, Map, Value};
 use tests::app::{Backend, TestApp};
@@ -100,46 +104,51 @@ async fn every_example_in_the_manifest_is_accepted() {
     }
 }
 
+/// Every way of breaking `schema`'s first example: an unknown property, each required one
+/// missing, each property of a wrong type, out of range or over-long.
+fn broken_arguments(schema: &Value) -> Vec<(&'static str, Value)> {
+    let valid: Map<String, Value> = schema["examples"][0].as_object().unwrap().clone();
+    let properties = schema["properties"].as_object().unwrap();
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().map(|v| v.as_str().unwrap()).collect())
+        .unwrap_or_default();
+
+    let mut broken = Vec::new();
+    let mut extra = valid.clone();
+    extra.insert("not_in_the_schema".into(), json!("x"));
+    broken.push(("an unknown property", Value::Object(extra)));
+    for name in &required {
+        let mut missing = valid.clone();
+        missing.remove(*name);
+        broken.push(("a missing required property", Value::Object(missing)));
+    }
+    for (name, property) in properties {
+        let mut typed = valid.clone();
+        typed.insert(name.clone(), wrong_type(property));
+        broken.push(("a wrong type", Value::Object(typed)));
+        for (bound, delta) in [("minimum", -1), ("maximum", 1)] {
+            if let Some(limit) = property[bound].as_i64() {
+                let mut out = valid.clone();
+                out.insert(name.clone(), json!(limit + delta));
+                broken.push(("an out-of-range value", Value::Object(out)));
+            }
+        }
+        if let Some(max) = property["maxLength"].as_u64() {
+            let mut long = valid.clone();
+            long.insert(name.clone(), json!("7".repeat(max as usize + 1)));
+            broken.push(("an over-long value", Value::Object(long)));
+        }
+    }
+    broken
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anything_outside_the_schema_is_refused() {
     let app = app().await;
     for tool in manifest()["tools"].as_array().unwrap() {
         let action = tool["name"].as_str().unwrap();
-        let schema = &tool["input_schema"];
-        let valid: Map<String, Value> = schema["examples"][0].as_object().unwrap().clone();
-        let properties = schema["properties"].as_object().unwrap();
-        let required: Vec<&str> = schema["required"]
-            .as_array()
-            .map(|r| r.iter().map(|v| v.as_str().unwrap()).collect())
-            .unwrap_or_default();
-
-        let mut broken = Vec::new();
-        let mut extra = valid.clone();
-        extra.insert("not_in_the_schema".into(), json!("x"));
-        broken.push(("an unknown property", Value::Object(extra)));
-        for name in &required {
-            let mut missing = valid.clone();
-            missing.remove(*name);
-            broken.push(("a missing required property", Value::Object(missing)));
-        }
-        for (name, property) in properties {
-            let mut typed = valid.clone();
-            typed.insert(name.clone(), wrong_type(property));
-            broken.push(("a wrong type", Value::Object(typed)));
-            for (bound, delta) in [("minimum", -1), ("maximum", 1)] {
-                if let Some(limit) = property[bound].as_i64() {
-                    let mut out = valid.clone();
-                    out.insert(name.clone(), json!(limit + delta));
-                    broken.push(("an out-of-range value", Value::Object(out)));
-                }
-            }
-            if let Some(max) = property["maxLength"].as_u64() {
-                let mut long = valid.clone();
-                long.insert(name.clone(), json!("7".repeat(max as usize + 1)));
-                broken.push(("an over-long value", Value::Object(long)));
-            }
-        }
-        for (what, arguments) in broken {
+        for (what, arguments) in broken_arguments(&tool["input_schema"]) {
             let answer = app
                 .lookup(action, arguments.clone(), Some("jane@example.com"))
                 .await;
@@ -330,4 +339,139 @@ async fn an_order_with_its_timeline_or_without_it_matches_the_answer_schema() {
         .await;
     assert_eq!(partial["data"]["refunds"], Value::Null, "{partial}");
     assert_valid(&answers, &partial);
+}
+
+fn mcp_tools(manifest: &Value) -> Vec<&Value> {
+    manifest["mcp_tools"]
+        .as_array()
+        .expect("the manifest lists its MCP variants")
+        .iter()
+        .collect()
+}
+
+fn names(tools: &[&Value]) -> Vec<String> {
+    tools
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// An MCP variant beside the platform's tool of the same name.
+fn platform_tool<'a>(manifest: &'a Value, name: &str) -> &'a Value {
+    manifest["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is a platform tool too"))
+}
+
+#[test]
+fn the_mcp_read_tools_are_the_three_and_order_details_also_asks_for_the_order_email() {
+    let manifest = manifest();
+    let tools = mcp_tools(&manifest);
+    assert_eq!(names(&tools), lookup::TOOLS);
+    for tool in &tools {
+        let name = tool["name"].as_str().unwrap();
+        assert!(tool["description"].as_str().unwrap().len() > 100, "{name}");
+        assert_eq!(tool["annotations"]["readOnlyHint"], true, "{name}");
+        assert_eq!(tool["annotations"]["destructiveHint"], false, "{name}");
+        let mut schema = tool["inputSchema"].clone();
+        if name == "get_order_details" {
+            let email = schema["properties"]
+                .as_object_mut()
+                .unwrap()
+                .remove("email")
+                .expect("the shopper's email is an argument over MCP");
+            assert!(email["description"].as_str().unwrap().contains("checked"));
+            assert_eq!(schema["required"], json!(["order_number", "email"]));
+            schema["required"] = json!(["order_number"]);
+            schema["examples"] = json!([{"order_number": "#1001"}, {"order_number": "UK-1001"}]);
+            assert!(
+                tool["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("order_not_found"),
+                "the agent is told what a mismatch answers"
+            );
+        }
+        assert_eq!(
+            schema,
+            platform_tool(&manifest, name)["input_schema"],
+            "{name}: the MCP variant takes what the direct invoke takes"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mcp_read_example_is_accepted_and_anything_outside_its_schema_is_refused() {
+    let app = app().await;
+    let org = shared::domain::OrganizationId::parse(&app.org).unwrap();
+    let call = |tool: String, arguments: Value| {
+        let services = app.services.clone();
+        let org = org.clone();
+        async move {
+            lookup::answer_tool(
+                lookup::ports(&services),
+                &org,
+                &tool,
+                &arguments,
+                shared::Deadline::after(services.budgets.lookup),
+            )
+            .await
+        }
+    };
+    for tool in mcp_tools(&manifest()) {
+        let name = tool["name"].as_str().unwrap().to_owned();
+        for example in tool["inputSchema"]["examples"].as_array().unwrap() {
+            let answer = call(name.clone(), example.clone()).await;
+            assert_ne!(
+                answer["error"]["code"], "invalid_arguments",
+                "{name} {example}: {answer}"
+            );
+        }
+        for (what, arguments) in broken_arguments(&tool["inputSchema"]) {
+            let answer = call(name.clone(), arguments.clone()).await;
+            assert_eq!(
+                answer["error"]["code"], "invalid_arguments",
+                "{name} with {what} ({arguments}) was accepted: {answer}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_mcp_action_tools_take_the_direct_invokes_arguments_and_say_they_write() {
+    let manifest: Value =
+        serde_json::from_str(order_actions::TOOL_MANIFEST).expect("tools.json is JSON");
+    let tools = mcp_tools(&manifest);
+    assert_eq!(
+        names(&tools),
+        [
+            "cancel_order",
+            "update_shipping_address",
+            "request_return",
+            "confirm_action",
+            "get_action"
+        ]
+    );
+    for tool in &tools {
+        let name = tool["name"].as_str().unwrap();
+        assert_eq!(
+            tool["inputSchema"],
+            platform_tool(&manifest, name)["input_schema"],
+            "{name}: the shopper comes from the token, never from an argument"
+        );
+        let description = tool["description"].as_str().unwrap();
+        assert!(description.contains("signed-in customer"), "{name}");
+        let writes = name != "get_action";
+        assert_eq!(tool["annotations"]["destructiveHint"], writes, "{name}");
+        assert_eq!(tool["annotations"]["readOnlyHint"], !writes, "{name}");
+        if name != "confirm_action" && writes {
+            assert!(
+                description.contains("Never confirm on the customer's behalf"),
+                "{name}"
+            );
+        }
+    }
 }
