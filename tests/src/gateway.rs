@@ -1,19 +1,26 @@
 //! A local stand-in for API Gateway: turns plain HTTP requests on 127.0.0.1 into API Gateway
-//! v2 events (with dev JWT claims) and hands them to the same handlers Lambda runs.
+//! v2 events and hands them to the same handlers Lambda runs.
 //!
-//! Claims come from `X-Dev-Org-Id` (default `demo-org`; `none` sends no authorizer context)
-//! and `X-Dev-Role` (default `admin`), so every auth path can be tried with curl.
+//! As strict as the deployed API: every route the template puts behind its JWT authorizer
+//! needs `Authorization: Bearer <jwt>`, verified as that authorizer does (RS256 by a key of
+//! the issuer's JWKS, `iss`, `aud`, `exp`), or it is answered `401 {"message":"Unauthorized"}`
+//! before any function runs; the token's claims become the event's authorizer context. The
+//! public routes ([`PUBLIC_ROUTES`]) get the request as it came. A method a path does not
+//! declare is `405` with `Allow`. Tokens come from the dev issuer ([`crate::dev_issuer`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::{to_bytes, Body as AxumBody};
 use axum::extract::State;
-use axum::http::{Request as AxumRequest, StatusCode};
+use axum::http::{header, HeaderMap, Request as AxumRequest, StatusCode};
 use axum::response::{IntoResponse, Response as AxumResponse};
 use axum::Router;
 use futures::future::BoxFuture;
 use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use shared::bearer::{BearerConfig, BearerError, JwtVerifier};
+use shared::config::{AuthConfig, ConfigError};
 use shared::knowledge::sync::SyncPorts;
 use shared::Services;
 
@@ -184,28 +191,162 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The routes with no JWT authorizer in the template: Shopify's webhooks, and the MCP route
+/// with its protected-resource documents (the `mcp` function checks its own bearer tokens).
+pub const PUBLIC_ROUTES: [&str; 4] = [
+    WEBHOOKS_ROUTE,
+    "/mcp",
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp",
+];
+
+/// The template's `DashboardJwt` authorizer: what API Gateway checks of a bearer token before
+/// a function runs (RS256 only, by a key of the issuer's JWKS; `iss`, `aud`, `exp`, `nbf`).
+#[derive(Clone)]
+pub struct JwtAuthorizer {
+    verifier: Arc<JwtVerifier>,
+}
+
+impl JwtAuthorizer {
+    /// Checks tokens of `issuer` for `audience` against the JWKS at `jwks_url` (`https`, or
+    /// `http` on loopback).
+    pub fn new(issuer: &str, audience: &str, jwks_url: &str) -> Result<Self, ConfigError> {
+        let config = BearerConfig {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            jwks_url: jwks_url.to_owned(),
+            resource_url: issuer.to_owned(),
+        };
+        let verifier = JwtVerifier::new(&config, &AuthConfig::default())?;
+        Ok(Self {
+            verifier: Arc::new(verifier),
+        })
+    }
+
+    /// Checks tokens of the dev issuer.
+    pub fn of(issuer: &crate::dev_issuer::DevIssuer) -> Self {
+        Self::new(&issuer.issuer, &issuer.audience, &issuer.jwks_url())
+            .expect("the dev issuer serves its JWKS on loopback")
+    }
+
+    /// The claims of the request's token as API Gateway hands them on (every value a string),
+    /// or the 401 it answers.
+    async fn authorize(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<HashMap<String, String>, AxumResponse> {
+        // The identity source is the whole header: the token, with or without `Bearer `.
+        let Some(value) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        else {
+            return Err(unauthorized(None));
+        };
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .unwrap_or(value)
+            .trim();
+        let rsa = jsonwebtoken::decode_header(token)
+            .is_ok_and(|h| h.alg == jsonwebtoken::Algorithm::RS256);
+        if !rsa {
+            return Err(unauthorized(Some("the token is not a JWT signed RS256")));
+        }
+        match self.verifier.verified_claims(token).await {
+            Ok(claims) => Ok(claims
+                .into_iter()
+                .map(|(name, value)| (name, claim_string(value)))
+                .collect()),
+            Err(BearerError::Invalid(why)) => Err(unauthorized(Some(why))),
+            Err(error) => Err(unauthorized(Some(&error.to_string()))),
+        }
+    }
+}
+
+/// A claim as API Gateway puts it in `requestContext.authorizer.jwt.claims`: strings as they
+/// are, arrays as `[a b]`, anything else as its JSON text.
+fn claim_string(value: Value) -> String {
+    match value {
+        Value::String(text) => text,
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .into_iter()
+                .map(claim_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// API Gateway's refusal by the JWT authorizer: `401 {"message":"Unauthorized"}`, saying why in
+/// `www-authenticate` when there was a token.
+fn unauthorized(why: Option<&str>) -> AxumResponse {
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(serde_json::json!({"message": "Unauthorized"})),
+    )
+        .into_response();
+    if let Some(why) = why {
+        let challenge = format!(
+            "Bearer scope=\"\" error=\"invalid_token\" error_description=\"{}\"",
+            why.replace('"', "'")
+        );
+        if let Ok(value) = challenge.parse() {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}
+
+/// What the gateway routes: the functions' routes and the authorizer in front of them.
+struct Gateway {
+    routes: Vec<Route>,
+    authorizer: JwtAuthorizer,
+}
+
 async fn dispatch(
-    State(routes): State<Arc<Vec<Route>>>,
+    State(gateway): State<Arc<Gateway>>,
     request: AxumRequest<AxumBody>,
 ) -> AxumResponse {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let method = parts.method.as_str().to_owned();
-    let candidates: Vec<_> = routes
+    let candidates: Vec<_> = gateway
+        .routes
         .iter()
         .filter_map(|r| matches(r.route, &path).map(|params| (r, params)))
         .collect();
-    let Some((route, params)) = candidates.iter().find(|(r, _)| r.method == method) else {
-        let status = if candidates.is_empty() {
-            StatusCode::NOT_FOUND
-        } else {
-            StatusCode::METHOD_NOT_ALLOWED
-        };
+    if candidates.is_empty() {
         return (
-            status,
+            StatusCode::NOT_FOUND,
             axum::Json(serde_json::json!({"message": "Not Found"})),
         )
             .into_response();
+    }
+    let Some((route, params)) = candidates.iter().find(|(r, _)| r.method == method) else {
+        let mut allowed: Vec<&str> = candidates.iter().map(|(r, _)| r.method).collect();
+        allowed.sort_unstable();
+        allowed.dedup();
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, allowed.join(", "))],
+            axum::Json(serde_json::json!({"message": "Method Not Allowed"})),
+        )
+            .into_response();
+    };
+    let claims = if PUBLIC_ROUTES.contains(&route.route) {
+        None
+    } else {
+        match gateway.authorizer.authorize(&parts.headers).await {
+            Ok(claims) => Some(claims),
+            Err(refusal) => return refusal,
+        }
     };
     // API Gateway itself refuses payloads over 10 MB; the functions enforce their own limit.
     let Ok(bytes) = to_bytes(body, 10 * 1024 * 1024).await else {
@@ -233,19 +374,7 @@ async fn dispatch(
     if !bytes.is_empty() {
         event = event.raw_body(&String::from_utf8_lossy(&bytes));
     }
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let org = header("x-dev-org-id").unwrap_or_else(|| "demo-org".into());
-    let role = header("x-dev-role").unwrap_or_else(|| "admin".into());
-    // The webhook route has no authorizer: no claims, whatever the headers say.
-    if org != "none" && route.route != WEBHOOKS_ROUTE {
-        event = event.claims(&[("org_id", &org), ("role", &role)]);
-    }
+    event.claims = claims;
     let response = match (route.handler)(event.into_request()).await {
         Ok(response) => response,
         Err(error) => {
@@ -421,9 +550,9 @@ async fn invoke_health_check(
     invocation_answer(health_check::handle(&ports, event, deadline).await)
 }
 
-/// The gateway as an axum app: the dashboard routes (order actions' included) and the public
-/// webhook route, plus `POST /invoke/lookup` and `POST /invoke/order-actions` standing in for
-/// the AI platform's direct invocations,
+/// The gateway as an axum app: the dashboard routes (order actions' included) behind
+/// `authorizer` and the public webhook route, plus `POST /invoke/lookup` and
+/// `POST /invoke/order-actions` standing in for the AI platform's direct invocations,
 /// `POST /invoke/knowledge-sync` and `POST /invoke/health-check` for invoking those functions
 /// as their schedules do, and the API description at `/openapi.yaml` rendered at `/docs`.
 pub fn app(
@@ -432,6 +561,7 @@ pub fn app(
     health: shared::health::check::HealthPorts,
     webhooks: webhooks::WebhookPorts,
     actions: shared::actions::ActionPorts,
+    authorizer: JwtAuthorizer,
 ) -> Router {
     let invoke = Router::new()
         .route("/invoke/lookup", axum::routing::post(invoke_lookup))
@@ -470,14 +600,31 @@ pub fn app(
         .route("/openapi.yaml", axum::routing::get(openapi))
         .route("/docs", axum::routing::get(docs_page))
         .route("/docs/{file}", axum::routing::get(docs_asset));
-    Router::new()
-        .fallback(dispatch)
-        .with_state(Arc::new(routes))
+    routes_app(routes, authorizer)
         .merge(invoke)
         .merge(invoke_actions)
         .merge(invoke_sync)
         .merge(invoke_health)
         .merge(docs)
+}
+
+/// `routes` behind `authorizer`, as API Gateway serves them (no invoke or docs routes).
+pub fn routes_app(routes: Vec<Route>, authorizer: JwtAuthorizer) -> Router {
+    Router::new()
+        .fallback(dispatch)
+        .with_state(Arc::new(Gateway { routes, authorizer }))
+}
+
+/// Serves `app` on a free loopback port; its base URL. The server lives as long as the runtime.
+pub async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the local gateway");
+    let base = format!("http://{}", listener.local_addr().expect("a bound address"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    base
 }
 
 #[cfg(test)]

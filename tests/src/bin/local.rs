@@ -1,5 +1,6 @@
 //! `infra/run`'s server: a sandbox Shopify with demo stores and every function behind a local
-//! API Gateway, over the moto stack `infra/run` started; and what Lambda and EventBridge do in
+//! API Gateway, over the moto stack `infra/run` started; a dev identity provider minting the
+//! bearer tokens that gateway (and the MCP route) verify; and what Lambda and EventBridge do in
 //! AWS: a worker draining the knowledge queue into `knowledge-sync` the way the SQS event
 //! source mapping does, the knowledge schedule, and a reader printing the events the connector
 //! puts on its bus.
@@ -16,10 +17,12 @@ use shared::health::repo::DynamoHealth;
 use shared::knowledge::sync::SyncPorts;
 use shared::shopify::ShopifyConfig;
 use shared::{Config, Services};
+use tests::dev_issuer::{self, DevIssuer};
 use tests::fake_shopify::{
     CustomerDataAccess, FakeArticle, FakeCustomer, FakeFulfillment, FakeOrder, FakePage,
     FakePolicy, FakeProduct, FakeShop, FakeShopify,
 };
+use tests::gateway::JwtAuthorizer;
 use tests::worker::{self, Queue};
 
 /// Demo credentials: what a merchant would paste into the dashboard.
@@ -35,27 +38,61 @@ const PRIVATE_TOKEN: &str = "shpat_demo_private_000000000000000000";
 /// (`KNOWLEDGE_SCHEDULE_SECS`; in AWS the template's `KnowledgeSyncSchedule`, 6 hours).
 const SCHEDULE_SECS: u64 = 300;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    shared::telemetry::init();
-    let port: u16 = std::env::var("PORT")
+/// A port from the environment variable `name`, or `default` (0: any free port).
+fn port(name: &str, default: u16) -> u16 {
+    std::env::var(name)
         .ok()
         .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
-    let shopify_port: u16 = std::env::var("SHOPIFY_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
+        .unwrap_or(default)
+}
 
-    let shopify = FakeShopify::start_on(SocketAddr::from(([127, 0, 0, 1], shopify_port))).await;
+/// Binds the gateway and the dev issuer, and points the functions' `MCP_*` settings at the dev
+/// issuer (unless set already) while the process has one thread; then runs the rest.
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
+    let gateway = std::net::TcpListener::bind(loopback(port("PORT", 3000)))?;
+    let issuer = std::net::TcpListener::bind(loopback(port("ISSUER_PORT", 3001)))?;
+    let base = format!("http://{}", gateway.local_addr()?);
+    let issuer_url = format!("http://{}", issuer.local_addr()?);
+    for (name, value) in [
+        ("MCP_ISSUER", issuer_url.clone()),
+        ("MCP_AUDIENCE", dev_issuer::AUDIENCE.to_owned()),
+        (
+            "MCP_JWKS_URL",
+            format!("{issuer_url}/.well-known/jwks.json"),
+        ),
+        ("MCP_RESOURCE_URL", format!("{base}/mcp")),
+    ] {
+        if std::env::var_os(name).is_none() {
+            std::env::set_var(name, value);
+        }
+    }
+    for listener in [&gateway, &issuer] {
+        listener.set_nonblocking(true)?;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(gateway, issuer, base))
+}
+
+async fn run(
+    gateway: std::net::TcpListener,
+    issuer: std::net::TcpListener,
+    base: String,
+) -> Result<(), Box<dyn std::error::Error>> {
+    shared::telemetry::init();
+    let shopify =
+        FakeShopify::start_on(SocketAddr::from(([127, 0, 0, 1], port("SHOPIFY_PORT", 0)))).await;
     for shop in demo_shops() {
         shopify.add_shop(shop);
     }
 
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
-    let base = format!("http://{}", listener.local_addr()?);
-
+    let listener = tokio::net::TcpListener::from_std(gateway)?;
     let mut config = Config::from_env()?;
+    let issuer = DevIssuer::serve(tokio::net::TcpListener::from_std(issuer)?, &config.auth);
+    // The dashboard's authorizer trusts the dev issuer, as the template's trusts JwtIssuer.
+    let authorizer = JwtAuthorizer::of(&issuer);
     config.shopify = ShopifyConfig {
         base_url: Some(shopify.base_url.clone()),
         ..config.shopify
@@ -107,10 +144,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     run_health_worker(&sdk, health.clone());
     print_events(&sdk);
 
-    print_examples(&base, &shopify.base_url, demo_token.expose_secret());
+    print_examples(
+        &base,
+        &shopify.base_url,
+        &issuer.issuer,
+        demo_token.expose_secret(),
+    );
     axum::serve(
         listener,
-        tests::gateway::app(services, sync, health, webhooks, actions),
+        tests::gateway::app(services, sync, health, webhooks, actions, authorizer),
     )
     .with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;
@@ -448,38 +490,46 @@ fn partly_refunded(email: &str) -> FakeOrder {
         .with_refund("15.00", &days_ago(2.0))
 }
 
-fn print_examples(base: &str, shopify: &str, webhook_token: &str) {
+fn print_examples(base: &str, shopify: &str, issuer: &str, webhook_token: &str) {
     println!(
         r##"
 Local stack ready.
   API (local API Gateway): {base}
   Sandbox Shopify:         {shopify}
-  Requests act as org "demo-org", role "admin"; override with -H 'X-Dev-Org-Id: ...'
-  and -H 'X-Dev-Role: agent' (or X-Dev-Org-Id: none for no JWT at all).
+  Dev identity provider:   {issuer} (JWKS at {issuer}/.well-known/jwks.json)
+
+The dashboard routes want a bearer token, as in AWS: without one they answer 401
+{{"message":"Unauthorized"}}. Mint one for org "demo-org" as an admin, and one as an agent:
+  AUTH="Authorization: Bearer $(curl -s -X POST {issuer}/dev/token)"
+  AGENT="Authorization: Bearer $(curl -s -X POST {issuer}/dev/token -H 'X-Dev-Role: agent')"
+Other claims: -H 'X-Dev-Org-Id: other-org' (none: no org claim), X-Dev-Sub, X-Dev-Email,
+X-Dev-Email-Verified: true, X-Dev-Expires-In: -120 (expired). The headers only shape the token;
+the gateway verifies it as API Gateway's JWT authorizer does. A token lasts an hour.
 
 Connect the US demo store with an Admin API token:
-  curl -s -X POST {base}/shopify/stores -H 'content-type: application/json' \
+  curl -s -H "$AUTH" -X POST {base}/shopify/stores -H 'content-type: application/json' \
     -d '{{"shop_domain":"demo-us.myshopify.com","access_token":"{US_TOKEN}"}}'
 
 Connect the UK demo store (order prefix UK-) with Dev Dashboard client credentials:
-  curl -s -X POST {base}/shopify/stores -H 'content-type: application/json' \
+  curl -s -H "$AUTH" -X POST {base}/shopify/stores -H 'content-type: application/json' \
     -d '{{"shop_domain":"demo-uk","client_id":"{UK_CLIENT_ID}","client_secret":"{UK_CLIENT_SECRET}"}}'
 
 See the errors: a custom domain, a wrong token, missing scopes:
-  curl -s -X POST {base}/shopify/stores -d '{{"shop_domain":"www.example.com","access_token":"x"}}'
-  curl -s -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-us","access_token":"shpat_wrong"}}'
-  curl -s -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-limited","access_token":"{LIMITED_TOKEN}"}}'
+  curl -s -H "$AUTH" -X POST {base}/shopify/stores -d '{{"shop_domain":"www.example.com","access_token":"x"}}'
+  curl -s -H "$AUTH" -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-us","access_token":"shpat_wrong"}}'
+  curl -s -H "$AUTH" -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-limited","access_token":"{LIMITED_TOKEN}"}}'
 A store whose app Shopify withholds customer data from (see its warnings, the sidebar and a lookup):
-  curl -s -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-private","access_token":"{PRIVATE_TOKEN}"}}'
+  curl -s -H "$AUTH" -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-private","access_token":"{PRIVATE_TOKEN}"}}'
 
 List the stores, verify one live, read the AI settings, disconnect:
-  curl -s {base}/shopify/stores
-  curl -s '{base}/shopify/stores/demo-us.myshopify.com?verify=true'
-  curl -s {base}/shopify/settings
-  curl -s -i -X DELETE {base}/shopify/stores/demo-uk.myshopify.com
+  curl -s -H "$AUTH" {base}/shopify/stores
+  curl -s -H "$AUTH" '{base}/shopify/stores/demo-us.myshopify.com?verify=true'
+  curl -s -H "$AGENT" '{base}/shopify/stores/demo-us.myshopify.com?verify=true'  # 403: admins only
+  curl -s -H "$AUTH" {base}/shopify/settings
+  curl -s -i -H "$AUTH" -X DELETE {base}/shopify/stores/demo-uk.myshopify.com
 
 The inbox sidebar for a contact (customer profile and recent orders per store):
-  curl -s '{base}/shopify/contact-metadata?email=jane@example.com'
+  curl -s -H "$AUTH" '{base}/shopify/contact-metadata?email=jane@example.com'
 
 Ask as the AI platform does (POST /invoke/lookup stands in for Lambda's direct Invoke):
   curl -s -X POST {base}/invoke/lookup -H 'content-type: application/json' -d '{{"org_id":"demo-org",
@@ -495,15 +545,15 @@ Where is my order: #1005 came in two shipments (one delivered, one on its way), 
 Knowledge sync (the AI learns from each store's pages, articles, products and policies).
 Connecting a store queued its first sync; the local worker runs it. Watch it and list what
 the AI learned:
-  curl -s {base}/shopify/knowledge
-  curl -s '{base}/shopify/knowledge/documents?limit=5'
+  curl -s -H "$AUTH" {base}/shopify/knowledge
+  curl -s -H "$AUTH" '{base}/shopify/knowledge/documents?limit=5'
 Turn products and articles on (they sync at once), then sync again by hand:
-  curl -s -X PUT {base}/shopify/settings -H 'content-type: application/json' -d '{{"actions":
+  curl -s -H "$AUTH" -X PUT {base}/shopify/settings -H 'content-type: application/json' -d '{{"actions":
     {{"get_order_details":true,"search_products":true,"get_shop_details":true}},"require_email_match":true,
     "knowledge":{{"pages":true,"articles":true,"products":true,"policies":true}}}}'
-  curl -s -X POST {base}/shopify/knowledge/sync -H 'content-type: application/json' -d '{{}}'
+  curl -s -H "$AUTH" -X POST {base}/shopify/knowledge/sync -H 'content-type: application/json' -d '{{}}'
 A 2,500-product catalog, read with a bulk operation:
-  curl -s -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-catalog","access_token":"{CATALOG_TOKEN}"}}'
+  curl -s -H "$AUTH" -X POST {base}/shopify/stores -d '{{"shop_domain":"demo-catalog","access_token":"{CATALOG_TOKEN}"}}'
 The documents are in the local S3 bucket (moto):
   ./infra/stack ls demo-org/demo-us.myshopify.com/
   ./infra/stack cat demo-org/demo-us.myshopify.com/pages/102.md
@@ -514,7 +564,7 @@ Connection health. Break a store in the sandbox Shopify, then run the health che
 AWS); the change is printed as a "Shopify Store Status Changed" event and shown by the store:
   curl -s -X POST {shopify}/_sandbox/demo-us.myshopify.com/revoke
   curl -s -X POST {base}/invoke/health-check -d '{{"schedule":"health-check"}}'
-  curl -s {base}/shopify/stores/demo-us.myshopify.com
+  curl -s -H "$AUTH" {base}/shopify/stores/demo-us.myshopify.com
 Send a signed app/uninstalled webhook for the UK store (connected with client credentials) to
 demo-org's callback, with its token (without it: 401, nothing read):
   TOKEN={webhook_token}
