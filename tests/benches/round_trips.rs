@@ -192,13 +192,13 @@ async fn connects() -> Vec<Row> {
             "connect, Admin API token",
             "token",
             1,
-            "one shop query validates the token and reads scopes",
+            "one query validates the token, reads its scopes and sees customer emails",
         ),
         (
             "connect, client credentials",
             "client",
             2,
-            "the token exchange, then the shop query with its token",
+            "the token exchange, then that one query with its token",
         ),
     ] {
         let (wall, requests) = measure(&app, |run| {

@@ -57,7 +57,7 @@ both_backends! {
         assert_eq!(app.current_secret("demo-us").await.unwrap(), json!({"auth_type": "access_token", "access_token": TOKEN}));
         let sent = app.shopify.received();
         let operations: Vec<_> = sent.iter().map(|r| r.operation.as_deref()).collect();
-        assert_eq!(operations, [Some("ValidateCredentials"), Some("ProtectedDataProbe")], "the validation query, then the protected-data probe");
+        assert_eq!(operations, [Some("ValidateCredentials")], "one request reads the shop, checks the token, its scopes and whether customer emails are visible");
         assert!(sent.iter().all(|r| r.access_token.as_deref() == Some(TOKEN)));
         assert!(sent.iter().all(|r| r.api_version.as_deref() == Some("2026-10")));
     }
@@ -74,7 +74,9 @@ both_backends! {
         let secret = app.current_secret("demo-uk").await.unwrap();
         assert_eq!(secret, json!({"auth_type": "client_credentials", "client_id": "client-123", "client_secret": "secret-456"}));
         let sent = app.shopify.received();
+        assert_eq!(sent.len(), 2, "the token exchange, then the one validation query");
         assert_eq!(sent[0].path, "oauth/access_token");
+        assert_eq!(sent[1].operation.as_deref(), Some("ValidateCredentials"));
         let issued = sent[1].access_token.clone().unwrap();
         assert!(issued.starts_with("shpat_cc_"), "the exchanged token is used for the query");
         assert!(!secret.to_string().contains(&issued), "the short-lived token is not stored");
@@ -176,7 +178,7 @@ both_backends! {
         let (status, body) = app.connect(token_body("demo-us", TOKEN)).await;
 
         assert_eq!(status, 201, "{body}");
-        assert_eq!(app.shopify.requests_to("demo-us.myshopify.com"), 3, "the throttled validation, its retry, the probe");
+        assert_eq!(app.shopify.requests_to("demo-us.myshopify.com"), 2, "the throttled validation and its retry");
     }
 
     async fn throttling_past_the_budget_is_shopify_rate_limited(app: TestApp) {
@@ -200,7 +202,7 @@ both_backends! {
         let (status, body) = app.connect(token_body("demo-us", TOKEN)).await;
 
         assert_eq!(status, 201, "{body}");
-        assert_eq!(app.shopify.requests_to("demo-us.myshopify.com"), 4, "two failures, the validation, the probe");
+        assert_eq!(app.shopify.requests_to("demo-us.myshopify.com"), 3, "two failures, then the validation");
     }
 
     async fn shopify_failing_past_the_budget_is_shopify_unavailable(app: TestApp) {

@@ -8,8 +8,7 @@ mod common;
 
 use serde_json::{json, Value};
 use tests::app::{section, TestApp};
-use tests::events::HttpEvent;
-use tests::fake_shopify::{CustomerDataAccess, FakeCustomer, FakeOrder, FakeShop, Fault};
+use tests::fake_shopify::{CustomerDataAccess, FakeCustomer, FakeOrder, FakeShop};
 use tests::gateway::dashboard_routes;
 
 const TOKEN: &str = "shpat_silent_0000000000000000000000";
@@ -97,16 +96,21 @@ both_backends! {
         assert!(message.contains("In the Dev Dashboard"), "{message}");
     }
 
-    async fn a_probe_that_hangs_costs_the_connect_a_few_seconds_and_no_warning(app: TestApp) {
-        app.shopify.add_shop(shop("slow", TOKEN, "#", CustomerDataAccess::Granted));
-        // The validation answers; the probe after it never does.
-        app.shopify.push_fault("slow.myshopify.com", Fault::Delay(std::time::Duration::ZERO));
-        app.shopify.push_fault("slow.myshopify.com", Fault::Hang);
-        let event = HttpEvent::new("POST", "/shopify/stores").claims(&app.admin()).json(&json!({"shop_domain": "slow", "access_token": TOKEN}));
-        let (status, body, elapsed) = app.send_within(&app.services, event, std::time::Duration::from_secs(25)).await;
-        assert_eq!(status, 201, "{body}");
-        assert!(warning(&body, WARNING).is_none(), "nothing known, nothing claimed: {body}");
-        assert!(elapsed < std::time::Duration::from_secs(10), "the probe has a budget of its own, not the connect's 19 s: {elapsed:?}");
+    async fn the_customer_data_check_rides_on_the_one_validation_request(app: TestApp) {
+        for (handle, access, warned) in [("granted", CustomerDataAccess::Granted, false), ("redacted", CustomerDataAccess::Redacted, true)] {
+            app.shopify.add_shop(shop(handle, TOKEN, "#", access));
+            let domain = format!("{handle}.myshopify.com");
+            let store = connect(&app, handle, TOKEN).await;
+            assert_eq!(warning(&store, WARNING).is_some(), warned, "{handle}: {store}");
+            assert_eq!(app.shopify.requests_to(&domain), 1, "{handle}: one request answers the connect");
+        }
+        // Shopify's denial may null the whole answer: the shop is read again, on its own.
+        app.shopify.add_shop(shop("denied", TOKEN, "#", CustomerDataAccess::Denied));
+        let store = connect(&app, "denied", TOKEN).await;
+        assert!(warning(&store, WARNING).is_some(), "{store}");
+        assert_eq!(store["shop_name"], "denied", "{store}");
+        let operations: Vec<_> = app.shopify.received().into_iter().filter(|r| r.shop == "denied.myshopify.com").filter_map(|r| r.operation).collect();
+        assert_eq!(operations, ["ValidateCredentials", "ShopAndScopes"]);
     }
 
     async fn a_store_with_few_customers_and_point_of_sale_orders_is_not_flagged(app: TestApp) {

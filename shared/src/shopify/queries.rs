@@ -9,10 +9,22 @@ pub struct Query {
     pub document: &'static str,
 }
 
-/// Shop identity and granted access scopes, read when connecting or verifying a store.
+/// Connecting or verifying a store: shop identity and granted access scopes, and whether
+/// customers' and orders' emails are visible (protected customer data).
+const VALIDATION: &str = include_str!("queries/validate_credentials.graphql");
+
+/// Shop identity, granted access scopes and a few recent customers' and orders' emails, read
+/// when connecting or verifying a store.
 pub const VALIDATE_CREDENTIALS: Query = Query {
     operation: "ValidateCredentials",
-    document: include_str!("queries/validate_credentials.graphql"),
+    document: VALIDATION,
+};
+
+/// Shop identity and granted access scopes alone, when Shopify denied the customers or orders
+/// of [`VALIDATE_CREDENTIALS`].
+pub const SHOP_AND_SCOPES: Query = Query {
+    operation: "ShopAndScopes",
+    document: VALIDATION,
 };
 
 /// The orders document: candidates by (fuzzy) name with their details, ordered by number.
@@ -240,7 +252,7 @@ pub const ALL: &[Query] = &[
     SUBSCRIBE_WEBHOOK,
     WEBHOOK_SUBSCRIPTIONS,
     REPOINT_WEBHOOK,
-    PROTECTED_DATA_PROBE,
+    SHOP_AND_SCOPES,
     ACTION_ORDERS_BY_NAME,
     ACTION_ORDERS_BY_IDS,
     ACTION_ORDER,
@@ -254,12 +266,6 @@ pub const ALL: &[Query] = &[
     ORDER_RETURNS,
     RETURN_BY_ID,
 ];
-
-/// A few recent customers' and orders' emails: whether protected customer data is visible.
-pub const PROTECTED_DATA_PROBE: Query = Query {
-    operation: "ProtectedDataProbe",
-    document: include_str!("queries/protected_data_probe.graphql"),
-};
 
 /// Subscribes the app to a webhook topic (`app/uninstalled`, `shop/update`) at our endpoint.
 pub const SUBSCRIBE_WEBHOOK: Query = Query {

@@ -1,10 +1,11 @@
-//! Reading a shop's identity and granted scopes: the live check behind connect and verify.
+//! Reading a shop's identity, granted scopes and whether customers' emails are visible: the
+//! live check behind connect and verify, in one request.
 
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::queries::{PROTECTED_DATA_PROBE, VALIDATE_CREDENTIALS};
-use super::{ShopifyClient, ShopifyError};
+use super::queries::{SHOP_AND_SCOPES, VALIDATE_CREDENTIALS};
+use super::{missing_scopes, ShopifyClient, ShopifyError};
 use crate::deadline::Deadline;
 use crate::domain::{Credentials, ShopDomain};
 
@@ -22,9 +23,6 @@ pub struct ShopInfo {
     pub customer_data: CustomerData,
 }
 
-/// What the protected-data probe may add to a connect or verify.
-pub const PROBE_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
-
 /// Whether Shopify shows the app customers' and orders' email addresses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum CustomerData {
@@ -32,17 +30,27 @@ pub enum CustomerData {
     Visible,
     /// Shopify denies or redacts them: these fields (e.g. `customer email`, `order email`).
     Withheld(Vec<String>),
-    /// Not known: the probe did not run (scopes missing), failed in a way that says nothing,
-    /// or the store has no customers or orders yet.
+    /// Not known: required scopes are missing, or the store has too few customers or orders
+    /// to tell.
     #[default]
     Unknown,
 }
 
+/// The answer to `ShopAndScopes`, and the first half of `ValidateCredentials`'.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Data {
     shop: Shop,
     current_app_installation: AppInstallation,
+}
+
+/// The answer to `ValidateCredentials`: the shop and its scopes, and the emails probe.
+#[derive(Deserialize)]
+struct Validation {
+    #[serde(flatten)]
+    data: Data,
+    #[serde(flatten)]
+    probe: Probe,
 }
 
 #[derive(Deserialize)]
@@ -75,9 +83,15 @@ struct Scope {
     handle: String,
 }
 
+/// The root fields of `ValidateCredentials` that only the emails probe reads.
+const PROBED: [&str; 2] = ["customers", "orders"];
+
 impl ShopifyClient {
     /// The live check behind connect and verify: client credentials are exchanged for a fresh
-    /// token (never taken from the cache), then one query reads the shop and its scopes.
+    /// token (never taken from the cache), then one query reads the shop, its scopes and
+    /// whether customers' and orders' emails are visible. Only when Shopify denies those
+    /// customers or orders (a required scope or protected customer data access is missing)
+    /// is the shop read again on its own, since such a denial may take the whole answer.
     pub async fn check_credentials(
         &self,
         deadline: &Deadline,
@@ -85,56 +99,26 @@ impl ShopifyClient {
         credentials: &Credentials,
     ) -> Result<ShopInfo, ShopifyError> {
         let token = self.fresh_token(deadline, shop, credentials).await?;
-        let mut info = self.shop_info(deadline, shop, &token).await?;
-        if super::missing_scopes(&info.granted_scopes).is_empty() {
-            // Within a few seconds of its own: a slow probe costs the connect nothing more.
-            let probe = deadline.within(PROBE_BUDGET);
-            info.customer_data = self.probe_customer_data(&probe, shop, &token).await;
-        }
-        Ok(info)
-    }
-
-    /// Reads a few recent customers' and orders' emails: none at all, or `ACCESS_DENIED`,
-    /// means Shopify withholds protected customer data from the app.
-    pub async fn probe_customer_data(
-        &self,
-        deadline: &Deadline,
-        shop: &ShopDomain,
-        token: &SecretString,
-    ) -> CustomerData {
-        let answer: Result<Probe, ShopifyError> = self
+        let answer: Result<Validation, ShopifyError> = self
             .query(
                 deadline,
                 shop,
-                token,
-                &PROTECTED_DATA_PROBE,
+                &token,
+                &VALIDATE_CREDENTIALS,
                 serde_json::json!({}),
             )
             .await;
         match answer {
-            Ok(probe) => probe.verdict(),
-            Err(ShopifyError::AccessDenied { fields }) => {
-                let mut withheld: Vec<String> = fields
-                    .iter()
-                    .map(|path| {
-                        if path.starts_with("customers") {
-                            "customer email".to_owned()
-                        } else {
-                            "order email".to_owned()
-                        }
-                    })
-                    .collect();
-                if withheld.is_empty() {
-                    withheld = vec!["customer email".into(), "order email".into()];
+            Ok(validation) => Ok(validation.info()),
+            Err(ShopifyError::AccessDenied { fields }) if probe_denied(&fields) => {
+                tracing::info!(shop = %shop, denied = fields.len(), "Shopify denied the recent customers or orders; reading the shop alone");
+                let mut info = self.shop_info(deadline, shop, &token).await?;
+                if missing_scopes(&info.granted_scopes).is_empty() {
+                    info.customer_data = withheld(&fields);
                 }
-                withheld.sort();
-                withheld.dedup();
-                CustomerData::Withheld(withheld)
+                Ok(info)
             }
-            Err(error) => {
-                tracing::info!(shop = %shop, %error, "could not tell whether customer data is visible");
-                CustomerData::Unknown
-            }
+            Err(error) => Err(error),
         }
     }
 
@@ -150,11 +134,17 @@ impl ShopifyClient {
                 deadline,
                 shop,
                 token,
-                &VALIDATE_CREDENTIALS,
+                &SHOP_AND_SCOPES,
                 serde_json::json!({}),
             )
             .await?;
-        let mut granted_scopes: Vec<String> = data
+        Ok(data.info())
+    }
+}
+
+impl Data {
+    fn info(self) -> ShopInfo {
+        let mut granted_scopes: Vec<String> = self
             .current_app_installation
             .access_scopes
             .into_iter()
@@ -162,17 +152,56 @@ impl ShopifyClient {
             .collect();
         granted_scopes.sort();
         granted_scopes.dedup();
-        Ok(ShopInfo {
-            name: data.shop.name,
-            myshopify_domain: data.shop.myshopify_domain,
-            currency: data.shop.currency_code,
-            order_number_prefix: data.shop.order_number_format_prefix.unwrap_or_default(),
-            order_number_suffix: data.shop.order_number_format_suffix.unwrap_or_default(),
-            plan: data.shop.plan.and_then(|p| p.public_display_name),
+        ShopInfo {
+            name: self.shop.name,
+            myshopify_domain: self.shop.myshopify_domain,
+            currency: self.shop.currency_code,
+            order_number_prefix: self.shop.order_number_format_prefix.unwrap_or_default(),
+            order_number_suffix: self.shop.order_number_format_suffix.unwrap_or_default(),
+            plan: self.shop.plan.and_then(|p| p.public_display_name),
             granted_scopes,
             customer_data: CustomerData::Unknown,
-        })
+        }
     }
+}
+
+impl Validation {
+    /// The shop, with the probe's verdict once every required scope is granted (without them
+    /// the connect is refused, and what the probe saw says nothing).
+    fn info(self) -> ShopInfo {
+        let mut info = self.data.info();
+        if missing_scopes(&info.granted_scopes).is_empty() {
+            info.customer_data = self.probe.verdict();
+        }
+        info
+    }
+}
+
+/// Whether Shopify denied `customers` or `orders` themselves (which cannot be null, so the
+/// denial took the whole answer) and nothing but what the emails probe reads. Any other denial,
+/// or a denied email alone (which leaves the rest of an answer), is about the token itself.
+fn probe_denied(fields: &[String]) -> bool {
+    fields.iter().any(|path| PROBED.contains(&path.as_str()))
+        && fields
+            .iter()
+            .all(|path| PROBED.contains(&path.split('.').next().unwrap_or_default()))
+}
+
+/// The emails Shopify denied, by the paths of its denials.
+fn withheld(fields: &[String]) -> CustomerData {
+    let mut withheld: Vec<String> = fields
+        .iter()
+        .map(|path| {
+            if path.starts_with("customers") {
+                "customer email".to_owned()
+            } else {
+                "order email".to_owned()
+            }
+        })
+        .collect();
+    withheld.sort();
+    withheld.dedup();
+    CustomerData::Withheld(withheld)
 }
 
 #[derive(Deserialize, Default)]
@@ -284,6 +313,71 @@ mod tests {
         assert_eq!(
             probe(nodes(5, 5, None)),
             CustomerData::Withheld(vec!["customer email".into(), "order email".into()])
+        );
+    }
+
+    fn validation(scopes: &[&str], probed: serde_json::Value) -> ShopInfo {
+        let mut answer = serde_json::json!({
+            "shop": {"name": "Demo", "myshopifyDomain": "demo.myshopify.com", "currencyCode": "USD",
+                     "orderNumberFormatPrefix": "#", "orderNumberFormatSuffix": null, "plan": null},
+            "currentAppInstallation": {"accessScopes": scopes.iter().map(|s| serde_json::json!({"handle": s})).collect::<Vec<_>>()},
+        });
+        answer
+            .as_object_mut()
+            .unwrap()
+            .extend(probed.as_object().unwrap().clone());
+        serde_json::from_value::<Validation>(answer).unwrap().info()
+    }
+
+    #[test]
+    fn one_answer_gives_the_shop_its_scopes_and_the_emails_verdict() {
+        let info = validation(
+            &["read_products", "read_customers", "read_orders"],
+            nodes(5, 5, None),
+        );
+        assert_eq!(
+            (
+                info.name.as_str(),
+                info.order_number_prefix.as_str(),
+                info.order_number_suffix.as_str()
+            ),
+            ("Demo", "#", "")
+        );
+        assert_eq!(
+            info.granted_scopes,
+            ["read_customers", "read_orders", "read_products"]
+        );
+        assert_eq!(
+            info.customer_data,
+            CustomerData::Withheld(vec!["customer email".into(), "order email".into()])
+        );
+    }
+
+    #[test]
+    fn without_the_required_scopes_the_emails_say_nothing() {
+        let info = validation(&["read_products"], nodes(5, 5, None));
+        assert_eq!(info.customer_data, CustomerData::Unknown);
+    }
+
+    #[test]
+    fn only_denied_customers_or_orders_are_the_probe_s() {
+        let paths = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(probe_denied(&paths(&["customers", "orders.nodes.email"])));
+        assert!(probe_denied(&paths(&["orders"])));
+        assert!(!probe_denied(&[]), "a denial naming nothing is the token's");
+        assert!(
+            !probe_denied(&paths(&["orders.nodes.email"])),
+            "a denied email alone leaves the rest of the answer"
+        );
+        assert!(!probe_denied(&paths(&["shop"])));
+        assert!(!probe_denied(&paths(&[
+            "customers",
+            "currentAppInstallation"
+        ])));
+        assert!(!probe_denied(&paths(&["customersX"])));
+        assert_eq!(
+            withheld(&paths(&["orders.nodes.email", "orders.nodes.email"])),
+            CustomerData::Withheld(vec!["order email".into()])
         );
     }
 

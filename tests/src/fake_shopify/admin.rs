@@ -95,13 +95,14 @@ pub async fn graphql(
     if operation == "UpdateShippingAddress" && !record.grants("write_orders") {
         return Json(actions::access_denied("orderUpdate", "write_orders")).into_response();
     }
+    if operation == "ValidateCredentials" {
+        if let Some(denied) = validation_denied(&record) {
+            return Json(denied).into_response();
+        }
+    }
     if record.customer_data == CustomerDataAccess::Denied {
         // What Shopify answers an app not approved for protected customer data.
         let denied = match operation {
-            "ProtectedDataProbe" => Some((
-                json!({"customers": null, "orders": null}),
-                vec![json!(["customers"]), json!(["orders", "nodes", 0, "email"])],
-            )),
             "CustomerByEmail" => Some((
                 json!({"customerByIdentifier": null}),
                 vec![json!(["customerByIdentifier"])],
@@ -126,7 +127,7 @@ pub async fn graphql(
     }
     let data = match operation {
         "ValidateCredentials" => validate_credentials(&record),
-        "ProtectedDataProbe" => protected_data_probe(&record),
+        "ShopAndScopes" => shop_and_scopes(&record),
         "FindOrdersByName" => find_orders(&record, &request.query, vars, false),
         "FindOrderIdsByName" => find_orders(&record, &request.query, vars, true),
         "OrdersByIds" | "ActionOrdersByIds" => orders_by_ids(&record, vars),
@@ -228,7 +229,51 @@ pub async fn graphql(
     response
 }
 
+/// The shop, its scopes, and a few recent customers' and orders' emails.
 fn validate_credentials(shop: &FakeShop) -> Value {
+    let mut data = shop_and_scopes(shop);
+    if let (Some(data), Value::Object(probe)) = (data.as_object_mut(), protected_data_probe(shop)) {
+        data.extend(probe);
+    }
+    data
+}
+
+/// Shopify's answer to `ValidateCredentials` when it denies the customers or orders it reads:
+/// without `read_customers` or `read_orders`, or without protected customer data access.
+/// `customers` and `orders` cannot be null, so the denial nulls the whole answer.
+fn validation_denied(shop: &FakeShop) -> Option<Value> {
+    let scope_denial = |root: &str, scope: &str| {
+        json!({
+            "message": format!("Access denied for {root} field. Required access: `{scope}` access scope."),
+            "locations": [{"line": 2, "column": 3}],
+            "path": [root],
+            "extensions": {"code": "ACCESS_DENIED", "documentation": "https://shopify.dev/api/usage/access-scopes"},
+        })
+    };
+    let customer_data_denial = |path: Value| {
+        json!({
+            "message": "This app is not approved to access the Customer object. See https://partners.shopify.com/1/apps/1/customer_data for more details.",
+            "locations": [{"line": 2, "column": 3}],
+            "path": path,
+            "extensions": {"code": "ACCESS_DENIED", "documentation": "https://shopify.dev/docs/apps/launch/protected-customer-data"},
+        })
+    };
+    let denied_data = shop.customer_data == CustomerDataAccess::Denied;
+    let mut errors = Vec::new();
+    if !shop.grants("read_customers") {
+        errors.push(scope_denial("customers", "read_customers"));
+    } else if denied_data {
+        errors.push(customer_data_denial(json!(["customers"])));
+    }
+    if !shop.grants("read_orders") {
+        errors.push(scope_denial("orders", "read_orders"));
+    } else if denied_data && !shop.orders.is_empty() {
+        errors.push(customer_data_denial(json!(["orders", "nodes", 0, "email"])));
+    }
+    (!errors.is_empty()).then(|| json!({"data": null, "errors": errors}))
+}
+
+fn shop_and_scopes(shop: &FakeShop) -> Value {
     json!({
         "shop": {
             "name": shop.name,
@@ -494,7 +539,10 @@ fn search_products(shop: &FakeShop, variables: &Value) -> Value {
                 }
                 fields.insert("published_status", value);
             }
-            let text = format!("{} {} {} {}", p.title, p.description, p.vendor, p.product_type);
+            let text = format!(
+                "{} {} {} {}",
+                p.title, p.description, p.vendor, p.product_type
+            );
             matches(query, &fields, &text)
         })
         .collect();
@@ -518,7 +566,8 @@ fn search_products(shop: &FakeShop, variables: &Value) -> Value {
             })
         })
         .collect();
-    let page_info = json!({"hasNextPage": end < matching.len(), "endCursor": format!("search:{end}")});
+    let page_info =
+        json!({"hasNextPage": end < matching.len(), "endCursor": format!("search:{end}")});
     json!({"products": {"pageInfo": page_info, "nodes": nodes}})
 }
 
