@@ -180,7 +180,7 @@ fn list_query(req: &Request) -> Result<(ListFilter, Option<String>), ApiError> {
                     ApiError::invalid_request("shop_domain must be a store's .myshopify.com domain.")
                 })?)
             }
-            "order" if !value.is_empty() && value.len() <= 128 => filter.order = Some(value.to_owned()),
+            "order" if !value.is_empty() && value.chars().count() <= 128 => filter.order = Some(value.to_owned()),
             "order" => return Err(ApiError::invalid_request("order must be an order's name, e.g. #1001.")),
             "cursor" => cursor = Some(value.to_owned()),
             other => {

@@ -14,7 +14,7 @@ mod store_status;
 pub use address::{InvalidAddress, NewAddress};
 pub use credentials::{AuthType, Credentials, InvalidCredentialsFormat};
 pub use email::{Email, InvalidEmail};
-pub use fields::present;
+pub use fields::{present, whole_number};
 pub use order_actions::{
     ActionKind, ActionMode, ActionStatus, AddressPolicy, CancelPolicy, OrderActionsPolicy,
     ReturnPolicy,

@@ -135,6 +135,7 @@ pub struct CancelPolicy {
     pub enabled: bool,
     pub mode: ActionMode,
     /// Orders placed at most this long ago (1–10080).
+    #[serde(deserialize_with = "crate::domain::whole_number")]
     pub window_minutes: u32,
     /// By the shop's currency (`{"USD": "200.00"}`): a refund above it waits for a person.
     /// When set, a shop whose currency has no entry always waits.
@@ -158,6 +159,7 @@ impl Default for CancelPolicy {
 pub struct AddressPolicy {
     pub enabled: bool,
     pub mode: ActionMode,
+    #[serde(deserialize_with = "crate::domain::whole_number")]
     pub window_minutes: u32,
     pub same_country_only: bool,
 }
@@ -180,6 +182,7 @@ pub struct ReturnPolicy {
     pub enabled: bool,
     pub mode: ActionMode,
     /// Days after delivery (or fulfillment) a return may be asked for (1–365).
+    #[serde(deserialize_with = "crate::domain::whole_number")]
     pub window_days: u32,
     pub excluded_tags: Vec<String>,
 }
