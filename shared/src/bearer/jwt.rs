@@ -265,7 +265,8 @@ impl BearerVerifier for JwtVerifier {
             Err(BearerError::KeysUnavailable) => {
                 tracing::warn!("bearer token not checked: signing keys unavailable")
             }
-            Err(error) => tracing::info!(reason = %error, "bearer token refused"),
+            // The caller answers the refusal and logs it with its request; this is the detail.
+            Err(error) => tracing::debug!(reason = %error, "bearer token refused"),
         }
         claims
     }
