@@ -81,6 +81,18 @@ fn product_matches(product: &FakeProduct, query: &str) -> bool {
             .is_none_or(|value| product.published_status_matches(&value))
 }
 
+/// An amount as Shopify writes a `Decimal` (a `MoneyV2` amount): no trailing zeros, at least
+/// one decimal (`19.0`, `29.99`, `30.9`), where a variant's `Money` price has two (`19.00`).
+fn decimal(amount: f64) -> String {
+    let fixed = format!("{amount:.2}");
+    let trimmed = fixed.trim_end_matches('0');
+    if trimmed.ends_with('.') {
+        format!("{trimmed}0")
+    } else {
+        trimmed.to_owned()
+    }
+}
+
 fn product_node(shop: &FakeShop, p: &FakeProduct) -> Value {
     let prices: Vec<f64> = p
         .variants
@@ -96,8 +108,8 @@ fn product_node(shop: &FakeShop, p: &FakeProduct) -> Value {
         "descriptionHtml": p.description, "vendor": p.vendor, "productType": p.product_type,
         "tags": p.tags, "updatedAt": p.updated_at,
         "priceRangeV2": {
-            "minVariantPrice": {"amount": format!("{min:.2}"), "currencyCode": shop.currency},
-            "maxVariantPrice": {"amount": format!("{max:.2}"), "currencyCode": shop.currency},
+            "minVariantPrice": {"amount": decimal(min), "currencyCode": shop.currency},
+            "maxVariantPrice": {"amount": decimal(max), "currencyCode": shop.currency},
         },
         "variantsCount": {"count": p.variants.len()},
         "variants": {"nodes": p.variants.iter().take(20).map(|(t, sku, price, available)| json!({"title": t, "sku": sku, "price": price, "availableForSale": available})).collect::<Vec<_>>()},
