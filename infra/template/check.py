@@ -6,8 +6,8 @@
 - every route of the contract is wired, through the HTTP API, to the function the contract
   names, and no other route exists; openapi.yaml describes exactly the routed operations, and
   marks the mutating ones admin-only; exactly the operations openapi.yaml marks public
-  (`security: []`, or only a scheme the function checks itself, as the MCP route's bearer token)
-  skip the JWT authorizer, and each of those is throttled below the API's default route limits;
+  (`security: []`) skip the JWT authorizer, and each of those is throttled below the API's
+  default route limits;
 - every environment variable the code reads is set for every function (those in SCOPED_ENV: for
   every function whose code uses them), and the local-only SHOPIFY_BASE_URL is set for none;
 - no policy grants a wildcard action or resource on Secrets Manager or DynamoDB; the functions
@@ -66,18 +66,13 @@ ROUTES = {
     ("GET", "/shopify/actions"): "actions-api",
     ("POST", "/shopify/actions/{id}/approve"): "actions-api",
     ("POST", "/shopify/actions/{id}/decline"): "actions-api",
-    ("POST", "/mcp"): "mcp",
-    ("GET", "/mcp"): "mcp",
-    ("DELETE", "/mcp"): "mcp",
-    ("GET", "/.well-known/oauth-protected-resource"): "mcp",
-    ("GET", "/.well-known/oauth-protected-resource/mcp"): "mcp",
 }
 # Functions started by a schedule alone (no queue): the input and rate each schedule sends.
 SCHEDULED = {
     "order-actions": {"input": {"schedule": "order-actions-settle"}, "rate": "rate(5 minutes)"},
 }
 # The functions that carry order actions out, whose status-change log line counts failures.
-ACTION_RUNNERS = {"order-actions", "actions-api", "mcp"}
+ACTION_RUNNERS = {"order-actions", "actions-api"}
 FAILED_ACTION_FILTER = '{ ($.message = "order action moved") && ($.status = "failed") }'
 # Mutating routes open to roles other than admins (the spec names the roles).
 NON_ADMIN_MUTATIONS = {
@@ -111,17 +106,16 @@ SCOPED_ENV = {
     "HEALTH_CHECK_INTERVAL_SECS": r"HealthPorts::from_env",
     "WEBHOOK_BASE_URL": r"webhook_base_url|webhook_endpoint|HealthPorts::from_env|\.connector\(\)",
     "WEBHOOK_TOKEN_SECRET": r"webhook_tokens|webhook_endpoint|HealthPorts::from_env|\.connector\(\)|health::delivery",
-    "ACTIONS_BUDGET_MS": r"ActionPorts::from_(env|sdk|services)",
-    "APPROVAL_TTL_HOURS": r"ActionPorts::from_(env|sdk|services)",
+    "ACTIONS_BUDGET_MS": r"ActionPorts::from_(env|sdk)",
+    "APPROVAL_TTL_HOURS": r"ActionPorts::from_(env|sdk)",
     "ACTION_APPROVER_ROLES": r"ACTION_APPROVER_ROLES",
-    "MCP_ALLOWED_ORIGINS": r"AllowedOrigins::from_env",
 }
 # HEALTH_CHECK_INTERVAL_SECS and the health check's rate, both from one parameter (minutes).
 INTERVAL = {"env": "HEALTH_CHECK_INTERVAL_SECS", "parameter": "HealthCheckIntervalMinutes", "mapping": "HealthCheckIntervals"}
 # Code that announces events: knowledge syncs (SyncPorts), store status changes (an outbox
 # flushed through services.events, the connector, a webhook delivery, the health check's ports,
 # or Access marking a store whose token Shopify refused), and order actions (ActionPorts).
-ANNOUNCES = r"SyncPorts::from_env|HealthPorts::from_env|ActionPorts::from_(env|sdk|services)|services\.events|services\.access\b|\.connector\(\)|health::delivery"
+ANNOUNCES = r"SyncPorts::from_env|HealthPorts::from_env|ActionPorts::from_(env|sdk)|services\.events|services\.access\b|\.connector\(\)|health::delivery"
 EVENT_BUS_ARN = {"Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"}
 DIRECT_INVOKE = {"lookup", "order-actions"}
 # Invoked through the API only: the AI platform's principal may not invoke it.
@@ -145,12 +139,11 @@ LEADING_KEYS = {
     "webhooks": {"ORG#*": "shared/src/store/dynamo.rs", "WEBHOOK#*": "shared/src/health/repo/dynamo.rs"},
     "order-actions": {"ORG#*": "shared/src/store/dynamo.rs", "ACTIONS#*": "shared/src/actions/repo/dynamo.rs"},
     "actions-api": {"ORG#*": "shared/src/store/dynamo.rs", "ACTIONS#*": "shared/src/actions/repo/dynamo.rs"},
-    "mcp": {"ORG#*": "shared/src/store/dynamo.rs", "ACTIONS#*": "shared/src/actions/repo/dynamo.rs"},
 }
 # What a partition-limited function may do to its items.
 ITEM_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 # Partition-limited functions that also query within their partitions (never scan).
-QUERIES_ITS_PARTITIONS = {"order-actions", "actions-api", "mcp"}
+QUERIES_ITS_PARTITIONS = {"order-actions", "actions-api"}
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -428,15 +421,7 @@ def main():
         if method in ("get", "put", "post", "delete", "patch", "head", "options")
     }
     described = set(operations)
-    # Public to API Gateway: the operations with no security (`security: []`), and those whose
-    # only schemes are not the API's own (the MCP route's bearer token, which the function
-    # checks itself).
-    authorizer_schemes = {name for requirement in spec.get("security") or [] for name in requirement}
-    spec_public = {
-        route for route, operation in operations.items()
-        if operation.get("security") is not None
-        and not any(authorizer_schemes & set(requirement) for requirement in operation["security"])
-    }
+    spec_public = {route for route, operation in operations.items() if operation.get("security") == []}
     for route in sorted(set(wired) - described):
         problems.append(f"{route[0]} {route[1]} is routed in template.yaml but not described in openapi.yaml")
     for route in sorted(described - set(wired)):
