@@ -41,10 +41,10 @@ fn mixed_catalog() -> FakeShop {
             .with_id(9_100 + i * 7 % 97);
         one.tags = vec![format!("batch-{}", i % 4)];
         one.description = format!("<p>Item <b>{i}</b> of the everyday range.</p>");
-        if i % 9 == 0 {
+        if i.is_multiple_of(9) {
             one = one.sold_out();
         }
-        if i % 13 == 0 {
+        if i.is_multiple_of(13) {
             one = one.unpublished();
         }
         products.push(one);
@@ -66,7 +66,7 @@ fn mixed_catalog() -> FakeShop {
                     format!("{size} | Blue"),
                     sku,
                     price,
-                    (i + n as u64) % 3 != 0,
+                    !(i + n as u64).is_multiple_of(3),
                 )
             })
             .collect();
@@ -76,7 +76,7 @@ fn mixed_catalog() -> FakeShop {
             variants,
         );
         many.vendor = "Summit Works".into();
-        many.product_type = if i % 2 == 0 {
+        many.product_type = if i.is_multiple_of(2) {
             "Shoes".into()
         } else {
             String::new()
@@ -126,7 +126,7 @@ fn mixed_catalog() -> FakeShop {
         ],
     ));
     // Its dearest variant is the last one, beyond the 20 a document lists.
-    let socks = (0..25)
+    let socks = (0..25u32)
         .map(|n| {
             let price = if n == 24 {
                 "12.00".to_owned()
@@ -137,7 +137,7 @@ fn mixed_catalog() -> FakeShop {
                 &format!("Pattern {n:02}"),
                 &format!("SOCK-{n:02}"),
                 &price,
-                n % 4 != 0,
+                !n.is_multiple_of(4),
             )
         })
         .collect();
