@@ -6,8 +6,8 @@
 - every route of the contract is wired, through the HTTP API, to the function the contract
   names, and no other route exists; openapi.yaml describes exactly the routed operations, and
   marks the mutating ones admin-only; exactly the operations openapi.yaml marks public
-  (`security: []`) skip the JWT authorizer, and each of those is throttled below the API's
-  default route limits;
+  (`security: []`, or only a scheme the function checks itself, as the MCP route's bearer token)
+  skip the JWT authorizer, and each of those is throttled below the API's default route limits;
 - every environment variable the code reads is set for every function (those in SCOPED_ENV: for
   every function whose code uses them), and the local-only SHOPIFY_BASE_URL is set for none;
 - no policy grants a wildcard action or resource on Secrets Manager or DynamoDB; the functions
@@ -66,13 +66,23 @@ ROUTES = {
     ("GET", "/shopify/actions"): "actions-api",
     ("POST", "/shopify/actions/{id}/approve"): "actions-api",
     ("POST", "/shopify/actions/{id}/decline"): "actions-api",
+    ("POST", "/mcp"): "mcp",
+    ("GET", "/mcp"): "mcp",
+    ("DELETE", "/mcp"): "mcp",
+    ("GET", "/.well-known/oauth-protected-resource"): "mcp",
+    ("GET", "/.well-known/oauth-protected-resource/mcp"): "mcp",
 }
+# Routed only so that the function answers them 405 (`Allow: POST`), as MCP's transport asks of
+# a server without event streams or sessions: they are no operation, so openapi.yaml leaves them
+# out and lists POST as the path's only method (what API Gateway would otherwise answer, 404, is
+# not what an MCP client expects).
+METHOD_NOT_ALLOWED_ONLY = {("GET", "/mcp"), ("DELETE", "/mcp")}
 # Functions started by a schedule alone (no queue): the input and rate each schedule sends.
 SCHEDULED = {
     "order-actions": {"input": {"schedule": "order-actions-settle"}, "rate": "rate(5 minutes)"},
 }
 # The functions that carry order actions out, whose status-change log line counts failures.
-ACTION_RUNNERS = {"order-actions", "actions-api"}
+ACTION_RUNNERS = {"order-actions", "actions-api", "mcp"}
 FAILED_ACTION_FILTER = '{ ($.message = "order action moved") && ($.status = "failed") }'
 # Mutating routes open to roles other than admins (the spec names the roles).
 NON_ADMIN_MUTATIONS = {
@@ -106,16 +116,17 @@ SCOPED_ENV = {
     "HEALTH_CHECK_INTERVAL_SECS": r"HealthPorts::from_env",
     "WEBHOOK_BASE_URL": r"webhook_base_url|webhook_endpoint|HealthPorts::from_env|\.connector\(\)",
     "WEBHOOK_TOKEN_SECRET": r"webhook_tokens|webhook_endpoint|HealthPorts::from_env|\.connector\(\)|health::delivery",
-    "ACTIONS_BUDGET_MS": r"ActionPorts::from_(env|sdk)",
-    "APPROVAL_TTL_HOURS": r"ActionPorts::from_(env|sdk)",
+    "ACTIONS_BUDGET_MS": r"ActionPorts::from_(env|sdk|services)",
+    "APPROVAL_TTL_HOURS": r"ActionPorts::from_(env|sdk|services)",
     "ACTION_APPROVER_ROLES": r"ACTION_APPROVER_ROLES",
+    "MCP_ALLOWED_ORIGINS": r"AllowedOrigins::from_env",
 }
 # HEALTH_CHECK_INTERVAL_SECS and the health check's rate, both from one parameter (minutes).
 INTERVAL = {"env": "HEALTH_CHECK_INTERVAL_SECS", "parameter": "HealthCheckIntervalMinutes", "mapping": "HealthCheckIntervals"}
 # Code that announces events: knowledge syncs (SyncPorts), store status changes (an outbox
 # flushed through services.events, the connector, a webhook delivery, the health check's ports,
 # or Access marking a store whose token Shopify refused), and order actions (ActionPorts).
-ANNOUNCES = r"SyncPorts::from_env|HealthPorts::from_env|ActionPorts::from_(env|sdk)|services\.events|services\.access\b|\.connector\(\)|health::delivery"
+ANNOUNCES = r"SyncPorts::from_env|HealthPorts::from_env|ActionPorts::from_(env|sdk|services)|services\.events|services\.access\b|\.connector\(\)|health::delivery"
 EVENT_BUS_ARN = {"Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"}
 DIRECT_INVOKE = {"lookup", "order-actions"}
 # Invoked through the API only: the AI platform's principal may not invoke it.
@@ -139,11 +150,12 @@ LEADING_KEYS = {
     "webhooks": {"ORG#*": "shared/src/store/dynamo.rs", "WEBHOOK#*": "shared/src/health/repo/dynamo.rs"},
     "order-actions": {"ORG#*": "shared/src/store/dynamo.rs", "ACTIONS#*": "shared/src/actions/repo/dynamo.rs"},
     "actions-api": {"ORG#*": "shared/src/store/dynamo.rs", "ACTIONS#*": "shared/src/actions/repo/dynamo.rs"},
+    "mcp": {"ORG#*": "shared/src/store/dynamo.rs", "ACTIONS#*": "shared/src/actions/repo/dynamo.rs"},
 }
 # What a partition-limited function may do to its items.
 ITEM_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 # Partition-limited functions that also query within their partitions (never scan).
-QUERIES_ITS_PARTITIONS = {"order-actions", "actions-api"}
+QUERIES_ITS_PARTITIONS = {"order-actions", "actions-api", "mcp"}
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -421,13 +433,25 @@ def main():
         if method in ("get", "put", "post", "delete", "patch", "head", "options")
     }
     described = set(operations)
-    spec_public = {route for route, operation in operations.items() if operation.get("security") == []}
-    for route in sorted(set(wired) - described):
+    # Public to API Gateway: the operations with no security (`security: []`), and those whose
+    # only schemes are not the API's own (the MCP route's bearer token, which the function
+    # checks itself).
+    authorizer_schemes = {name for requirement in spec.get("security") or [] for name in requirement}
+    spec_public = {
+        route for route, operation in operations.items()
+        if operation.get("security") is not None
+        and not any(authorizer_schemes & set(requirement) for requirement in operation["security"])
+    }
+    for route in sorted(METHOD_NOT_ALLOWED_ONLY & described):
+        problems.append(f"{route[0]} {route[1]} only answers 405: openapi.yaml must not describe it as an operation")
+    for route in sorted(METHOD_NOT_ALLOWED_ONLY - set(wired)):
+        problems.append(f"{route[0]} {route[1]} must be routed to its function, which answers it 405 with Allow")
+    for route in sorted(set(wired) - described - METHOD_NOT_ALLOWED_ONLY):
         problems.append(f"{route[0]} {route[1]} is routed in template.yaml but not described in openapi.yaml")
     for route in sorted(described - set(wired)):
         problems.append(f"{route[0]} {route[1]} is described in openapi.yaml but not routed in template.yaml")
     # Exactly the operations the spec marks public skip the authorizer.
-    for route in sorted(public - spec_public):
+    for route in sorted(public - spec_public - METHOD_NOT_ALLOWED_ONLY):
         problems.append(f"{route[0]} {route[1]} skips the JWT authorizer, but openapi.yaml does not mark it public (security: [])")
     for route in sorted((spec_public - public) & set(wired)):
         problems.append(f"{route[0]} {route[1]}: openapi.yaml marks it public (security: []), but template.yaml puts it behind the JWT authorizer")

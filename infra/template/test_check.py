@@ -54,6 +54,14 @@ class TemplateCheck(unittest.TestCase):
         result = run(TEMPLATE)
         self.assertEqual(result.returncode, 0, result.stdout)
 
+    def test_the_mcp_routes_that_only_answer_405_must_be_routed_and_never_described(self):
+        self.assert_caught("            Method: GET\n            Path: /mcp\n", "            Method: GET\n            Path: /mcp-stream\n", "GET /mcp must be routed to its function, which answers it 405 with Allow")
+
+        def describe_get(spec):
+            spec["paths"]["/mcp"]["get"] = {"security": [], "responses": {"405": {"description": "not served"}}}
+
+        self.assert_spec_caught(describe_get, "GET /mcp only answers 405: openapi.yaml must not describe it as an operation")
+
     def test_a_route_wired_to_the_wrong_function_is_caught(self):
         self.assert_caught("            Method: DELETE\n            Path: /shopify/stores/{shop}", "            Method: DELETE\n            Path: /shopify/stores/{shopx}", "DELETE /shopify/stores/{shop} must go to disconnect")
 

@@ -200,6 +200,7 @@ pub fn shopper(org: &str, email: &str, conversation: &str, confirmed: bool) -> I
         email_verified: true,
         conversation_id: Some(conversation.into()),
         shopper_confirmed: confirmed,
+        actor: None,
     }
 }
 

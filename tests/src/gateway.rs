@@ -304,6 +304,10 @@ fn unauthorized(why: Option<&str>) -> AxumResponse {
     response
 }
 
+/// Routes wired only so that their function answers them 405 (`GET` and `DELETE /mcp`, as
+/// template.yaml wires them): no method the path takes, so never in another answer's `Allow`.
+const METHOD_NOT_ALLOWED_ONLY: [(&str, &str); 2] = [("GET", "/mcp"), ("DELETE", "/mcp")];
+
 /// What the gateway routes: the functions' routes and the authorizer in front of them.
 struct Gateway {
     routes: Vec<Route>,
@@ -330,7 +334,11 @@ async fn dispatch(
             .into_response();
     }
     let Some((route, params)) = candidates.iter().find(|(r, _)| r.method == method) else {
-        let mut allowed: Vec<&str> = candidates.iter().map(|(r, _)| r.method).collect();
+        let mut allowed: Vec<&str> = candidates
+            .iter()
+            .map(|(r, _)| r.method)
+            .filter(|method| !METHOD_NOT_ALLOWED_ONLY.contains(&(*method, &path)))
+            .collect();
         allowed.sort_unstable();
         allowed.dedup();
         return (
@@ -537,6 +545,30 @@ pub fn webhook_route(ports: webhooks::WebhookPorts) -> Route {
     }
 }
 
+/// The MCP routes (public: the `mcp` function checks its own bearer tokens), over `state`:
+/// `POST`, `GET` and `DELETE /mcp` and the two protected-resource documents, as the template
+/// wires them.
+pub fn mcp_routes(state: Arc<mcp::State>) -> Vec<Route> {
+    let handler: Handler = Arc::new(move |req| {
+        let state = state.clone();
+        Box::pin(async move { mcp::handle(&state, req).await })
+    });
+    [
+        ("POST", mcp::MCP_PATH),
+        ("GET", mcp::MCP_PATH),
+        ("DELETE", mcp::MCP_PATH),
+        ("GET", mcp::METADATA_PATHS[0]),
+        ("GET", mcp::METADATA_PATHS[1]),
+    ]
+    .into_iter()
+    .map(|(method, route)| Route {
+        method,
+        route,
+        handler: handler.clone(),
+    })
+    .collect()
+}
+
 /// `POST /invoke/health-check`: the body is an event for `health-check` (the schedule's
 /// `{"schedule": "health-check"}`), handled as one invocation of its timeout.
 async fn invoke_health_check(
@@ -551,7 +583,7 @@ async fn invoke_health_check(
 }
 
 /// The gateway as an axum app: the dashboard routes (order actions' included) behind
-/// `authorizer` and the public webhook route, plus `POST /invoke/lookup` and
+/// `authorizer`, the public webhook route and the MCP routes (over `mcp`), plus `POST /invoke/lookup` and
 /// `POST /invoke/order-actions` standing in for the AI platform's direct invocations,
 /// `POST /invoke/knowledge-sync` and `POST /invoke/health-check` for invoking those functions
 /// as their schedules do, and the API description at `/openapi.yaml` rendered at `/docs`.
@@ -561,6 +593,7 @@ pub fn app(
     health: shared::health::check::HealthPorts,
     webhooks: webhooks::WebhookPorts,
     actions: shared::actions::ActionPorts,
+    mcp: mcp::State,
     authorizer: JwtAuthorizer,
 ) -> Router {
     let invoke = Router::new()
@@ -596,6 +629,7 @@ pub fn app(
     ));
     routes.push(webhook_route(webhooks));
     routes.extend(action_routes(actions));
+    routes.extend(mcp_routes(Arc::new(mcp)));
     let docs = Router::new()
         .route("/openapi.yaml", axum::routing::get(openapi))
         .route("/docs", axum::routing::get(docs_page))

@@ -13,4 +13,5 @@ pub mod health;
 pub mod knowledge;
 pub mod local_aws;
 pub mod logs;
+pub mod mcp;
 pub mod worker;

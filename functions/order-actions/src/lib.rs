@@ -17,6 +17,9 @@
 //!
 //! The 5-minute schedule invokes it with `{"schedule": "order-actions-settle"}`: unsettled
 //! actions are read back and settled.
+//!
+//! The `mcp` route runs the same actions with [`answer_as`], for the caller its bearer token
+//! names instead of the platform's event.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -25,7 +28,8 @@ use shared::domain::{ActionKind, OrganizationId};
 use shared::{Code, Deadline};
 use tracing::Instrument;
 
-/// The tool manifest the AI platform registers; tested against what this function accepts.
+/// The tool manifest the AI platform registers (`tools`), with the MCP variants (`mcp_tools`);
+/// tested against what this function and the `mcp` route accept.
 pub const TOOL_MANIFEST: &str = include_str!("../tools.json");
 
 /// The event and every answer as JSON Schema; the manifest's input schemas are its
@@ -189,6 +193,27 @@ pub async fn answer(ports: &ActionPorts, payload: Value, deadline: Deadline) -> 
     }
 }
 
+/// Answers one action for `invocation`, the caller as another door vouches for it (the `mcp`
+/// route: the org, the shopper's verified email and the actor from its bearer token), within
+/// `deadline`: the same operation and the same answer as [`answer`]. Never fails.
+pub async fn answer_as(
+    ports: &ActionPorts,
+    invocation: &Invocation,
+    action: &str,
+    arguments: &Value,
+    deadline: Deadline,
+) -> Value {
+    let name = action.chars().take(40).collect::<String>();
+    let span = tracing::info_span!("order_actions", action = %name);
+    match perform(ports, &deadline, invocation, action, arguments)
+        .instrument(span)
+        .await
+    {
+        Ok(data) => json!({"ok": true, "action": name, "data": data}),
+        Err(failure) => refusal(&name, &failure),
+    }
+}
+
 fn refusal(action: &str, failure: &ActionFailure) -> Value {
     let mut error = json!({"code": failure.code, "message": failure.message});
     if let Some(details) = &failure.details {
@@ -229,37 +254,62 @@ async fn run(
         .map_err(|_| invalid("The event needs org_id, action and arguments."))?;
     let org = OrganizationId::parse(&event.org_id)
         .map_err(|_| invalid("The event's org_id is not a valid organization id."))?;
-    let action = Action::parse(&event.action, &event.arguments)?;
     let contact = event.contact.unwrap_or_default();
     let invocation = Invocation {
-        org: Some(org.clone()),
+        org: Some(org),
         email: contact.email,
         email_verified: contact.email_verified == Some(true),
         conversation_id: event.conversation_id,
         shopper_confirmed: event.shopper_confirmed == Some(true),
+        actor: None,
     };
+    perform(
+        ports,
+        deadline,
+        &invocation,
+        &event.action,
+        &event.arguments,
+    )
+    .await
+}
+
+/// Checks the arguments of `action`, then runs its operation for `invocation`.
+async fn perform(
+    ports: &ActionPorts,
+    deadline: &Deadline,
+    invocation: &Invocation,
+    action_name: &str,
+    arguments: &Value,
+) -> Result<Value, ActionFailure> {
+    let action = Action::parse(action_name, arguments)?;
+    let org = invocation
+        .org
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let answer = match &action {
         Action::Propose(kind) => {
-            actions::propose(ports, deadline, &invocation, *kind, &event.arguments).await
+            actions::propose(ports, deadline, invocation, *kind, arguments).await
         }
         Action::Confirm(id) => {
             actions::confirm(
                 ports,
                 deadline,
-                &invocation,
+                invocation,
                 id,
                 invocation.shopper_confirmed,
             )
             .await
         }
-        Action::Get(id) => actions::get(ports, deadline, &invocation, id).await,
+        Action::Get(id) => actions::get(ports, deadline, invocation, id).await,
     };
+    let action = action_name.chars().take(40).collect::<String>();
     match &answer {
         Ok(answer) => {
-            tracing::info!(org_id = %org, action = %event.action, status = %answer.status, proposal_id = %answer.proposal_id, left_ms = deadline.remaining().as_millis() as u64, "order action answered")
+            tracing::info!(org_id = %org, %action, status = %answer.status, proposal_id = %answer.proposal_id, left_ms = deadline.remaining().as_millis() as u64, "order action answered")
         }
         Err(failure) => {
-            tracing::info!(org_id = %org, action = %event.action, code = %failure.code, "order action refused")
+            tracing::info!(org_id = %org, %action, code = %failure.code, "order action refused")
         }
     }
     answer.map(|answer| serde_json::to_value(answer).expect("answers always serialize"))

@@ -104,6 +104,9 @@ pub struct Invocation {
     pub conversation_id: Option<String>,
     /// Set by the platform from the shopper's own reply or button, never by the model.
     pub shopper_confirmed: bool,
+    /// Who acts for the shopper, recorded as the proposal's `actor`: the platform's AI (`ai`)
+    /// when `None`; over MCP, the bearer token's `sub`.
+    pub actor: Option<String>,
 }
 
 /// What the AI is answered: a proposal (`confirmation_required`), or where an action stands.

@@ -135,7 +135,7 @@ pub async fn propose(
         summary,
         effects,
         reason: None,
-        actor: AI_ACTOR.into(),
+        actor: inv.actor.clone().unwrap_or_else(|| AI_ACTOR.into()),
         mode: ActionMode::Live,
         job_id: None,
         created_id: None,

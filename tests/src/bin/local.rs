@@ -138,6 +138,16 @@ async fn run(
             config.stores_table.clone(),
         )),
     );
+    // The MCP route over the same stores and actions, its tokens from the dev issuer
+    // (MCP_ISSUER, MCP_AUDIENCE, MCP_JWKS_URL and MCP_RESOURCE_URL are set above).
+    let bearer = shared::bearer::BearerConfig::from_env()?;
+    let mcp = mcp::State::new(
+        services.clone(),
+        actions.clone(),
+        Arc::new(shared::bearer::JwtVerifier::new(&bearer, &config.auth)?),
+        bearer.clone(),
+        mcp::AllowedOrigins::from_env(&bearer.resource_url),
+    );
     run_settle_schedule(actions.clone());
     run_worker(&sdk, sync.clone());
     run_schedule(sync.clone());
@@ -152,7 +162,7 @@ async fn run(
     );
     axum::serve(
         listener,
-        tests::gateway::app(services, sync, health, webhooks, actions, authorizer),
+        tests::gateway::app(services, sync, health, webhooks, actions, mcp, authorizer),
     )
     .with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;

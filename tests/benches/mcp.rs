@@ -1,0 +1,182 @@
+//! `cargo bench -p tests --bench mcp`: what MCP costs on top of the direct invoke. A warm
+//! `tools/call get_shop_details` through the `mcp` function's handler (the API Gateway event
+//! parsed as Lambda does, the HTTP edges, the JSON-RPC envelope, rmcp's stateless transport,
+//! the tool result) against `lookup::answer` for the same request (its event parsed too), both
+//! against a fake Shopify on loopback, credentials cached. The MCP side verifies a real bearer
+//! JWT (RS256, the dev identity provider's JWKS, fetched once and cached) on every call, as the
+//! deployed function does. Prints medians and the ratio (the
+//! goal: at most 1.2x); asserts nothing (timings are not test outcomes).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use shared::Deadline;
+use tests::app::{Backend, TestApp};
+use tests::fake_shopify::FakeShop;
+use tests::mcp::{request, McpRig, V2025};
+
+const ROUNDS: usize = 15;
+const PER_ROUND: u32 = 40;
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn row(name: &str, value: impl std::fmt::Display) {
+    println!("{name:<60} {value:>14}");
+}
+
+fn main() {
+    // Production log level: the test harness's debug-level capture would be measured too.
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::sink)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(compare());
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("-- current_thread runtime");
+    single.block_on(compare());
+}
+
+async fn compare() {
+    let app = TestApp::spawn(Backend::Memory).await;
+    app.shopify.add_shop(
+        FakeShop::new("demo-us")
+            .named("Demo US")
+            .with_token("shpat_us"),
+    );
+    let (status, _) = app
+        .connect(json!({"shop_domain": "demo-us", "access_token": "shpat_us"}))
+        .await;
+    assert_eq!(status, 201);
+    let rig = McpRig::new(&app).await;
+    let issuer = tests::dev_issuer::DevIssuer::start().await;
+    let bearer = issuer.bearer_config(tests::mcp::RESOURCE);
+    let verifier =
+        shared::bearer::JwtVerifier::new(&bearer, &shared::config::AuthConfig::default()).unwrap();
+    let state = mcp::State::new(
+        app.services.clone(),
+        rig.actions.ports.clone(),
+        std::sync::Arc::new(verifier),
+        bearer,
+        mcp::AllowedOrigins::parse(None, tests::mcp::RESOURCE),
+    );
+    let token = issuer.token(&app.org, "agent");
+
+    let direct_event =
+        json!({"org_id": app.org, "action": "get_shop_details", "arguments": {}}).to_string();
+    let mcp_event = request(
+        Some(&token),
+        V2025,
+        "tools/call",
+        json!({"name": "get_shop_details", "arguments": {}}),
+    )
+    .to_json()
+    .to_string();
+
+    let direct = || async {
+        let payload: Value = serde_json::from_str(&direct_event).unwrap();
+        let deadline = Deadline::after(app.services.budgets.lookup);
+        lookup::answer(&app.services, payload, deadline).await
+    };
+    let over_mcp = || async {
+        let req = lambda_http::request::from_str(&mcp_event).unwrap();
+        mcp::handle(&state, req).await.unwrap()
+    };
+
+    // Warm: credentials cached, connections open, both paths answering the same.
+    let answer = direct().await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    let response = over_mcp().await;
+    let body: Value = match response.body() {
+        lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap(),
+        other => panic!("a JSON answer, not {other:?}"),
+    };
+    assert_eq!(
+        body["result"]["structuredContent"], answer,
+        "the same answer"
+    );
+
+    let ping_event = request(Some(&token), V2025, "ping", json!({}))
+        .to_json()
+        .to_string();
+    let list_event = request(Some(&token), V2025, "tools/list", json!({}))
+        .to_json()
+        .to_string();
+    let time = |n: u32, start: Instant| start.elapsed() / n;
+    let start = Instant::now();
+    for _ in 0..1000 {
+        std::hint::black_box(lambda_http::request::from_str(&mcp_event).unwrap());
+    }
+    row(
+        "parse the API Gateway event",
+        format!("{:?}", time(1000, start)),
+    );
+    let start = Instant::now();
+    for _ in 0..1000 {
+        let req = lambda_http::request::from_str(&ping_event).unwrap();
+        std::hint::black_box(mcp::handle(&state, req).await.unwrap());
+    }
+    row("mcp ping", format!("{:?}", time(1000, start)));
+    let start = Instant::now();
+    for _ in 0..1000 {
+        let req = lambda_http::request::from_str(&list_event).unwrap();
+        std::hint::black_box(mcp::handle(&state, req).await.unwrap());
+    }
+    row("mcp tools/list", format!("{:?}", time(1000, start)));
+    let body = request(
+        Some(&token),
+        V2025,
+        "tools/call",
+        json!({"name": "get_shop_details", "arguments": {}}),
+    )
+    .body
+    .unwrap();
+    let start = Instant::now();
+    for _ in 0..1000 {
+        std::hint::black_box(mcp::envelope::check(body.as_bytes()).unwrap());
+    }
+    row("envelope check", format!("{:?}", time(1000, start)));
+    let big = serde_json::to_string(&answer).unwrap();
+    row("answer bytes", big.len());
+
+    let mut direct_samples = Vec::new();
+    let mut mcp_samples = Vec::new();
+    for _ in 0..ROUNDS {
+        // Interleaved rounds, so a slow moment of the machine costs both alike.
+        let start = Instant::now();
+        for _ in 0..PER_ROUND {
+            std::hint::black_box(direct().await);
+        }
+        direct_samples.push(start.elapsed() / PER_ROUND);
+        let start = Instant::now();
+        for _ in 0..PER_ROUND {
+            std::hint::black_box(over_mcp().await);
+        }
+        mcp_samples.push(start.elapsed() / PER_ROUND);
+    }
+    let direct = median(direct_samples);
+    let over_mcp = median(mcp_samples);
+    println!("{:<60} {:>14}", "benchmark (warm, median)", "figure");
+    row("lookup::answer get_shop_details", format!("{direct:?}"));
+    row(
+        "mcp tools/call get_shop_details (through the handler)",
+        format!("{over_mcp:?}"),
+    );
+    row(
+        "MCP's cost over the direct invoke",
+        format!("{:?}", over_mcp.saturating_sub(direct)),
+    );
+    row(
+        "ratio mcp / direct (goal <= 1.20)",
+        format!("{:.2}x", over_mcp.as_secs_f64() / direct.as_secs_f64()),
+    );
+}
