@@ -588,6 +588,11 @@ async fn an_unknown_tool_is_invalid_params_and_an_unknown_method_is_method_not_f
         reply.body["error"]["code"], -32600,
         "the transport's refusal, as JSON-RPC"
     );
+    assert_eq!(
+        reply.body["error"]["message"],
+        "Not acceptable: Accept must take both application/json and text/event-stream.",
+        "in words of our own, never the SDK's text"
+    );
     assert_eq!(shopify_requests(&app), before);
 }
 
@@ -812,4 +817,36 @@ both_backends! {
         let after = rig.call("get_action", json!({"proposal_id": id})).await;
         assert_eq!(after["structuredContent"]["error"]["code"], "action_disabled", "closed again: {after}");
     }
+}
+
+/// The identity provider's keys out of reach is our outage, not the caller's token: 503 with
+/// `Retry-After`, so an agent retries instead of throwing a good token away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_cannot_be_checked_for_want_of_keys_is_503_to_retry_not_401() {
+    let (app, rig) = shop_app().await;
+    let issuer = tests::dev_issuer::DevIssuer::start().await;
+    let bearer = issuer.bearer_config(RESOURCE);
+    let verifier =
+        shared::bearer::JwtVerifier::new(&bearer, &shared::config::AuthConfig::default())
+            .expect("a loopback JWKS URL is accepted");
+    let state = mcp::State::new(
+        app.services.clone(),
+        rig.actions.ports.clone(),
+        std::sync::Arc::new(verifier),
+        bearer,
+        mcp::AllowedOrigins::parse(None, RESOURCE),
+    );
+    issuer.jwks_down(true);
+    let token = issuer.token(&app.org, "shopper");
+
+    let event = tests::mcp::request(Some(&token), V2025, "tools/list", json!({}));
+    let response = mcp::handle(&state, event.into_request()).await.unwrap();
+
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert!(response.headers().get("www-authenticate").is_none());
+    issuer.jwks_down(false);
+    let event = tests::mcp::request(Some(&token), V2025, "tools/list", json!({}));
+    let response = mcp::handle(&state, event.into_request()).await.unwrap();
+    assert_eq!(response.status(), 200, "served once the keys can be read");
 }

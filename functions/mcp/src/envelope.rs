@@ -54,10 +54,11 @@ pub fn error_response(status: u16, code: ErrorCode, message: &str, id: &Value) -
         .expect("a valid status and header always build")
 }
 
-/// Checks that `body` is one JSON-RPC 2.0 request or notification rmcp can read. Answers
-/// `Some(body)` to hand on instead when the message had to be restated for rmcp: an `id`
-/// written as a whole-number float (`1.0`, the integer 1 to JSON) is restated as that integer.
-pub fn check(body: &[u8]) -> Result<Option<String>, Refusal> {
+/// Checks that `body` is one JSON-RPC 2.0 request or notification rmcp can read; answers the
+/// message as checked, to hand on instead of `body`: a key sent twice appears once (its last
+/// value, as the check read it), and an `id` written as a whole-number float (`1.0`, the
+/// integer 1 to JSON) as that integer.
+pub fn check(body: &[u8]) -> Result<String, Refusal> {
     let value: Value = serde_json::from_slice(body).map_err(|_| {
         Refusal::new(
             ErrorCode::PARSE_ERROR,
@@ -82,16 +83,12 @@ pub fn check(body: &[u8]) -> Result<Option<String>, Refusal> {
     };
     // Ids are strings or integers JSON carries exactly everywhere (|id| ≤ 2^53 - 1, as I-JSON
     // asks); MCP forbids null ones.
-    let mut restated = false;
     let id = match message.get("id") {
         None => Value::Null,
         Some(id @ Value::String(_)) => id.clone(),
         Some(Value::Number(n)) if exact_integer(n).is_some() => {
             let id = Value::from(exact_integer(n).unwrap_or_default());
-            if !n.is_i64() {
-                message.insert("id".into(), id.clone());
-                restated = true;
-            }
+            message.insert("id".into(), id.clone());
             id
         }
         Some(_) => return Err(Refusal::new(
@@ -129,7 +126,7 @@ pub fn check(body: &[u8]) -> Result<Option<String>, Refusal> {
     }
     // rmcp reads a standard method whose params do not fit it as a custom method (which the
     // server would answer -32601): that is a params error.
-    let restated = restated.then(|| Value::Object(message.clone()).to_string());
+    let restated = Value::Object(message.clone()).to_string();
     let fits = match serde_json::from_value::<ClientJsonRpcMessage>(Value::Object(message)) {
         Ok(ClientJsonRpcMessage::Request(request)) => match &request.request {
             ClientRequest::CustomRequest(custom) => {
@@ -269,14 +266,9 @@ mod tests {
     #[test]
     fn a_whole_number_float_id_is_restated_as_the_integer_it_is() {
         let restated = check(br#"{"jsonrpc":"2.0","id":1.0,"method":"ping"}"#).unwrap();
-        let restated: Value = serde_json::from_str(&restated.unwrap()).unwrap();
+        let restated: Value = serde_json::from_str(&restated).unwrap();
         assert_eq!(restated["id"], json!(1));
         assert!(restated["id"].is_i64());
-        assert_eq!(
-            check(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
-            Ok(None),
-            "an integer id is handed on as sent"
-        );
         assert_eq!(
             code(r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#),
             Some(-32600)
@@ -308,6 +300,18 @@ mod tests {
             let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
             assert_eq!(code(&body), Some(-32600), "{id}");
         }
+    }
+
+    #[test]
+    fn a_key_sent_twice_is_handed_on_once_as_the_check_read_it() {
+        let restated =
+            check(br#"{"jsonrpc":"2.0","id":1,"id":"two","method":"tools/list","method":"ping"}"#)
+                .unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&restated).unwrap(),
+            json!({"jsonrpc": "2.0", "id": "two", "method": "ping"})
+        );
+        assert_eq!(restated.matches("\"id\"").count(), 1);
     }
 
     #[test]

@@ -10,8 +10,9 @@
 //!    ([`AllowedOrigins`]), else 403;
 //! 3. a body over 64 KiB is 413, unread;
 //! 4. the bearer token ([`BearerVerifier`]): missing or refused is 401 with
-//!    `WWW-Authenticate: Bearer resource_metadata="..."`; the organization, the shopper and
-//!    the actor come only from its claims;
+//!    `WWW-Authenticate: Bearer resource_metadata="..."` (503 with `Retry-After` when the
+//!    identity provider's keys cannot be read: ours to fix, not the caller's token); the
+//!    organization, the shopper and the actor come only from its claims;
 //! 5. the JSON-RPC envelope ([`envelope`]): `-32700`, `-32600` (a batch array included),
 //!    `-32602`, as JSON-RPC error objects, never a 5xx;
 //! 6. rmcp's Streamable HTTP service, stateless with JSON answers; what it refuses before
@@ -31,7 +32,9 @@ mod server;
 use std::sync::Arc;
 
 use http_body_util::BodyExt;
-use lambda_http::http::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, ORIGIN, WWW_AUTHENTICATE};
+use lambda_http::http::header::{
+    ALLOW, AUTHORIZATION, CONTENT_TYPE, ORIGIN, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use lambda_http::http::{HeaderValue, Method};
 use lambda_http::{Body, Request, RequestExt, Response};
 use rmcp::model::ErrorCode;
@@ -211,9 +214,10 @@ async fn post(state: &State, mut req: Request) -> Response<Body> {
         Ok(claims) => claims,
         Err(response) => return response,
     };
+    // rmcp reads the message as restated here, so both read the same thing (a key sent twice
+    // counts once, as it did for the check).
     match envelope::check(body) {
-        Ok(None) => {}
-        Ok(Some(restated)) => *req.body_mut() = Body::Text(restated),
+        Ok(restated) => *req.body_mut() = Body::Text(restated),
         Err(refusal) => {
             tracing::info!(org_id = %claims.org_id, code = refusal.code.0, "a malformed JSON-RPC message was refused");
             return refusal.response();
@@ -225,20 +229,23 @@ async fn post(state: &State, mut req: Request) -> Response<Body> {
         claims,
         invocation_deadline_ms,
     });
-    let response = state.mcp.handle(req).await;
-    let (parts, body) = response.into_parts();
-    let bytes = match tokio::time::timeout(deadline.remaining(), body.collect()).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(never)) => match never {},
-        Err(_) => {
-            tracing::error!("the MCP answer did not end within the invocation");
-            return envelope::error_response(
-                500,
-                ErrorCode::INTERNAL_ERROR,
-                "The request could not be answered in time.",
-                &Value::Null,
-            );
+    // The whole answer (rmcp runs the tool before it answers with JSON) within the deadline.
+    let answered = tokio::time::timeout(deadline.remaining(), async {
+        let (parts, body) = state.mcp.handle(req).await.into_parts();
+        match body.collect().await {
+            Ok(collected) => (parts, collected.to_bytes()),
+            Err(never) => match never {},
         }
+    })
+    .await;
+    let Ok((parts, bytes)) = answered else {
+        tracing::error!("the MCP answer did not end within the invocation");
+        return envelope::error_response(
+            500,
+            ErrorCode::INTERNAL_ERROR,
+            "The request could not be answered in time.",
+            &Value::Null,
+        );
     };
     let is_json = parts
         .headers
@@ -246,15 +253,17 @@ async fn post(state: &State, mut req: Request) -> Response<Body> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !parts.status.is_success() && !is_json {
-        // rmcp refused the request before reading the message: say why as JSON-RPC does.
+        // rmcp refused the request before reading the message: say why as JSON-RPC does, in
+        // words of our own (its text is logged, never answered).
         let why = String::from_utf8_lossy(&bytes);
         tracing::info!(status = parts.status.as_u16(), %why, "the MCP transport refused the request");
+        let status = parts.status.as_u16();
         let code = if parts.status.is_server_error() {
             ErrorCode::INTERNAL_ERROR
         } else {
             ErrorCode::INVALID_REQUEST
         };
-        return envelope::error_response(parts.status.as_u16(), code, &why, &Value::Null);
+        return envelope::error_response(status, code, transport_refusal(status), &Value::Null);
     }
     let body = if bytes.is_empty() {
         Body::Empty
@@ -267,7 +276,20 @@ async fn post(state: &State, mut req: Request) -> Response<Body> {
     Response::from_parts(parts, body)
 }
 
-/// The claims of the request's bearer token, or the 401 that refuses it.
+/// What a refusal of rmcp's transport (by its status) is answered with.
+fn transport_refusal(status: u16) -> &'static str {
+    match status {
+        400 => "Bad request: the MCP-Protocol-Version header names a revision this server does not serve (2025-11-25, 2026-07-28), or a header does not match the message.",
+        406 => "Not acceptable: Accept must take both application/json and text/event-stream.",
+        415 => "Unsupported media type: the body must be application/json.",
+        413 => "Payload too large: the body is over 64 KiB.",
+        status if status >= 500 => "The request could not be served.",
+        _ => "The request could not be served as sent.",
+    }
+}
+
+/// The claims of the request's bearer token, or the 401 that refuses it (503 when the
+/// identity provider's keys cannot be read: the token may well be good).
 async fn authorize(state: &State, req: &Request) -> Result<bearer::BearerClaims, Response<Body>> {
     let token = req
         .headers()
@@ -282,6 +304,18 @@ async fn authorize(state: &State, req: &Request) -> Result<bearer::BearerClaims,
         None => Err(BearerError::Missing),
     };
     verified.map_err(|error| {
+        if error == BearerError::KeysUnavailable {
+            tracing::error!("the identity provider's signing keys cannot be read; a bearer token could not be checked");
+            let mut response = http::error_response(&ApiError::new(
+                Code::Internal,
+                "Sign-in cannot be checked just now; try again in a few seconds.",
+            ))
+            .into_status(503);
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            return response;
+        }
         tracing::info!(reason = %error, "a bearer token was refused");
         let mut response = http::error_response(&ApiError::new(
             Code::Unauthorized,
