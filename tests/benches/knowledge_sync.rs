@@ -6,8 +6,10 @@
 //! The catalog is read by a bulk operation above the threshold (1,000 / 5,000 / 20,000
 //! products: the worker's memory stays flat, the JSONL is streamed) and page by page below it
 //! (500 products, for the cost per document). Documents go to a store that keeps nothing, so
-//! the figures are the worker's own (S3 and DynamoDB latency come on top in AWS). Prints
-//! figures and ratios; asserts nothing.
+//! the figures are the worker's own (S3 and DynamoDB latency come on top in AWS). Then the mixed
+//! catalog the documents are recorded from (`tests::catalog`), page by page: its points per
+//! document against the figure of the product read before variants were read apart from their
+//! products (8.2). Prints figures and ratios; asserts nothing.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -32,6 +34,9 @@ use tests::fake_shopify::{FakeShop, FakeShopify};
 use tests::worker::{self, Queue};
 
 const TOKEN: &str = "shpat_bench_000000000000000000000000";
+/// Points per document the mixed catalog cost when each page read its products with their
+/// price ranges, variant counts and first 20 variants in one query (3 products a page).
+const MIXED_POINTS_BEFORE: f64 = 8.2;
 const ORG: &str = "bench-org";
 
 /// Documents written nowhere, counted.
@@ -156,6 +161,7 @@ fn memory_kib(field: &str) -> u64 {
 async fn worker_main() {
     let base_url = std::env::var("BENCH_SHOPIFY").expect("BENCH_SHOPIFY");
     let shop = std::env::var("BENCH_SHOP").expect("BENCH_SHOP");
+    let token = std::env::var("BENCH_TOKEN").expect("BENCH_TOKEN");
     let threshold: u64 = std::env::var("BENCH_THRESHOLD").unwrap().parse().unwrap();
     let stores = Arc::new(MemoryStoreRepository::new());
     let services = Services::with_adapters(
@@ -174,7 +180,7 @@ async fn worker_main() {
     stores.put_settings(&org, &settings).await.unwrap();
     let event = HttpEvent::new("POST", "/shopify/stores")
         .claims(&[("org_id", ORG), ("role", "admin")])
-        .json(&json!({"shop_domain": shop, "access_token": TOKEN}));
+        .json(&json!({"shop_domain": shop, "access_token": token}));
     let response = save_credentials::handle(&services, event.into_request())
         .await
         .unwrap();
@@ -237,19 +243,44 @@ async fn worker_main() {
 
 struct Case {
     label: &'static str,
-    products: usize,
+    catalog: Catalog,
     threshold: u64,
+}
+
+/// What the store sells.
+enum Catalog {
+    /// This many products of two variants each.
+    Uniform(usize),
+    /// `tests::catalog::mixed_catalog`: one to 25 variants, shared titles, drafts.
+    Mixed,
+}
+
+impl Catalog {
+    fn products(&self) -> usize {
+        match self {
+            Catalog::Uniform(n) => *n,
+            Catalog::Mixed => tests::catalog::mixed_catalog().products.len(),
+        }
+    }
 }
 
 /// Runs one case: the fake Shopify here, the worker in a child process; samples the bucket
 /// while the worker runs.
 async fn run(case: &Case) -> Value {
     let fake = FakeShopify::start().await;
-    let domain = "bench.myshopify.com";
     let (capacity, restore) = (2000.0, 100.0);
-    let mut shop = FakeShop::new("bench")
-        .with_token(TOKEN)
-        .with_catalog(case.products)
+    let (shop, token) = match case.catalog {
+        Catalog::Uniform(products) => (
+            FakeShop::new("bench")
+                .with_token(TOKEN)
+                .with_catalog(products),
+            TOKEN,
+        ),
+        Catalog::Mixed => (tests::catalog::mixed_catalog(), tests::catalog::TOKEN),
+    };
+    let domain = shop.domain.clone();
+    let domain = domain.as_str();
+    let mut shop = shop
         .with_bucket(capacity, restore)
         .with_execution(Duration::from_millis(20));
     shop.bulk_duration = Duration::from_millis(500);
@@ -258,6 +289,7 @@ async fn run(case: &Case) -> Value {
         .env("BENCH_ROLE", "worker")
         .env("BENCH_SHOPIFY", &fake.base_url)
         .env("BENCH_SHOP", domain)
+        .env("BENCH_TOKEN", token)
         .env("BENCH_THRESHOLD", case.threshold.to_string())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -317,22 +349,27 @@ fn main() {
     let cases = [
         Case {
             label: "bulk operation, 1,000 products",
-            products: 1_000,
+            catalog: Catalog::Uniform(1_000),
             threshold: 500,
         },
         Case {
             label: "bulk operation, 5,000 products",
-            products: 5_000,
+            catalog: Catalog::Uniform(5_000),
             threshold: 2_000,
         },
         Case {
             label: "bulk operation, 20,000 products",
-            products: 20_000,
+            catalog: Catalog::Uniform(20_000),
             threshold: 2_000,
         },
         Case {
             label: "page by page, 500 products",
-            products: 500,
+            catalog: Catalog::Uniform(500),
+            threshold: 2_000,
+        },
+        Case {
+            label: "page by page, mixed catalog",
+            catalog: Catalog::Mixed,
             threshold: 2_000,
         },
     ];
@@ -342,13 +379,17 @@ fn main() {
         "case", "documents", "docs/s", "points", "points/doc", "peak MiB", "bucket left"
     );
     let mut peaks = Vec::new();
+    let mut mixed = None;
     for case in &cases {
         let report = runtime.block_on(run(case));
         let documents = report["documents"].as_f64().unwrap_or(0.0);
         let seconds = report["seconds"].as_f64().unwrap_or(f64::NAN);
         let points = report["points"].as_f64().unwrap_or(0.0);
         let peak = report["peak_kib"].as_f64().unwrap_or(0.0) / 1024.0;
-        peaks.push((case.products, peak));
+        peaks.push((case.catalog.products(), peak));
+        if matches!(case.catalog, Catalog::Mixed) {
+            mixed = Some((case.catalog.products(), documents, points));
+        }
         println!(
             "{:<34} {:>9} {:>8.0} {:>9.0} {:>10.2} {:>10.1} {:>11.0}%",
             case.label,
@@ -368,6 +409,15 @@ fn main() {
             small.0,
             large.1 / small.1.max(0.001),
             large.0 as f64 / small.0 as f64
+        );
+    }
+    if let Some((products, documents, points)) = mixed {
+        let after = points / documents.max(1.0);
+        println!(
+            "points per document, mixed catalog ({products} products, {documents} documents), \
+             page by page: before {MIXED_POINTS_BEFORE} (products with prices and 20 variants \
+             each), after {after:.2} (measured): {:.1}x fewer",
+            MIXED_POINTS_BEFORE / after
         );
     }
 }

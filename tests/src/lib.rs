@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod app;
+pub mod catalog;
 pub mod dev_issuer;
 pub mod events;
 pub mod fake_shopify;

@@ -487,9 +487,9 @@ knowledge_backends! {
         let state = rig.ports.repo.state(&org(&app), &shop).await.unwrap().unwrap();
         let job = Job::Run { org_id: org(&app), shop_domain: shop.clone(), ticket: state.requested.unwrap().run_id };
 
-        // An invocation killed once it has written 13 pages of 3 products: its 79th file write
-        // never answers, and the test kills it there.
-        let parking = Arc::new(tests::knowledge::FaultyDocuments::parking_after(rig.sync.documents.clone(), 78));
+        // An invocation killed once it has written a page of 50 products and 39 of the next:
+        // its 179th file write never answers, and the test kills it there.
+        let parking = Arc::new(tests::knowledge::FaultyDocuments::parking_after(rig.sync.documents.clone(), 178));
         let mut ports = rig.sync.clone();
         ports.documents = parking.clone();
         let invocation = tests::worker::INVOCATION;
@@ -504,7 +504,7 @@ knowledge_backends! {
         worker.abort();
         assert!(worker.await.unwrap_err().is_cancelled(), "killed mid-run");
         let killed_at = rig.documents.puts();
-        assert_eq!(killed_at, 78, "killed before the end");
+        assert_eq!(killed_at, 178, "killed before the end");
         // The dashboard shows the run under way and how far it came.
         let status = knowledge(&app).await;
         let progress = &store(&status, US)["progress"];
@@ -532,7 +532,7 @@ knowledge_backends! {
         drain(&app).await;
         let keys = rig_keys(&app, &format!("{}products/", prefix(&app, US))).await;
         assert_eq!(keys.len(), 240, "every product, once");
-        assert!(rig.documents.puts() <= 240 + 2 * 3, "at most the page in flight written again: {}", rig.documents.puts());
+        assert!(rig.documents.puts() <= 240 + 2 * 50, "at most the page in flight written again: {}", rig.documents.puts());
         let first_pages = app.shopify.received().into_iter()
             .filter(|r| r.operation.as_deref() == Some("ProductsPage") && r.variables["after"].is_null())
             .count();
@@ -569,15 +569,16 @@ knowledge_backends! {
 
     async fn a_removal_waits_for_the_run_under_way(app: TestApp) {
         assert_eq!(app.put_settings(sources(false, false, true, false)).await.0, 200);
-        connect(&app, FakeShop::new("demo-us").with_token(TOKEN).with_catalog(30)).await;
+        connect(&app, FakeShop::new("demo-us").with_token(TOKEN).with_catalog(80)).await;
         let rig = app.rig();
         let shop = ShopDomain::parse(US).unwrap();
         let state = rig.ports.repo.state(&org(&app), &shop).await.unwrap().unwrap();
         let job = Job::Run { org_id: org(&app), shop_domain: shop.clone(), ticket: state.requested.unwrap().run_id };
-        // The run writes its first page, then waits on Shopify for the second.
-        app.shopify.push_fault(US, Fault::Delay(Duration::ZERO));
-        app.shopify.push_fault(US, Fault::Delay(Duration::ZERO));
-        app.shopify.push_fault(US, Fault::Delay(Duration::ZERO));
+        // The run writes its first page (the shop, the count, the page and its variants), then
+        // waits on Shopify for the second.
+        for _ in 0..4 {
+            app.shopify.push_fault(US, Fault::Delay(Duration::ZERO));
+        }
         let (gate, open) = Fault::gate();
         app.shopify.push_fault(US, gate);
         let run = tokio::spawn({
@@ -1000,8 +1001,9 @@ knowledge_backends! {
 #[test]
 fn the_paced_costs_are_the_requested_costs_shopify_computes() {
     use shared::shopify::content::{
-        requested_cost, ContentQuery, ARTICLES_PER_REQUEST, IDS_PER_REQUEST, PAGES_PER_REQUEST,
-        PRODUCTS_PER_REQUEST,
+        requested_cost, ContentQuery, ARTICLES_PER_REQUEST, IDS_PER_REQUEST,
+        LINKED_VARIANTS_PER_REQUEST, MANY_VARIANT_PRODUCTS_PER_REQUEST, PAGES_PER_REQUEST,
+        PRODUCTS_PER_REQUEST, VARIANTS_PER_REQUEST,
     };
     use shared::shopify::queries::{self as q, Query};
     let cost = |query: &Query, variables: Value| {
@@ -1024,6 +1026,25 @@ fn the_paced_costs_are_the_requested_costs_shopify_computes() {
     assert_eq!(
         requested_cost(ContentQuery::Products),
         cost(&q::PRODUCTS_PAGE, json!({"first": PRODUCTS_PER_REQUEST}))
+    );
+    assert_eq!(
+        requested_cost(ContentQuery::Variants),
+        cost(
+            &q::VARIANTS_BY_PRODUCT,
+            json!({"first": VARIANTS_PER_REQUEST})
+        )
+    );
+    assert_eq!(
+        requested_cost(ContentQuery::Variants),
+        cost(
+            &q::VARIANTS_WITH_PRODUCT,
+            json!({"first": LINKED_VARIANTS_PER_REQUEST})
+        )
+    );
+    let ids = vec!["gid://shopify/Product/1"; MANY_VARIANT_PRODUCTS_PER_REQUEST];
+    assert_eq!(
+        requested_cost(ContentQuery::ManyVariants),
+        cost(&q::MANY_VARIANT_PRODUCTS, json!({"ids": ids}))
     );
     for ids in [q::PAGE_IDS, q::ARTICLE_IDS, q::PRODUCT_IDS] {
         assert_eq!(
@@ -1051,6 +1072,8 @@ fn the_paced_costs_are_the_requested_costs_shopify_computes() {
         ContentQuery::Pages,
         ContentQuery::Articles,
         ContentQuery::Products,
+        ContentQuery::Variants,
+        ContentQuery::ManyVariants,
         ContentQuery::Ids,
     ] {
         assert!(requested_cost(kind) <= 150.0);

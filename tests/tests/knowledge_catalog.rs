@@ -12,148 +12,10 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use tests::app::TestApp;
-use tests::fake_shopify::{FakeProduct, FakeShop};
+use tests::catalog::{mixed_catalog, ACTIVE, TOKEN};
+use tests::fake_shopify::FakeShop;
 
-const TOKEN: &str = "shpat_catalog_0000000000000000000000000";
 const SHOP: &str = "catalog.myshopify.com";
-
-type Variant = (String, String, String, bool);
-
-fn variant(title: &str, sku: &str, price: &str, available: bool) -> Variant {
-    (title.into(), sku.into(), price.into(), available)
-}
-
-fn product(id: u64, title: &str, variants: Vec<Variant>) -> FakeProduct {
-    let mut product = FakeProduct::active(title, "1.00").with_id(id);
-    product.variants = variants;
-    product
-}
-
-/// 129 products over three pages of any size the sync may read: 96 with one variant (some sold
-/// out, some not on the online store), 24 with two to five, one with 25 (more than a document
-/// lists), products sharing a title, titles and variant titles holding ` - ` and `|`, a variant
-/// without a SKU, a draft and an archived product (no document), in no particular id order.
-fn mixed_catalog() -> FakeShop {
-    let prices = ["19.00", "5.50", "1000.00", "0.99", "12.10", "249.95"];
-    let mut products = Vec::new();
-    for i in 0..96u64 {
-        let mut one = FakeProduct::active(&format!("Everyday item {i:03}"), prices[i as usize % 6])
-            .with_id(9_100 + i * 7 % 97);
-        one.tags = vec![format!("batch-{}", i % 4)];
-        one.description = format!("<p>Item <b>{i}</b> of the everyday range.</p>");
-        if i.is_multiple_of(9) {
-            one = one.sold_out();
-        }
-        if i.is_multiple_of(13) {
-            one = one.unpublished();
-        }
-        products.push(one);
-    }
-    let sizes = ["38", "40", "42", "44", "46"];
-    for i in 0..24u64 {
-        let count = 2 + (i as usize % 4);
-        let variants = sizes[..count]
-            .iter()
-            .enumerate()
-            .map(|(n, size)| {
-                let sku = if i == 5 && n == 1 {
-                    String::new()
-                } else {
-                    format!("TR-{i}-{size}")
-                };
-                let price = format!("{}.{:02}", 80 + n * 5, (i * 5) % 100);
-                (
-                    format!("{size} | Blue"),
-                    sku,
-                    price,
-                    !(i + n as u64).is_multiple_of(3),
-                )
-            })
-            .collect();
-        let mut many = product(
-            9_300 + (i * 11) % 29,
-            &format!("Trail shoe {i:02}"),
-            variants,
-        );
-        many.vendor = "Summit Works".into();
-        many.product_type = if i.is_multiple_of(2) {
-            "Shoes".into()
-        } else {
-            String::new()
-        };
-        products.push(many);
-    }
-    products.push(product(
-        9_050,
-        "Gift card",
-        vec![variant("Default Title", "GIFT-25", "25.00", true)],
-    ));
-    products.push(product(
-        9_057,
-        "Gift card",
-        vec![variant("Default Title", "GIFT-50", "50.00", true)],
-    ));
-    products.push(product(
-        9_051,
-        "Camp chair",
-        vec![
-            variant("Green", "CC-G", "45.00", true),
-            variant("Red", "CC-R", "47.50", false),
-        ],
-    ));
-    products.push(product(
-        9_261,
-        "Camp chair",
-        vec![
-            variant("Green", "CC2-G", "65.00", true),
-            variant("Grey", "CC2-Y", "65.00", true),
-        ],
-    ));
-    products.push(product(
-        9_052,
-        "Tee - Blue",
-        vec![
-            variant("S", "TB-S", "15.00", true),
-            variant("M", "TB-M", "15.00", true),
-        ],
-    ));
-    products.push(product(
-        9_053,
-        "Tee",
-        vec![
-            variant("Blue - S", "T-BS", "14.00", true),
-            variant("Blue - M", "T-BM", "14.50", true),
-        ],
-    ));
-    // Its dearest variant is the last one, beyond the 20 a document lists.
-    let socks = (0..25u32)
-        .map(|n| {
-            let price = if n == 24 {
-                "12.00".to_owned()
-            } else {
-                format!("{}.{}0", 3 + n % 5, n % 10)
-            };
-            variant(
-                &format!("Pattern {n:02}"),
-                &format!("SOCK-{n:02}"),
-                &price,
-                !n.is_multiple_of(4),
-            )
-        })
-        .collect();
-    products.push(product(9_054, "Sock assortment", socks));
-    products.push(FakeProduct::draft("Prototype", "99.00").with_id(9_055));
-    let mut archived = FakeProduct::active("Last season", "30.00").with_id(9_056);
-    archived.status = "ARCHIVED".into();
-    products.push(archived);
-    let mut shop = FakeShop::new("catalog")
-        .with_token(TOKEN)
-        .with_bucket(1_000_000.0, 100_000.0);
-    for product in products {
-        shop = shop.with_product(product);
-    }
-    shop
-}
 
 /// Every document and sidecar the sync wrote, by key below the store's prefix, the org's id
 /// taken out.
@@ -177,32 +39,178 @@ fn golden_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/mixed_catalog.json")
 }
 
-knowledge_backends! {
-    async fn a_mixed_catalog_read_page_by_page_writes_the_recorded_documents(app: TestApp) {
-        let settings = json!({"actions": {"get_order_details": true, "search_products": true, "get_shop_details": true},
-            "require_email_match": false,
-            "knowledge": {"pages": false, "articles": false, "products": true, "policies": false}});
-        assert_eq!(app.put_settings(settings).await.0, 200);
-        app.shopify.add_shop(mixed_catalog());
-        let (status, body) = app.connect(json!({"shop_domain": SHOP, "access_token": TOKEN})).await;
-        assert_eq!(status, 201, "{body}");
+/// Turns the products source on (alone) and connects `shop`, which queues its first sync.
+async fn connect(app: &TestApp, shop: FakeShop) {
+    let settings = json!({"actions": {"get_order_details": true, "search_products": true, "get_shop_details": true},
+        "require_email_match": false,
+        "knowledge": {"pages": false, "articles": false, "products": true, "policies": false}});
+    assert_eq!(app.put_settings(settings).await.0, 200);
+    app.shopify.add_shop(shop);
+    let (status, body) = app
+        .connect(json!({"shop_domain": SHOP, "access_token": TOKEN}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
 
+/// Syncs `shop` (products only) from its connect to its last document; answers what was
+/// written and the Shopify points the sync spent (the connect's validation aside).
+async fn full_sync(app: &TestApp, shop: FakeShop) -> (BTreeMap<String, String>, f64) {
+    connect(app, shop).await;
+    let drained = app.rig().drain().await;
+    assert_eq!(drained.failed, 0, "{drained:?}");
+    let points = app
+        .shopify
+        .spent()
+        .into_iter()
+        .filter(|(shop, operation, _, _)| shop == SHOP && operation != "ValidateCredentials")
+        .map(|(_, _, _, actual)| actual)
+        .sum();
+    (documents(app).await, points)
+}
+
+/// The recording.
+fn golden() -> BTreeMap<String, String> {
+    serde_json::from_str(&std::fs::read_to_string(golden_path()).expect("the recording")).unwrap()
+}
+
+/// The recording, or (with `UPDATE_GOLDEN`) `written` recorded as it.
+fn recorded(written: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        let text = serde_json::to_string_pretty(written).unwrap();
+        std::fs::create_dir_all(golden_path().parent().unwrap()).unwrap();
+        std::fs::write(golden_path(), text + "\n").unwrap();
+    }
+    golden()
+}
+
+fn assert_as_recorded(written: &BTreeMap<String, String>) {
+    let recorded = recorded(written);
+    assert_eq!(
+        written.len(),
+        2 * ACTIVE,
+        "a document and a sidecar per active product"
+    );
+    let keys = |m: &BTreeMap<String, String>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(written), keys(&recorded), "the same documents");
+    for (key, text) in &recorded {
+        assert_eq!(&written[key], text, "{key} differs from its recording");
+    }
+}
+
+/// Names of the operations the fake Shopify received for the catalog.
+fn operations(app: &TestApp) -> Vec<String> {
+    app.shopify
+        .received()
+        .into_iter()
+        .filter(|r| r.shop == SHOP)
+        .filter_map(|r| r.operation)
+        .collect()
+}
+
+fn count(operations: &[String], name: &str) -> usize {
+    operations.iter().filter(|o| *o == name).count()
+}
+
+/// One delivery of the knowledge queue.
+async fn deliver_once(app: &TestApp) -> tests::worker::Drained {
+    let rig = app.rig();
+    tests::worker::drain(&rig.sync, &rig.queue, tests::worker::INVOCATION, 1).await
+}
+
+knowledge_backends! {
+    async fn a_mixed_catalog_read_page_by_page_writes_the_recorded_documents_at_3_points_each_at_most(app: TestApp) {
+        let (written, points) = full_sync(&app, mixed_catalog()).await;
+
+        assert_as_recorded(&written);
+        let per_document = points / ACTIVE as f64;
+        assert!(per_document <= 3.0, "{points} points for {ACTIVE} documents: {per_document:.2} each");
+        let operations = operations(&app);
+        assert_eq!(count(&operations, "ProductsPage"), 3, "129 products, 50 a page: {operations:?}");
+        assert_eq!(count(&operations, "VariantsWithProduct"), 1, "the two gift cards of the first page share a title: {operations:?}");
+        assert_eq!(count(&operations, "ManyVariantProducts"), 1, "the 25 socks are more than a document lists: {operations:?}");
+    }
+
+    async fn variants_whose_display_names_name_no_product_are_read_again_by_product_id(app: TestApp) {
+        let mut shop = mixed_catalog();
+        shop.bare_display_names = true;
+
+        let (written, points) = full_sync(&app, shop).await;
+
+        assert_as_recorded(&written);
+        let operations = operations(&app);
+        assert_eq!(count(&operations, "VariantsByProduct"), 3, "one request a page, its answer set aside: {operations:?}");
+        assert!(count(&operations, "VariantsWithProduct") >= 3, "every page's variants read by product id: {operations:?}");
+        assert!(points / ACTIVE as f64 > 3.0, "reading them twice costs more: {points}");
+    }
+
+    async fn variants_the_search_has_not_seen_yet_are_read_from_their_product(app: TestApp) {
+        // Just added: the search finds a trail shoe's first variants, not its last, and a
+        // one-variant item's only variant not at all.
+        let mut shop = mixed_catalog();
+        for (id, unseen) in [(9_300, 1), (9_100, 1)] {
+            shop.products.iter_mut().find(|p| p.id == id).unwrap().unindexed_variants = unseen;
+        }
+
+        let (written, _) = full_sync(&app, shop).await;
+
+        assert_as_recorded(&written);
+        let operations = operations(&app);
+        assert_eq!(count(&operations, "ManyVariantProducts"), 2, "the first page's socks and item, the third page's shoe, from the products themselves: {operations:?}");
+    }
+
+    async fn a_page_whose_variants_cannot_be_read_writes_none_of_its_documents_until_they_can(app: TestApp) {
+        // The third page's first trail shoe: reading its variants fails, however often asked.
+        let mut shop = mixed_catalog();
+        shop.unreadable_variants = vec![9_300];
+        connect(&app, shop).await;
+
+        let first = deliver_once(&app).await;
+
+        assert_eq!(first.failed, 1, "the delivery fails, to come back: {first:?}");
+        let written = documents(&app).await;
+        let golden = golden();
+        assert_eq!(written.len(), 2 * 100, "the two pages before it, nothing of the third");
+        for (key, text) in &written {
+            assert_eq!(Some(text), golden.get(key), "{key} is as recorded");
+        }
+
+        app.shopify.update_shop(SHOP, |shop| shop.unreadable_variants.clear());
         let drained = app.rig().drain().await;
 
         assert_eq!(drained.failed, 0, "{drained:?}");
-        let written = documents(&app).await;
-        assert_eq!(written.len(), 2 * 127, "a document and a sidecar per active product");
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
-            let text = serde_json::to_string_pretty(&written).unwrap();
-            std::fs::create_dir_all(golden_path().parent().unwrap()).unwrap();
-            std::fs::write(golden_path(), text + "\n").unwrap();
-        }
-        let recorded: BTreeMap<String, String> =
-            serde_json::from_str(&std::fs::read_to_string(golden_path()).expect("the recording")).unwrap();
-        let keys = |m: &BTreeMap<String, String>| m.keys().cloned().collect::<Vec<_>>();
-        assert_eq!(keys(&written), keys(&recorded), "the same documents");
-        for (key, text) in &recorded {
-            assert_eq!(&written[key], text, "{key} differs from its recording");
+        assert_as_recorded(&documents(&app).await);
+    }
+
+    async fn an_incremental_run_whose_variants_cannot_be_read_keeps_the_document_until_they_can(app: TestApp) {
+        let (written, _) = full_sync(&app, mixed_catalog()).await;
+        assert_as_recorded(&written);
+        // The socks' last variant costs more now (beyond the 20 listed, it sets the price
+        // range); then reading their variants fails, however often asked.
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        app.shopify.update_shop(SHOP, |shop| {
+            let socks = shop.products.iter_mut().find(|p| p.id == 9_054).unwrap();
+            socks.variants[24].2 = "14.00".into();
+            socks.updated_at = at.clone();
+            shop.unreadable_variants = vec![9_054];
+        });
+        let (status, _) = app
+            .send(app.as_admin("POST", "/shopify/knowledge/sync").json(&json!({})))
+            .await;
+        assert_eq!(status, 202);
+
+        let first = deliver_once(&app).await;
+
+        assert_eq!(first.failed, 1, "the delivery fails, to come back: {first:?}");
+        assert_as_recorded(&documents(&app).await);
+
+        app.shopify.update_shop(SHOP, |shop| shop.unreadable_variants.clear());
+        let drained = app.rig().drain().await;
+
+        assert_eq!(drained.failed, 0, "{drained:?}");
+        let after = documents(&app).await;
+        assert!(after["products/9054.md"].contains("Price: 3.0–14.0 USD"), "{}", after["products/9054.md"]);
+        for (key, text) in golden().iter().filter(|(key, _)| !key.starts_with("products/9054.")) {
+            assert_eq!(&after[key], text, "{key} untouched");
         }
     }
 }

@@ -145,6 +145,10 @@ pub struct Run {
     pub removed: u64,
     /// The storefront URL documents link to, read once per run.
     pub primary_url: Option<String>,
+    /// The currency of the shop's prices, read with [`Run::primary_url`] (absent from a run
+    /// an older version started: the store record's currency stands in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     /// Times in a row the run stepped aside because Shopify throttled it (live lookups were
     /// using the bucket).
     #[serde(default)]

@@ -1,6 +1,7 @@
 //! What knowledge sync reads from a store: pages, articles, products and policies a page at a
-//! time (in id order for a full run, by `updated_at` for an incremental one), their ids alone,
-//! counts, the primary domain, and bulk operations for large catalogs.
+//! time (in id order for a full run, by `updated_at` for an incremental one), a page of
+//! products' variants, their ids alone, counts, the primary domain and currency, and bulk
+//! operations for large catalogs.
 
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
@@ -9,9 +10,10 @@ use serde_json::{json, Value};
 
 use super::queries::{
     Query, ACTIVE_PRODUCTS_COUNT, ARTICLES_PAGE, ARTICLE_IDS, BULK_OPERATION_STATUS, BULK_PRODUCTS,
-    BULK_PRODUCTS_QUERY, KNOWLEDGE_SHOP, PAGES_COUNT, PAGES_PAGE, PAGE_IDS, PRODUCTS_PAGE,
-    PRODUCT_IDS, SHOP_POLICIES,
+    BULK_PRODUCTS_QUERY, KNOWLEDGE_SHOP, MANY_VARIANT_PRODUCTS, PAGES_COUNT, PAGES_PAGE, PAGE_IDS,
+    PRODUCTS_PAGE, PRODUCT_IDS, SHOP_POLICIES, VARIANTS_BY_PRODUCT, VARIANTS_WITH_PRODUCT,
 };
+use super::types::Money;
 use super::types::{Nodes, Page};
 pub use super::types::{PriceRange, ShopVariant};
 use super::{ShopifyClient, ShopifyError};
@@ -21,9 +23,16 @@ use crate::domain::ShopDomain;
 /// Items per content page: each page requests at most 150 points (see `knowledge.graphql`).
 pub const PAGES_PER_REQUEST: u32 = 50;
 pub const ARTICLES_PER_REQUEST: u32 = 35;
-pub const PRODUCTS_PER_REQUEST: u32 = 3;
+pub const PRODUCTS_PER_REQUEST: u32 = 50;
 pub const IDS_PER_REQUEST: u32 = 70;
-/// Variants a product document lists (a page reads this many; a bulk result has them all).
+/// Variants a request of a page's variants asks for, naming their product by display name,
+/// and by id.
+pub const VARIANTS_PER_REQUEST: u32 = 148;
+pub const LINKED_VARIANTS_PER_REQUEST: u32 = 74;
+/// Products with more variants than a document lists, read again per request.
+pub const MANY_VARIANT_PRODUCTS_PER_REQUEST: usize = 5;
+/// Variants a product document lists (read again by id for a product that has more; a bulk
+/// result has them all).
 pub const MAX_VARIANTS: usize = 20;
 
 /// The requested cost of each content query, as `knowledge.graphql` states it (Shopify's
@@ -32,7 +41,9 @@ pub fn requested_cost(kind: ContentQuery) -> f64 {
     match kind {
         ContentQuery::Pages => 52.0,
         ContentQuery::Articles => 107.0,
-        ContentQuery::Products => 83.0,
+        ContentQuery::Products => 52.0,
+        ContentQuery::Variants => 150.0,
+        ContentQuery::ManyVariants => 137.0,
         ContentQuery::Ids => 72.0,
         ContentQuery::Small => 5.0,
     }
@@ -44,6 +55,10 @@ pub enum ContentQuery {
     Pages,
     Articles,
     Products,
+    /// A page's products' variants (either way of naming their product).
+    Variants,
+    /// Products with more variants than a document lists.
+    ManyVariants,
     Ids,
     Small,
 }
@@ -87,7 +102,58 @@ pub struct ShopArticle {
     pub blog: Handled,
 }
 
-/// A product with its variants, from a page or from a bulk operation's JSONL.
+/// A product as a page lists it: everything a document says but its prices and variants,
+/// which [`ShopifyClient::product_variants`] reads for the whole page after it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedProduct {
+    pub id: String,
+    pub title: String,
+    pub handle: String,
+    pub status: String,
+    pub online_store_url: Option<String>,
+    pub description_html: String,
+    pub vendor: String,
+    pub product_type: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub updated_at: String,
+    /// How many variants it has.
+    pub total_variants: u64,
+}
+
+impl ListedProduct {
+    /// Only active products are knowledge; draft, archived and unlisted ones are not.
+    pub fn is_active(&self) -> bool {
+        self.status.eq_ignore_ascii_case("ACTIVE")
+    }
+
+    /// The product with its price range and, when known apart from its variants, how many
+    /// it has; its variants go beside it (as a bulk result's do).
+    pub fn into_product(self, price_range: PriceRange, count: Option<u64>) -> ShopProduct {
+        ShopProduct {
+            id: self.id,
+            title: self.title,
+            handle: self.handle,
+            status: self.status,
+            online_store_url: self.online_store_url,
+            description_html: self.description_html,
+            vendor: self.vendor,
+            product_type: self.product_type,
+            tags: self.tags,
+            updated_at: self.updated_at,
+            price_range_v2: price_range,
+            variants: no_variants(),
+            variants_count: count.map(|count| Count {
+                count,
+                precision: String::new(),
+            }),
+        }
+    }
+}
+
+/// A product with its price range, from a page with its variants read after it, or from a
+/// bulk operation's JSONL.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ShopProduct {
@@ -103,8 +169,8 @@ pub struct ShopProduct {
     pub tags: Vec<String>,
     pub updated_at: String,
     pub price_range_v2: PriceRange,
-    /// From a page (the first [`MAX_VARIANTS`]); a bulk operation's variants come as lines of
-    /// their own.
+    /// Empty: a page's variants are read after it, a bulk operation's come as lines of their
+    /// own; either way they go beside the product.
     #[serde(default = "no_variants")]
     pub variants: Nodes<ShopVariant>,
     /// How many variants the product has in all.
@@ -206,7 +272,7 @@ impl Content for ShopArticle {
 
 /// Products: every status when reading changes (a product that left `ACTIVE` must be seen to
 /// be removed), active ones in id order for a full run.
-impl Content for ShopProduct {
+impl Content for ListedProduct {
     const QUERY: &'static Query = &PRODUCTS_PAGE;
     const PER_REQUEST: u32 = PRODUCTS_PER_REQUEST;
     const FULL_FILTER: Option<&'static str> = Some("status:active");
@@ -226,7 +292,124 @@ struct ShopUrl {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PrimaryDomainShop {
+    currency_code: String,
     primary_domain: PrimaryDomain,
+}
+
+/// The storefront documents link to, and the currency its prices are in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Storefront {
+    /// `https://example.com`, without a trailing `/`.
+    pub url: String,
+    pub currency: String,
+}
+
+/// How a request for a page's variants has each variant name its product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VariantLink {
+    /// By `displayName` ("{product title} - {variant title}"): free, but it tells products
+    /// apart only by title.
+    DisplayName,
+    /// By the product's id: one point more a variant.
+    ProductId,
+}
+
+/// One variant of a page's products, with what names its product.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageVariant {
+    pub id: String,
+    #[serde(flatten)]
+    pub variant: ShopVariant,
+    /// Its place among its product's variants (the order a product lists them in).
+    pub position: u32,
+    /// With [`VariantLink::DisplayName`].
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// With [`VariantLink::ProductId`].
+    #[serde(default)]
+    pub product: Option<Id>,
+}
+
+/// One request's variants, in variant id order, and whether more follow.
+#[derive(Clone, Debug)]
+pub struct VariantsPage {
+    pub variants: Vec<PageVariant>,
+    pub has_next: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VariantsData {
+    product_variants: VariantsConnection,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VariantsConnection {
+    page_info: HasNext,
+    nodes: Vec<PageVariant>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HasNext {
+    has_next_page: bool,
+}
+
+/// A product with more variants than a document lists: how many, its price range, and its
+/// first [`MAX_VARIANTS`] in the order it lists them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManyVariants {
+    pub id: String,
+    pub variants_count: Option<Count>,
+    pub price_range_v2: PriceRange,
+    pub variants: Nodes<ShopVariant>,
+}
+
+#[derive(Deserialize)]
+struct ManyVariantsData {
+    nodes: Vec<Option<ManyVariants>>,
+}
+
+/// The price range Shopify gives a product (`priceRangeV2`) whose variants are all of
+/// `variants`: their lowest and highest price in `currency`, each written as Shopify writes a
+/// `Decimal` amount (`19.0`, `29.99`), where a variant's `Money` price has two decimals
+/// (`19.00`). `None` without variants, or with a price that is not a plain decimal number.
+pub fn price_range(variants: &[ShopVariant], currency: &str) -> Option<PriceRange> {
+    let mut prices = Vec::with_capacity(variants.len());
+    for variant in variants {
+        let amount = variant.price.trim();
+        let value: f64 = amount.parse().ok()?;
+        let plain = !amount.is_empty() && amount.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        if !plain || !value.is_finite() {
+            return None;
+        }
+        prices.push((value, amount));
+    }
+    let lowest = prices.iter().min_by(|a, b| a.0.total_cmp(&b.0))?;
+    let highest = prices.iter().max_by(|a, b| a.0.total_cmp(&b.0))?;
+    let money = |amount: &str| Money {
+        amount: as_decimal(amount),
+        currency_code: currency.to_owned(),
+    };
+    Some(PriceRange {
+        min_variant_price: money(lowest.1),
+        max_variant_price: money(highest.1),
+    })
+}
+
+/// A `Money` amount (`19.00`) as a `Decimal` one (`19.0`): trailing zeros go, one decimal stays.
+fn as_decimal(amount: &str) -> String {
+    match amount.split_once('.') {
+        Some((whole, fraction)) => {
+            let fraction = fraction.trim_end_matches('0');
+            let fraction = if fraction.is_empty() { "0" } else { fraction };
+            format!("{whole}.{fraction}")
+        }
+        None => format!("{amount}.0"),
+    }
 }
 
 #[derive(Deserialize)]
@@ -317,22 +500,84 @@ pub fn numeric_id(gid: &str) -> Option<&str> {
 }
 
 impl ShopifyClient {
-    /// The shop's public storefront URL (`https://example.com`), for document URLs.
-    pub async fn primary_url(
+    /// The shop's public storefront URL (`https://example.com`), for document URLs, and the
+    /// currency of its prices.
+    pub async fn storefront(
         &self,
         deadline: &Deadline,
         shop: &ShopDomain,
         token: &SecretString,
-    ) -> Result<String, ShopifyError> {
+    ) -> Result<Storefront, ShopifyError> {
         let data: ShopUrl = self
             .query(deadline, shop, token, &KNOWLEDGE_SHOP, json!({}))
             .await?;
-        Ok(data
-            .shop
-            .primary_domain
-            .url
-            .trim_end_matches('/')
-            .to_owned())
+        Ok(Storefront {
+            url: data
+                .shop
+                .primary_domain
+                .url
+                .trim_end_matches('/')
+                .to_owned(),
+            currency: data.shop.currency_code,
+        })
+    }
+
+    /// Up to `first` of the variants of `products` (numeric ids; at most as many as `link`
+    /// allows a request), in variant id order after the variant `after`, each naming its
+    /// product as `link` says.
+    pub async fn product_variants(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+        products: &[u64],
+        (first, after): (u32, Option<u64>),
+        link: VariantLink,
+    ) -> Result<VariantsPage, ShopifyError> {
+        let ids: Vec<String> = products.iter().map(u64::to_string).collect();
+        let mut query = format!("product_ids:{}", ids.join(","));
+        if let Some(after) = after {
+            query.push_str(&format!(" AND id:>{after}"));
+        }
+        let (document, most) = match link {
+            VariantLink::DisplayName => (&VARIANTS_BY_PRODUCT, VARIANTS_PER_REQUEST),
+            VariantLink::ProductId => (&VARIANTS_WITH_PRODUCT, LINKED_VARIANTS_PER_REQUEST),
+        };
+        let first = first.clamp(1, most);
+        let data: VariantsData = self
+            .query(
+                deadline,
+                shop,
+                token,
+                document,
+                json!({"first": first, "query": query}),
+            )
+            .await?;
+        Ok(VariantsPage {
+            variants: data.product_variants.nodes,
+            has_next: data.product_variants.page_info.has_next_page,
+        })
+    }
+
+    /// Products (gids, at most [`MANY_VARIANT_PRODUCTS_PER_REQUEST`]) with more variants than
+    /// a document lists, read again: those Shopify no longer has are left out.
+    pub async fn many_variant_products(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        token: &SecretString,
+        ids: &[String],
+    ) -> Result<Vec<ManyVariants>, ShopifyError> {
+        let data: ManyVariantsData = self
+            .query(
+                deadline,
+                shop,
+                token,
+                &MANY_VARIANT_PRODUCTS,
+                json!({"ids": ids}),
+            )
+            .await?;
+        Ok(data.nodes.into_iter().flatten().collect())
     }
 
     /// One page of `T`, read in `order` after the cursor `after`.
@@ -507,6 +752,52 @@ mod tests {
         assert_eq!(numeric_id("gid://shopify/Product/9?foo=1"), Some("9"));
         assert_eq!(numeric_id("gid://shopify/Page/"), None);
         assert_eq!(numeric_id("gid://shopify/Page/../x"), None);
+    }
+
+    fn variants(prices: &[&str]) -> Vec<ShopVariant> {
+        prices
+            .iter()
+            .map(|price| ShopVariant {
+                title: "Default Title".into(),
+                sku: None,
+                price: (*price).into(),
+                available_for_sale: true,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_price_range_is_written_as_shopify_writes_decimal_amounts() {
+        let range = price_range(&variants(&["21.00", "19.00", "1000.50", "0.99"]), "USD").unwrap();
+        assert_eq!(
+            (
+                range.min_variant_price.amount.as_str(),
+                range.max_variant_price.amount.as_str(),
+                range.min_variant_price.currency_code.as_str()
+            ),
+            ("0.99", "1000.5", "USD")
+        );
+        let one = price_range(&variants(&["19.00"]), "EUR").unwrap();
+        assert_eq!(
+            (
+                one.min_variant_price.amount.as_str(),
+                one.max_variant_price.amount.as_str()
+            ),
+            ("19.0", "19.0")
+        );
+        assert_eq!(
+            price_range(&variants(&["100"]), "JPY")
+                .unwrap()
+                .min_variant_price
+                .amount,
+            "100.0"
+        );
+        assert!(price_range(&[], "USD").is_none(), "no variants, no range");
+        assert!(
+            price_range(&variants(&["19.00", "1e3"]), "USD").is_none(),
+            "not a plain amount"
+        );
+        assert!(price_range(&variants(&["-1.00"]), "USD").is_none());
     }
 
     #[test]

@@ -101,6 +101,21 @@ pub const PRODUCTS_PAGE: Query = Query {
     operation: "ProductsPage",
     document: KNOWLEDGE,
 };
+/// A page's products' variants, naming their product by display name (one point a variant).
+pub const VARIANTS_BY_PRODUCT: Query = Query {
+    operation: "VariantsByProduct",
+    document: KNOWLEDGE,
+};
+/// A page's products' variants, naming their product by id (two points a variant).
+pub const VARIANTS_WITH_PRODUCT: Query = Query {
+    operation: "VariantsWithProduct",
+    document: KNOWLEDGE,
+};
+/// Products with more variants than a document lists: count, price range, first variants.
+pub const MANY_VARIANT_PRODUCTS: Query = Query {
+    operation: "ManyVariantProducts",
+    document: KNOWLEDGE,
+};
 pub const PAGE_IDS: Query = Query {
     operation: "PageIds",
     document: KNOWLEDGE,
@@ -240,6 +255,9 @@ pub const ALL: &[Query] = &[
     PAGES_PAGE,
     ARTICLES_PAGE,
     PRODUCTS_PAGE,
+    VARIANTS_BY_PRODUCT,
+    VARIANTS_WITH_PRODUCT,
+    MANY_VARIANT_PRODUCTS,
     PAGE_IDS,
     ARTICLE_IDS,
     PRODUCT_IDS,

@@ -72,6 +72,9 @@ pub async fn graphql(
             return answer;
         }
     }
+    if content::reads_variants_of(operation, vars, &record.unreadable_variants) {
+        return shopify_error(503, None);
+    }
     if request.query.trim_start().starts_with("mutation")
         && ![
             "BulkProducts",
@@ -151,7 +154,7 @@ pub async fn graphql(
         "SubscribeWebhook" => super::webhooks::create(&mut inner.lock().unwrap(), &shop, vars),
         "WebhookSubscriptions" => super::webhooks::list(&inner.lock().unwrap(), &shop, vars),
         "RepointWebhook" => super::webhooks::repoint(&mut inner.lock().unwrap(), &shop, vars),
-        other => match content::answer(&record, other, vars) {
+        other => match content::answer(&record, &request.query, other, vars) {
             Some(Ok(data)) => data,
             Some(Err(mut whole)) => {
                 whole["extensions"] = cost_extension(1.0, Some(1.0), record.bucket.0, record.bucket.0, record.bucket.1);

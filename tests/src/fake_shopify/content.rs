@@ -112,19 +112,135 @@ fn product_node(shop: &FakeShop, p: &FakeProduct) -> Value {
             "maxVariantPrice": {"amount": decimal(max), "currencyCode": shop.currency},
         },
         "variantsCount": {"count": p.variants.len()},
+        "totalVariants": p.variants.len(),
         "variants": {"nodes": p.variants.iter().take(20).map(|(t, sku, price, available)| json!({"title": t, "sku": sku, "price": price, "availableForSale": available})).collect::<Vec<_>>()},
     })
 }
 
-/// Answers a content operation; `None` when `operation` is not one of them. `Err` is a whole
-/// GraphQL answer (an access error).
-pub fn answer(shop: &FakeShop, operation: &str, variables: &Value) -> Option<Result<Value, Value>> {
+/// A product's variants as `productVariants` answers them, in id order: their ids run against
+/// their positions (as a merchant's reordering leaves them), each names its product by display
+/// name and by id.
+fn variant_nodes(shop: &FakeShop, p: &FakeProduct) -> Vec<(u64, Value)> {
+    let count = p.variants.len() as u64;
+    p.variants
+        .iter()
+        .enumerate()
+        .map(|(i, (title, sku, price, available))| {
+            let id = p.id * 1000 + (count - i as u64);
+            let display_name = if shop.bare_display_names {
+                p.title.clone()
+            } else {
+                format!("{} - {title}", p.title)
+            };
+            (id, json!({"id": format!("gid://shopify/ProductVariant/{id}"), "title": title, "sku": sku,
+                "price": price, "availableForSale": available, "position": i + 1,
+                "displayName": display_name,
+                "product": {"id": format!("gid://shopify/Product/{}", p.id)}}))
+        })
+        .collect()
+}
+
+/// The product ids of a `productVariants` search (`product_ids:1,2`).
+fn searched_products(query: &str) -> Vec<u64> {
+    filter_value(query, "product_ids")
+        .map(|ids| {
+            ids.split(',')
+                .filter_map(|id| id.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `operation` reads the variants of any of `products`: a search of their variants,
+/// or the products by id with their variants.
+pub fn reads_variants_of(operation: &str, variables: &Value, products: &[u64]) -> bool {
+    let asked: Vec<u64> = match operation {
+        "VariantsByProduct" | "VariantsWithProduct" => {
+            searched_products(variables["query"].as_str().unwrap_or_default())
+        }
+        "ManyVariantProducts" => variables["ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|id| {
+                id.as_str()?
+                    .strip_prefix("gid://shopify/Product/")?
+                    .parse()
+                    .ok()
+            })
+            .collect(),
+        _ => return false,
+    };
+    asked.iter().any(|id| products.contains(id))
+}
+
+/// `productVariants(first:, query: "product_ids:1,2 AND id:>N", sortKey: ID)`.
+fn product_variants(shop: &FakeShop, variables: &Value) -> Value {
+    let query = variables["query"].as_str().unwrap_or_default();
+    let wanted = searched_products(query);
+    let after: u64 = query
+        .split_whitespace()
+        .find_map(|term| term.strip_prefix("id:>"))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(0);
+    let mut variants: Vec<(u64, Value)> = shop
+        .products
+        .iter()
+        .filter(|p| wanted.contains(&p.id))
+        .flat_map(|p| {
+            let indexed = p.variants.len().saturating_sub(p.unindexed_variants);
+            variant_nodes(shop, p).into_iter().take(indexed)
+        })
+        .filter(|(id, _)| *id > after)
+        .collect();
+    variants.sort_by_key(|(id, _)| *id);
+    let first = variables["first"].as_u64().unwrap_or(50) as usize;
+    let more = variants.len() > first;
+    let nodes: Vec<Value> = variants.into_iter().take(first).map(|(_, v)| v).collect();
+    json!({"productVariants": {"pageInfo": {"hasNextPage": more}, "nodes": nodes}})
+}
+
+/// `nodes(ids:)` of products, each with its count, price range and first 20 variants.
+fn many_variant_products(shop: &FakeShop, variables: &Value) -> Value {
+    let ids = variables["ids"].as_array().cloned().unwrap_or_default();
+    let nodes: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            let id = id.as_str().unwrap_or_default();
+            shop.products
+                .iter()
+                .find(|p| format!("gid://shopify/Product/{}", p.id) == id)
+                .map_or(Value::Null, |p| {
+                    let mut node = product_node(shop, p);
+                    node["variants"] = json!({"nodes": variant_nodes(shop, p).into_iter().take(20).map(|(_, v)| v).collect::<Vec<_>>()});
+                    node
+                })
+        })
+        .collect();
+    json!({"nodes": nodes})
+}
+
+/// Answers a content operation of `document`, cut to what it selects; `None` when `operation`
+/// is not one of them. `Err` is a whole GraphQL answer (an access error).
+pub fn answer(
+    shop: &FakeShop,
+    document: &str,
+    operation: &str,
+    variables: &Value,
+) -> Option<Result<Value, Value>> {
+    let answered = answer_all(shop, operation, variables)?;
+    Some(answered.map(|data| super::select::as_selected(document, operation, data)))
+}
+
+fn answer_all(shop: &FakeShop, operation: &str, variables: &Value) -> Option<Result<Value, Value>> {
     let content_scopes = ["read_online_store_pages", "read_content"];
     let query = variables["query"].as_str().unwrap_or_default();
     Some(match operation {
         "KnowledgeShop" => Ok(
-            json!({"shop": {"primaryDomain": {"url": format!("https://{}", shop.primary_domain)}}}),
+            json!({"shop": {"currencyCode": shop.currency, "primaryDomain": {"url": format!("https://{}", shop.primary_domain)}}}),
         ),
+        "VariantsByProduct" | "VariantsWithProduct" => Ok(product_variants(shop, variables)),
+        "ManyVariantProducts" => Ok(many_variant_products(shop, variables)),
         "PagesPage" | "PageIds" => {
             if !has_scope(shop, &content_scopes) {
                 return Some(Err(access_denied(&["pages"], "read_online_store_pages")));

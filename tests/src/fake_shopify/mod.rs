@@ -25,6 +25,7 @@ pub mod model;
 pub mod oauth;
 pub mod returns;
 pub mod search;
+pub mod select;
 pub mod tracking;
 pub mod webhooks;
 

@@ -64,11 +64,17 @@ pub struct FakeShop {
     pub outage: Option<u16>,
     /// How bulk results are written (Shopify promises no order beyond parent before child).
     pub bulk_style: BulkStyle,
+    /// Variants' display names are their product's title alone, not "{product} - {variant}":
+    /// nothing tells their product by them.
+    pub bare_display_names: bool,
     /// A customer's order lists repeat their newest order over and over (a malformed answer).
     pub stuck_paging: bool,
     /// Orders (by name) whose read by id fails with a 503 however often it is asked: a request
     /// for several orders that includes one of them fails whole.
     pub unreadable_orders: Vec<String>,
+    /// Products (by id) whose variants' read fails with a 503 however often it is asked: a
+    /// read of several products' variants that includes one of them fails whole.
+    pub unreadable_variants: Vec<u64>,
     /// What the app sees of protected customer data (names, emails, phones, addresses).
     pub customer_data: CustomerDataAccess,
     /// Tokens and client credentials taken away by the sandbox's `revoke`.
@@ -125,8 +131,10 @@ impl FakeShop {
             hangs: false,
             outage: None,
             bulk_style: BulkStyle::Sorted,
+            bare_display_names: false,
             stuck_paging: false,
             unreadable_orders: Vec::new(),
+            unreadable_variants: Vec::new(),
             revoked: Vec::new(),
             revoked_client: None,
             customer_data: CustomerDataAccess::Granted,
@@ -990,6 +998,9 @@ pub struct FakeProduct {
     pub description: String,
     /// (title, sku, price, available for sale)
     pub variants: Vec<(String, String, String, bool)>,
+    /// Its last variants that Shopify's search index has not seen yet (just added): a search
+    /// of variants (`productVariants(query:)`) does not find them, the product itself lists them.
+    pub unindexed_variants: usize,
 }
 
 impl FakeProduct {
@@ -1013,6 +1024,7 @@ impl FakeProduct {
                 price.into(),
                 true,
             )],
+            unindexed_variants: 0,
         }
     }
 

@@ -27,6 +27,7 @@
 //! - `lease`: the store's lease and the holder's conditional saves;
 //! - `outbox`: the announcements a run or removal leaves, and putting them;
 //! - `sources` with `changes`: reading a source page by page and merging it with the index;
+//! - `variants`: a page of products' variants, read after the page;
 //! - `bulk`: the bulk operation and its JSONL result;
 //! - `pacing`: waiting for room in the store's bucket;
 //! - `removal`: a disconnected store's or turned-off sources' documents removed;
@@ -42,6 +43,7 @@ mod removal;
 mod run;
 mod schedule;
 mod sources;
+mod variants;
 
 use std::sync::Arc;
 use std::time::Duration;

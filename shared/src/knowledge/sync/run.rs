@@ -293,6 +293,7 @@ fn plan(
         updated: 0,
         removed: 0,
         primary_url: None,
+        currency: None,
         throttled: 0,
         interrupted: false,
     }

@@ -20,8 +20,9 @@ use crate::knowledge::document::{
 use crate::knowledge::state::{IndexEntry, Run, RunKind, Step};
 use crate::knowledge::KnowledgeError;
 use crate::shopify::content::{
-    numeric_id, Content, ContentQuery, Order, ShopArticle, ShopPage, ShopProduct,
+    numeric_id, Content, ContentQuery, ListedProduct, Order, ShopArticle, ShopPage,
 };
+use crate::shopify::types::Page;
 use crate::store::StoreRecord;
 
 /// One source's step of a run.
@@ -120,20 +121,30 @@ impl Stepper<'_> {
         Ok(None)
     }
 
-    /// The storefront's primary domain, which document URLs start with; read once per run.
+    /// The storefront's primary domain, which document URLs start with, and the currency of
+    /// its prices; read once per run.
     async fn read_primary_url(&mut self) -> Result<Option<Duration>, KnowledgeError> {
         let (shopify, shop, deadline) = (self.ports.shopify(), self.shop, self.deadline);
-        let url = self
+        let storefront = self
             .with_token(ContentQuery::Small, |token| async move {
-                shopify.primary_url(deadline, shop, &token).await
+                shopify.storefront(deadline, shop, &token).await
             })
             .await?;
-        self.run.primary_url = Some(url);
+        self.run.primary_url = Some(storefront.url);
+        self.run.currency = Some(storefront.currency);
         Ok(None)
     }
 
     pub(super) fn primary_url(&self) -> &str {
         self.run.primary_url.as_deref().unwrap_or_default()
+    }
+
+    /// The currency of the shop's prices.
+    pub(super) fn currency(&self) -> &str {
+        self.run
+            .currency
+            .as_deref()
+            .unwrap_or(&self.record.currency)
     }
 
     pub(super) async fn with_token<T, F, Fut>(
@@ -253,16 +264,43 @@ impl Stepper<'_> {
                 .await
             }
             Source::Products => {
-                self.read_items(ContentQuery::Products, order, after, |p: &ShopProduct| {
-                    let document = render(&p.description_html, || {
-                        product_document(p, &p.variants.nodes, &url, shop)
-                    });
-                    (p.id.clone(), document)
-                })
-                .await
+                let page = self
+                    .read_content::<ListedProduct>(ContentQuery::Products, order, after)
+                    .await?;
+                let mut variants = self.page_variants(&page.nodes).await?;
+                let currency = self.currency().to_owned();
+                let mut rendered = Rendered::default();
+                for listed in page.nodes {
+                    let id = listed.id.clone();
+                    let document = match variants.take(listed, &currency) {
+                        Some((product, rows)) => render(&product.description_html, || {
+                            product_document(&product, &rows, &url, shop)
+                        }),
+                        None => Ok(None),
+                    };
+                    rendered.add(shop, &id, document);
+                }
+                let next = page.page_info.has_next_page;
+                Ok((rendered, next, page.page_info.end_cursor))
             }
             Source::Policies => unreachable!("policies are read whole"),
         }
+    }
+
+    /// One page of `T` in `order` after `after`.
+    async fn read_content<T: Content + Send + Sync>(
+        &self,
+        kind: ContentQuery,
+        order: &Order,
+        after: Option<&str>,
+    ) -> Result<Page<T>, KnowledgeError> {
+        let (shopify, shop, deadline) = (self.ports.shopify(), self.shop, self.deadline);
+        self.with_token(kind, |token| async move {
+            shopify
+                .content_page::<T>(deadline, shop, &token, order, after)
+                .await
+        })
+        .await
     }
 
     /// One page of `T` in `order` after `after`, each item rendered on its own: the documents,
@@ -274,14 +312,8 @@ impl Stepper<'_> {
         after: Option<&str>,
         render_one: impl Fn(&T) -> (String, Result<Option<Document>, RenderError>),
     ) -> Result<(Rendered, bool, Option<String>), KnowledgeError> {
-        let (shopify, shop, deadline) = (self.ports.shopify(), self.shop, self.deadline);
-        let page = self
-            .with_token(kind, |token| async move {
-                shopify
-                    .content_page::<T>(deadline, shop, &token, order, after)
-                    .await
-            })
-            .await?;
+        let shop = self.shop;
+        let page = self.read_content::<T>(kind, order, after).await?;
         let mut rendered = Rendered::default();
         for item in &page.nodes {
             let (id, document) = render_one(item);
