@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use shared::shopify::customers::{batch_points, BATCH_ORDERS, FIRST_ORDERS, RESERVE};
+use shared::shopify::customers::{batch_points, first_points, BATCH_ORDERS, FIRST_ORDERS, RESERVE};
 use tests::app::{section, TestApp};
 use tests::events::HttpEvent;
 use tests::fake_shopify::{FakeCustomer, FakeFulfillment, FakeOrder, FakeShop, Fault};
@@ -263,6 +263,8 @@ both_backends! {
         assert_eq!(asked.len(), 50 - FIRST_ORDERS, "each older order asked for once");
         let spent = app.shopify.spent();
         assert!(spent.iter().all(|(_, _, requested, _)| *requested <= 150.0), "every request within 150 points: {spent:?}");
+        let first: Vec<f64> = spent.iter().filter(|(_, op, _, _)| op == "CustomerByEmail").map(|(_, _, requested, _)| *requested).collect();
+        assert_eq!(first, [first_points(FIRST_ORDERS, 50)], "the first request as the sidebar reckons it");
         for (_, operation, requested, _) in spent.iter().filter(|(_, op, _, _)| op == "SidebarOrdersByIds") {
             assert!(batches(&app).iter().any(|ids| batch_points(ids.len()) == *requested), "{operation} requested {requested} as the sidebar reckons it");
         }
@@ -318,6 +320,24 @@ both_backends! {
         assert_eq!(status, 200, "{body}");
         assert_eq!(section(&body, US)["orders"], json!(expected_summaries(&app, &shop)[..FIRST_ORDERS]));
         assert_eq!(batches(&app).len(), 0, "no batch fits beside the reserve, and none is waited for past the budget");
+    }
+
+    async fn a_store_whose_bucket_has_no_room_beside_the_reserve_in_time_is_rate_limited_without_asking(app: TestApp) {
+        let shop = with_fifty_varied_orders(us_shop()).with_bucket(2000.0, 1.0);
+        connect(&app, vec![shop]).await;
+        app.shopify.set_available(US, 800.0);
+        // An order lookup reads the bucket: under 800 points, less than the reserve and the
+        // sidebar's first request; at 1 point a second it would take a minute to refill.
+        assert_eq!(app.lookup("get_order_details", json!({"order_number": "#1001"}), Some(JANE)).await["ok"], true);
+        let asked = app.shopify.received().len();
+        let routes = dashboard_routes(app.services.clone());
+
+        let (status, _, body) = app.sidebar(&routes, JANE).await;
+
+        assert_eq!(status, 200, "{body}");
+        let us = section(&body, US);
+        assert_eq!((us["status"].as_str(), us["error"]["code"].as_str()), (Some("error"), Some("shopify_rate_limited")), "{us}");
+        assert_eq!(app.shopify.received().len(), asked, "nothing was sent");
     }
 
     async fn a_batch_that_fails_costs_its_orders_and_older_ones_not_the_customer_or_the_newer(app: TestApp) {

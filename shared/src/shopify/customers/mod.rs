@@ -2,7 +2,8 @@
 //! first, in two round trips. The first request brings the customer, their newest orders in
 //! detail and the ids of their 50 newest orders; then the orders beyond those by id, in
 //! batches sent at once — as many at a time as the store's bucket leaves room for beside the
-//! AI's order lookups ([`share`]).
+//! AI's order lookups ([`share`]). The first request, too, waits for that room when this
+//! container has read the bucket before.
 
 mod share;
 
@@ -46,6 +47,13 @@ const BATCH_MARGIN: Duration = Duration::from_millis(300);
 /// Requested points of one request for `orders` orders by id.
 pub fn batch_points(orders: usize) -> f64 {
     2.0 + orders as f64 * ORDER_POINTS
+}
+
+/// Requested points of the first request, with `detailed` orders in detail and the ids of
+/// `listed`: the customer and its email, phone and amount objects 4, then each list 2 + its
+/// orders (one point an id, [`ORDER_POINTS`] an order in detail).
+pub fn first_points(detailed: usize, listed: usize) -> f64 {
+    4.0 + (2.0 + listed as f64) + batch_points(detailed)
 }
 
 /// A customer as the sidebar shows them.
@@ -121,13 +129,16 @@ impl ShopifyClient {
         max_orders: usize,
     ) -> Result<Option<Customer>, ShopifyError> {
         let most = max_orders.min(MOST_RECENT);
+        let detailed = FIRST_ORDERS.min(most);
+        self.room_for_first(deadline, shop, first_points(detailed, most))
+            .await?;
         let data: CustomerData = self
             .query(
                 deadline,
                 shop,
                 token,
                 &CUSTOMER_BY_EMAIL,
-                json!({ "email": email, "first": FIRST_ORDERS.min(most), "recent": most }),
+                json!({ "email": email, "first": detailed, "recent": most }),
             )
             .await?;
         let Some(raw) = data.customer_by_identifier else {
@@ -164,6 +175,28 @@ impl ShopifyClient {
             customer.orders.extend(older);
         }
         Ok(Some(customer))
+    }
+
+    /// Waits until the last reading of the store's bucket (if this container has one) has
+    /// room for the first request beside the lookups' reserve. When that cannot happen with
+    /// time left for the request, nothing is sent: the store is rate-limited for the sidebar,
+    /// and the AI's order lookups keep the bucket.
+    async fn room_for_first(
+        &self,
+        deadline: &Deadline,
+        shop: &ShopDomain,
+        points: f64,
+    ) -> Result<(), ShopifyError> {
+        while let Room::After(wait) = share::room(self.bucket(shop).as_ref(), 0.0, points) {
+            if !deadline.allows(wait, MIN_ATTEMPT) {
+                tracing::warn!(shop = %shop, wait_ms = wait.as_millis() as u64, "the store's bucket has no room for the sidebar beside the lookups' reserve in time");
+                return Err(ShopifyError::RateLimited {
+                    retry_after: Some(wait),
+                });
+            }
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
     }
 
     /// The orders with these ids (newest first), in batches of [`BATCH_ORDERS`] sent at once
