@@ -552,6 +552,13 @@ Where is my order: #1005 came in two shipments (one delivered, one on its way), 
   curl -s -X POST {base}/invoke/lookup -H 'content-type: application/json' -d '{{"org_id":"demo-org",
     "action":"get_shop_details","arguments":{{}}}}'
 
+Over MCP, as any AI agent (README, "MCP"): a token of the dev identity provider, then JSON-RPC:
+  MCP=(-H "Authorization: Bearer $(curl -s -X POST {issuer}/dev/token -H 'X-Dev-Role: agent')"
+    -H 'Accept: application/json, text/event-stream' -H 'content-type: application/json')
+  curl -s "${{MCP[@]}}" {base}/mcp -d '{{"jsonrpc":"2.0","id":1,"method":"tools/list"}}'
+  curl -s "${{MCP[@]}}" {base}/mcp -d '{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":
+    {{"name":"get_order_details","arguments":{{"order_number":"#1001","email":"jane@example.com"}}}}}}'
+
 Knowledge sync (the AI learns from each store's pages, articles, products and policies).
 Connecting a store queued its first sync; the local worker runs it. Watch it and list what
 the AI learned:
