@@ -340,6 +340,31 @@ both_backends! {
         assert_eq!(app.shopify.received().len(), asked, "nothing was sent");
     }
 
+    async fn sidebars_opened_at_once_in_one_container_share_one_room_beside_the_reserve(app: TestApp) {
+        // A Standard-plan bucket; each query holds its requested points while it runs, so the
+        // sidebars' requests overlap.
+        let shop = with_fifty_varied_orders(us_shop()).with_bucket(1000.0, 50.0).with_execution(Duration::from_millis(50));
+        connect(&app, vec![shop]).await;
+        app.shopify.set_available(US, 1000.0);
+        assert_eq!(app.lookup("get_order_details", json!({"order_number": "#1001"}), Some(JANE)).await["ok"], true);
+        // Three reps, each with a sidebar of their own, on one container's Shopify client.
+        let routes: Vec<_> = (0..3).map(|_| dashboard_routes(app.services.clone())).collect();
+
+        let answers = futures::future::join_all(routes.iter().map(|routes| app.sidebar(routes, JANE))).await;
+
+        // What does not fit in time beside the reserve is not asked for: a rep may see the
+        // store rate-limited, never a lookup throttled.
+        for (status, _, body) in &answers {
+            assert_eq!(*status, 200, "{body}");
+            let us = section(body, US);
+            assert!(us["status"] == "found" || us["error"]["code"] == "shopify_rate_limited", "{us}");
+        }
+        assert!(answers.iter().any(|(_, _, body)| section(body, US)["status"] == "found"));
+        let (held, at_once) = app.shopify.peak_held(US, &["CustomerByEmail", "SidebarOrdersByIds"]);
+        assert!(held <= 1000.0 - RESERVE, "the sidebars held {held} points at once ({at_once} requests): the lookups' reserve is theirs");
+        assert_eq!(app.shopify.throttled(), 0);
+    }
+
     async fn a_batch_that_fails_costs_its_orders_and_older_ones_not_the_customer_or_the_newer(app: TestApp) {
         let shop = with_fifty_varied_orders(us_shop());
         let expected = {

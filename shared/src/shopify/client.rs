@@ -35,6 +35,34 @@ struct Inner {
     transport: Transport,
     tokens: TokenCache,
     buckets: Mutex<HashMap<String, (Instant, ThrottleStatus)>>,
+    /// Points this container's sidebar requests in flight requested, per store: every
+    /// sidebar open at once counts them against the same share of the bucket.
+    sidebar: Mutex<HashMap<String, f64>>,
+}
+
+/// A sidebar request's points, counted against its store's share until it is dropped (the
+/// request answered, failed or was cancelled).
+pub(super) struct SidebarHold {
+    client: ShopifyClient,
+    shop: String,
+    points: f64,
+}
+
+impl Drop for SidebarHold {
+    fn drop(&mut self) {
+        let mut held = self
+            .client
+            .inner
+            .sidebar
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(points) = held.get_mut(&self.shop) {
+            *points -= self.points;
+            if *points <= 1e-9 {
+                held.remove(&self.shop);
+            }
+        }
+    }
 }
 
 /// What Shopify last said about a shop's rate-limit bucket.
@@ -125,6 +153,7 @@ impl ShopifyClient {
                 transport: Transport::new(config),
                 tokens: TokenCache::default(),
                 buckets: Mutex::default(),
+                sidebar: Mutex::default(),
             }),
         }
     }
@@ -142,6 +171,32 @@ impl ShopifyClient {
                 status: *status,
                 at: *at,
             })
+    }
+
+    /// Points this container's sidebar requests in flight to `shop` requested.
+    pub(super) fn sidebar_held(&self, shop: &ShopDomain) -> f64 {
+        let held = self.inner.sidebar.lock().unwrap_or_else(|p| p.into_inner());
+        held.get(shop.as_str()).copied().unwrap_or(0.0)
+    }
+
+    /// Holds `points` for a sidebar request to `shop` when `fits`, given what this container's
+    /// sidebar requests hold already, says it fits; the check and the hold are one step, so
+    /// sidebars opened at once never both take the last room.
+    pub(super) fn sidebar_hold<E>(
+        &self,
+        shop: &ShopDomain,
+        points: f64,
+        fits: impl FnOnce(f64) -> Result<(), E>,
+    ) -> Result<SidebarHold, E> {
+        let mut held = self.inner.sidebar.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = held.entry(shop.as_str().to_owned()).or_insert(0.0);
+        fits(*entry)?;
+        *entry += points;
+        Ok(SidebarHold {
+            client: self.clone(),
+            shop: shop.as_str().to_owned(),
+            points,
+        })
     }
 
     /// Runs one read-only GraphQL query and decodes `data` into `T`.

@@ -15,6 +15,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::client::SidebarHold;
 use super::orders::Order;
 use super::queries::{CUSTOMER_BY_EMAIL, SIDEBAR_ORDERS_BY_IDS};
 use super::transport::MIN_ATTEMPT;
@@ -39,6 +40,10 @@ pub const MOST_RECENT: usize = 50;
 /// Requested points of one order in detail: the order 1, its total 2, 5 line items 7, and
 /// 2 shipments with 2 tracking numbers each 12.
 const ORDER_POINTS: f64 = 22.0;
+
+/// How often a sidebar waiting for the container's other sidebars' requests to finish looks
+/// again.
+const OTHERS_FINISH: Duration = Duration::from_millis(20);
 
 /// The batches stop this long before the store's own deadline (at most a quarter of the time
 /// left), so a batch that hangs costs its orders, never the customer and the orders read.
@@ -130,7 +135,8 @@ impl ShopifyClient {
     ) -> Result<Option<Customer>, ShopifyError> {
         let most = max_orders.min(MOST_RECENT);
         let detailed = FIRST_ORDERS.min(most);
-        self.room_for_first(deadline, shop, first_points(detailed, most))
+        let hold = self
+            .room_for_first(deadline, shop, first_points(detailed, most))
             .await?;
         let data: CustomerData = self
             .query(
@@ -141,6 +147,7 @@ impl ShopifyClient {
                 json!({ "email": email, "first": detailed, "recent": most }),
             )
             .await?;
+        drop(hold);
         let Some(raw) = data.customer_by_identifier else {
             return Ok(None);
         };
@@ -178,16 +185,30 @@ impl ShopifyClient {
     }
 
     /// Waits until the last reading of the store's bucket (if this container has one) has
-    /// room for the first request beside the lookups' reserve. When that cannot happen with
-    /// time left for the request, nothing is sent: the store is rate-limited for the sidebar,
-    /// and the AI's order lookups keep the bucket.
+    /// room for the first request beside the lookups' reserve and what this container's other
+    /// sidebars hold, and holds its points. When that cannot happen with time left for the
+    /// request, nothing is sent: the store is rate-limited for the sidebar, and the AI's order
+    /// lookups keep the bucket.
     async fn room_for_first(
         &self,
         deadline: &Deadline,
         shop: &ShopDomain,
         points: f64,
-    ) -> Result<(), ShopifyError> {
-        while let Room::After(wait) = share::room(self.bucket(shop).as_ref(), 0.0, points) {
+    ) -> Result<SidebarHold, ShopifyError> {
+        loop {
+            let reading = self.bucket(shop);
+            let wait = match self.sidebar_hold(shop, points, |held| {
+                match share::room(reading.as_ref(), held, points) {
+                    // Nothing in flight to wait for: only the bucket's own answer tells.
+                    Room::Now => Ok(()),
+                    Room::WhenOneFinishes if held <= 0.0 => Ok(()),
+                    Room::WhenOneFinishes => Err(OTHERS_FINISH),
+                    Room::After(wait) => Err(wait),
+                }
+            }) {
+                Ok(hold) => return Ok(hold),
+                Err(wait) => wait,
+            };
             if !deadline.allows(wait, MIN_ATTEMPT) {
                 tracing::warn!(shop = %shop, wait_ms = wait.as_millis() as u64, "the store's bucket has no room for the sidebar beside the lookups' reserve in time");
                 return Err(ShopifyError::RateLimited {
@@ -196,7 +217,6 @@ impl ShopifyClient {
             }
             tokio::time::sleep(wait).await;
         }
-        Ok(())
     }
 
     /// The orders with these ids (newest first), in batches of [`BATCH_ORDERS`] sent at once
@@ -226,14 +246,22 @@ impl ShopifyClient {
             let mut room = Room::Now;
             while next < cut {
                 let points = batch_points(batches[next].len());
-                room = share::room(self.bucket(shop).as_ref(), held, points);
-                if room != Room::Now {
+                let reading = self.bucket(shop);
+                let hold = self.sidebar_hold(shop, points, |others| {
+                    room = share::room(reading.as_ref(), others, points);
+                    match room {
+                        Room::Now => Ok(()),
+                        _ => Err(()),
+                    }
+                });
+                let Ok(hold) = hold else {
                     break;
-                }
+                };
                 let (index, ids) = (next, batches[next]);
                 held += points;
                 in_flight[index] = true;
                 running.push(async move {
+                    let _hold = hold;
                     let answer: Result<BatchData, ShopifyError> = self
                         .query(
                             deadline,
@@ -249,6 +277,13 @@ impl ShopifyClient {
             }
             let refill = match room {
                 Room::After(wait) if deadline.allows(wait, MIN_ATTEMPT) => Some(wait),
+                // Other sidebars' requests hold the room: they finish soon.
+                Room::WhenOneFinishes
+                    if self.sidebar_held(shop) > held
+                        && deadline.allows(OTHERS_FINISH, MIN_ATTEMPT) =>
+                {
+                    Some(OTHERS_FINISH)
+                }
                 _ => None,
             };
             if running.is_empty() {
