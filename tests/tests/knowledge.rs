@@ -501,6 +501,15 @@ knowledge_backends! {
             assert!(!worker.is_finished(), "the run stops at the held write");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        // A page's documents are written together: the writes sent before the held one end
+        // on their own (on DynamoDB and S3 they may still be in flight), then the kill.
+        let written = tokio::time::timeout(Duration::from_secs(60), async {
+            while rig.documents.puts() < 178 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(written.is_ok(), "the writes before the held one ended: {}", rig.documents.puts());
         worker.abort();
         assert!(worker.await.unwrap_err().is_cancelled(), "killed mid-run");
         let killed_at = rig.documents.puts();
