@@ -69,16 +69,7 @@ async fn compare(latency: Duration, per_round: u32) {
     assert_eq!(status, 201);
     let rig = McpRig::new(&app).await;
     let issuer = tests::dev_issuer::DevIssuer::start().await;
-    let bearer = issuer.bearer_config(tests::mcp::RESOURCE);
-    let verifier =
-        shared::bearer::JwtVerifier::new(&bearer, &shared::config::AuthConfig::default()).unwrap();
-    let state = mcp::State::new(
-        app.services.clone(),
-        rig.actions.ports.clone(),
-        std::sync::Arc::new(verifier),
-        bearer,
-        mcp::AllowedOrigins::parse(None, tests::mcp::RESOURCE),
-    );
+    let state = rig.verifying(&app, &issuer);
     let token = issuer.token(&app.org, "agent");
 
     let direct_event =

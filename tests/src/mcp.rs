@@ -112,6 +112,22 @@ impl McpRig {
         }
     }
 
+    /// The route over the same stores and actions, verifying real bearer JWTs of `issuer`
+    /// (its JWKS, read on first use) instead of this rig's fixed tokens.
+    pub fn verifying(&self, app: &TestApp, issuer: &crate::dev_issuer::DevIssuer) -> mcp::State {
+        let bearer = issuer.bearer_config(RESOURCE);
+        let verifier =
+            shared::bearer::JwtVerifier::new(&bearer, &shared::config::AuthConfig::default())
+                .expect("a loopback JWKS URL is accepted");
+        mcp::State::new(
+            app.services.clone(),
+            self.actions.ports.clone(),
+            Arc::new(verifier),
+            bearer,
+            mcp::AllowedOrigins::parse(None, RESOURCE),
+        )
+    }
+
     /// Sends `event` to the function.
     pub async fn send(&self, event: HttpEvent) -> Reply {
         let response = mcp::handle(&self.state, event.into_request())

@@ -679,17 +679,7 @@ fn malformed_json_rpc_never_gets_a_5xx_and_always_gets_a_json_rpc_error() {
 async fn an_agent_with_a_token_of_the_identity_provider_is_served_over_http_and_others_are_not() {
     let (app, rig) = shop_app().await;
     let issuer = tests::dev_issuer::DevIssuer::start().await;
-    let bearer = issuer.bearer_config(RESOURCE);
-    let verifier =
-        shared::bearer::JwtVerifier::new(&bearer, &shared::config::AuthConfig::default())
-            .expect("a loopback JWKS URL is accepted");
-    let state = mcp::State::new(
-        app.services.clone(),
-        rig.actions.ports.clone(),
-        std::sync::Arc::new(verifier),
-        bearer,
-        mcp::AllowedOrigins::parse(None, RESOURCE),
-    );
+    let state = rig.verifying(&app, &issuer);
     let routes = tests::gateway::mcp_routes(std::sync::Arc::new(state));
     let base = tests::gateway::serve(tests::gateway::routes_app(
         routes,
@@ -825,17 +815,7 @@ both_backends! {
 async fn a_token_that_cannot_be_checked_for_want_of_keys_is_503_to_retry_not_401() {
     let (app, rig) = shop_app().await;
     let issuer = tests::dev_issuer::DevIssuer::start().await;
-    let bearer = issuer.bearer_config(RESOURCE);
-    let verifier =
-        shared::bearer::JwtVerifier::new(&bearer, &shared::config::AuthConfig::default())
-            .expect("a loopback JWKS URL is accepted");
-    let state = mcp::State::new(
-        app.services.clone(),
-        rig.actions.ports.clone(),
-        std::sync::Arc::new(verifier),
-        bearer,
-        mcp::AllowedOrigins::parse(None, RESOURCE),
-    );
+    let state = rig.verifying(&app, &issuer);
     issuer.jwks_down(true);
     let token = issuer.token(&app.org, "shopper");
 
