@@ -22,8 +22,8 @@ ensure_venv() {
   log "installing Python tools into .venv/$name (first run only)"
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --disable-pip-version-check -q --upgrade pip >/dev/null
-  "$venv/bin/pip" install --disable-pip-version-check -q -r "$req"
+  "$venv/bin/pip" install --disable-pip-version-check --no-cache-dir -q --upgrade pip >/dev/null
+  "$venv/bin/pip" install --disable-pip-version-check --no-cache-dir -q -r "$req"
   echo "$want" > "$stamp"
 }
 
