@@ -14,6 +14,7 @@ use crate::config::ConfigError;
 use crate::domain::OrganizationId;
 
 mod jwks;
+mod jws;
 mod jwt;
 
 pub use jwks::{HttpJwks, JwksError, JwksSource};

@@ -4,7 +4,8 @@
 /// something (a proposal id) must not be guessable from earlier ones, so no seeded generator.
 pub fn new_id() -> String {
     let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes).expect("the operating system's random source is available");
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .expect("the operating system's random source is available");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -4,6 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use secrecy::SecretString;
+
 use crate::access::Access;
 use crate::actions::{
     ActionConfig, ActionPorts, ActionRepository, Clock, DynamoActions, PendingApprovals,
@@ -23,7 +26,7 @@ use crate::lifecycle::connect::{AfterConnect, Connector};
 use crate::lifecycle::disconnect::{AfterDisconnect, Disconnector};
 use crate::lifecycle::Storage;
 use crate::queue::{Queue, SqsQueue};
-use crate::secrets::{SecretStore, SecretsManagerStore};
+use crate::secrets::{PutOutcome, SecretName, SecretStore, SecretsError, SecretsManagerStore};
 use crate::shopify::{ShopifyClient, ShopifyConfig};
 use crate::store::{DynamoStoreRepository, StoreRepository};
 
@@ -49,76 +52,45 @@ pub struct Services {
 }
 
 impl Services {
-    /// Reads the environment (see [`Config`]) and builds the AWS adapters from one `SdkConfig`.
-    /// Without knowledge sync's ports: a function that never asks for a sync does not carry
-    /// the SQS client.
+    /// Reads the environment (see [`Config`]) and builds the AWS adapters of
+    /// [`Services::from_sdk`] from one `SdkConfig`.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let sdk = crate::aws::sdk_config().await;
         Ok(Self::from_sdk(&config, &sdk))
     }
 
-    /// [`Services::from_env`] with knowledge sync's ports (when `KNOWLEDGE_QUEUE_URL` is set),
-    /// for the functions that ask for syncs and removals.
-    pub async fn from_env_with_knowledge() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
-        let sdk = crate::aws::sdk_config().await;
-        Ok(Self::from_sdk(&config, &sdk).with_knowledge(&config, &sdk))
-    }
-
     /// These services with knowledge sync's real ports (when `KNOWLEDGE_QUEUE_URL` is set).
     pub fn with_knowledge(mut self, config: &Config, sdk: &aws_config::SdkConfig) -> Self {
-        self.knowledge = config
-            .knowledge
-            .queue_url
-            .as_ref()
-            .map(|url| KnowledgePorts {
-                repo: Arc::new(DynamoKnowledge::new(
-                    aws_sdk_dynamodb::Client::new(sdk),
-                    config.stores_table.clone(),
-                    config
-                        .knowledge
-                        .index_table
-                        .clone()
-                        .unwrap_or_else(|| config.stores_table.clone()),
-                )),
-                queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
-            });
+        self.knowledge = knowledge_ports(config, aws_sdk_dynamodb::Client::new(sdk), sdk);
         self
     }
 
-    /// The real adapters for `config`, sharing `sdk` (without knowledge sync's ports).
+    /// The real adapters for `config`, sharing `sdk`: credentials, the event bus and the
+    /// webhooks' tokens (without knowledge sync's ports). A function composes its own instead
+    /// ([`Services::compose`]).
     pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-        let stores = DynamoStoreRepository::new(dynamodb, config.stores_table.clone());
-        let secrets = SecretsManagerStore::new(
-            aws_sdk_secretsmanager::Client::new(sdk),
-            config.kms_key_id.clone(),
-        );
-        let storage = Storage {
-            stores: Arc::new(stores),
-            secrets: Arc::new(secrets),
-            secret_prefix: config.secret_prefix.clone(),
-        };
-        let events: Arc<dyn EventPublisher> = Arc::new(EventBridgeEvents::new(
-            aws_sdk_eventbridge::Client::new(sdk),
-            config.knowledge.event_bus.clone(),
-        ));
-        let mut services = Self::new(
-            config.auth.clone(),
-            config.budgets,
-            storage,
-            ShopifyClient::new(config.shopify.clone()),
-        )
-        .with_events(events);
-        services.webhook_base_url = config.health.webhook_base_url.clone();
-        services.webhook_tokens = config.health.webhook_token_secret.as_ref().map(|secret| {
-            Arc::new(WebhookTokens::new(Arc::new(SecretsManagerTokenKeys::new(
-                aws_sdk_secretsmanager::Client::new(sdk),
-                secret.clone(),
-            ))))
-        });
-        services
+        Self::compose(config, sdk)
+            .credentials()
+            .event_bus()
+            .webhooks()
+            .build()
+    }
+
+    /// The real adapters, one AWS client at a time: a function's `main` names the clients its
+    /// IAM policy lets it call, and only those are built. What is never built is never linked
+    /// either (the release profile's LTO drops it), so a function's binary carries only its own
+    /// clients. DynamoDB (the stores table) and the Shopify client are always there.
+    pub fn compose<'a>(config: &'a Config, sdk: &'a aws_config::SdkConfig) -> Compose<'a> {
+        Compose {
+            config,
+            sdk,
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            secrets: None,
+            events: None,
+            knowledge: None,
+            webhook_tokens: None,
+        }
     }
 
     /// Where webhooks are subscribed: `WEBHOOK_BASE_URL` with the tokens (`None` without either).
@@ -244,6 +216,168 @@ impl Services {
     }
 }
 
+/// Builds [`Services`] from the real adapters (see [`Services::compose`]).
+pub struct Compose<'a> {
+    config: &'a Config,
+    sdk: &'a aws_config::SdkConfig,
+    dynamodb: aws_sdk_dynamodb::Client,
+    secrets: Option<Arc<dyn SecretStore>>,
+    events: Option<Arc<dyn EventPublisher>>,
+    knowledge: Option<KnowledgePorts>,
+    webhook_tokens: Option<Arc<WebhookTokens>>,
+}
+
+impl Compose<'_> {
+    /// Stores' credentials in Secrets Manager (`SECRETS_KMS_KEY_ID`). Without them, reading or
+    /// writing credentials fails as Secrets Manager being unavailable.
+    pub fn credentials(mut self) -> Self {
+        self.secrets = Some(Arc::new(SecretsManagerStore::new(
+            aws_sdk_secretsmanager::Client::new(self.sdk),
+            self.config.kms_key_id.clone(),
+        )));
+        self
+    }
+
+    /// Status changes announced on EventBridge (`EVENT_BUS_NAME`). Without it they wait in the
+    /// stores' outboxes for a function that has it.
+    pub fn event_bus(self) -> Self {
+        let events = event_bus(self.config, self.sdk);
+        self.announcing(events)
+    }
+
+    /// Status changes announced on `events`.
+    pub fn announcing(mut self, events: Arc<dyn EventPublisher>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Knowledge sync's ports (SQS), when `KNOWLEDGE_QUEUE_URL` is set.
+    pub fn knowledge(mut self) -> Self {
+        self.knowledge = knowledge_ports(self.config, self.dynamodb.clone(), self.sdk);
+        self
+    }
+
+    /// The webhook callbacks' tokens, whose key is the Secrets Manager secret
+    /// `WEBHOOK_TOKEN_SECRET` (none without it); webhooks are subscribed at `WEBHOOK_BASE_URL`.
+    pub fn webhooks(mut self) -> Self {
+        self.webhook_tokens = self
+            .config
+            .health
+            .webhook_token_secret
+            .as_ref()
+            .map(|secret| {
+                Arc::new(WebhookTokens::new(Arc::new(SecretsManagerTokenKeys::new(
+                    aws_sdk_secretsmanager::Client::new(self.sdk),
+                    secret.clone(),
+                ))))
+            });
+        self
+    }
+
+    /// The DynamoDB client the services use, for a feature's own records in the stores table.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        self.dynamodb.clone()
+    }
+
+    /// The services with the clients named so far (DynamoDB and Shopify always).
+    pub fn build(self) -> Services {
+        let config = self.config;
+        let storage = Storage {
+            stores: Arc::new(DynamoStoreRepository::new(
+                self.dynamodb,
+                config.stores_table.clone(),
+            )),
+            secrets: self.secrets.unwrap_or_else(|| Arc::new(NoCredentials)),
+            secret_prefix: config.secret_prefix.clone(),
+        };
+        let mut services = Services::new(
+            config.auth.clone(),
+            config.budgets,
+            storage,
+            ShopifyClient::new(config.shopify.clone()),
+        );
+        services.knowledge = self.knowledge;
+        services.webhook_base_url = config.health.webhook_base_url.clone();
+        services.webhook_tokens = self.webhook_tokens;
+        match self.events {
+            Some(events) => services.with_events(events),
+            None => services,
+        }
+    }
+}
+
+/// The event bus `EVENT_BUS_NAME`.
+fn event_bus(config: &Config, sdk: &aws_config::SdkConfig) -> Arc<dyn EventPublisher> {
+    Arc::new(EventBridgeEvents::new(
+        aws_sdk_eventbridge::Client::new(sdk),
+        config.knowledge.event_bus.clone(),
+    ))
+}
+
+/// Knowledge sync's real ports, when `KNOWLEDGE_QUEUE_URL` is set.
+fn knowledge_ports(
+    config: &Config,
+    dynamodb: aws_sdk_dynamodb::Client,
+    sdk: &aws_config::SdkConfig,
+) -> Option<KnowledgePorts> {
+    let url = config.knowledge.queue_url.as_ref()?;
+    Some(KnowledgePorts {
+        repo: Arc::new(DynamoKnowledge::new(
+            dynamodb,
+            config.stores_table.clone(),
+            config
+                .knowledge
+                .index_table
+                .clone()
+                .unwrap_or_else(|| config.stores_table.clone()),
+        )),
+        queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
+    })
+}
+
+/// The credentials of a function composed without Secrets Manager: every call fails, as
+/// Secrets Manager would for a function its IAM policy does not let in.
+struct NoCredentials;
+
+impl NoCredentials {
+    fn refused<T>(&self) -> Result<T, SecretsError> {
+        Err(SecretsError::Unavailable(
+            "this function is composed without Secrets Manager".into(),
+        ))
+    }
+}
+
+#[async_trait]
+impl SecretStore for NoCredentials {
+    async fn put(&self, _: &SecretName, _: &SecretString) -> Result<PutOutcome, SecretsError> {
+        self.refused()
+    }
+
+    async fn current_version(&self, _: &SecretName) -> Result<Option<String>, SecretsError> {
+        self.refused()
+    }
+
+    async fn get_version(
+        &self,
+        _: &SecretName,
+        _: &str,
+    ) -> Result<Option<SecretString>, SecretsError> {
+        self.refused()
+    }
+
+    async fn make_current(&self, _: &SecretName, _: &str) -> Result<(), SecretsError> {
+        self.refused()
+    }
+
+    async fn schedule_deletion(&self, _: &SecretName) -> Result<(), SecretsError> {
+        self.refused()
+    }
+
+    async fn delete(&self, _: &SecretName) -> Result<(), SecretsError> {
+        self.refused()
+    }
+}
+
 // The features' ports, composed here so no feature module builds an adapter.
 
 impl WebhookPorts {
@@ -251,7 +385,15 @@ impl WebhookPorts {
     /// (`WEBHOOK_TOKEN_SECRET`, required) and the health queue (`HEALTH_QUEUE_URL`; without it
     /// a `shop/update` checks the store inline).
     pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let services = Services::from_sdk(config, sdk);
+        let compose = Services::compose(config, sdk)
+            .credentials()
+            .event_bus()
+            .webhooks();
+        let repo = Arc::new(DynamoHealth::new(
+            compose.dynamodb(),
+            config.stores_table.clone(),
+        ));
+        let services = compose.build();
         let queue = config.health.queue_url.clone().map(|url| {
             Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)) as Arc<dyn Queue<HealthJob>>
         });
@@ -261,10 +403,7 @@ impl WebhookPorts {
             .ok_or(ConfigError::Missing("WEBHOOK_TOKEN_SECRET"))?;
         Ok(Self {
             tokens,
-            repo: Arc::new(DynamoHealth::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                config.stores_table.clone(),
-            )),
+            repo,
             storage: services.storage,
             shopify: services.shopify,
             events: services.events,
@@ -283,18 +422,23 @@ impl WebhookPorts {
 impl HealthPorts {
     /// The real adapters: the stores table, `HEALTH_QUEUE_URL`, Shopify, the event bus.
     pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let services = Services::from_sdk(config, sdk);
         let url = config
             .health
             .queue_url
             .clone()
             .ok_or(ConfigError::Missing("HEALTH_QUEUE_URL"))?;
+        let compose = Services::compose(config, sdk)
+            .credentials()
+            .event_bus()
+            .webhooks();
+        let repo = Arc::new(DynamoHealth::new(
+            compose.dynamodb(),
+            config.stores_table.clone(),
+        ));
+        let services = compose.build();
         Ok(Self {
             stores: services.storage.stores.clone(),
-            repo: Arc::new(DynamoHealth::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                config.stores_table.clone(),
-            )),
+            repo,
             queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
             checker: Arc::new(LiveChecker {
                 storage: services.storage.clone(),
@@ -344,12 +488,12 @@ impl ActionPorts {
 
     /// The real adapters for `config`, sharing `sdk`: records in the stores table.
     pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
-        let services = Services::from_sdk(config, sdk);
+        let compose = Services::compose(config, sdk).credentials().event_bus();
         let actions = Arc::new(DynamoActions::new(
-            aws_sdk_dynamodb::Client::new(sdk),
+            compose.dynamodb(),
             config.stores_table.clone(),
         ));
-        Self::from_services(&services, actions)
+        Self::from_services(&compose.build(), actions)
     }
 
     /// [`ActionPorts::from_sdk`] from the environment.
@@ -371,7 +515,12 @@ impl SyncPorts {
 
     /// The real adapters for `config`, sharing `sdk`.
     pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let services = Services::from_sdk(config, sdk).with_knowledge(config, sdk);
+        let events = event_bus(config, sdk);
+        let services = Services::compose(config, sdk)
+            .credentials()
+            .announcing(events.clone())
+            .knowledge()
+            .build();
         let bucket = config
             .knowledge
             .bucket
@@ -387,10 +536,7 @@ impl SyncPorts {
             repo: knowledge.repo,
             documents: Arc::new(S3Documents::new(sdk, bucket.clone(), local)),
             queue: knowledge.queue,
-            events: Arc::new(EventBridgeEvents::new(
-                aws_sdk_eventbridge::Client::new(sdk),
-                config.knowledge.event_bus.clone(),
-            )),
+            events,
             access: services.access.clone(),
             config: SyncConfig {
                 bucket,
@@ -400,5 +546,101 @@ impl SyncPorts {
                 throttled_pause: THROTTLED_PAUSE,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{OrganizationId, ShopDomain};
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .chain(&[("STORES_TABLE", "stores")])
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|key| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+            .unwrap()
+    }
+
+    fn sdk() -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .http_client(crate::tls::aws_http_client())
+            .build()
+    }
+
+    fn secret() -> SecretName {
+        SecretName::for_store(
+            "opencx/shopify",
+            &OrganizationId::parse("org_1").unwrap(),
+            &ShopDomain::parse("demo.myshopify.com").unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_function_composed_without_secrets_manager_reads_no_credentials() {
+        let config = config(&[("WEBHOOK_TOKEN_SECRET", "webhook-key")]);
+        let sdk = sdk();
+        let services = Services::compose(&config, &sdk).knowledge().build();
+        let read = services.storage.secrets.get_version(&secret(), "v1").await;
+        assert!(
+            matches!(read, Err(SecretsError::Unavailable(ref e)) if e.to_string().contains("without Secrets Manager")),
+            "{read:?}"
+        );
+        assert!(services.storage.secrets.delete(&secret()).await.is_err());
+        assert!(services.events.is_none());
+        assert!(services.webhook_tokens.is_none());
+        assert!(services.webhook_endpoint().is_none());
+    }
+
+    #[test]
+    fn knowledge_ports_are_composed_only_with_a_knowledge_queue() {
+        let sdk = sdk();
+        let without = config(&[]);
+        assert!(Services::compose(&without, &sdk)
+            .knowledge()
+            .build()
+            .knowledge
+            .is_none());
+        let with = config(&[("KNOWLEDGE_QUEUE_URL", "https://sqs.example/knowledge")]);
+        assert!(Services::compose(&with, &sdk)
+            .knowledge()
+            .build()
+            .knowledge
+            .is_some());
+        assert!(Services::compose(&with, &sdk).build().knowledge.is_none());
+    }
+
+    #[test]
+    fn webhooks_are_subscribed_only_by_a_function_composed_with_their_tokens() {
+        let sdk = sdk();
+        let config = config(&[
+            ("WEBHOOK_TOKEN_SECRET", "webhook-key"),
+            ("WEBHOOK_BASE_URL", "https://api.example.com"),
+        ]);
+        let without = Services::compose(&config, &sdk).credentials().build();
+        assert!(without.webhook_endpoint().is_none());
+        let with = Services::compose(&config, &sdk)
+            .credentials()
+            .webhooks()
+            .build();
+        let endpoint = with.webhook_endpoint().expect("an endpoint");
+        assert_eq!(endpoint.base_url, "https://api.example.com");
+    }
+
+    #[test]
+    fn the_services_of_tests_and_tools_have_credentials_the_bus_and_webhooks() {
+        let sdk = sdk();
+        let config = config(&[
+            ("WEBHOOK_TOKEN_SECRET", "webhook-key"),
+            ("WEBHOOK_BASE_URL", "https://api.example.com"),
+        ]);
+        let services = Services::from_sdk(&config, &sdk);
+        assert!(services.events.is_some());
+        assert!(services.webhook_endpoint().is_some());
+        assert!(services.knowledge.is_none());
     }
 }

@@ -16,3 +16,12 @@ pub mod local_aws;
 pub mod logs;
 pub mod mcp;
 pub mod worker;
+
+/// An HTTP client for a test's own requests (to the local gateway, the fake Shopify's sandbox),
+/// with the functions' TLS setup: rustls on ring, which reqwest does not choose by itself here.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(shared::tls::reqwest_tls())
+        .build()
+        .expect("the preconfigured TLS backend is reqwest's own rustls")
+}

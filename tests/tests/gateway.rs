@@ -74,7 +74,7 @@ async fn call(
     authorization: Option<&str>,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = reqwest::Client::new().request(method, url);
+    let mut request = tests::http_client().request(method, url);
     if let Some(value) = authorization {
         request = request.header("authorization", value);
     }
@@ -166,7 +166,7 @@ async fn the_function_sees_the_tokens_claims_as_api_gateway_hands_them_on() {
     let token = issuer.sign(&claims);
 
     // A token alone decides: no header can name another org or role.
-    let response = reqwest::Client::new()
+    let response = tests::http_client()
         .get(format!("{base}/shopify/stores"))
         .header("authorization", &token)
         .header("x-dev-org-id", "victim-org")

@@ -686,7 +686,7 @@ async fn an_agent_with_a_token_of_the_identity_provider_is_served_over_http_and_
         tests::gateway::JwtAuthorizer::of(&issuer),
     ))
     .await;
-    let http = reqwest::Client::new();
+    let http = tests::http_client();
     let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "get_order_details", "arguments": {"order_number": "#1001", "email": JANE}}});
     let send = |token: String| {
         http.post(format!("{base}/mcp"))

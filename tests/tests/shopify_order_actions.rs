@@ -815,7 +815,7 @@ async fn withheld_customer_data_leaves_a_read_back_order_without_its_email() {
 #[tokio::test]
 async fn the_sandbox_places_an_order_a_shopper_can_still_cancel_and_fulfills_it_on_request() {
     let rig = Rig::start(shop()).await;
-    let http = reqwest::Client::new();
+    let http = tests::http_client();
     let sandbox = |action: &str| format!("{}/_sandbox/{SHOP}/{action}", rig.fake.base_url);
 
     let placed: serde_json::Value = http

@@ -3,6 +3,9 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let services = shared::Services::from_env_with_knowledge().await?;
+    let config = shared::Config::from_env()?;
+    let sdk = shared::aws::sdk_config().await;
+    // Reads the knowledge records and queues syncs; no credentials, no bus.
+    let services = shared::Services::compose(&config, &sdk).knowledge().build();
     run(service_fn(|req| knowledge::handle(&services, req))).await
 }

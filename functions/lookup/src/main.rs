@@ -3,7 +3,13 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let services = shared::Services::from_env().await?;
+    let config = shared::Config::from_env()?;
+    let sdk = shared::aws::sdk_config().await;
+    // Credentials, and the bus a revoked token is announced on.
+    let services = shared::Services::compose(&config, &sdk)
+        .credentials()
+        .event_bus()
+        .build();
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let deadline = lookup::deadline(&services.budgets, event.context.deadline);
         let services = &services;

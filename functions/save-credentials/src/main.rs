@@ -3,6 +3,15 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let services = shared::Services::from_env_with_knowledge().await?;
+    let config = shared::Config::from_env()?;
+    let sdk = shared::aws::sdk_config().await;
+    // A connect writes credentials, announces the store, asks for its first knowledge sync and
+    // subscribes its webhooks.
+    let services = shared::Services::compose(&config, &sdk)
+        .credentials()
+        .event_bus()
+        .knowledge()
+        .webhooks()
+        .build();
     run(service_fn(|req| save_credentials::handle(&services, req))).await
 }

@@ -3,6 +3,14 @@ use lambda_http::{run, service_fn, Error};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let services = shared::Services::from_env_with_knowledge().await?;
+    let config = shared::Config::from_env()?;
+    let sdk = shared::aws::sdk_config().await;
+    // Verifying a store reads its credentials and announces a change; a change of sources asks
+    // for a knowledge sync.
+    let services = shared::Services::compose(&config, &sdk)
+        .credentials()
+        .event_bus()
+        .knowledge()
+        .build();
     run(service_fn(|req| settings::handle(&services, req))).await
 }

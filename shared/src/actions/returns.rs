@@ -1022,8 +1022,7 @@ pub fn fingerprint(order: &ActionOrder) -> String {
             i.lines.iter().map(|l| json!([l.fulfillment_line_item_id, l.quantity, l.returnable])).collect::<Vec<_>>(),
         ])).collect::<Vec<_>>()),
     });
-    let digest =
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, shape.to_string().as_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, shape.to_string().as_bytes());
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -125,7 +125,6 @@ pub fn fingerprint(order: &ActionOrder) -> String {
         "fulfillment_orders": order.fulfillment_orders.iter().map(|f| json!([f.id, f.status, f.request_status])).collect::<Vec<_>>(),
         "return_status": order.return_status,
     });
-    let digest =
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, shape.to_string().as_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, shape.to_string().as_bytes());
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }

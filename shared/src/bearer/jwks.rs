@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
 use serde_json::Value;
+
+use super::jws::PublicKey;
 
 use crate::config::ConfigError;
 
@@ -57,7 +58,7 @@ impl HttpJwks {
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("shopify-connector/", env!("CARGO_PKG_VERSION")))
             // Compiled-in public roots (see `crate::tls`): no read of the system store.
-            .tls_certs_only(crate::tls::reqwest_roots())
+            .tls_backend_preconfigured(crate::tls::reqwest_tls())
             .build()
             .expect("the TLS backend is compiled in, so building the client cannot fail");
         Ok(Self { http, url })
@@ -118,18 +119,12 @@ pub(super) fn jwks_url(raw: &str) -> Result<reqwest::Url, ConfigError> {
     }
 }
 
-/// One accepted signing key: the algorithm a token must name to be checked with it.
-pub(super) struct SigningKey {
-    pub algorithm: Algorithm,
-    pub key: DecodingKey,
-}
-
 /// The keys of one JWKS document a token may be signed with, by `kid`: RSA keys for RS256 and
 /// P-256 keys for ES256. Keys for encryption, of other types or algorithms, or without a `kid`
 /// are left out (one such key does not cost the others).
 #[derive(Default)]
 pub(super) struct KeySet {
-    keys: HashMap<String, SigningKey>,
+    keys: HashMap<String, PublicKey>,
 }
 
 impl KeySet {
@@ -140,8 +135,8 @@ impl KeySet {
         };
         let keys: HashMap<_, _> = entries
             .iter()
-            .filter_map(|entry| serde_json::from_value::<Jwk>(entry.clone()).ok())
-            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, signing_key(&jwk)?)))
+            .filter_map(|entry| Jwk::deserialize(entry).ok())
+            .filter_map(|jwk| Some((jwk.kid.clone()?, jwk.signing_key()?)))
             .collect();
         if keys.is_empty() {
             return Err(JwksError::NoUsableKey);
@@ -149,7 +144,7 @@ impl KeySet {
         Ok(Self { keys })
     }
 
-    pub fn get(&self, kid: &str) -> Option<&SigningKey> {
+    pub fn get(&self, kid: &str) -> Option<&PublicKey> {
         self.keys.get(kid)
     }
 
@@ -158,30 +153,50 @@ impl KeySet {
     }
 }
 
-fn signing_key(jwk: &Jwk) -> Option<SigningKey> {
-    if jwk
-        .common
-        .public_key_use
-        .as_ref()
-        .is_some_and(|u| *u != PublicKeyUse::Signature)
-    {
-        return None;
-    }
-    let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
-        (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
-        (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
-            if ec.curve == EllipticCurve::P256 =>
-        {
-            Algorithm::ES256
+/// The members of a JWK (RFC 7517) a signing key is read from; others are ignored.
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default, rename = "use")]
+    public_key_use: Option<String>,
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default)]
+    crv: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+    #[serde(default)]
+    x: Option<String>,
+    #[serde(default)]
+    y: Option<String>,
+}
+
+impl Jwk {
+    /// The key when it is for signatures (or says nothing of its use) and is an RSA key for
+    /// RS256 or a P-256 key for ES256 (or names no algorithm).
+    fn signing_key(&self) -> Option<PublicKey> {
+        if self.public_key_use.as_deref().is_some_and(|u| u != "sig") {
+            return None;
         }
-        _ => return None,
-    };
-    let key = DecodingKey::from_jwk(jwk).ok()?;
-    Some(SigningKey { algorithm, key })
+        match (self.kty.as_str(), self.alg.as_deref(), self.crv.as_deref()) {
+            ("RSA", None | Some("RS256"), _) => {
+                PublicKey::rsa(self.n.as_deref()?, self.e.as_deref()?)
+            }
+            ("EC", None | Some("ES256"), Some("P-256")) => {
+                PublicKey::p256(self.x.as_deref()?, self.y.as_deref()?)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::jws::Algorithm;
     use super::*;
 
     const RSA: &str = r#"{"kty":"RSA","kid":"r1","use":"sig","alg":"RS256","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw","e":"AQAB"}"#;
@@ -198,8 +213,8 @@ mod tests {
     fn rsa_and_p256_signing_keys_are_kept_by_kid_with_their_algorithm() {
         let keys = KeySet::parse(&set(&[RSA, EC])).unwrap();
         assert_eq!(keys.len(), 2);
-        assert_eq!(keys.get("r1").unwrap().algorithm, Algorithm::RS256);
-        assert_eq!(keys.get("e1").unwrap().algorithm, Algorithm::ES256);
+        assert_eq!(keys.get("r1").unwrap().algorithm(), Algorithm::RS256);
+        assert_eq!(keys.get("e1").unwrap().algorithm(), Algorithm::ES256);
     }
 
     #[test]

@@ -119,13 +119,13 @@ impl WebhookTokens {
             .as_ref()
             .filter(|_| keys.rotated_at.is_some_and(|at| now < at + grace));
         Ok(std::iter::once(&keys.current).chain(previous).any(|key| {
-            aws_lc_rs::hmac::verify(&hmac_key(key), message(org).as_bytes(), &presented).is_ok()
+            ring::hmac::verify(&hmac_key(key), message(org).as_bytes(), &presented).is_ok()
         }))
     }
 }
 
-fn hmac_key(key: &SecretString) -> aws_lc_rs::hmac::Key {
-    aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key.expose_secret().as_bytes())
+fn hmac_key(key: &SecretString) -> ring::hmac::Key {
+    ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key.expose_secret().as_bytes())
 }
 
 fn message(org: &OrganizationId) -> String {
@@ -133,7 +133,7 @@ fn message(org: &OrganizationId) -> String {
 }
 
 fn tag(key: &SecretString, org: &OrganizationId) -> Vec<u8> {
-    aws_lc_rs::hmac::sign(&hmac_key(key), message(org).as_bytes())
+    ring::hmac::sign(&hmac_key(key), message(org).as_bytes())
         .as_ref()
         .to_vec()
 }

@@ -271,18 +271,15 @@ pub fn verify_signature(body: &[u8], signature: &str, secrets: &[SecretString]) 
         return false;
     }
     secrets.iter().any(|secret| {
-        let key = aws_lc_rs::hmac::Key::new(
-            aws_lc_rs::hmac::HMAC_SHA256,
-            secret.expose_secret().as_bytes(),
-        );
-        aws_lc_rs::hmac::verify(&key, body, &tag).is_ok()
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.expose_secret().as_bytes());
+        ring::hmac::verify(&key, body, &tag).is_ok()
     })
 }
 
 /// The signature Shopify would send for `body` under `secret` (tests, the local sample).
 pub fn sign(body: &[u8], secret: &str) -> String {
-    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
-    aws_smithy_types::base64::encode(aws_lc_rs::hmac::sign(&key, body).as_ref())
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    aws_smithy_types::base64::encode(ring::hmac::sign(&key, body).as_ref())
 }
 
 #[cfg(test)]

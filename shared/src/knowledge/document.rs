@@ -124,7 +124,7 @@ impl Document {
             input.extend_from_slice(part.as_bytes());
             input.push(0);
         }
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &input);
+        let digest = ring::digest::digest(&ring::digest::SHA256, &input);
         digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }
 }

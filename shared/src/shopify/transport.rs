@@ -66,7 +66,7 @@ impl Transport {
             .timeout(config.request_timeout)
             .user_agent(concat!("shopify-connector/", env!("CARGO_PKG_VERSION")))
             // Compiled-in public roots (see `crate::tls`): no read of the system store.
-            .tls_certs_only(crate::tls::reqwest_roots())
+            .tls_backend_preconfigured(crate::tls::reqwest_tls())
             .build()
             .expect("the TLS backend is compiled in, so building the client cannot fail");
         Self { http, config }
