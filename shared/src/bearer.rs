@@ -18,7 +18,7 @@ mod jws;
 mod jwt;
 
 pub use jwks::{HttpJwks, JwksError, JwksSource};
-pub use jwt::JwtVerifier;
+pub use jwt::{JwtVerifier, FAILED_READ_PAUSE};
 
 /// What a valid token says about its bearer.
 #[derive(Clone, Debug, PartialEq, Eq)]

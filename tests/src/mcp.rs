@@ -115,10 +115,21 @@ impl McpRig {
     /// The route over the same stores and actions, verifying real bearer JWTs of `issuer`
     /// (its JWKS, read on first use) instead of this rig's fixed tokens.
     pub fn verifying(&self, app: &TestApp, issuer: &crate::dev_issuer::DevIssuer) -> mcp::State {
+        self.verifying_pausing(app, issuer, shared::bearer::FAILED_READ_PAUSE)
+    }
+
+    /// The same, not reading the keys again for `pause` after a failed read.
+    pub fn verifying_pausing(
+        &self,
+        app: &TestApp,
+        issuer: &crate::dev_issuer::DevIssuer,
+        pause: std::time::Duration,
+    ) -> mcp::State {
         let bearer = issuer.bearer_config(RESOURCE);
         let verifier =
             shared::bearer::JwtVerifier::new(&bearer, &shared::config::AuthConfig::default())
-                .expect("a loopback JWKS URL is accepted");
+                .expect("a loopback JWKS URL is accepted")
+                .with_failed_read_pause(pause);
         mcp::State::new(
             app.services.clone(),
             self.actions.ports.clone(),

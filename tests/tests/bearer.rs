@@ -3,6 +3,7 @@
 //! (What the clock decides, the shared crate's own tests cover with a paused clock.)
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 use shared::bearer::{BearerClaims, BearerError, BearerVerifier, JwtVerifier};
@@ -311,7 +312,8 @@ async fn verifications_waiting_for_the_keys_at_once_share_one_read() {
 #[tokio::test]
 async fn keys_that_cannot_be_read_are_unavailable_and_kept_ones_still_verify() {
     let issuer = DevIssuer::start().await;
-    let verifier = verifier(&issuer);
+    // Each read is tried: the pause after a failed one is a unit test's (shared::bearer::jwt).
+    let verifier = verifier(&issuer).with_failed_read_pause(Duration::ZERO);
     issuer.jwks_down(true);
 
     let first = verifier.verify(&issuer.token("acme-org", "agent")).await;

@@ -815,7 +815,8 @@ both_backends! {
 async fn a_token_that_cannot_be_checked_for_want_of_keys_is_503_to_retry_not_401() {
     let (app, rig) = shop_app().await;
     let issuer = tests::dev_issuer::DevIssuer::start().await;
-    let state = rig.verifying(&app, &issuer);
+    // The keys are read again as soon as asked (the pause after a failed read has its own test).
+    let state = rig.verifying_pausing(&app, &issuer, std::time::Duration::ZERO);
     issuer.jwks_down(true);
     let token = issuer.token(&app.org, "shopper");
 

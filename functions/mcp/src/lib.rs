@@ -311,9 +311,11 @@ async fn authorize(state: &State, req: &Request) -> Result<bearer::BearerClaims,
                 "Sign-in cannot be checked just now; try again in a few seconds.",
             ))
             .into_status(503);
+            // No read is tried sooner than that: asking earlier would be answered the same.
+            let pause = shared::bearer::FAILED_READ_PAUSE.as_secs();
             response
                 .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(RETRY_AFTER, HeaderValue::from(pause));
             return response;
         }
         tracing::info!(reason = %error, "a bearer token was refused");

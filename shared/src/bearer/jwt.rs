@@ -4,7 +4,9 @@
 //! them be read again, at most once a minute (a key the provider just rotated in verifies
 //! without a deploy; a stream of made-up `kid`s costs one read a minute), and keys older than
 //! an hour are read again at their next use, so a key the provider withdrew stops verifying.
-//! Verifications that need the keys at the same time share one read.
+//! Verifications that need the keys at the same time share one read, and after a read fails
+//! none is tried for [`FAILED_READ_PAUSE`]: while the provider is down, a bearer is answered at
+//! once (with the kept keys, or as keys unavailable) instead of each waiting out a read.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -23,6 +25,9 @@ use crate::domain::OrganizationId;
 const UNKNOWN_KID_REFETCH: Duration = Duration::from_secs(60);
 /// Kept keys older than this are read again at their next use.
 const MAX_KEY_AGE: Duration = Duration::from_secs(3600);
+/// After a failed read, the keys are not read again for this long (the `Retry-After` a caller
+/// is given when no kept key verifies its token).
+pub const FAILED_READ_PAUSE: Duration = Duration::from_secs(5);
 /// Clock skew allowed on `exp` (and `nbf`).
 const LEEWAY_SECS: u64 = 60;
 
@@ -36,6 +41,7 @@ pub struct JwtVerifier {
     cache: Mutex<Cache>,
     /// Held while the keys are read, so concurrent verifications wait for one read.
     reading: tokio::sync::Mutex<()>,
+    failed_read_pause: Duration,
 }
 
 #[derive(Default)]
@@ -47,7 +53,8 @@ struct Cache {
     /// Reads finished, failed ones included: a verification that waited for another's read
     /// takes that read's outcome.
     reads: u64,
-    last_read_failed: bool,
+    /// When the last read failed, if it did.
+    failed_at: Option<Instant>,
 }
 
 /// Why the keys are read now.
@@ -79,7 +86,14 @@ impl JwtVerifier {
             source,
             cache: Mutex::new(Cache::default()),
             reading: tokio::sync::Mutex::new(()),
+            failed_read_pause: FAILED_READ_PAUSE,
         }
+    }
+
+    /// This verifier, pausing `pause` after a failed read instead of [`FAILED_READ_PAUSE`].
+    pub fn with_failed_read_pause(mut self, pause: Duration) -> Self {
+        self.failed_read_pause = pause;
+        self
     }
 
     /// Every claim of `token` once its signature (RS256 or ES256, by a key of the JWKS), `iss`,
@@ -155,6 +169,13 @@ impl JwtVerifier {
                 return cache.outcome(kid);
             }
             let now = Instant::now();
+            if cache
+                .failed_at
+                .is_some_and(|at| now.duration_since(at) < self.failed_read_pause)
+            {
+                // The provider failed a moment ago: the kept keys, or unavailable, at once.
+                return cache.outcome(kid);
+            }
             let read = match (&cache.keys, cache.read_at) {
                 (None, _) => Read::FirstUse,
                 (Some(_), Some(at)) if now.duration_since(at) >= MAX_KEY_AGE => Read::Expired,
@@ -186,7 +207,7 @@ impl JwtVerifier {
                 tracing::info!(?read, keys = keys.len(), "signing keys read");
                 cache.keys = Some(Arc::new(keys));
                 cache.read_at = Some(Instant::now());
-                cache.last_read_failed = false;
+                cache.failed_at = None;
             }
             Err(error) => {
                 tracing::warn!(
@@ -195,7 +216,12 @@ impl JwtVerifier {
                     kept_keys = cache.keys.as_ref().map_or(0, |k| k.len()),
                     "signing keys could not be read"
                 );
-                cache.last_read_failed = true;
+                cache.failed_at = Some(Instant::now());
+                if matches!(read, Read::UnknownKid) {
+                    // A failed read told nothing of the kid: the pause, not the minute, paces
+                    // the next one.
+                    cache.unknown_kid_read_at = None;
+                }
             }
         }
         cache.outcome(kid)
@@ -219,7 +245,7 @@ impl Cache {
     fn outcome(&self, kid: &str) -> Result<Arc<KeySet>, BearerError> {
         match &self.keys {
             Some(keys) if keys.get(kid).is_some() => Ok(keys.clone()),
-            _ if self.last_read_failed => Err(BearerError::KeysUnavailable),
+            _ if self.failed_at.is_some() => Err(BearerError::KeysUnavailable),
             _ => Err(BearerError::Invalid("signed by an unknown key")),
         }
     }
@@ -297,11 +323,12 @@ mod tests {
 
     const ISSUER: &str = "https://idp.example.com/";
 
-    /// A JWKS in memory, counting its reads.
+    /// A JWKS in memory, counting its reads; one that is down answers HTTP 503.
     #[derive(Default)]
     struct MemoryJwks {
         keys: Mutex<Vec<Value>>,
         reads: AtomicUsize,
+        down: std::sync::atomic::AtomicBool,
     }
 
     impl MemoryJwks {
@@ -318,6 +345,9 @@ mod tests {
     impl JwksSource for MemoryJwks {
         async fn fetch(&self) -> Result<Vec<u8>, JwksError> {
             self.reads.fetch_add(1, Ordering::SeqCst);
+            if self.down.load(Ordering::SeqCst) {
+                return Err(JwksError::Status(503));
+            }
             let keys = self.keys.lock().unwrap().clone();
             Ok(json!({ "keys": keys }).to_string().into_bytes())
         }
@@ -375,5 +405,37 @@ mod tests {
         );
         assert!(verifier.verify(&current.token()).await.is_ok());
         assert_eq!(jwks.reads(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_failed_read_none_is_tried_for_the_pause_and_bearers_are_answered_at_once() {
+        let jwks = Arc::new(MemoryJwks::default());
+        let (kept, rotated) = (TestKey::new("kept"), TestKey::new("rotated"));
+        jwks.publish(&kept);
+        let verifier = verifier(&jwks);
+        assert!(verifier.verify(&kept.token()).await.is_ok());
+        jwks.down.store(true, Ordering::SeqCst);
+        jwks.publish(&rotated);
+        assert_eq!(
+            verifier.verify(&rotated.token()).await,
+            Err(BearerError::KeysUnavailable)
+        );
+        assert_eq!(jwks.reads(), 2);
+
+        for _ in 0..9 {
+            tokio::time::advance(FAILED_READ_PAUSE / 10).await;
+            assert_eq!(
+                verifier.verify(&rotated.token()).await,
+                Err(BearerError::KeysUnavailable)
+            );
+            assert!(verifier.verify(&kept.token()).await.is_ok());
+        }
+        assert_eq!(jwks.reads(), 2, "no read within the pause");
+
+        jwks.down.store(false, Ordering::SeqCst);
+        tokio::time::advance(FAILED_READ_PAUSE / 10).await;
+        let verified = verifier.verify(&rotated.token()).await;
+        assert!(verified.is_ok(), "{verified:?}");
+        assert_eq!(jwks.reads(), 3);
     }
 }
