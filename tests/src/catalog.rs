@@ -22,8 +22,8 @@ fn product(id: u64, title: &str, variants: Vec<Variant>) -> FakeProduct {
     product
 }
 
-/// 129 products over three pages of any size the sync may read: 96 with one variant (some sold
-/// out, some not on the online store), 24 with two to five, one with 25 (more than a document
+/// 129 products over more than one page of the sync's: 96 with one variant (some sold out,
+/// some not on the online store), 24 with two to five, one with 25 (more than a document
 /// lists), products sharing a title, titles and variant titles holding ` - ` and `|`, a variant
 /// without a SKU, a draft and an archived product (no document), in no particular id order.
 pub fn mixed_catalog() -> FakeShop {
