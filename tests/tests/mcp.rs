@@ -235,12 +235,17 @@ async fn an_agent_initializes_with_2025_11_25_and_discovers_the_server_with_2026
         json!([V2025, V2026])
     );
     assert!(reply.body["result"]["capabilities"]["tools"].is_object());
+    assert!(
+        !rig.state.catalog_loaded(),
+        "the handshake and discovery read no tool manifest"
+    );
 
     for version in [V2025, V2026] {
         let reply = rig.rpc(JANE_TOKEN, version, "tools/list", json!({})).await;
         assert_eq!(reply.status, 200, "{version}: {reply:?}");
         assert_eq!(listed(&reply), lookup::TOOLS, "{version}");
     }
+    assert!(rig.state.catalog_loaded());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

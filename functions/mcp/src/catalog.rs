@@ -4,8 +4,10 @@
 //! them to MCP (`mcp.order_actions`), each proposing action only while it is enabled in the
 //! organization's `order_actions`, and `confirm_action` / `get_action` while any is.
 
+use std::sync::OnceLock;
+
 use rmcp::model::Tool;
-use serde_json::Value;
+use serde::Deserialize;
 use shared::domain::{ActionKind, OrgSettings};
 
 /// What a tool is, for calling it.
@@ -61,10 +63,32 @@ impl Catalog {
     }
 }
 
+/// The catalog, read from the manifests at its first use: `initialize`, `ping` and
+/// notifications never need it, so a cold start does not pay for it.
+#[derive(Debug, Default)]
+pub struct LazyCatalog(OnceLock<Catalog>);
+
+impl LazyCatalog {
+    pub fn get(&self) -> &Catalog {
+        self.0.get_or_init(Catalog::load)
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.0.get().is_some()
+    }
+}
+
+/// The part of a manifest MCP serves; the rest (the AI platform's own tool definitions) is
+/// skipped by the parser, not built.
+#[derive(Deserialize)]
+struct Manifest {
+    mcp_tools: Vec<Tool>,
+}
+
 fn mcp_tools(manifest: &str) -> Vec<Tool> {
-    let manifest: Value = serde_json::from_str(manifest).expect("a tool manifest is JSON");
-    serde_json::from_value(manifest["mcp_tools"].clone())
+    serde_json::from_str::<Manifest>(manifest)
         .expect("a manifest's mcp_tools are MCP tools")
+        .mcp_tools
 }
 
 #[cfg(test)]

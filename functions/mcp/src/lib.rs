@@ -48,7 +48,7 @@ use shared::http::{self, MAX_BODY_BYTES};
 use shared::{ApiError, Code, Config, Services};
 use tracing::Instrument;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, LazyCatalog};
 pub use origins::AllowedOrigins;
 pub use server::PROTOCOL_VERSIONS;
 
@@ -67,6 +67,8 @@ pub const MCP_PATH: &str = "/mcp";
 /// Everything a request needs, built once per cold start.
 pub struct State {
     mcp: StreamableHttpService<Tools, NeverSessionManager>,
+    /// What rmcp's per-request servers share (kept here to tell what has been loaded).
+    ports: Arc<Ports>,
     verifier: Arc<dyn BearerVerifier>,
     bearer: BearerConfig,
     origins: AllowedOrigins,
@@ -82,11 +84,12 @@ impl State {
         bearer: BearerConfig,
         origins: AllowedOrigins,
     ) -> Self {
-        let tools = Tools(Arc::new(Ports {
+        let ports = Arc::new(Ports {
             services,
             actions,
-            catalog: Catalog::load(),
-        }));
+            catalog: LazyCatalog::default(),
+        });
+        let tools = Tools(ports.clone());
         let config = StreamableHttpServerConfig::default()
             .with_legacy_session_mode(false)
             .with_json_response(true)
@@ -103,10 +106,17 @@ impl State {
         );
         Self {
             mcp,
+            ports,
             verifier,
             bearer,
             origins,
         }
+    }
+
+    /// Whether the tool manifests have been read (at the first request that lists or calls a
+    /// tool, never at the cold start).
+    pub fn catalog_loaded(&self) -> bool {
+        self.ports.catalog.is_loaded()
     }
 
     /// The real adapters from the environment; a missing setting fails the cold start.

@@ -28,7 +28,7 @@ use shared::actions::{ActionPorts, Invocation};
 use shared::bearer::BearerClaims;
 use shared::{Code, Services};
 
-use crate::catalog::{Catalog, Kind};
+use crate::catalog::{Kind, LazyCatalog};
 
 /// The protocol revisions served.
 pub const PROTOCOL_VERSIONS: [ProtocolVersion; 2] =
@@ -46,7 +46,7 @@ pub struct Call {
 pub struct Ports {
     pub services: Services,
     pub actions: ActionPorts,
-    pub catalog: Catalog,
+    pub catalog: LazyCatalog,
 }
 
 /// The MCP server; one per request (rmcp's stateless service makes one for each), sharing
@@ -162,7 +162,7 @@ impl ServerHandler for Tools {
                     None,
                 )
             })?;
-        let tools = self.0.catalog.listed(&settings);
+        let tools = self.0.catalog.get().listed(&settings);
         tracing::info!(org_id = %org, tools = tools.len(), "tools listed");
         // What is listed depends on the organization's settings: never shared between callers.
         Ok(ListToolsResult::with_all_items(tools).with_cache_scope(CacheScope::Private))
@@ -175,7 +175,7 @@ impl ServerHandler for Tools {
     ) -> Result<CallToolResponse, ErrorData> {
         let call = call_of(&context)?;
         let name = request.name.as_ref();
-        let Some((_, kind)) = self.0.catalog.find(name) else {
+        let Some((_, kind)) = self.0.catalog.get().find(name) else {
             return Err(ErrorData::invalid_params(
                 format!(
                     "Unknown tool {:?}; tools/list names the tools.",
@@ -193,6 +193,10 @@ impl ServerHandler for Tools {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.0.catalog.find(name).map(|(tool, _)| tool.clone())
+        self.0
+            .catalog
+            .get()
+            .find(name)
+            .map(|(tool, _)| tool.clone())
     }
 }
