@@ -11,6 +11,7 @@ use crate::access::Access;
 use crate::actions::{
     ActionConfig, ActionPorts, ActionRepository, Clock, DynamoActions, PendingApprovals,
 };
+use crate::aws::LazyClient;
 use crate::config::{AuthConfig, Budgets, Config, ConfigError};
 use crate::events::{EventBridgeEvents, EventPublisher};
 use crate::health::check::{HealthConfig, HealthJob, HealthPorts, LiveChecker};
@@ -232,7 +233,7 @@ impl Compose<'_> {
     /// writing credentials fails as Secrets Manager being unavailable.
     pub fn credentials(mut self) -> Self {
         self.secrets = Some(Arc::new(SecretsManagerStore::new(
-            aws_sdk_secretsmanager::Client::new(self.sdk),
+            LazyClient::new(self.sdk, aws_sdk_secretsmanager::Client::new),
             self.config.kms_key_id.clone(),
         )));
         self
@@ -267,7 +268,7 @@ impl Compose<'_> {
             .as_ref()
             .map(|secret| {
                 Arc::new(WebhookTokens::new(Arc::new(SecretsManagerTokenKeys::new(
-                    aws_sdk_secretsmanager::Client::new(self.sdk),
+                    LazyClient::new(self.sdk, aws_sdk_secretsmanager::Client::new),
                     secret.clone(),
                 ))))
             });
@@ -309,7 +310,7 @@ impl Compose<'_> {
 /// The event bus `EVENT_BUS_NAME`.
 fn event_bus(config: &Config, sdk: &aws_config::SdkConfig) -> Arc<dyn EventPublisher> {
     Arc::new(EventBridgeEvents::new(
-        aws_sdk_eventbridge::Client::new(sdk),
+        LazyClient::new(sdk, aws_sdk_eventbridge::Client::new),
         config.knowledge.event_bus.clone(),
     ))
 }

@@ -9,6 +9,9 @@
 //! [`dynamo`] holds what every DynamoDB adapter shares: keys, scan cursors, conditional writes.
 
 pub mod dynamo;
+mod lazy;
+
+pub use lazy::LazyClient;
 
 use std::time::Duration;
 

@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 
+use crate::aws::LazyClient;
+
 use super::{
     EventError, EventPublisher, OrderActionEvent, StatusChanged, SyncedEvent,
     ORDER_ACTION_DETAIL_TYPE, STATUS_CHANGED_DETAIL_TYPE, SYNCED_DETAIL_TYPE,
@@ -10,7 +12,7 @@ use super::{
 /// [`EventPublisher`] on EventBridge (`EVENT_BUS_NAME`).
 #[derive(Clone)]
 pub struct EventBridgeEvents {
-    client: aws_sdk_eventbridge::Client,
+    client: LazyClient<aws_sdk_eventbridge::Client>,
     bus: String,
 }
 
@@ -18,9 +20,13 @@ pub struct EventBridgeEvents {
 pub const EVENT_SOURCE: &str = "shopify-connector";
 
 impl EventBridgeEvents {
-    pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> Self {
+    /// The publisher on `bus` over `client`, built already or at the first event.
+    pub fn new(
+        client: impl Into<LazyClient<aws_sdk_eventbridge::Client>>,
+        bus: impl Into<String>,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             bus: bus.into(),
         }
     }
@@ -36,6 +42,7 @@ impl EventBridgeEvents {
             .build();
         let output = self
             .client
+            .get()
             .put_events()
             .entries(entry)
             .send()

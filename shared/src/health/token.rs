@@ -21,6 +21,7 @@ use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::aws::LazyClient;
 use crate::domain::OrganizationId;
 use crate::secrets::SecretsError;
 
@@ -154,15 +155,18 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 
 /// The keys in Secrets Manager: the secret's `AWSCURRENT` and `AWSPREVIOUS` versions.
 pub struct SecretsManagerTokenKeys {
-    client: aws_sdk_secretsmanager::Client,
+    client: LazyClient<aws_sdk_secretsmanager::Client>,
     secret_id: String,
 }
 
 impl SecretsManagerTokenKeys {
     /// `secret_id`: `WEBHOOK_TOKEN_SECRET`, the secret's name or ARN.
-    pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
+    pub fn new(
+        client: impl Into<LazyClient<aws_sdk_secretsmanager::Client>>,
+        secret_id: impl Into<String>,
+    ) -> Self {
         Self {
-            client,
+            client: client.into(),
             secret_id: secret_id.into(),
         }
     }
@@ -173,6 +177,7 @@ impl SecretsManagerTokenKeys {
     ) -> Result<Option<(SecretString, Option<DateTime<Utc>>)>, SecretsError> {
         match self
             .client
+            .get()
             .get_secret_value()
             .secret_id(&self.secret_id)
             .version_stage(stage)

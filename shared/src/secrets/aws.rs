@@ -17,6 +17,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{PutOutcome, SecretName, SecretStore, SecretsError};
 
+use crate::aws::LazyClient;
+
 const CURRENT: &str = "AWSCURRENT";
 const PENDING: &str = "AWSPENDING";
 /// Secrets Manager's shortest recovery window; `template.yaml` lets `save-credentials` delete
@@ -35,13 +37,17 @@ const PUT_MAX_WAIT: Duration = Duration::from_secs(4);
 /// The Secrets Manager adapter; cheap to clone.
 #[derive(Clone)]
 pub struct SecretsManagerStore {
-    client: Client,
+    client: LazyClient<Client>,
     kms_key_id: Option<String>,
 }
 
 impl SecretsManagerStore {
-    pub fn new(client: Client, kms_key_id: Option<String>) -> Self {
-        Self { client, kms_key_id }
+    /// The store over `client`, built already or at the first call.
+    pub fn new(client: impl Into<LazyClient<Client>>, kms_key_id: Option<String>) -> Self {
+        Self {
+            client: client.into(),
+            kms_key_id,
+        }
     }
 
     async fn describe(
@@ -50,6 +56,7 @@ impl SecretsManagerStore {
     ) -> Result<Option<DescribeSecretOutput>, SecretsError> {
         match self
             .client
+            .get()
             .describe_secret()
             .secret_id(name.as_str())
             .send()
@@ -72,7 +79,7 @@ impl SecretsManagerStore {
     /// already being deleted; otherwise (a secret managed by another service, say) it is an
     /// error. A force delete also succeeds on a secret already scheduled for deletion.
     async fn delete_secret(&self, name: &SecretName, force: bool) -> Result<(), SecretsError> {
-        let request = self.client.delete_secret().secret_id(name.as_str());
+        let request = self.client.get().delete_secret().secret_id(name.as_str());
         let request = if force {
             request.force_delete_without_recovery(true)
         } else {
@@ -106,6 +113,7 @@ impl SecretsManagerStore {
             tracing::info!(secret = %name, "restoring a secret that was pending deletion");
             match self
                 .client
+                .get()
                 .restore_secret()
                 .secret_id(name.as_str())
                 .send()
@@ -126,6 +134,7 @@ impl SecretsManagerStore {
         }
         match self
             .client
+            .get()
             .put_secret_value()
             .secret_id(name.as_str())
             .secret_string(value.expose_secret())
@@ -185,6 +194,7 @@ impl SecretStore for SecretsManagerStore {
             }
             let created = self
                 .client
+                .get()
                 .create_secret()
                 .name(name.as_str())
                 .description("Shopify Admin API credentials of one connected store")
@@ -240,6 +250,7 @@ impl SecretStore for SecretsManagerStore {
     ) -> Result<Option<SecretString>, SecretsError> {
         let result = self
             .client
+            .get()
             .get_secret_value()
             .secret_id(name.as_str())
             .version_id(version_id)
@@ -272,6 +283,7 @@ impl SecretStore for SecretsManagerStore {
             return Ok(());
         }
         self.client
+            .get()
             .update_secret_version_stage()
             .secret_id(name.as_str())
             .version_stage(CURRENT)
