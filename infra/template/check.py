@@ -98,7 +98,7 @@ WORKERS = {
         "input": {"schedule": "knowledge-sync"},
         "rate": {"Ref": "KnowledgeSyncSchedule"},
         "queue_env": "KNOWLEDGE_QUEUE_URL",
-        "senders": r"from_env_with_knowledge|SyncPorts::from_env",
+        "senders": r"SyncPorts::from_env|\.knowledge\(\)",
     },
     "health-check": {
         "input": {"schedule": "health-check"},
