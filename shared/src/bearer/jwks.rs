@@ -133,11 +133,23 @@ impl KeySet {
         let Some(entries) = document.get("keys").and_then(Value::as_array) else {
             return Err(JwksError::NotAKeySet);
         };
-        let keys: HashMap<_, _> = entries
+        let mut keys: HashMap<String, PublicKey> = HashMap::new();
+        // A kid named twice says nothing certain of either key: neither verifies.
+        let mut doubled: Vec<String> = Vec::new();
+        for jwk in entries
             .iter()
             .filter_map(|entry| Jwk::deserialize(entry).ok())
-            .filter_map(|jwk| Some((jwk.kid.clone()?, jwk.signing_key()?)))
-            .collect();
+        {
+            let (Some(kid), Some(key)) = (jwk.kid.clone(), jwk.signing_key()) else {
+                continue;
+            };
+            if keys.insert(kid.clone(), key).is_some() {
+                doubled.push(kid);
+            }
+        }
+        for kid in &doubled {
+            keys.remove(kid);
+        }
         if keys.is_empty() {
             return Err(JwksError::NoUsableKey);
         }
@@ -226,6 +238,15 @@ mod tests {
         assert_eq!(keys.len(), 1);
         assert!(keys.get("e1").is_some());
         assert!(keys.get("h1").is_none());
+    }
+
+    #[test]
+    fn a_kid_named_by_two_keys_is_left_out() {
+        let twin = EC.replace(r#""kid":"e1""#, r#""kid":"r1""#);
+        let keys = KeySet::parse(&set(&[RSA, &twin, EC])).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(keys.get("r1").is_none());
+        assert!(keys.get("e1").is_some());
     }
 
     #[test]

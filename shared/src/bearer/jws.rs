@@ -10,7 +10,6 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The algorithms a token may be signed with.
@@ -47,14 +46,14 @@ impl PublicKey {
         }
     }
 
-    /// The key of a JWK's `n` and `e` (base64url): `None` unless the modulus has 2048 to 8192
-    /// bits (what RS256 verification accepts) and the exponent is odd and at least 3.
+    /// The key of a JWK's `n` and `e` (base64url): `None` unless the modulus is 256 to 1024
+    /// bytes long (2048 to 8192 bits, counted in whole bytes as ring counts them for RS256)
+    /// and the exponent is odd, at least 3 and at most 32 bits.
     pub fn rsa(n: &str, e: &str) -> Option<Self> {
         let n = strip_leading_zeros(URL_SAFE_NO_PAD.decode(n).ok()?);
         let e = strip_leading_zeros(URL_SAFE_NO_PAD.decode(e).ok()?);
-        let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
         let exponent_ok = e.len() <= 4 && e.last().is_some_and(|b| b & 1 == 1) && e != [1];
-        ((2048..=8192).contains(&bits) && exponent_ok).then_some(Self::Rsa { n, e })
+        ((256..=1024).contains(&n.len()) && exponent_ok).then_some(Self::Rsa { n, e })
     }
 
     /// The key of a P-256 JWK's `x` and `y` (base64url, 32 bytes each). Whether the point is
@@ -104,17 +103,6 @@ pub struct Token<'a> {
     signature: &'a str,
 }
 
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
-    /// Extensions the signer says must be understood: none are, so a token naming any is
-    /// refused (RFC 7515, section 4.1.11).
-    #[serde(default)]
-    crit: Option<Value>,
-}
-
 impl<'a> Token<'a> {
     /// `token`'s three parts and its header, when it is a compact JWS of an accepted algorithm.
     pub fn parse(token: &'a str) -> Result<Self, Refusal> {
@@ -126,14 +114,24 @@ impl<'a> Token<'a> {
             return Err(MALFORMED);
         }
         let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| MALFORMED)?;
-        let header: Header = serde_json::from_slice(&header).map_err(|_| MALFORMED)?;
-        if header.crit.is_some() {
+        // A JSON object, read member by member: an array or a `null` where a member is expected
+        // is not a header.
+        let header: Map<String, Value> = serde_json::from_slice(&header).map_err(|_| MALFORMED)?;
+        // Extensions the signer says must be understood: none are, so a token naming any (or
+        // naming `crit` at all) is refused (RFC 7515, section 4.1.11).
+        if header.contains_key("crit") {
             return Err("critical header extensions not understood");
         }
-        let algorithm = Algorithm::named(&header.alg).ok_or("algorithm not accepted")?;
+        let alg = header.get("alg").and_then(Value::as_str).ok_or(MALFORMED)?;
+        let algorithm = Algorithm::named(alg).ok_or("algorithm not accepted")?;
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(kid)) => Some(kid.clone()),
+            Some(_) => return Err(MALFORMED),
+        };
         Ok(Self {
             algorithm,
-            kid: header.kid,
+            kid,
             signing_input,
             payload,
             signature,
@@ -173,10 +171,16 @@ pub struct Expected<'a> {
 /// than the leeway) of verified `claims`.
 pub fn check_claims(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<(), Refusal> {
     const MISSING: Refusal = "a required claim is missing";
+    // NumericDate: seconds since the epoch, within what a JSON number holds exactly (2^53).
+    const LATEST: f64 = 9_007_199_254_740_991.0;
     let time = |name: &str| -> Result<Option<f64>, Refusal> {
         match claims.get(name) {
             None => Ok(None),
-            Some(value) => value.as_f64().map(Some).ok_or("malformed token"),
+            Some(value) => value
+                .as_f64()
+                .filter(|t| t.is_finite() && t.abs() <= LATEST)
+                .map(Some)
+                .ok_or("malformed token"),
         }
     };
     let now = expected.now as f64;
@@ -382,6 +386,12 @@ pub(super) mod tests {
         assert!(PublicKey::rsa(&n(256), &e).is_some());
         assert!(PublicKey::rsa(&n(1024), &e).is_some());
         assert!(PublicKey::rsa(&n(128), &e).is_none());
+        // Nothing, or only zeros, is no modulus (and no arithmetic on its length).
+        assert!(PublicKey::rsa("", &e).is_none());
+        assert!(PublicKey::rsa("AA", &e).is_none());
+        // 2041 to 2048 bits: 256 bytes, as ring counts a modulus.
+        let short_top = URL_SAFE_NO_PAD.encode([vec![0x01u8], vec![0xc5; 255]].concat());
+        assert!(PublicKey::rsa(&short_top, &e).is_some());
         assert!(PublicKey::rsa(&n(1025), &e).is_none());
         // Leading zero bytes do not count towards the size.
         let padded = URL_SAFE_NO_PAD.encode([vec![0u8; 200], vec![0xc5; 128]].concat());

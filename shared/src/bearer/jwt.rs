@@ -25,6 +25,10 @@ use crate::domain::OrganizationId;
 const UNKNOWN_KID_REFETCH: Duration = Duration::from_secs(60);
 /// Kept keys older than this are read again at their next use.
 const MAX_KEY_AGE: Duration = Duration::from_secs(3600);
+/// While the keys cannot be read, kept keys verify until they are this old; then bearers wait
+/// for a read that works (a key the provider withdrew stops verifying within a day, however
+/// long its JWKS stays out of reach).
+const MAX_KEPT_KEY_AGE: Duration = Duration::from_secs(24 * 3600);
 /// After a failed read, the keys are not read again for this long (the `Retry-After` a caller
 /// is given when no kept key verifies its token).
 pub const FAILED_READ_PAUSE: Duration = Duration::from_secs(5);
@@ -163,7 +167,7 @@ impl JwtVerifier {
         };
         let _turn = self.reading.lock().await;
         let read = {
-            let mut cache = self.cache();
+            let cache = self.cache();
             if cache.reads != seen {
                 // Another verification read the keys while this one waited: its read stands.
                 return cache.outcome(kid);
@@ -184,18 +188,19 @@ impl JwtVerifier {
                         .unknown_kid_read_at
                         .is_some_and(|at| now.duration_since(at) < UNKNOWN_KID_REFETCH)
                     {
+                        // The kid is the caller's text, unchecked: its length only.
                         tracing::info!(
-                            kid,
+                            kid_len = kid.len(),
                             "unknown signing key; the keys were read again less than a minute ago"
                         );
                         return Err(BearerError::Invalid("signed by an unknown key"));
                     }
-                    cache.unknown_kid_read_at = Some(now);
                     Read::UnknownKid
                 }
             };
-            read
+            (read, now)
         };
+        let (read, started) = read;
         let outcome = match self.source.fetch().await {
             Ok(body) => KeySet::parse(&body),
             Err(error) => Err(error),
@@ -208,6 +213,10 @@ impl JwtVerifier {
                 cache.keys = Some(Arc::new(keys));
                 cache.read_at = Some(Instant::now());
                 cache.failed_at = None;
+                if matches!(read, Read::UnknownKid) {
+                    // Marked once the read is done: one abandoned half-way read nothing.
+                    cache.unknown_kid_read_at = Some(started);
+                }
             }
             Err(error) => {
                 tracing::warn!(
@@ -217,11 +226,6 @@ impl JwtVerifier {
                     "signing keys could not be read"
                 );
                 cache.failed_at = Some(Instant::now());
-                if matches!(read, Read::UnknownKid) {
-                    // A failed read told nothing of the kid: the pause, not the minute, paces
-                    // the next one.
-                    cache.unknown_kid_read_at = None;
-                }
             }
         }
         cache.outcome(kid)
@@ -243,8 +247,11 @@ impl Cache {
     /// What the last read means for `kid`: the keys when they have it (kept ones included,
     /// when a read failed), else an unknown key, or unavailable keys when the read failed.
     fn outcome(&self, kid: &str) -> Result<Arc<KeySet>, BearerError> {
+        let usable = self
+            .read_at
+            .is_some_and(|at| at.elapsed() < MAX_KEPT_KEY_AGE);
         match &self.keys {
-            Some(keys) if keys.get(kid).is_some() => Ok(keys.clone()),
+            Some(keys) if usable && keys.get(kid).is_some() => Ok(keys.clone()),
             _ if self.failed_at.is_some() => Err(BearerError::KeysUnavailable),
             _ => Err(BearerError::Invalid("signed by an unknown key")),
         }
@@ -437,5 +444,70 @@ mod tests {
         let verified = verifier.verify(&rotated.token()).await;
         assert!(verified.is_ok(), "{verified:?}");
         assert_eq!(jwks.reads(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn kept_keys_verify_through_an_outage_of_the_jwks_for_a_day_and_no_longer() {
+        let jwks = Arc::new(MemoryJwks::default());
+        let key = TestKey::new("kept");
+        jwks.publish(&key);
+        let verifier = verifier(&jwks);
+        assert!(verifier.verify(&key.token()).await.is_ok());
+        jwks.down.store(true, Ordering::SeqCst);
+
+        tokio::time::advance(Duration::from_secs(23 * 3600)).await;
+        assert!(
+            verifier.verify(&key.token()).await.is_ok(),
+            "an hour's read failed: kept"
+        );
+
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        assert_eq!(
+            verifier.verify(&key.token()).await,
+            Err(BearerError::KeysUnavailable)
+        );
+    }
+
+    /// A read that never finishes, then reads that answer at once.
+    #[derive(Default)]
+    struct HangsOnce {
+        inner: MemoryJwks,
+        hung: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait]
+    impl JwksSource for HangsOnce {
+        async fn fetch(&self) -> Result<Vec<u8>, JwksError> {
+            if !self.hung.swap(true, Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            self.inner.fetch().await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_kid_read_abandoned_half_way_does_not_hold_off_the_next_one() {
+        let source = Arc::new(HangsOnce::default());
+        let (first, rotated) = (TestKey::new("k1"), TestKey::new("k2"));
+        source.inner.publish(&first);
+        source.hung.store(true, Ordering::SeqCst);
+        let config = BearerConfig {
+            issuer: ISSUER.into(),
+            audience: "connector".into(),
+            jwks_url: "https://idp.example.com/jwks.json".into(),
+            resource_url: "https://api.example.com/mcp".into(),
+        };
+        let verifier = JwtVerifier::with_source(&config, &AuthConfig::default(), source.clone());
+        assert!(verifier.verify(&first.token()).await.is_ok());
+        source.inner.publish(&rotated);
+        source.hung.store(false, Ordering::SeqCst);
+
+        // The caller gives up on the hung read (its request's deadline).
+        let abandoned =
+            tokio::time::timeout(Duration::from_secs(1), verifier.verify(&rotated.token())).await;
+        assert!(abandoned.is_err());
+
+        let verified = verifier.verify(&rotated.token()).await;
+        assert!(verified.is_ok(), "{verified:?}");
     }
 }
