@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tests::app::{decode, section, Backend, TestApp};
+use tests::bench::{self, Figures};
 use tests::events::HttpEvent;
 use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeShop};
 
@@ -38,15 +39,8 @@ const BUSY: &str = "busy-us.myshopify.com";
 const LOOKUP_OPERATIONS: [&str; 2] = ["FindOrdersByName", "OrderTimeline"];
 
 fn main() {
-    // Production log level: the test harness's debug-level capture would be measured too.
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(std::io::sink)
-        .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    bench::quiet_tracing();
+    let runtime = bench::runtime();
     runtime.block_on(run());
 }
 
@@ -208,52 +202,55 @@ async fn run() {
         WAVE_EVERY.as_secs()
     );
     println!();
-    println!("{:<52} {:>12}", "figure", "value");
-    let row = |name: &str, value: String| println!("{name:<52} {value:>12}");
-    row("lookups without sidebars", count(false).to_string());
-    row("lookups beside sidebars", count(true).to_string());
-    row(
+    let figures = Figures {
+        name_width: 52,
+        value_width: 12,
+    };
+    figures.row("figure", "value");
+    figures.row("lookups without sidebars", count(false).to_string());
+    figures.row("lookups beside sidebars", count(true).to_string());
+    figures.row(
         "lookups that failed",
         format!("{} {}", failed.len(), failed.join(" ")),
     );
-    row(
+    figures.row(
         "lookups admitted at once (peak)",
         format!("{lookups_at_once} ({lookup_points:.0} pts)"),
     );
-    row(
+    figures.row(
         "lookups throttled without sidebars",
         throttled_lookups(0..throttled_before).to_string(),
     );
-    row(
+    figures.row(
         "lookups throttled beside sidebars (target 0)",
         throttled_lookups(throttled_before..throttled.len()).to_string(),
     );
-    row(
+    figures.row(
         "slowest lookup without sidebars",
         format!("{} ms", slowest(false).as_millis()),
     );
-    row(
+    figures.row(
         "slowest lookup beside sidebars",
         format!("{} ms", slowest(true).as_millis()),
     );
-    row(
+    figures.row(
         "longest wait a lookup had because of a sidebar",
         format!(
             "{} ms",
             slowest(true).saturating_sub(slowest(false)).as_millis()
         ),
     );
-    row(
+    figures.row(
         "sidebar requests in flight at once (peak)",
         format!("{sidebar_queries} ({sidebar_points:.0} pts)"),
     );
-    row(
+    figures.row(
         "points held at once, all queries (peak)",
         format!("{all_points:.0} of {:.0}", BUCKET.0),
     );
     let mut sorted = walls.clone();
     sorted.sort();
-    row(
+    figures.row(
         "sidebar wall, median / slowest",
         format!(
             "{} / {} ms",
@@ -269,7 +266,7 @@ async fn run() {
             _ => tally.push((status, 1)),
         }
     }
-    row(
+    figures.row(
         "busy store's sidebar sections",
         tally
             .iter()
@@ -279,7 +276,7 @@ async fn run() {
     );
     let mut shown = shown;
     shown.sort();
-    row(
+    figures.row(
         "busy store's orders shown, fewest / median / most",
         format!(
             "{} / {} / {}",

@@ -18,6 +18,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use tests::bench::median;
+
 const STARTS: usize = 15;
 /// The performance goal: no function's init above this multiple of the bare runtime's.
 const INIT_GOAL: f64 = 1.3;
@@ -145,11 +147,6 @@ fn one_start(binary: &Path) -> Duration {
     let _ = child.kill();
     let _ = child.wait();
     elapsed
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 fn main() {

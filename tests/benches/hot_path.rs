@@ -14,17 +14,13 @@ use shared::shopify::products::product_search_query;
 use shared::shopify::{RetryPolicy, ShopifyClient, ShopifyConfig};
 use shared::Deadline;
 use tests::app::{Backend, TestApp};
+use tests::bench::{self, median, row};
 use tests::events::HttpEvent;
 use tests::fake_shopify::cost::costs;
 use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeProduct, FakeShop};
 
 /// The order query before it was cut down: eight candidates with every detail.
 const OLD_FIND_ORDERS: &str = "query FindOrdersByName($query: String!) { orders(first: 8, query: $query, sortKey: CREATED_AT, reverse: true) { nodes { name createdAt email customer { defaultEmailAddress { emailAddress } } displayFinancialStatus displayFulfillmentStatus cancelledAt cancelReason totalPriceSet { shopMoney { amount currencyCode } } lineItems(first: 20) { nodes { title variantTitle quantity } } shippingAddress { city province country zip } fulfillments(first: 3) { status displayStatus estimatedDeliveryAt deliveredAt trackingInfo(first: 3) { company number url } } statusPageUrl } } }";
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
 
 fn per_op(iterations: u32, f: impl Fn()) -> Duration {
     let samples = (0..15)
@@ -39,21 +35,10 @@ fn per_op(iterations: u32, f: impl Fn()) -> Duration {
     median(samples)
 }
 
-fn row(name: &str, value: impl std::fmt::Display) {
-    println!("{name:<60} {value:>14}");
-}
-
 fn main() {
-    // Production log level: the test harness's debug-level capture would be measured too.
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(std::io::sink)
-        .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    println!("{:<60} {:>14}", "benchmark", "figure");
+    bench::quiet_tracing();
+    let runtime = bench::runtime();
+    row("benchmark", "figure");
 
     let parse = per_op(20_000, || {
         std::hint::black_box(OrderNumber::parse(std::hint::black_box("Order #UK-1042")).unwrap());

@@ -29,6 +29,7 @@ use shared::secrets::MemorySecretStore;
 use shared::shopify::ShopifyConfig;
 use shared::store::{MemoryStoreRepository, StoreError, StoreRepository};
 use shared::{Deadline, Services};
+use tests::bench;
 use tests::events::HttpEvent;
 use tests::fake_shopify::{FakeShop, FakeShopify};
 use tests::worker::{self, Queue};
@@ -330,10 +331,7 @@ async fn run(case: &Case) -> Value {
 
 fn main() {
     if std::env::var("BENCH_ROLE").as_deref() == Ok("worker") {
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::WARN)
-            .with_writer(std::io::stderr)
-            .init();
+        bench::production_tracing(std::io::stderr);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -342,10 +340,7 @@ fn main() {
         runtime.block_on(worker_main());
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = bench::runtime();
     let cases = [
         Case {
             label: "bulk operation, 1,000 products",

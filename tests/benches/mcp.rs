@@ -12,31 +12,16 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use shared::Deadline;
 use tests::app::{Backend, TestApp};
+use tests::bench::{self, median, row};
 use tests::fake_shopify::FakeShop;
 use tests::mcp::{request, McpRig, V2025};
 
 const ROUNDS: usize = 15;
 const PER_ROUND: u32 = 40;
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn row(name: &str, value: impl std::fmt::Display) {
-    println!("{name:<60} {value:>14}");
-}
-
 fn main() {
-    // Production log level: the test harness's debug-level capture would be measured too.
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(std::io::sink)
-        .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    bench::quiet_tracing();
+    let runtime = bench::runtime();
     println!("-- Shopify answering at once: MCP's own cost, as a share of almost nothing");
     runtime.block_on(compare(Duration::ZERO, PER_ROUND));
     let single = tokio::runtime::Builder::new_current_thread()
@@ -168,7 +153,7 @@ async fn compare(latency: Duration, per_round: u32) {
     }
     let direct = median(direct_samples);
     let over_mcp = median(mcp_samples);
-    println!("{:<60} {:>14}", "benchmark (warm, median)", "figure");
+    row("benchmark (warm, median)", "figure");
     row("lookup::answer get_shop_details", format!("{direct:?}"));
     row(
         "mcp tools/call get_shop_details (through the handler)",

@@ -23,6 +23,7 @@ use shared::store::DynamoStoreRepository;
 use shared::Deadline;
 use tests::actions::{shopper, ActionRig};
 use tests::app::{Backend, TestApp};
+use tests::bench;
 use tests::fake_shopify::{FakeOrder, FakeShop};
 use tests::local_aws;
 
@@ -111,14 +112,8 @@ fn row(step: &str, figures: &Figures) {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(std::io::sink)
-        .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    bench::quiet_tracing();
+    let runtime = bench::runtime();
     runtime.block_on(cancellation());
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tests::app::{decode, Backend, TestApp};
+use tests::bench::{self, median};
 use tests::events::HttpEvent;
 use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeShop};
 
@@ -26,11 +27,6 @@ struct Row {
     requests: usize,
     goal: u32,
     reason: &'static str,
-}
-
-fn median<T: Ord + Copy>(mut samples: Vec<T>) -> T {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 /// Runs `call(run)` [`RUNS`] times; answers the median wall time around the call and the
@@ -59,15 +55,8 @@ async fn measure_one(app: &TestApp, call: impl Future<Output = ()>) -> (Duration
 }
 
 fn main() {
-    // Production log level: the test harness's debug-level capture would be measured too.
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(std::io::sink)
-        .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    bench::quiet_tracing();
+    let runtime = bench::runtime();
     let mut rows = Vec::new();
     runtime.block_on(async {
         rows.extend(lookups().await);

@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod app;
+pub mod bench;
 pub mod catalog;
 pub mod dev_issuer;
 pub mod events;
