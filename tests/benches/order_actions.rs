@@ -18,16 +18,15 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use serde_json::json;
 use shared::actions::{self, ActionPorts, DynamoActions};
-use shared::domain::{ActionKind, ActionMode, OrganizationId};
+use shared::domain::{ActionKind, ActionMode};
 use shared::store::DynamoStoreRepository;
 use shared::Deadline;
-use tests::actions::{shopper, ActionRig};
+use tests::actions::{setup, shopper};
 use tests::app::{Backend, TestApp};
 use tests::bench;
 use tests::fake_shopify::{FakeOrder, FakeShop};
 use tests::local_aws;
 
-const TOKEN: &str = "shpat_bench_actions_000000000000000";
 const SHOP: &str = "demo-us.myshopify.com";
 const JANE: &str = "jane@example.com";
 const CONVERSATION: &str = "conv-bench";
@@ -120,25 +119,15 @@ fn main() {
 async fn cancellation() {
     let moto = local_aws::endpoint().is_some();
     let app = TestApp::spawn(if moto { Backend::Moto } else { Backend::Memory }).await;
-    app.shopify.add_shop(
+    let rig = setup(
+        &app,
         FakeShop::new("demo-us")
             .with_order_action_scopes()
-            .with_token(TOKEN)
             .with_order(FakeOrder::unfulfilled("#1000", 5, JANE))
             .with_order(FakeOrder::unfulfilled("#1001", 5, JANE)),
-    );
-    let (status, body) = app
-        .connect(json!({"shop_domain": "demo-us", "access_token": TOKEN}))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let org = OrganizationId::parse(&app.org).unwrap();
-    let stores = &app.services.storage.stores;
-    let mut settings = stores.get_settings(&org).await.unwrap();
-    settings.order_actions.cancel_order.enabled = true;
-    settings.order_actions.cancel_order.mode = ActionMode::Live;
-    stores.put_settings(&org, &settings).await.unwrap();
-
-    let rig = ActionRig::new(&app).await;
+        ActionMode::Live,
+    )
+    .await;
     let mut ports: ActionPorts = rig.ports.clone();
     let mut dynamo = None;
     if let Some(aws) = &app.aws {

@@ -21,7 +21,6 @@ use tests::app::{decode, TestApp};
 use tests::events::HttpEvent;
 use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeShop};
 
-const TOKEN: &str = "shpat_sidebar_actions_000000000000000";
 const JANE: &str = "jane@example.com";
 const BOB: &str = "bob@example.com";
 
@@ -31,27 +30,18 @@ fn deadline() -> Deadline {
 
 /// demo-us with Jane's #1001 and #1002 and Bob's #1003, cancellation on in approval mode.
 async fn setup(app: &TestApp) -> ActionRig {
-    app.shopify.add_shop(
+    tests::actions::setup(
+        app,
         FakeShop::new("demo-us")
-            .with_token(TOKEN)
             .with_order_action_scopes()
             .with_customer(FakeCustomer::new(111, "Jane Doe", JANE))
             .with_customer(FakeCustomer::new(112, "Bob Roe", BOB))
             .with_order(FakeOrder::unfulfilled("#1001", 5, JANE))
             .with_order(FakeOrder::unfulfilled("#1002", 4, JANE))
             .with_order(FakeOrder::unfulfilled("#1003", 3, BOB)),
-    );
-    let (status, body) = app
-        .connect(json!({"shop_domain": "demo-us", "access_token": TOKEN}))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let org = OrganizationId::parse(&app.org).unwrap();
-    let stores = &app.services.storage.stores;
-    let mut settings = stores.get_settings(&org).await.unwrap();
-    settings.order_actions.cancel_order.enabled = true;
-    settings.order_actions.cancel_order.mode = ActionMode::Approval;
-    stores.put_settings(&org, &settings).await.unwrap();
-    ActionRig::new(app).await
+        ActionMode::Approval,
+    )
+    .await
 }
 
 /// Proposes cancelling `order` for `email`; confirmed (so waiting for a person) when `confirm`.
