@@ -22,6 +22,22 @@ fn product(id: u64, title: &str, variants: Vec<Variant>) -> FakeProduct {
     product
 }
 
+/// Products sharing a title, or holding ` - ` in theirs or a variant's: a row a variant, each
+/// product's rows together (product id and title, variant title, SKU, price, available for sale).
+#[rustfmt::skip]
+const SHARED_TITLES: [(u64, &str, &str, &str, &str, bool); 10] = [
+    (9_050, "Gift card",  "Default Title", "GIFT-25", "25.00", true),
+    (9_057, "Gift card",  "Default Title", "GIFT-50", "50.00", true),
+    (9_051, "Camp chair", "Green",         "CC-G",    "45.00", true),
+    (9_051, "Camp chair", "Red",           "CC-R",    "47.50", false),
+    (9_261, "Camp chair", "Green",         "CC2-G",   "65.00", true),
+    (9_261, "Camp chair", "Grey",          "CC2-Y",   "65.00", true),
+    (9_052, "Tee - Blue", "S",             "TB-S",    "15.00", true),
+    (9_052, "Tee - Blue", "M",             "TB-M",    "15.00", true),
+    (9_053, "Tee",        "Blue - S",      "T-BS",    "14.00", true),
+    (9_053, "Tee",        "Blue - M",      "T-BM",    "14.50", true),
+];
+
 /// 129 products over more than one page of the sync's: 96 with one variant (some sold out,
 /// some not on the online store), 24 with two to five, one with 25 (more than a document
 /// lists), products sharing a title, titles and variant titles holding ` - ` and `|`, a variant
@@ -76,48 +92,13 @@ pub fn mixed_catalog() -> FakeShop {
         };
         products.push(many);
     }
-    products.push(product(
-        9_050,
-        "Gift card",
-        vec![variant("Default Title", "GIFT-25", "25.00", true)],
-    ));
-    products.push(product(
-        9_057,
-        "Gift card",
-        vec![variant("Default Title", "GIFT-50", "50.00", true)],
-    ));
-    products.push(product(
-        9_051,
-        "Camp chair",
-        vec![
-            variant("Green", "CC-G", "45.00", true),
-            variant("Red", "CC-R", "47.50", false),
-        ],
-    ));
-    products.push(product(
-        9_261,
-        "Camp chair",
-        vec![
-            variant("Green", "CC2-G", "65.00", true),
-            variant("Grey", "CC2-Y", "65.00", true),
-        ],
-    ));
-    products.push(product(
-        9_052,
-        "Tee - Blue",
-        vec![
-            variant("S", "TB-S", "15.00", true),
-            variant("M", "TB-M", "15.00", true),
-        ],
-    ));
-    products.push(product(
-        9_053,
-        "Tee",
-        vec![
-            variant("Blue - S", "T-BS", "14.00", true),
-            variant("Blue - M", "T-BM", "14.50", true),
-        ],
-    ));
+    for rows in SHARED_TITLES.chunk_by(|a, b| a.0 == b.0) {
+        let variants = rows
+            .iter()
+            .map(|&(_, _, title, sku, price, available)| variant(title, sku, price, available))
+            .collect();
+        products.push(product(rows[0].0, rows[0].1, variants));
+    }
     // Its dearest variant is the last one, beyond the 20 a document lists.
     let socks = (0..25u32)
         .map(|n| {
