@@ -340,11 +340,12 @@ pub fn product_document(
     primary_url: &str,
     shop: &ShopDomain,
 ) -> Option<Document> {
-    if !product.is_active() {
+    let fields = &product.fields;
+    if !fields.is_active() {
         return None;
     }
-    let numeric_id = numeric_id(&product.id)?.to_owned();
-    let (url, visibility, source_line) = match product.published_url() {
+    let numeric_id = numeric_id(&fields.id)?.to_owned();
+    let (url, visibility, source_line) = match fields.published_url() {
         Some(url) => (url.to_owned(), Visibility::Public, format!("Source: {url}")),
         None => {
             let admin = format!(
@@ -364,14 +365,14 @@ pub fn product_document(
         format!("Price: {}–{} {}", min.amount, max.amount, min.currency_code)
     };
     let mut facts = Vec::new();
-    if !product.vendor.is_empty() {
-        facts.push(format!("Vendor: {}", product.vendor));
+    if !fields.vendor.is_empty() {
+        facts.push(format!("Vendor: {}", fields.vendor));
     }
-    if !product.product_type.is_empty() {
-        facts.push(format!("Type: {}", product.product_type));
+    if !fields.product_type.is_empty() {
+        facts.push(format!("Type: {}", fields.product_type));
     }
-    if !product.tags.is_empty() {
-        facts.push(format!("Tags: {}", product.tags.join(", ")));
+    if !fields.tags.is_empty() {
+        facts.push(format!("Tags: {}", fields.tags.join(", ")));
     }
     let mut table = String::new();
     if !variants.is_empty() {
@@ -405,19 +406,19 @@ pub fn product_document(
     Some(Document {
         source: Source::Products,
         numeric_id,
-        shopify_id: product.id.clone(),
-        title: product.title.clone(),
+        shopify_id: fields.id.clone(),
+        title: fields.title.clone(),
         markdown: page_text(&[
-            title_line(&product.title),
+            title_line(&fields.title),
             source_line,
             facts.join(" · "),
             price,
             table,
-            html_to_markdown(&product.description_html, primary_url),
+            html_to_markdown(&fields.description_html, primary_url),
         ]),
         url,
         visibility,
-        updated_at: product.updated_at.clone(),
+        updated_at: fields.updated_at.clone(),
     })
 }
 
@@ -442,7 +443,7 @@ pub fn policy_document(policy: &ShopPolicy) -> Option<Document> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shopify::content::{Handled, Named, PriceRange};
+    use crate::shopify::content::{Handled, Named, PriceRange, ProductFields};
     use crate::shopify::types::{Money, Nodes};
 
     fn page(body: &str, published: bool) -> ShopPage {
@@ -531,7 +532,7 @@ mod tests {
             amount: a.into(),
             currency_code: "USD".into(),
         };
-        let product = ShopProduct {
+        let fields = ProductFields {
             id: "gid://shopify/Product/7".into(),
             title: "Trail Runner".into(),
             handle: "trail-runner".into(),
@@ -542,6 +543,9 @@ mod tests {
             product_type: "Shoes".into(),
             tags: vec!["trail".into(), "running".into()],
             updated_at: "2026-11-01T10:00:00Z".into(),
+        };
+        let product = ShopProduct {
+            fields: fields.clone(),
             price_range_v2: PriceRange {
                 min_variant_price: money("89.00"),
                 max_variant_price: money("99.00"),
@@ -593,13 +597,19 @@ mod tests {
             "a page (20 variants and the count) and a bulk result (all of them) give the same bytes"
         );
         let draft = ShopProduct {
-            status: "DRAFT".into(),
+            fields: ProductFields {
+                status: "DRAFT".into(),
+                ..fields.clone()
+            },
             ..product.clone()
         };
         assert!(product_document(&draft, &variants, "https://s", &shop).is_none());
 
         let launching = ShopProduct {
-            online_store_url: None,
+            fields: ProductFields {
+                online_store_url: None,
+                ..fields
+            },
             ..product
         };
         let internal = product_document(&launching, &variants, "https://s", &shop).unwrap();

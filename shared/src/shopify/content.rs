@@ -105,11 +105,11 @@ pub struct ShopArticle {
     pub blog: Handled,
 }
 
-/// A product as a page lists it: everything a document says but its prices and variants,
-/// which [`ShopifyClient::product_variants`] reads for the whole page after it.
+/// What a product document says of a product but its prices and variants: the fields a page
+/// of products and a bulk operation's product lines both carry.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListedProduct {
+pub struct ProductFields {
     pub id: String,
     pub title: String,
     pub handle: String,
@@ -121,30 +121,41 @@ pub struct ListedProduct {
     #[serde(default)]
     pub tags: Vec<String>,
     pub updated_at: String,
-    /// How many variants it has.
-    pub total_variants: u64,
 }
 
-impl ListedProduct {
+impl ProductFields {
     /// Only active products are knowledge; draft, archived and unlisted ones are not.
     pub fn is_active(&self) -> bool {
         self.status.eq_ignore_ascii_case("ACTIVE")
     }
 
+    /// Whether shoppers can see it on the Online Store: Shopify gives a product an
+    /// `onlineStoreUrl` only while it is published to that channel. An active product without
+    /// one is scheduled for a later launch, sold on POS or to B2B catalogs only.
+    pub fn published_url(&self) -> Option<&str> {
+        self.online_store_url
+            .as_deref()
+            .filter(|url| !url.is_empty())
+    }
+}
+
+/// A product as a page lists it: everything a document says but its prices and variants,
+/// which [`ShopifyClient::product_variants`] reads for the whole page after it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedProduct {
+    #[serde(flatten)]
+    pub fields: ProductFields,
+    /// How many variants it has.
+    pub total_variants: u64,
+}
+
+impl ListedProduct {
     /// The product with its price range and, when known apart from its variants, how many
     /// it has; its variants go beside it (as a bulk result's do).
     pub fn into_product(self, price_range: PriceRange, count: Option<u64>) -> ShopProduct {
         ShopProduct {
-            id: self.id,
-            title: self.title,
-            handle: self.handle,
-            status: self.status,
-            online_store_url: self.online_store_url,
-            description_html: self.description_html,
-            vendor: self.vendor,
-            product_type: self.product_type,
-            tags: self.tags,
-            updated_at: self.updated_at,
+            fields: self.fields,
             price_range_v2: price_range,
             variants: no_variants(),
             variants_count: count.map(|count| Count {
@@ -160,17 +171,8 @@ impl ListedProduct {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ShopProduct {
-    pub id: String,
-    pub title: String,
-    pub handle: String,
-    pub status: String,
-    pub online_store_url: Option<String>,
-    pub description_html: String,
-    pub vendor: String,
-    pub product_type: String,
-    #[serde(default)]
-    pub tags: Vec<String>,
-    pub updated_at: String,
+    #[serde(flatten)]
+    pub fields: ProductFields,
     pub price_range_v2: PriceRange,
     /// Empty: a page's variants are read after it, a bulk operation's come as lines of their
     /// own; either way they go beside the product.
@@ -183,22 +185,6 @@ pub struct ShopProduct {
 
 fn no_variants() -> Nodes<ShopVariant> {
     Nodes { nodes: Vec::new() }
-}
-
-impl ShopProduct {
-    /// Only active products are knowledge; draft, archived and unlisted ones are not.
-    pub fn is_active(&self) -> bool {
-        self.status.eq_ignore_ascii_case("ACTIVE")
-    }
-
-    /// Whether shoppers can see it on the Online Store: Shopify gives a product an
-    /// `onlineStoreUrl` only while it is published to that channel. An active product without
-    /// one is scheduled for a later launch, sold on POS or to B2B catalogs only.
-    pub fn published_url(&self) -> Option<&str> {
-        self.online_store_url
-            .as_deref()
-            .filter(|url| !url.is_empty())
-    }
 }
 
 /// A shop policy (refund, shipping, privacy, terms, contact...).

@@ -158,7 +158,7 @@ impl Stepper<'_> {
                 }
                 let product: ShopProduct = serde_json::from_value(value)
                     .map_err(|_| KnowledgeError::Malformed("a bulk product line is malformed"))?;
-                let id = numeric_id(&product.id)
+                let id = numeric_id(&product.fields.id)
                     .and_then(|id| id.parse::<u64>().ok())
                     .ok_or(KnowledgeError::Malformed("a bulk product without an id"))?;
                 if last_id.is_some_and(|last| id <= last) {
@@ -208,17 +208,17 @@ impl Stepper<'_> {
     ) -> Result<(), KnowledgeError> {
         let mut rendered = Rendered::default();
         for (product, variants) in &batch {
-            let document = render(&product.description_html, || {
+            let document = render(&product.fields.description_html, || {
                 product_document(product, variants, primary, self.shop)
             });
-            rendered.add(self.shop, &product.id, document);
+            rendered.add(self.shop, &product.fields.id, document);
         }
         self.run.progress[index].skipped += rendered.skipped;
         let mut documents = rendered.documents;
         documents.sort_by_key(|d| d.numeric_id.parse::<u64>().unwrap_or(0));
         let max_id = batch
             .iter()
-            .filter_map(|(p, _)| numeric_id(&p.id)?.parse::<u64>().ok())
+            .filter_map(|(p, _)| numeric_id(&p.fields.id)?.parse::<u64>().ok())
             .max();
         let after = self.run.progress[index].merged_through;
         let through = match next_offset {

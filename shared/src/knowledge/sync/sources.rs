@@ -271,9 +271,9 @@ impl Stepper<'_> {
                 let currency = self.currency().to_owned();
                 let mut rendered = Rendered::default();
                 for listed in page.nodes {
-                    let id = listed.id.clone();
+                    let id = listed.fields.id.clone();
                     let document = match variants.take(listed, &currency) {
-                        Some((product, rows)) => render(&product.description_html, || {
+                        Some((product, rows)) => render(&product.fields.description_html, || {
                             product_document(&product, &rows, &url, shop)
                         }),
                         None => Ok(None),

@@ -43,15 +43,15 @@ impl PageVariants {
         listed: ListedProduct,
         currency: &str,
     ) -> Option<(ShopProduct, Vec<ShopVariant>)> {
-        if !listed.is_active() {
+        if !listed.fields.is_active() {
             return None;
         }
-        if let Some(many) = self.many.remove(&listed.id) {
+        if let Some(many) = self.many.remove(&listed.fields.id) {
             let count = many.variants_count.map(|c| c.count);
             let product = listed.into_product(many.price_range_v2, count);
             return Some((product, many.variants.nodes));
         }
-        let mut rows = self.rows.remove(&listed.id)?;
+        let mut rows = self.rows.remove(&listed.fields.id)?;
         rows.sort_by_key(|(position, _)| *position);
         let variants: Vec<ShopVariant> = rows.into_iter().map(|(_, v)| v).collect();
         let range = price_range(&variants, currency)?;
@@ -86,7 +86,8 @@ impl Stepper<'_> {
         &self,
         products: &[ListedProduct],
     ) -> Result<PageVariants, KnowledgeError> {
-        let active: Vec<&ListedProduct> = products.iter().filter(|p| p.is_active()).collect();
+        let active: Vec<&ListedProduct> =
+            products.iter().filter(|p| p.fields.is_active()).collect();
         let few: Vec<&ListedProduct> = active
             .iter()
             .copied()
@@ -94,12 +95,12 @@ impl Stepper<'_> {
             .collect();
         let mut titles: HashMap<&str, usize> = HashMap::new();
         for product in &few {
-            *titles.entry(product.title.as_str()).or_default() += 1;
+            *titles.entry(product.fields.title.as_str()).or_default() += 1;
         }
         let (by_name, mut by_id): (Vec<&ListedProduct>, Vec<&ListedProduct>) = few
             .iter()
             .copied()
-            .partition(|p| titles[p.title.as_str()] == 1);
+            .partition(|p| titles[p.fields.title.as_str()] == 1);
         let mut rows = Rows::new();
         for request in requests(&by_name, u64::from(VARIANTS_PER_REQUEST)) {
             match self
@@ -126,14 +127,14 @@ impl Stepper<'_> {
         let again: Vec<String> = active
             .iter()
             .filter(|p| {
-                rows.get(&p.id).is_none_or(|read| {
+                rows.get(&p.fields.id).is_none_or(|read| {
                     let variants: Vec<ShopVariant> = read.iter().map(|(_, v)| v.clone()).collect();
                     variants.len() as u64 != p.total_variants
                         || variants.len() > MAX_VARIANTS
                         || price_range(&variants, currency).is_none()
                 })
             })
-            .map(|p| p.id.clone())
+            .map(|p| p.fields.id.clone())
             .collect();
         for id in &again {
             rows.remove(id);
@@ -163,12 +164,12 @@ impl Stepper<'_> {
     ) -> Result<Option<Rows>, KnowledgeError> {
         let by_title: HashMap<&str, &str> = products
             .iter()
-            .map(|p| (p.title.as_str(), p.id.as_str()))
+            .map(|p| (p.fields.title.as_str(), p.fields.id.as_str()))
             .collect();
-        let asked: HashSet<&str> = products.iter().map(|p| p.id.as_str()).collect();
+        let asked: HashSet<&str> = products.iter().map(|p| p.fields.id.as_str()).collect();
         let ids: Vec<u64> = products
             .iter()
-            .filter_map(|p| numeric_id(&p.id)?.parse().ok())
+            .filter_map(|p| numeric_id(&p.fields.id)?.parse().ok())
             .collect();
         let expected: u64 = products.iter().map(|p| p.total_variants.max(1)).sum();
         let first = u32::try_from(expected).unwrap_or(u32::MAX);
@@ -224,7 +225,7 @@ impl Stepper<'_> {
 /// Whether each of `products` got exactly as many variants as it has.
 fn exactly(products: &[&ListedProduct], read: &Rows) -> bool {
     products.iter().all(|p| {
-        let got = read.get(&p.id).map_or(0, Vec::len);
+        let got = read.get(&p.fields.id).map_or(0, Vec::len);
         got as u64 == p.total_variants
     })
 }
@@ -253,7 +254,12 @@ mod tests {
         let ids = |requests: Vec<Vec<&ListedProduct>>| {
             requests
                 .into_iter()
-                .map(|r| r.iter().map(|p| p.id.clone()).collect::<Vec<_>>().len())
+                .map(|r| {
+                    r.iter()
+                        .map(|p| p.fields.id.clone())
+                        .collect::<Vec<_>>()
+                        .len()
+                })
                 .collect::<Vec<_>>()
         };
         assert_eq!(ids(requests(&refs, 148)), [3, 1, 1]);
