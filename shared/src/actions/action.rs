@@ -22,7 +22,7 @@ use crate::deadline::Deadline;
 use crate::domain::{ActionKind, OrderActionsPolicy, OrderNumber, ShopDomain};
 use crate::failure::Code;
 use crate::shopify::actions::ActionOrder;
-use crate::shopify::{action_scopes, ShopifyError};
+use crate::shopify::{action_scopes, ShopifyClient, ShopifyError};
 use crate::store::StoreRecord;
 
 /// Why an action is refused for an order: `details.reason`, `details.alternative`, and
@@ -196,29 +196,57 @@ pub(crate) fn shop_domain(raw: Option<&str>) -> Result<Option<ShopDomain>, Actio
         .map_err(|_| invalid("shop_domain is not a store's .myshopify.com domain."))
 }
 
-/// Sends one mutation with the store's token (`mutation` gets the token): Shopify's answer,
-/// or what failing to send came to ([`unsent`]; whether the mutation itself was started, not
-/// only the token or the credentials, tells "not sent" from "lost").
-pub(crate) async fn send_once<T, F, Fut>(
-    ports: &ActionPorts,
+/// Shopify's refusal of an action's mutation (its `userErrors`; nothing was changed).
+pub(crate) trait Refused {
+    /// The reason the action fails with when Shopify blames what the action asked of it (the
+    /// address, the restock, an item); any other refusal fails with `shopify_refused`.
+    const BLAMED: &'static str;
+
+    /// Whether Shopify's user errors blame it.
+    fn blamed(&self) -> bool;
+
+    /// Logs the refusal with what Shopify blamed (never Shopify's texts: they may quote the
+    /// order or the shopper's input).
+    fn log(&self, record: &ActionRecord, store: &StoreRecord, reason: &'static str);
+}
+
+/// Sends one mutation with the store's token (`mutation` gets the Shopify client and the
+/// token): what Shopify did, or what the action came to instead: [`Sent::Refused`] when
+/// Shopify refused it (logged), or what failing to send came to ([`unsent`]; whether the
+/// mutation itself was started, not only the token or the credentials, tells "not sent" from
+/// "lost").
+pub(crate) async fn send_once<'p, T, R, F, Fut>(
+    ports: &'p ActionPorts,
     deadline: &Deadline,
     store: &StoreRecord,
     record: &ActionRecord,
     mutation: F,
 ) -> Result<T, Sent>
 where
-    F: Fn(SecretString) -> Fut,
-    Fut: Future<Output = Result<T, ShopifyError>>,
+    R: Refused,
+    F: Fn(&'p ShopifyClient, SecretString) -> Fut,
+    Fut: Future<Output = Result<Result<T, R>, ShopifyError>>,
 {
     let started = AtomicBool::new(false);
     let sent = ports
         .access
         .with_token(store, deadline, |token| {
             started.store(true, Ordering::SeqCst);
-            mutation(token)
+            mutation(ports.access.shopify(), token)
         })
         .await;
-    sent.map_err(|error| unsent(record, store, &error, started.load(Ordering::SeqCst)))
+    match sent.map_err(|error| unsent(record, store, &error, started.load(Ordering::SeqCst)))? {
+        Ok(done) => Ok(done),
+        Err(refused) => {
+            let reason = if refused.blamed() {
+                R::BLAMED
+            } else {
+                "shopify_refused"
+            };
+            refused.log(record, store, reason);
+            Err(Sent::Refused(reason))
+        }
+    }
 }
 
 /// What a failed attempt to send came to: the scope denied; not sent (refused before running

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::action::{
-    invalid, order_number, send_once, shop_domain, OrderAction, Refusal, Request, Sent, Step,
-    Verdict,
+    invalid, order_number, send_once, shop_domain, OrderAction, Refusal, Refused, Request, Sent,
+    Step, Verdict,
 };
 use super::find::read_order;
 use super::ports::{ActionFailure, ActionPorts};
@@ -229,12 +229,16 @@ fn too_late(started: Started, name: &str) -> Refusal {
     refuse(started.reason(), message)
 }
 
-/// Why Shopify refused: `address_rejected` when it blames the address, else `shopify_refused`.
-fn refusal_reason(refused: &AddressRefused) -> &'static str {
-    if refused.user_errors.iter().any(|e| e.about_address()) {
-        "address_rejected"
-    } else {
-        "shopify_refused"
+impl Refused for AddressRefused {
+    const BLAMED: &'static str = "address_rejected";
+
+    /// Shopify blames the address.
+    fn blamed(&self) -> bool {
+        self.user_errors.iter().any(|e| e.about_address())
+    }
+
+    fn log(&self, record: &ActionRecord, store: &StoreRecord, reason: &'static str) {
+        tracing::warn!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, reason, fields = ?self.user_errors.iter().map(|e| e.field.clone()).collect::<Vec<_>>(), "Shopify refused the address change");
     }
 }
 
@@ -458,30 +462,21 @@ impl OrderAction for UpdateAddress {
             tracing::error!(org_id = %record.org_id, action_id = %record.action_id, "the stored address does not read; nothing was sent");
             return Sent::NotSent;
         };
-        let sent = send_once(ports, deadline, store, record, |token| {
-            let address = &address;
-            async move {
-                ports
-                    .access
-                    .shopify()
-                    .update_shipping_address(
-                        deadline,
-                        &store.shop_domain,
-                        &token,
-                        &record.order_id,
-                        address,
-                    )
-                    .await
-            }
+        let address = &address;
+        let sent = send_once(ports, deadline, store, record, |client, token| async move {
+            client
+                .update_shipping_address(
+                    deadline,
+                    &store.shop_domain,
+                    &token,
+                    &record.order_id,
+                    address,
+                )
+                .await
         })
         .await;
         match sent {
-            Ok(Ok(())) => Sent::Applied,
-            Ok(Err(refused)) => {
-                let reason = refusal_reason(&refused);
-                tracing::warn!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, reason, fields = ?refused.user_errors.iter().map(|e| e.field.clone()).collect::<Vec<_>>(), "Shopify refused the address change");
-                Sent::Refused(reason)
-            }
+            Ok(()) => Sent::Applied,
             Err(sent) => sent,
         }
     }

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 
 pub use super::action::Refusal;
 use super::action::{
-    invalid, order_number, send_once, shop_domain, OrderAction, Request, Sent, Step, Verdict,
+    invalid, order_number, send_once, shop_domain, OrderAction, Refused, Request, Sent, Step,
+    Verdict,
 };
 use super::find::read_order;
 use super::ports::{ActionFailure, ActionPorts};
@@ -125,26 +126,15 @@ impl OrderAction for Cancel {
                 record.arguments.get("reason").and_then(Value::as_str),
             ),
         };
-        let sent = send_once(ports, deadline, store, record, |token| {
-            let request = &request;
-            async move {
-                ports
-                    .access
-                    .shopify()
-                    .cancel_order(deadline, &store.shop_domain, &token, request)
-                    .await
-            }
+        let (request, shop) = (&request, &store.shop_domain);
+        let sent = send_once(ports, deadline, store, record, |client, token| async move {
+            client.cancel_order(deadline, shop, &token, request).await
         })
         .await;
         match sent {
-            Ok(Ok(started)) => Sent::Started {
+            Ok(started) => Sent::Started {
                 job_id: started.job_id,
             },
-            Ok(Err(refused)) => {
-                let reason = refusal_reason(&refused);
-                tracing::warn!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, reason, codes = ?refused.user_errors.iter().map(|e| e.code.clone()).collect::<Vec<_>>(), "Shopify refused the cancellation");
-                Sent::Refused(reason)
-            }
             Err(sent) => sent,
         }
     }
@@ -167,20 +157,23 @@ impl OrderAction for Cancel {
     }
 }
 
-/// Why Shopify refused: `restock_unavailable` when the restock is what failed.
-fn refusal_reason(refused: &CancelRefused) -> &'static str {
-    let about_restock = refused.user_errors.iter().any(|e| {
-        e.field
-            .as_ref()
-            .is_some_and(|f| f.iter().any(|p| p.eq_ignore_ascii_case("restock")))
-            || e.code
-                .as_deref()
-                .is_some_and(|c| c.to_ascii_lowercase().contains("restock"))
-    });
-    if about_restock {
-        "restock_unavailable"
-    } else {
-        "shopify_refused"
+impl Refused for CancelRefused {
+    const BLAMED: &'static str = "restock_unavailable";
+
+    /// The restock is what failed.
+    fn blamed(&self) -> bool {
+        self.user_errors.iter().any(|e| {
+            e.field
+                .as_ref()
+                .is_some_and(|f| f.iter().any(|p| p.eq_ignore_ascii_case("restock")))
+                || e.code
+                    .as_deref()
+                    .is_some_and(|c| c.to_ascii_lowercase().contains("restock"))
+        })
+    }
+
+    fn log(&self, record: &ActionRecord, store: &StoreRecord, reason: &'static str) {
+        tracing::warn!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, reason, codes = ?self.user_errors.iter().map(|e| e.code.clone()).collect::<Vec<_>>(), "Shopify refused the cancellation");
     }
 }
 

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::action::{
-    invalid, order_number, send_once, shop_domain, OrderAction, Refusal, Request, Sent, Step,
-    Verdict,
+    invalid, order_number, send_once, shop_domain, OrderAction, Refusal, Refused, Request, Sent,
+    Step, Verdict,
 };
 use super::cancel::fingerprint as order_fingerprint;
 use super::ports::{ActionFailure, ActionPorts};
@@ -373,30 +373,19 @@ impl OrderAction for RequestReturn {
             tracing::error!(org_id = %record.org_id, action_id = %record.action_id, "the proposal holds no items to return; nothing was sent");
             return Sent::NotSent;
         };
-        let sent = send_once(ports, deadline, store, record, |token| {
-            let request = &request;
-            async move {
-                ports
-                    .access
-                    .shopify()
-                    .request_return(deadline, &store.shop_domain, &token, request)
-                    .await
-            }
+        let (request, shop) = (&request, &store.shop_domain);
+        let sent = send_once(ports, deadline, store, record, |client, token| async move {
+            client.request_return(deadline, shop, &token, request).await
         })
         .await;
         match sent {
-            Ok(Ok(Some(created))) => {
+            Ok(Some(created)) => {
                 tracing::info!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, return_id = %created.id, status = %created.status, "Shopify took the return request");
                 Sent::Created { id: created.id }
             }
-            Ok(Ok(None)) => {
+            Ok(None) => {
                 tracing::warn!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, "Shopify took the return request without naming the return; reading the order's returns");
                 Sent::Applied
-            }
-            Ok(Err(refused)) => {
-                let reason = refusal_reason(&refused);
-                tracing::warn!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, reason, codes = ?refused.user_errors.iter().map(|e| e.code.clone()).collect::<Vec<_>>(), "Shopify refused the return request");
-                Sent::Refused(reason)
             }
             Err(sent) => sent,
         }
@@ -1053,18 +1042,21 @@ fn request_of(record: &ActionRecord) -> Option<ReturnRequest> {
     })
 }
 
-/// Why Shopify refused: `not_returnable` when it blames an item or its quantity.
-fn refusal_reason(refused: &ReturnRefused) -> &'static str {
-    let about_items = refused.user_errors.iter().any(|e| {
-        e.field.as_ref().is_some_and(|f| {
-            f.iter()
-                .any(|p| p == "quantity" || p == "fulfillmentLineItemId")
+impl Refused for ReturnRefused {
+    const BLAMED: &'static str = "not_returnable";
+
+    /// Shopify blames an item or its quantity.
+    fn blamed(&self) -> bool {
+        self.user_errors.iter().any(|e| {
+            e.field.as_ref().is_some_and(|f| {
+                f.iter()
+                    .any(|p| p == "quantity" || p == "fulfillmentLineItemId")
+            })
         })
-    });
-    if about_items {
-        "not_returnable"
-    } else {
-        "shopify_refused"
+    }
+
+    fn log(&self, record: &ActionRecord, store: &StoreRecord, reason: &'static str) {
+        tracing::warn!(org_id = %record.org_id, shop = %store.shop_domain, action_id = %record.action_id, reason, codes = ?self.user_errors.iter().map(|e| e.code.clone()).collect::<Vec<_>>(), "Shopify refused the return request");
     }
 }
 
