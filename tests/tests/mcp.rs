@@ -249,6 +249,52 @@ async fn an_agent_initializes_with_2025_11_25_and_discovers_the_server_with_2026
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_revisions_served_are_spoken_an_older_one_is_answered_with_2025_11_25_or_400() {
+    let (app, rig) = shop_app().await;
+    let before = shopify_requests(&app);
+    // An initialization asking for a revision before 2025-11-25 is answered with the one
+    // served, as the lifecycle says: the client then speaks it or disconnects.
+    let params = json!({
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "agent", "version": "1.0"},
+    });
+    let reply = rig
+        .send(post(
+            Some(JANE_TOKEN),
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params})
+                .to_string(),
+        ))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body["result"]["protocolVersion"], V2025, "{reply:?}");
+    // A request under a revision not served (one rmcp knows, and one nobody does) is refused.
+    for version in ["2025-06-18", "2025-03-26", "2024-11-05", "1999-01-01"] {
+        let reply = rig
+            .rpc(
+                JANE_TOKEN,
+                version,
+                "tools/call",
+                json!({"name": "get_shop_details", "arguments": {}}),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{version}: {reply:?}");
+        assert_eq!(reply.body["error"]["code"], -32600, "{version}: {reply:?}");
+        assert!(
+            reply.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("2025-11-25, 2026-07-28")),
+            "{reply:?}"
+        );
+    }
+    assert_eq!(shopify_requests(&app), before, "no tool ran");
+    for version in [V2025, V2026] {
+        let reply = rig.rpc(JANE_TOKEN, version, "tools/list", json!({})).await;
+        assert_eq!(reply.status, 200, "{version}: {reply:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tools_list_offers_the_manifests_read_tools_and_the_write_tools_only_once_opened_to_mcp() {
     let (app, rig) = shop_app().await;
     let manifest: Value = serde_json::from_str(lookup::TOOL_MANIFEST).unwrap();

@@ -13,11 +13,13 @@
 //!    `WWW-Authenticate: Bearer resource_metadata="..."` (503 with `Retry-After` when the
 //!    identity provider's keys cannot be read: ours to fix, not the caller's token); the
 //!    organization, the shopper and the actor come only from its claims;
-//! 5. the JSON-RPC envelope ([`envelope`]): `-32700`, `-32600` (a batch array included),
+//! 5. an `MCP-Protocol-Version` header naming a revision not served here (rmcp would let
+//!    through older ones it knows) is 400 with a JSON-RPC error;
+//! 6. the JSON-RPC envelope ([`envelope`]): `-32700`, `-32600` (a batch array included),
 //!    `-32602`, as JSON-RPC error objects, never a 5xx;
-//! 6. rmcp's Streamable HTTP service, stateless with JSON answers; what it refuses before
-//!    reading the message (a missing `Accept`, another `Content-Type`, an unknown
-//!    `MCP-Protocol-Version`) is also answered as a JSON-RPC error object, with its status.
+//! 7. rmcp's Streamable HTTP service, stateless with JSON answers; what it refuses before
+//!    reading the message (a missing `Accept`, another `Content-Type`, a header
+//!    that does not match the message) is also answered as a JSON-RPC error object, with its status.
 //!
 //! Budgets are the direct invoke's: `LOOKUP_BUDGET_MS` for the read tools and
 //! `ACTIONS_BUDGET_MS` for the order actions, never past the invocation's deadline less their
@@ -63,6 +65,9 @@ pub const METADATA_PATHS: [&str; 2] = [
 
 /// The MCP route's path.
 pub const MCP_PATH: &str = "/mcp";
+
+/// The header a client names its negotiated protocol revision in.
+const MCP_PROTOCOL_VERSION: &str = "mcp-protocol-version";
 
 /// Everything a request needs, built once per cold start.
 pub struct State {
@@ -224,6 +229,24 @@ async fn post(state: &State, mut req: Request) -> Response<Body> {
         Ok(claims) => claims,
         Err(response) => return response,
     };
+    // rmcp lets through every revision it knows; only the ones served here are (a request
+    // without the header is an initialization, or a client of the revision negotiated).
+    if let Some(version) = req.headers().get(MCP_PROTOCOL_VERSION) {
+        let version = version.to_str().unwrap_or_default();
+        if !PROTOCOL_VERSIONS
+            .iter()
+            .any(|served| served.as_str() == version)
+        {
+            let version: String = version.chars().take(40).collect();
+            tracing::info!(org_id = %claims.org_id, %version, "a request of a protocol revision not served was refused");
+            return envelope::error_response(
+                400,
+                ErrorCode::INVALID_REQUEST,
+                transport_refusal(400),
+                &Value::Null,
+            );
+        }
+    }
     // rmcp reads the message as restated here, so both read the same thing (a key sent twice
     // counts once, as it did for the check).
     match envelope::check(body) {
