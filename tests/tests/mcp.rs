@@ -249,7 +249,7 @@ async fn an_agent_initializes_with_2025_11_25_and_discovers_the_server_with_2026
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_the_revisions_served_are_spoken_an_older_one_is_answered_with_2025_11_25_or_400() {
+async fn only_the_revisions_served_are_spoken_and_a_client_asking_for_another_is_told_which() {
     let (app, rig) = shop_app().await;
     let before = shopify_requests(&app);
     // An initialization asking for a revision before 2025-11-25 is answered with the one
@@ -268,6 +268,50 @@ async fn only_the_revisions_served_are_spoken_an_older_one_is_answered_with_2025
         .await;
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(reply.body["result"]["protocolVersion"], V2025, "{reply:?}");
+    // The same with the header naming it (a client initializing again keeps it).
+    let reply = rig
+        .send(
+            post(
+                Some(JANE_TOKEN),
+                &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params})
+                    .to_string(),
+            )
+            .header("mcp-protocol-version", "2025-06-18"),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body["result"]["protocolVersion"], V2025, "{reply:?}");
+    // A client of a later revision asks by discovery, naming it in the request: it is told
+    // the revisions served, for its request, and can fall back to one of them.
+    for later in ["2027-01-01", "2025-06-18"] {
+        let discover = json!({
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "server/discover",
+            "params": {"_meta": {
+                "io.modelcontextprotocol/protocolVersion": later,
+                "io.modelcontextprotocol/clientCapabilities": {},
+            }},
+        });
+        let reply = rig
+            .send(
+                post(Some(JANE_TOKEN), &discover.to_string())
+                    .header("mcp-protocol-version", later)
+                    .header("mcp-method", "server/discover"),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{later}: {reply:?}");
+        assert_eq!(reply.body["id"], 1, "{later}: {reply:?}");
+        assert_eq!(
+            reply.body["error"]["code"], -32022,
+            "unsupported protocol version: {reply:?}"
+        );
+        assert_eq!(
+            reply.body["error"]["data"]["supported"],
+            json!([V2025, V2026]),
+            "{later}: {reply:?}"
+        );
+    }
     // A request under a revision not served (one rmcp knows, and one nobody does) is refused.
     for version in ["2025-06-18", "2025-03-26", "2024-11-05", "1999-01-01"] {
         let reply = rig

@@ -54,11 +54,24 @@ pub fn error_response(status: u16, code: ErrorCode, message: &str, id: &Value) -
         .expect("a valid status and header always build")
 }
 
-/// Checks that `body` is one JSON-RPC 2.0 request or notification rmcp can read; answers the
-/// message as checked, to hand on instead of `body`: a key sent twice appears once (its last
-/// value, as the check read it), and an `id` written as a whole-number float (`1.0`, the
-/// integer 1 to JSON) as that integer.
-pub fn check(body: &[u8]) -> Result<String, Refusal> {
+/// Where a 2026-07-28 request names its protocol revision itself (in `params._meta`).
+const PER_REQUEST_REVISION: &str = "io.modelcontextprotocol/protocolVersion";
+
+/// A message [`check`] let through.
+#[derive(Debug)]
+pub struct Checked {
+    /// The message as checked, to hand on instead of the body: a key sent twice appears once
+    /// (its last value, as the check read it), and an `id` written as a whole-number float
+    /// (`1.0`, the integer 1 to JSON) as that integer.
+    pub body: String,
+    /// Whether the message names the revision it asks for itself (`initialize`'s
+    /// `protocolVersion`, a 2026-07-28 request's `_meta`): rmcp negotiates those, answering a
+    /// revision not served with the ones that are.
+    pub names_its_revision: bool,
+}
+
+/// Checks that `body` is one JSON-RPC 2.0 request or notification rmcp can read.
+pub fn check(body: &[u8]) -> Result<Checked, Refusal> {
     let value: Value = serde_json::from_slice(body).map_err(|_| {
         Refusal::new(
             ErrorCode::PARSE_ERROR,
@@ -124,6 +137,12 @@ pub fn check(body: &[u8]) -> Result<String, Refusal> {
             ))
         }
     }
+    let names_its_revision = message.get("method") == Some(&json!("initialize"))
+        || message
+            .get("params")
+            .and_then(|params| params.get("_meta"))
+            .and_then(|meta| meta.get(PER_REQUEST_REVISION))
+            .is_some();
     // rmcp reads a standard method whose params do not fit it as a custom method (which the
     // server would answer -32601): that is a params error.
     let restated = Value::Object(message.clone()).to_string();
@@ -150,7 +169,10 @@ pub fn check(body: &[u8]) -> Result<String, Refusal> {
             id,
         ));
     }
-    Ok(restated)
+    Ok(Checked {
+        body: restated,
+        names_its_revision,
+    })
 }
 
 /// The largest integer every JSON reader holds exactly (2^53 - 1).
@@ -266,7 +288,7 @@ mod tests {
     #[test]
     fn a_whole_number_float_id_is_restated_as_the_integer_it_is() {
         let restated = check(br#"{"jsonrpc":"2.0","id":1.0,"method":"ping"}"#).unwrap();
-        let restated: Value = serde_json::from_str(&restated).unwrap();
+        let restated: Value = serde_json::from_str(&restated.body).unwrap();
         assert_eq!(restated["id"], json!(1));
         assert!(restated["id"].is_i64());
         assert_eq!(
@@ -306,12 +328,31 @@ mod tests {
     fn a_key_sent_twice_is_handed_on_once_as_the_check_read_it() {
         let restated =
             check(br#"{"jsonrpc":"2.0","id":1,"id":"two","method":"tools/list","method":"ping"}"#)
-                .unwrap();
+                .unwrap()
+                .body;
         assert_eq!(
             serde_json::from_str::<Value>(&restated).unwrap(),
             json!({"jsonrpc": "2.0", "id": "two", "method": "ping"})
         );
         assert_eq!(restated.matches("\"id\"").count(), 1);
+    }
+
+    #[test]
+    fn initialize_and_requests_with_a_per_request_revision_name_their_revision_themselves() {
+        let names = |body: &str| check(body.as_bytes()).unwrap().names_its_revision;
+        assert!(names(
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"a","version":"1"}}}"#
+        ));
+        assert!(names(
+            r#"{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2027-01-01"}}}"#
+        ));
+        assert!(!names(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#));
+        assert!(!names(
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"progressToken":1}}}"#
+        ));
+        assert!(!names(
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
+        ));
     }
 
     #[test]

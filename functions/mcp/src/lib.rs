@@ -13,10 +13,11 @@
 //!    `WWW-Authenticate: Bearer resource_metadata="..."` (503 with `Retry-After` when the
 //!    identity provider's keys cannot be read: ours to fix, not the caller's token); the
 //!    organization, the shopper and the actor come only from its claims;
-//! 5. an `MCP-Protocol-Version` header naming a revision not served here (rmcp would let
-//!    through older ones it knows) is 400 with a JSON-RPC error;
-//! 6. the JSON-RPC envelope ([`envelope`]): `-32700`, `-32600` (a batch array included),
+//! 5. the JSON-RPC envelope ([`envelope`]): `-32700`, `-32600` (a batch array included),
 //!    `-32602`, as JSON-RPC error objects, never a 5xx;
+//! 6. a message that does not name its revision itself (all but `initialize` and 2026-07-28
+//!    requests, which rmcp negotiates) under an `MCP-Protocol-Version` header naming one not
+//!    served here is 400 with a JSON-RPC error (rmcp would let through older ones it knows);
 //! 7. rmcp's Streamable HTTP service, stateless with JSON answers; what it refuses before
 //!    reading the message (a missing `Accept`, another `Content-Type`, a header
 //!    that does not match the message) is also answered as a JSON-RPC error object, with its status.
@@ -229,33 +230,37 @@ async fn post(state: &State, mut req: Request) -> Response<Body> {
         Ok(claims) => claims,
         Err(response) => return response,
     };
-    // rmcp lets through every revision it knows; only the ones served here are (a request
-    // without the header is an initialization, or a client of the revision negotiated).
-    if let Some(version) = req.headers().get(MCP_PROTOCOL_VERSION) {
-        let version = version.to_str().unwrap_or_default();
-        if !PROTOCOL_VERSIONS
-            .iter()
-            .any(|served| served.as_str() == version)
-        {
-            let version: String = version.chars().take(40).collect();
-            tracing::info!(org_id = %claims.org_id, %version, "a request of a protocol revision not served was refused");
-            return envelope::error_response(
-                400,
-                ErrorCode::INVALID_REQUEST,
-                transport_refusal(400),
-                &Value::Null,
-            );
-        }
-    }
     // rmcp reads the message as restated here, so both read the same thing (a key sent twice
     // counts once, as it did for the check).
-    match envelope::check(body) {
-        Ok(restated) => *req.body_mut() = Body::Text(restated),
+    let checked = match envelope::check(body) {
+        Ok(checked) => checked,
         Err(refusal) => {
             tracing::info!(org_id = %claims.org_id, code = refusal.code.0, "a malformed JSON-RPC message was refused");
             return refusal.response();
         }
+    };
+    // A message naming its revision itself is negotiated by rmcp (a revision not served is
+    // answered with the ones that are); for the others the header names it, and rmcp would let
+    // through every revision it knows: only the ones served here pass.
+    if !checked.names_its_revision {
+        if let Some(version) = req.headers().get(MCP_PROTOCOL_VERSION) {
+            let version = version.to_str().unwrap_or_default();
+            if !PROTOCOL_VERSIONS
+                .iter()
+                .any(|served| served.as_str() == version)
+            {
+                let version: String = version.chars().take(40).collect();
+                tracing::info!(org_id = %claims.org_id, %version, "a request of a protocol revision not served was refused");
+                return envelope::error_response(
+                    400,
+                    ErrorCode::INVALID_REQUEST,
+                    transport_refusal(400),
+                    &Value::Null,
+                );
+            }
+        }
     }
+    *req.body_mut() = Body::Text(checked.body);
     let deadline = http::deadline(&req);
     let invocation_deadline_ms = req.lambda_context_ref().map_or(0, |c| c.deadline);
     req.extensions_mut().insert(Call {
