@@ -18,7 +18,8 @@ use tests::bench::{self, Figures};
 use tests::events::HttpEvent;
 use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeShop};
 
-/// What every fake Shopify request waits before it is looked at.
+/// Every fake Shopify answer leaves this long after its request was sent (the fake looks at
+/// the request after half of it).
 const LATENCY: Duration = Duration::from_millis(50);
 /// How long a query runs once admitted, holding its requested cost.
 const EXECUTION: Duration = Duration::from_millis(100);

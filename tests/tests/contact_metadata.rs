@@ -288,7 +288,7 @@ both_backends! {
 
     async fn a_sidebar_holds_in_flight_no_more_than_the_bucket_has_beyond_the_lookups_reserve(app: TestApp) {
         // A bucket that barely refills (1 point a second) with 1,150 points left: beside the
-        // 700 kept for order lookups the sidebar has room for two batches at a time at first.
+        // 720 kept for order lookups the sidebar has room for two batches at a time at first.
         let shop = with_fifty_varied_orders(us_shop()).with_bucket(2000.0, 1.0).with_execution(Duration::from_millis(50));
         connect(&app, vec![shop.clone()]).await;
         app.shopify.set_available(US, 1150.0);
@@ -312,7 +312,7 @@ both_backends! {
     async fn with_no_room_beside_the_reserve_the_sidebar_answers_with_the_first_orders_at_once(app: TestApp) {
         let shop = with_fifty_varied_orders(us_shop()).with_bucket(2000.0, 1.0);
         connect(&app, vec![shop.clone()]).await;
-        app.shopify.set_available(US, 860.0);
+        app.shopify.set_available(US, 880.0);
         let routes = dashboard_routes(app.services.clone());
 
         let (status, _, body) = app.sidebar(&routes, JANE).await;
@@ -338,6 +338,31 @@ both_backends! {
         let us = section(&body, US);
         assert_eq!((us["status"].as_str(), us["error"]["code"].as_str()), (Some("error"), Some("shopify_rate_limited")), "{us}");
         assert_eq!(app.shopify.received().len(), asked, "nothing was sent");
+    }
+
+    async fn the_reserve_admits_a_wave_of_six_lookups_and_then_their_six_timelines(app: TestApp) {
+        // The least a sidebar leaves in a store's bucket, which here never refills: six
+        // lookups of shipped orders at once, each reading its order's timeline once found.
+        // The lookups hold their requested points while they run; the timelines are asked
+        // while the other lookups still hold theirs.
+        let mut shop = us_shop().with_bucket(1000.0, 0.0).with_execution(Duration::from_millis(200));
+        for i in 0..6 {
+            shop = shop.with_order(FakeOrder::new(&format!("#{}", 4000 + i), "2026-11-04T10:00:00Z", JANE));
+        }
+        connect(&app, vec![shop]).await;
+        app.shopify.set_available(US, RESERVE);
+
+        let answers = futures::future::join_all((0..6).map(|i| {
+            app.lookup("get_order_details", json!({"order_number": format!("#{}", 4000 + i)}), Some(JANE))
+        }))
+        .await;
+
+        for answer in &answers {
+            assert_eq!(answer["ok"], true, "{answer}");
+        }
+        let spent = app.shopify.spent();
+        assert_eq!(spent.iter().filter(|(_, op, _, _)| op == "OrderTimeline").count(), 6, "{spent:?}");
+        assert_eq!(app.shopify.throttled(), 0, "throttled: {:?}", app.shopify.throttled_operations());
     }
 
     async fn sidebars_opened_at_once_in_one_container_share_one_room_beside_the_reserve(app: TestApp) {

@@ -33,6 +33,8 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use axum::extract::{RawPathParams, Request, State};
+use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -132,6 +134,7 @@ impl FakeShopify {
                 "/{shop}/admin/oauth/access_token",
                 post(oauth::access_token),
             )
+            .route_layer(middleware::from_fn_with_state(inner.clone(), paced))
             .route("/bulk-results/{file}", get(content::bulk_result))
             .route("/_sandbox/{shop}/{action}", post(sandbox))
             .with_state(inner.clone());
@@ -334,28 +337,48 @@ impl FakeShopify {
     }
 }
 
-/// A queued fault, a hanging shop or a slow one: what happens before the normal answer.
+/// A slow shop's network: its request reaches the fake half its latency after it was sent,
+/// and the answer leaves the whole latency after that, or once ready if the fake took longer.
+/// The fake's own work (building and costing answers) hides inside the latency, so a bench
+/// that counts round trips counts the connector's, not the fake's, time.
+async fn paced(
+    State(inner): State<Shared>,
+    params: RawPathParams,
+    request: Request,
+    next: Next,
+) -> Response {
+    let latency = params
+        .iter()
+        .find(|(name, _)| *name == "shop")
+        .and_then(|(_, shop)| inner.lock().unwrap().shops.get(shop).map(|s| s.latency))
+        .unwrap_or_default();
+    if latency.is_zero() {
+        return next.run(request).await;
+    }
+    let sent = tokio::time::Instant::now();
+    tokio::time::sleep(latency / 2).await;
+    let response = next.run(request).await;
+    tokio::time::sleep_until(sent + latency).await;
+    response
+}
+
+/// A queued fault, or a hanging shop: what happens before the normal answer.
 /// `Some` is an answer to send instead.
 async fn misbehave(inner: &Shared, shop: &str) -> Option<Response> {
-    let (fault, hangs, latency, outage) = {
+    let (fault, hangs, outage) = {
         let mut guard = inner.lock().unwrap();
         let fault = guard.faults.get_mut(shop).and_then(VecDeque::pop_front);
-        let (hangs, latency, outage) = guard
+        let (hangs, outage) = guard
             .shops
             .get(shop)
-            .map_or((false, Default::default(), None), |s| {
-                (s.hangs, s.latency, s.outage)
-            });
-        (fault, hangs, latency, outage)
+            .map_or((false, None), |s| (s.hangs, s.outage));
+        (fault, hangs, outage)
     };
     if hangs {
         return std::future::pending().await;
     }
     if let Some(status) = outage {
         return Some(faults::shopify_error(status, None));
-    }
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
     }
     match fault {
         Some(fault) => faults::serve(fault).await,

@@ -53,7 +53,8 @@ pub struct FakeShop {
     pub bulk_duration: Duration,
     /// The GraphQL rate-limit bucket: capacity and restore rate (points per second).
     pub bucket: (f64, f64),
-    /// Every answer waits this long first.
+    /// Every answer leaves this long after its request was sent (the network and Shopify
+    /// together; the fake's own work hides inside it).
     pub latency: Duration,
     /// How long a query runs once admitted: its requested cost is held for this long before
     /// the difference to the actual cost flows back (Shopify holds it while the query runs).
