@@ -324,6 +324,7 @@ async fn only_the_revisions_served_are_spoken_and_a_client_asking_for_another_is
             .await;
         assert_eq!(reply.status, 400, "{version}: {reply:?}");
         assert_eq!(reply.body["error"]["code"], -32600, "{version}: {reply:?}");
+        assert_eq!(reply.body["id"], 1, "the request's own id: {reply:?}");
         assert!(
             reply.body["error"]["message"]
                 .as_str()

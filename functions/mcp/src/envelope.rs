@@ -68,6 +68,9 @@ pub struct Checked {
     /// `protocolVersion`, a 2026-07-28 request's `_meta`): rmcp negotiates those, answering a
     /// revision not served with the ones that are.
     pub names_its_revision: bool,
+    /// The request's id (`null` for a notification), for an error answered before rmcp
+    /// reads the message.
+    pub id: Value,
 }
 
 /// Checks that `body` is one JSON-RPC 2.0 request or notification rmcp can read.
@@ -172,6 +175,7 @@ pub fn check(body: &[u8]) -> Result<Checked, Refusal> {
     Ok(Checked {
         body: restated,
         names_its_revision,
+        id,
     })
 }
 

@@ -43,7 +43,6 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use rmcp::model::ErrorCode;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
-use serde_json::Value;
 use shared::actions::{ActionPorts, DynamoActions};
 use shared::bearer::{self, BearerConfig, BearerError, BearerVerifier, JwtVerifier};
 use shared::config::ConfigError;
@@ -255,11 +254,12 @@ async fn post(state: &State, mut req: Request) -> Response<Body> {
                     400,
                     ErrorCode::INVALID_REQUEST,
                     transport_refusal(400),
-                    &Value::Null,
+                    &checked.id,
                 );
             }
         }
     }
+    let id = checked.id;
     *req.body_mut() = Body::Text(checked.body);
     let deadline = http::deadline(&req);
     let invocation_deadline_ms = req.lambda_context_ref().map_or(0, |c| c.deadline);
@@ -282,7 +282,7 @@ async fn post(state: &State, mut req: Request) -> Response<Body> {
             500,
             ErrorCode::INTERNAL_ERROR,
             "The request could not be answered in time.",
-            &Value::Null,
+            &id,
         );
     };
     let is_json = parts
@@ -301,7 +301,7 @@ async fn post(state: &State, mut req: Request) -> Response<Body> {
         } else {
             ErrorCode::INVALID_REQUEST
         };
-        return envelope::error_response(status, code, transport_refusal(status), &Value::Null);
+        return envelope::error_response(status, code, transport_refusal(status), &id);
     }
     let body = if bytes.is_empty() {
         Body::Empty
