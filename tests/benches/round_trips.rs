@@ -13,7 +13,8 @@ use tests::bench::{self, median};
 use tests::events::HttpEvent;
 use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeShop};
 
-/// What every fake Shopify request waits before it is answered.
+/// How long after its request every fake Shopify answer leaves (the fake's own work hides
+/// inside it).
 const LATENCY: Duration = Duration::from_millis(100);
 /// Runs per answer; the median is printed.
 const RUNS: usize = 5;
@@ -287,7 +288,7 @@ fn print(rows: &[Row]) {
         );
     }
     println!(
-        "(each fake Shopify request waits {}ms; {RUNS} runs per answer, medians; \"at goal\" is \
+        "(each fake Shopify answer leaves {}ms after its request; {RUNS} runs per answer, medians; \"at goal\" is \
          under the minimum + {SLACK} latencies)",
         LATENCY.as_millis()
     );

@@ -327,7 +327,8 @@ both_backends! {
         connect(&app, vec![shop]).await;
         app.shopify.set_available(US, 800.0);
         // An order lookup reads the bucket: under 800 points, less than the reserve and the
-        // sidebar's first request; at 1 point a second it would take a minute to refill.
+        // sidebar's first request; at 1 point a second it would take well over a minute to
+        // refill.
         assert_eq!(app.lookup("get_order_details", json!({"order_number": "#1001"}), Some(JANE)).await["ok"], true);
         let asked = app.shopify.received().len();
         let routes = dashboard_routes(app.services.clone());
@@ -343,11 +344,15 @@ both_backends! {
     async fn the_reserve_admits_a_wave_of_six_lookups_and_then_their_six_timelines(app: TestApp) {
         // The least a sidebar leaves in a store's bucket, which here never refills: six
         // lookups of shipped orders at once, each reading its order's timeline once found.
-        // The lookups hold their requested points while they run; the timelines are asked
-        // while the other lookups still hold theirs.
+        // Each order has a customer and two line items, as most do. The lookups hold their
+        // requested points while they run; the timelines are asked while the other lookups
+        // still hold theirs.
         let mut shop = us_shop().with_bucket(1000.0, 0.0).with_execution(Duration::from_millis(200));
         for i in 0..6 {
-            shop = shop.with_order(FakeOrder::new(&format!("#{}", 4000 + i), "2026-11-04T10:00:00Z", JANE));
+            let mut order = FakeOrder::new(&format!("#{}", 4000 + i), "2026-11-04T10:00:00Z", JANE);
+            order.customer_email = Some(JANE.into());
+            order.line_items.push(("Wool Socks".into(), None, 2));
+            shop = shop.with_order(order);
         }
         connect(&app, vec![shop]).await;
         app.shopify.set_available(US, RESERVE);
@@ -361,6 +366,8 @@ both_backends! {
             assert_eq!(answer["ok"], true, "{answer}");
         }
         let spent = app.shopify.spent();
+        let lookups: Vec<f64> = spent.iter().filter(|(_, op, _, _)| op == "FindOrdersByName").map(|s| s.3).collect();
+        assert_eq!(lookups, [18.0; 6], "each lookup spent what the reserve counts on: {spent:?}");
         assert_eq!(spent.iter().filter(|(_, op, _, _)| op == "OrderTimeline").count(), 6, "{spent:?}");
         assert_eq!(app.shopify.throttled(), 0, "throttled: {:?}", app.shopify.throttled_operations());
     }

@@ -684,6 +684,7 @@ async fn an_unknown_tool_is_invalid_params_and_an_unknown_method_is_method_not_f
         reply.body["error"]["code"], -32600,
         "the transport's refusal, as JSON-RPC"
     );
+    assert_eq!(reply.body["id"], 1, "the request's own id: {reply:?}");
     assert_eq!(
         reply.body["error"]["message"],
         "Not acceptable: Accept must take both application/json and text/event-stream.",

@@ -236,6 +236,24 @@ mod tests {
     }
 
     #[test]
+    fn the_id_is_kept_for_an_answer_given_before_rmcp_reads_the_message() {
+        let id = |body: &str| check(body.as_bytes()).map(|checked| checked.id).ok();
+        assert_eq!(
+            id(r#"{"jsonrpc":"2.0","id":"a-1","method":"ping"}"#),
+            Some(json!("a-1"))
+        );
+        assert_eq!(
+            id(r#"{"jsonrpc":"2.0","id":1.0,"method":"ping"}"#),
+            Some(json!(1))
+        );
+        assert_eq!(
+            id(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+            Some(Value::Null),
+            "a notification has none"
+        );
+    }
+
+    #[test]
     fn well_formed_requests_and_notifications_pass_unknown_methods_too() {
         for body in [
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,

@@ -337,10 +337,11 @@ impl FakeShopify {
     }
 }
 
-/// A slow shop's network: its request reaches the fake half its latency after it was sent,
-/// and the answer leaves the whole latency after that, or once ready if the fake took longer.
-/// The fake's own work (building and costing answers) hides inside the latency, so a bench
-/// that counts round trips counts the connector's, not the fake's, time.
+/// A slow shop's round trip: its request is looked at half the latency after it arrives, and
+/// the answer leaves the whole latency after it arrived, or once ready if the fake took longer.
+/// The fake's own work (building and costing answers) hides inside the latency, as Shopify's
+/// does inside a real round trip, so a bench that counts round trips counts the connector's
+/// time, not the fake's.
 async fn paced(
     State(inner): State<Shared>,
     params: RawPathParams,
@@ -362,7 +363,7 @@ async fn paced(
     response
 }
 
-/// A queued fault, or a hanging shop: what happens before the normal answer.
+/// A queued fault, a hanging shop or one in an outage: what happens before the normal answer.
 /// `Some` is an answer to send instead.
 async fn misbehave(inner: &Shared, shop: &str) -> Option<Response> {
     let (fault, hangs, outage) = {

@@ -9,10 +9,12 @@ use crate::shopify::BucketReading;
 
 /// Points of a store's bucket the sidebar leaves to the AI's order lookups: six lookups of
 /// 116 requested points (696) are admitted at once whatever the sidebar reads, and so are
-/// their six timelines right after (the lookups spent 15 points each, 90, and each timeline
-/// requests 104, 624: 714 in all). A bucket too small to keep it beside a batch (no Shopify
+/// their six timelines right after, each requesting 104 (624) beside what the six lookups
+/// spent: 18 points each for an order with a customer and two line items (108), 732 in all.
+/// It is also the most a Standard-plan bucket (1,000) can keep while two of the sidebar's
+/// batches (134 each) run at once. A bucket too small to keep it beside a batch (no Shopify
 /// plan's is) keeps what a batch leaves of it.
-pub const RESERVE: f64 = 720.0;
+pub const RESERVE: f64 = 732.0;
 
 /// The longest wait for the bucket to refill that is worth planning (the sidebar's budget is
 /// far shorter).
@@ -91,18 +93,19 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn requests_go_at_once_while_the_reserve_stays_in_the_bucket() {
         let full = reading(2000.0, 1900.0, 100.0);
-        // 1,900 − 720 = 1,180: eight batches of 134 (1,072) fit, a ninth does not.
+        // 1,900 − 732 = 1,168: eight batches of 134 (1,072) fit, a ninth does not: 38 points
+        // short, at 100/s.
         assert_eq!(room(Some(&full), 7.0 * 134.0, 134.0), Room::Now);
         assert_eq!(
             room(Some(&full), 8.0 * 134.0, 134.0),
-            Room::After(Duration::from_millis(260))
+            Room::After(Duration::from_millis(380))
         );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_request_that_does_not_fit_waits_for_the_missing_points_to_refill() {
-        // 820 − 720 = 100 for the sidebar; 134 wanted: 34 points at 50/s.
-        let low = reading(1000.0, 820.0, 50.0);
+        // 832 − 732 = 100 for the sidebar; 134 wanted: 34 points at 50/s.
+        let low = reading(1000.0, 832.0, 50.0);
         assert_eq!(
             room(Some(&low), 0.0, 134.0),
             Room::After(Duration::from_millis(680))
@@ -113,7 +116,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_bucket_that_cannot_hold_the_reserve_beside_what_is_in_flight_waits_for_it() {
-        // A full 1,000-point bucket keeps 720 and holds 268 in flight: no third batch until
+        // A full 1,000-point bucket keeps 732 and holds 268 in flight: no third batch until
         // one of the two is done.
         let bucket = reading(1000.0, 1000.0, 50.0);
         assert_eq!(room(Some(&bucket), 268.0, 134.0), Room::WhenOneFinishes);
