@@ -569,7 +569,7 @@ mod tests {
         aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
-            .http_client(crate::tls::aws_http_client())
+            .http_client(crate::aws::http_client())
             .build()
     }
 

@@ -10,16 +10,14 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// Dependencies that log every request at `info`/`debug`; quiet unless asked for by name.
-const QUIET_TARGETS: [&str; 10] = [
+const QUIET_TARGETS: [&str; 8] = [
     "aws_config",
     "aws_smithy_runtime",
     "aws_smithy_runtime_api",
-    "aws_smithy_http_client",
     "aws_sdk_dynamodb",
     "aws_sdk_secretsmanager",
     "hyper",
     "hyper_util",
-    "h2",
     "reqwest",
 ];
 

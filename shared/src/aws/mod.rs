@@ -9,8 +9,10 @@
 //! [`dynamo`] holds what every DynamoDB adapter shares: keys, scan cursors, conditional writes.
 
 pub mod dynamo;
+mod http;
 mod lazy;
 
+pub use http::http_client;
 pub use lazy::LazyClient;
 
 use std::time::Duration;
@@ -52,7 +54,7 @@ fn from_lambda_env(var: impl Fn(&str) -> Option<String>) -> SdkConfig {
         .credentials_provider(SharedCredentialsProvider::new(
             EnvironmentVariableCredentialsProvider::new(),
         ))
-        .http_client(crate::tls::aws_http_client())
+        .http_client(http_client())
         .timeout_config(timeouts())
         .retry_config(retries());
     builder.set_region(
@@ -68,7 +70,7 @@ fn from_lambda_env(var: impl Fn(&str) -> Option<String>) -> SdkConfig {
 /// an `SdkConfig` with `aws_config`.
 pub fn configure(loader: ConfigLoader) -> ConfigLoader {
     loader
-        .http_client(crate::tls::aws_http_client())
+        .http_client(http_client())
         .timeout_config(timeouts())
         .retry_config(retries())
 }
