@@ -18,6 +18,37 @@ use crate::error::ApiError;
 /// Request bodies above this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Serves an HTTP API function: [`lambda_http::run`] with each response handed to API Gateway
+/// as the handler built it.
+///
+/// `lambda_http` otherwise treats a `Response<Body>` as any HTTP body: it collects it again and
+/// re-decodes text by its `Content-Type` charset, which links `encoding_rs`'s tables of every
+/// legacy encoding (about 0.15 MiB) into each function for bodies that are UTF-8 `Body::Text`
+/// from the start. Here `Body::Text` goes out as text, `Body::Binary` base64-encoded,
+/// `Body::Empty` as no body: what API Gateway expects of each.
+pub async fn run<'a, H, F, E>(mut handler: H) -> Result<(), lambda_http::Error>
+where
+    H: FnMut(Request) -> F,
+    F: Future<Output = Result<Response<Body>, E>> + Send + 'a,
+    E: std::fmt::Debug + Into<lambda_http::lambda_runtime::Diagnostic>,
+{
+    lambda_http::run(lambda_http::service_fn(move |req| {
+        let answer = handler(req);
+        async move { answer.await.map(AsBuilt) }
+    }))
+    .await
+}
+
+/// A response API Gateway gets as it is (see [`run`]).
+#[derive(Debug)]
+pub struct AsBuilt(pub Response<Body>);
+
+impl lambda_http::IntoResponse for AsBuilt {
+    fn into_response(self) -> std::pin::Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+        Box::pin(std::future::ready(self.0))
+    }
+}
+
 /// Time kept to answer after the work: the dashboard functions' budget is the invocation's
 /// deadline minus this.
 pub const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
@@ -187,6 +218,66 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `lambda_http` hands the Runtime API for `response`, answered to an HTTP API event.
+    async fn to_api_gateway(response: Response<Body>) -> serde_json::Value {
+        use lambda_http::tower::Service;
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": "GET /x", "rawPath": "/x", "rawQueryString": "",
+            "headers": {}, "isBase64Encoded": false,
+            "requestContext": {
+                "accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d",
+                "http": {"method": "GET", "path": "/x", "protocol": "HTTP/1.1",
+                         "sourceIp": "192.0.2.1", "userAgent": "test"},
+                "requestId": "r", "routeKey": "GET /x", "stage": "$default",
+                "time": "05/Dec/2026:00:00:00 +0000", "timeEpoch": 0
+            }
+        });
+        let event = lambda_http::LambdaEvent::new(
+            serde_json::from_value(event).unwrap(),
+            lambda_http::Context::default(),
+        );
+        let response = std::sync::Mutex::new(Some(response));
+        let handler = lambda_http::service_fn(|_req: Request| {
+            let response = response.lock().unwrap().take().unwrap();
+            async move { Ok::<_, lambda_http::Error>(AsBuilt(response)) }
+        });
+        let mut adapter = lambda_http::Adapter::from(handler);
+        let answer = adapter.call(event).await.unwrap();
+        serde_json::to_value(answer).unwrap()
+    }
+
+    #[tokio::test]
+    async fn responses_reach_api_gateway_as_built() {
+        // Text is sent as it is, whatever charset its type names (lambda_http's conversion
+        // would re-decode it: "héllo" as ISO-8859-1 is "hÃ©llo").
+        let text = Response::builder()
+            .status(200)
+            .header(CONTENT_TYPE, "text/plain; charset=iso-8859-1")
+            .body(Body::Text("héllo".into()))
+            .unwrap();
+        let sent = to_api_gateway(text).await;
+        assert_eq!(sent["statusCode"], 200);
+        assert_eq!(sent["body"], "héllo");
+        assert_eq!(sent["isBase64Encoded"], false);
+        assert_eq!(
+            sent["headers"]["content-type"],
+            "text/plain; charset=iso-8859-1"
+        );
+
+        let binary = Response::builder()
+            .status(200)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::Binary(b"{}".to_vec()))
+            .unwrap();
+        let sent = to_api_gateway(binary).await;
+        assert_eq!(sent["body"], "e30=");
+        assert_eq!(sent["isBase64Encoded"], true);
+
+        let sent = to_api_gateway(no_content()).await;
+        assert_eq!(sent["statusCode"], 204);
+        assert!(sent["body"].is_null(), "{sent}");
+    }
 
     #[tokio::test]
     async fn an_operation_answers_with_its_response_or_its_error_envelope() {

@@ -1,4 +1,4 @@
-use lambda_http::{run, service_fn, Error};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,5 +12,5 @@ async fn main() -> Result<(), Error> {
         .build();
     let state = contact_metadata::State::new(services)
         .with_pending(shared::actions::PendingApprovals::from_sdk(&config, &sdk));
-    run(service_fn(|req| contact_metadata::handle(&state, req))).await
+    shared::http::run(|req| contact_metadata::handle(&state, req)).await
 }

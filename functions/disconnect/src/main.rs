@@ -1,4 +1,4 @@
-use lambda_http::{run, service_fn, Error};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,5 +10,5 @@ async fn main() -> Result<(), Error> {
         .credentials()
         .knowledge()
         .build();
-    run(service_fn(|req| disconnect::handle(&services, req))).await
+    shared::http::run(|req| disconnect::handle(&services, req)).await
 }

@@ -1,4 +1,4 @@
-use lambda_http::{run, service_fn, Error};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -7,5 +7,5 @@ async fn main() -> Result<(), Error> {
     let sdk = shared::aws::sdk_config().await;
     // Reads the knowledge records and queues syncs; no credentials, no bus.
     let services = shared::Services::compose(&config, &sdk).knowledge().build();
-    run(service_fn(|req| knowledge::handle(&services, req))).await
+    shared::http::run(|req| knowledge::handle(&services, req)).await
 }

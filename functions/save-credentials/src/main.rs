@@ -1,4 +1,4 @@
-use lambda_http::{run, service_fn, Error};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,5 +13,5 @@ async fn main() -> Result<(), Error> {
         .knowledge()
         .webhooks()
         .build();
-    run(service_fn(|req| save_credentials::handle(&services, req))).await
+    shared::http::run(|req| save_credentials::handle(&services, req)).await
 }

@@ -1,4 +1,4 @@
-use lambda_http::{run, service_fn, Error};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,5 +12,5 @@ async fn main() -> Result<(), Error> {
         .event_bus()
         .knowledge()
         .build();
-    run(service_fn(|req| settings::handle(&services, req))).await
+    shared::http::run(|req| settings::handle(&services, req)).await
 }

@@ -1,8 +1,8 @@
-use lambda_http::{run, service_fn, Error};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let ports = webhooks::WebhookPorts::from_env().await?;
-    run(service_fn(|req| webhooks::handle(&ports, req))).await
+    shared::http::run(|req| webhooks::handle(&ports, req)).await
 }
