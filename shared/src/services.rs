@@ -332,7 +332,7 @@ fn knowledge_ports(
                 .clone()
                 .unwrap_or_else(|| config.stores_table.clone()),
         )),
-        queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
+        queue: Arc::new(SqsQueue::lazy(sdk, url)),
     })
 }
 
@@ -395,9 +395,11 @@ impl WebhookPorts {
             config.stores_table.clone(),
         ));
         let services = compose.build();
-        let queue = config.health.queue_url.clone().map(|url| {
-            Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)) as Arc<dyn Queue<HealthJob>>
-        });
+        let queue = config
+            .health
+            .queue_url
+            .clone()
+            .map(|url| Arc::new(SqsQueue::lazy(sdk, url)) as Arc<dyn Queue<HealthJob>>);
         let tokens = services
             .webhook_tokens
             .clone()
@@ -440,7 +442,7 @@ impl HealthPorts {
         Ok(Self {
             stores: services.storage.stores.clone(),
             repo,
-            queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
+            queue: Arc::new(SqsQueue::lazy(sdk, url)),
             checker: Arc::new(LiveChecker {
                 storage: services.storage.clone(),
                 shopify: services.shopify.clone(),

@@ -296,23 +296,41 @@ impl KnowledgeRepository for DynamoKnowledge {
 }
 
 /// [`DocumentStore`] on S3 (`KNOWLEDGE_BUCKET`).
+///
+/// Its client is built by the first call: a sync that finds nothing changed writes nothing,
+/// and building an S3 client costs a cold start the parse of the SDK's endpoint partition
+/// table.
 #[derive(Clone)]
 pub struct S3Documents {
-    client: aws_sdk_s3::Client,
+    client: crate::aws::LazyClient<aws_sdk_s3::Client>,
     bucket: String,
 }
 
 impl S3Documents {
     /// `path_style` for a local emulator (set when `AWS_ENDPOINT_URL` is).
     pub fn new(sdk: &aws_config::SdkConfig, bucket: impl Into<String>, path_style: bool) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(path_style)
-            .build();
+        let build: fn(&aws_config::SdkConfig) -> aws_sdk_s3::Client = if path_style {
+            |sdk| s3_client(sdk, true)
+        } else {
+            |sdk| s3_client(sdk, false)
+        };
         Self {
-            client: aws_sdk_s3::Client::from_conf(config),
+            client: crate::aws::LazyClient::new(sdk, build),
             bucket: bucket.into(),
         }
     }
+
+    /// Whether its client has been built (by a call).
+    pub fn is_connected(&self) -> bool {
+        self.client.is_built()
+    }
+}
+
+fn s3_client(sdk: &aws_config::SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(path_style)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }
 
 fn blob<E: std::error::Error + Send + Sync + 'static>(e: E) -> BlobError {
@@ -323,6 +341,7 @@ fn blob<E: std::error::Error + Send + Sync + 'static>(e: E) -> BlobError {
 impl DocumentStore for S3Documents {
     async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
         self.client
+            .get()
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -348,6 +367,7 @@ impl DocumentStore for S3Documents {
                 .map_err(blob)?;
             let output = self
                 .client
+                .get()
                 .delete_objects()
                 .bucket(&self.bucket)
                 .delete(delete)
@@ -371,6 +391,7 @@ impl DocumentStore for S3Documents {
     ) -> Result<(Vec<String>, bool), BlobError> {
         let output = self
             .client
+            .get()
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(prefix)
@@ -386,5 +407,32 @@ impl DocumentStore for S3Documents {
             .filter_map(|o| o.key)
             .collect();
         Ok((keys, output.is_truncated.unwrap_or(false)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_s3_client_is_built_by_the_first_call_not_before() {
+        // Nothing listens on port 9: every request fails at once.
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+                aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"),
+            ))
+            .endpoint_url("http://127.0.0.1:9")
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .http_client(crate::aws::http_client())
+            .build();
+        for path_style in [true, false] {
+            let documents = S3Documents::new(&sdk, "knowledge", path_style);
+            assert!(!documents.is_connected(), "built with the store");
+            let listed = documents.list("org_1/", None).await;
+            assert!(listed.is_err(), "nothing listens on port 9");
+            assert!(documents.is_connected());
+        }
     }
 }

@@ -6,20 +6,35 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use super::{Queue, QueueError};
+use crate::aws::LazyClient;
 
 /// One SQS queue (its URL); jobs travel as JSON message bodies.
+///
+/// The functions give it a client built by the first send ([`LazyClient::new`]): most of their
+/// invocations queue nothing, and building an SQS client costs a cold start the parse of the
+/// SDK's endpoint partition table.
 #[derive(Clone)]
 pub struct SqsQueue {
-    client: aws_sdk_sqs::Client,
+    client: LazyClient<aws_sdk_sqs::Client>,
     url: String,
 }
 
 impl SqsQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<LazyClient<aws_sdk_sqs::Client>>, url: impl Into<String>) -> Self {
         Self {
-            client,
+            client: client.into(),
             url: url.into(),
         }
+    }
+
+    /// A queue whose client `sdk` makes at the first send.
+    pub fn lazy(sdk: &aws_config::SdkConfig, url: impl Into<String>) -> Self {
+        Self::new(LazyClient::new(sdk, aws_sdk_sqs::Client::new), url)
+    }
+
+    /// Whether its client has been built (by a send).
+    pub fn is_connected(&self) -> bool {
+        self.client.is_built()
     }
 }
 
@@ -28,6 +43,7 @@ impl<J: Serialize + Sync> Queue<J> for SqsQueue {
     async fn send(&self, job: &J, delay: Duration) -> Result<(), QueueError> {
         let body = serde_json::to_string(job).expect("a job always serializes");
         self.client
+            .get()
             .send_message()
             .queue_url(&self.url)
             .message_body(body)
@@ -36,5 +52,34 @@ impl<J: Serialize + Sync> Queue<J> for SqsQueue {
             .await
             .map_err(|e| QueueError(Box::new(e.into_service_error())))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An SDK configuration whose every request fails at once: nothing listens on port 9.
+    fn unreachable() -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
+                aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "test"),
+            ))
+            .endpoint_url("http://127.0.0.1:9")
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .http_client(crate::aws::http_client())
+            .build()
+    }
+
+    #[tokio::test]
+    async fn the_client_is_built_by_the_first_send_not_before() {
+        let queue = SqsQueue::lazy(&unreachable(), "http://127.0.0.1:9/000000000000/jobs");
+        let copy = queue.clone();
+        assert!(!queue.is_connected(), "built with the queue");
+        let sent = Queue::<u32>::send(&copy, &7, Duration::ZERO).await;
+        assert!(sent.is_err(), "nothing listens on port 9");
+        assert!(queue.is_connected(), "clones share the one client");
     }
 }
