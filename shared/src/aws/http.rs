@@ -18,7 +18,9 @@
 //! - send it to the very path and query SigV4 signed: reqwest holds a parsed URL, which resolves
 //!   `.` and `..` segments, so a request whose path would change is refused, not sent elsewhere;
 //! - let the SDK drop a connection after a transient error (`ReconnectMode`): reqwest does not
-//!   expose its connections one by one, so poisoning one replaces the client and its pool;
+//!   expose its connections one by one, so poisoning one replaces the client, and its pool, of
+//!   that connection's endpoint (one client per scheme, host and port: a 5xx from S3 leaves the
+//!   DynamoDB connections alone), and only if no other poisoning has replaced it since;
 //! - hand back the response with a streaming body, and classify failures as the SDK's retry
 //!   strategy expects: timeouts and transport failures are retried, a fault of the request
 //!   itself or anything else is not (see [`connector_error`]).
@@ -88,41 +90,77 @@ fn metadata() -> ConnectorMetadata {
         .clone()
 }
 
-/// A `reqwest::Client` (HTTP/1.1, rustls on ring, compiled-in roots) with the SDK's connect
-/// timeout, and its read timeout applied to each request.
+/// `reqwest::Client`s (HTTP/1.1, rustls on ring, compiled-in roots) with the SDK's connect
+/// timeout, one per endpoint, and its read timeout applied to each request.
 #[derive(Debug)]
 struct ReqwestConnector {
     settings: HttpConnectorSettings,
-    /// The client of the next request: replaced, with its pool, when the SDK poisons a
-    /// connection; requests under way keep the client they started with.
-    http: Arc<Mutex<reqwest::Client>>,
+    /// The client of each endpoint (scheme, host and port) for its next request: replaced, with
+    /// its pool, when the SDK poisons a connection of that pool; requests under way keep the
+    /// client they started with.
+    clients: Arc<Mutex<HashMap<String, Pool>>>,
+}
+
+/// One endpoint's client, and how many times it has been replaced.
+#[derive(Debug, Clone)]
+struct Pool {
+    generation: u64,
+    http: reqwest::Client,
 }
 
 impl ReqwestConnector {
     fn new(settings: &HttpConnectorSettings) -> Self {
         Self {
             settings: settings.clone(),
-            http: Arc::new(Mutex::new(build_client(settings))),
+            clients: Arc::default(),
         }
     }
 
+    #[cfg(test)]
     fn client(&self) -> reqwest::Client {
-        lock(&self.http).clone()
+        build_client(&self.settings)
+    }
+
+    fn pool(&self, endpoint: &str) -> Pool {
+        lock(&self.clients)
+            .entry(endpoint.to_owned())
+            .or_insert_with(|| Pool {
+                generation: 0,
+                http: build_client(&self.settings),
+            })
+            .clone()
     }
 
     /// What the SDK's `ConnectionPoisoningInterceptor` reads after an attempt: a way to close
-    /// the connection that attempt used. Dropping the client closes its idle connections; the
-    /// next attempt connects afresh.
-    fn offer_poisoning(&self, capture: &CaptureSmithyConnection) {
-        let http = Arc::clone(&self.http);
+    /// the connection that attempt used. Replacing the endpoint's client drops its pool (and
+    /// its idle connections) once the requests under way on it end; a pool already replaced
+    /// since the attempt began is left alone.
+    fn offer_poisoning(
+        &self,
+        capture: &CaptureSmithyConnection,
+        endpoint: String,
+        generation: u64,
+    ) {
+        let clients = Arc::clone(&self.clients);
         let settings = self.settings.clone();
         capture.set_connection_retriever(move || {
-            let http = Arc::clone(&http);
+            let clients = Arc::clone(&clients);
             let settings = settings.clone();
+            let endpoint = endpoint.clone();
             Some(
                 ConnectionMetadata::builder()
                     .proxied(false)
-                    .poison_fn(move || *lock(&http) = build_client(&settings))
+                    .poison_fn(move || {
+                        let mut clients = lock(&clients);
+                        if let Some(pool) = clients.get_mut(&endpoint) {
+                            if pool.generation == generation {
+                                *pool = Pool {
+                                    generation: generation + 1,
+                                    http: build_client(&settings),
+                                };
+                            }
+                        }
+                    })
                     .build(),
             )
         });
@@ -151,14 +189,17 @@ fn build_client(settings: &HttpConnectorSettings) -> reqwest::Client {
 
 impl HttpConnector for ReqwestConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        if let Some(capture) = request.extension::<CaptureSmithyConnection>() {
-            self.offer_poisoning(capture);
-        }
+        let capture = request.extension::<CaptureSmithyConnection>().cloned();
         let request = match into_reqwest(request) {
             Ok(request) => request,
             Err(error) => return HttpConnectorFuture::ready(Err(error)),
         };
-        let http = self.client();
+        let endpoint = request.url().origin().ascii_serialization();
+        let pool = self.pool(&endpoint);
+        if let Some(capture) = capture {
+            self.offer_poisoning(&capture, endpoint, pool.generation);
+        }
+        let http = pool.http;
         let read_timeout = self.settings.read_timeout();
         HttpConnectorFuture::new(async move {
             let sent = http.execute(request);
@@ -660,5 +701,66 @@ mod tests {
             .await
             .unwrap_err();
         assert!(error.is_user(), "{error:?}");
+    }
+
+    /// `url` as a request carrying the capture the SDK reads after the attempt.
+    fn captured(url: &str) -> (HttpRequest, CaptureSmithyConnection) {
+        let capture = CaptureSmithyConnection::new();
+        let mut request = get(url);
+        request.add_extension(capture.clone());
+        (request, capture)
+    }
+
+    /// Hands `url` to the connector (which picks its endpoint's client and registers how to
+    /// poison it), without sending it; returns the capture the SDK would poison through.
+    fn attempt(connector: &ReqwestConnector, url: &str) -> CaptureSmithyConnection {
+        let (request, capture) = captured(url);
+        drop(connector.call(request));
+        capture
+    }
+
+    fn generation(connector: &ReqwestConnector, endpoint: &str) -> Option<u64> {
+        lock(&connector.clients)
+            .get(endpoint)
+            .map(|pool| pool.generation)
+    }
+
+    #[tokio::test]
+    async fn poisoning_one_endpoint_s_connection_keeps_another_endpoint_s_pool() {
+        let connector = connector(HttpConnectorSettings::default());
+        attempt(&connector, "http://127.0.0.1:9/");
+        let failing = attempt(&connector, "http://127.0.0.1:10/");
+        failing
+            .get()
+            .expect("the connector set a retriever")
+            .poison();
+        assert_eq!(generation(&connector, "http://127.0.0.1:10"), Some(1));
+        assert_eq!(
+            generation(&connector, "http://127.0.0.1:9"),
+            Some(0),
+            "poisoning a connection to another endpoint replaced this one's pool"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stale_poisoning_leaves_the_fresh_pool_alone() {
+        let connector = connector(HttpConnectorSettings::default());
+        let first = attempt(&connector, "http://127.0.0.1:9/");
+        let second = attempt(&connector, "http://127.0.0.1:9/");
+        first.get().unwrap().poison();
+        assert_eq!(generation(&connector, "http://127.0.0.1:9"), Some(1));
+        // The second attempt's connection was in the pool the first poisoning already dropped.
+        second.get().unwrap().poison();
+        assert_eq!(
+            generation(&connector, "http://127.0.0.1:9"),
+            Some(1),
+            "a poisoning of a pool already replaced replaced its successor"
+        );
+        // An attempt on the new pool can poison it in turn.
+        attempt(&connector, "http://127.0.0.1:9/")
+            .get()
+            .unwrap()
+            .poison();
+        assert_eq!(generation(&connector, "http://127.0.0.1:9"), Some(2));
     }
 }
