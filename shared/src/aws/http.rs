@@ -474,17 +474,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_sdk_connects_through_the_reqwest_client() {
-        // Nothing listens on port 9, so the call fails fast, as a dispatch failure.
-        let sdk = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-                aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
-            ))
-            .endpoint_url("https://127.0.0.1:9")
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .http_client(http_client())
-            .build();
+        let sdk = crate::aws::unreachable_sdk();
         let client = aws_sdk_dynamodb::Client::new(&sdk);
         let error = client.list_tables().send().await.unwrap_err();
         assert!(matches!(

@@ -89,6 +89,22 @@ fn retries() -> RetryConfig {
         .with_max_backoff(Duration::from_secs(1))
 }
 
+/// An SDK configuration whose every request fails at once, as a dispatch failure: nothing
+/// listens on port 9 of the loopback, and retries are off.
+#[cfg(test)]
+pub(crate) fn unreachable_sdk() -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"),
+        ))
+        .endpoint_url("http://127.0.0.1:9")
+        .retry_config(RetryConfig::disabled())
+        .http_client(http_client())
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

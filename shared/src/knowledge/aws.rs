@@ -416,17 +416,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_s3_client_is_built_by_the_first_call_not_before() {
-        // Nothing listens on port 9: every request fails at once.
-        let sdk = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
-                aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"),
-            ))
-            .endpoint_url("http://127.0.0.1:9")
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .http_client(crate::aws::http_client())
-            .build();
+        let sdk = crate::aws::unreachable_sdk();
         for path_style in [true, false] {
             let documents = S3Documents::new(&sdk, "knowledge", path_style);
             assert!(!documents.is_connected(), "built with the store");

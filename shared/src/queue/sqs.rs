@@ -59,23 +59,12 @@ impl<J: Serialize + Sync> Queue<J> for SqsQueue {
 mod tests {
     use super::*;
 
-    /// An SDK configuration whose every request fails at once: nothing listens on port 9.
-    fn unreachable() -> aws_config::SdkConfig {
-        aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
-                aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "test"),
-            ))
-            .endpoint_url("http://127.0.0.1:9")
-            .retry_config(aws_config::retry::RetryConfig::disabled())
-            .http_client(crate::aws::http_client())
-            .build()
-    }
-
     #[tokio::test]
     async fn the_client_is_built_by_the_first_send_not_before() {
-        let queue = SqsQueue::lazy(&unreachable(), "http://127.0.0.1:9/000000000000/jobs");
+        let queue = SqsQueue::lazy(
+            &crate::aws::unreachable_sdk(),
+            "http://127.0.0.1:9/000000000000/jobs",
+        );
         let copy = queue.clone();
         assert!(!queue.is_connected(), "built with the queue");
         let sent = Queue::<u32>::send(&copy, &7, Duration::ZERO).await;
