@@ -385,18 +385,14 @@ mod tests {
         let url = format!("http://{}/path?q=1", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
-            let mut received = Vec::new();
-            let mut buffer = [0; 4096];
-            while !String::from_utf8_lossy(&received).contains("hello") {
-                let n = stream.read(&mut buffer).await.unwrap();
-                assert!(n > 0, "the connection closed early");
-                received.extend_from_slice(&buffer[..n]);
-            }
+            let received = read_request(&mut stream)
+                .await
+                .expect("the connection closed early");
             stream
                 .write_all(b"HTTP/1.1 201 Created\r\nx-amz-id: 7\r\ncontent-length: 2\r\n\r\nok")
                 .await
                 .unwrap();
-            String::from_utf8(received).unwrap()
+            received
         });
         let request = ::http::Request::put(&url)
             .header("x-amz-target", "Test")
@@ -429,13 +425,9 @@ mod tests {
         let url = format!("http://{}/", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
-            let mut received = Vec::new();
-            let mut buffer = [0; 4096];
-            while !String::from_utf8_lossy(&received).contains("streamed") {
-                let n = stream.read(&mut buffer).await.unwrap();
-                assert!(n > 0, "the connection closed early");
-                received.extend_from_slice(&buffer[..n]);
-            }
+            read_request(&mut stream)
+                .await
+                .expect("the connection closed early");
             stream
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                 .await
