@@ -462,14 +462,12 @@ impl HealthPorts {
 }
 
 impl PendingApprovals {
-    /// The inbox sidebar's read of pending approvals: records in the stores table,
-    /// `APPROVAL_TTL_HOURS` from the environment.
-    pub fn from_sdk(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
+    /// The inbox sidebar's read of pending approvals: records in the stores table through
+    /// the services' DynamoDB client ([`Compose::dynamodb`]; a client of its own would be
+    /// built at every cold start for nothing), `APPROVAL_TTL_HOURS` from the environment.
+    pub fn from_dynamodb(config: &Config, dynamodb: aws_sdk_dynamodb::Client) -> Self {
         Self {
-            actions: Arc::new(DynamoActions::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                config.stores_table.clone(),
-            )),
+            actions: Arc::new(DynamoActions::new(dynamodb, config.stores_table.clone())),
             approval_ttl: ActionConfig::from_env().approval_ttl,
         }
     }

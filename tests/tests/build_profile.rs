@@ -1,5 +1,6 @@
-//! The release profile's per-crate overrides keep every function's own code, and so its whole
-//! binary, at the profile's level.
+//! How every function is built and started: the release profile's per-crate overrides keep
+//! each function's own code, and so its whole binary, at the profile's level; each runs on a
+//! current-thread runtime.
 
 use std::path::Path;
 
@@ -40,6 +41,40 @@ fn no_function_crate_is_optimized_for_size_alone() {
             !functions.contains(package) && package != "shared" && package != "*",
             "[profile.release.package.{package}]: a function's own code stays at the release \
              profile's level"
+        );
+    }
+}
+
+/// Every function runs its handler on a current-thread runtime. A Lambda function handles one
+/// event at a time, and at the template's 256 MB it has a fraction of one vCPU: worker threads
+/// would add nothing but their start (thread creation, stacks, allocator arenas) to every cold
+/// start, which `cargo bench --bench cold_start` measures at about a quarter of a millisecond.
+/// The handlers' concurrency (fan-out over stores, pages in flight) is asynchronous and needs
+/// no second thread.
+#[test]
+fn every_function_starts_a_current_thread_runtime() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let binaries: Vec<&str> = template
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Binary:"))
+        .map(str::trim)
+        .collect();
+    assert!(binaries.len() >= 12, "{binaries:?}");
+    for binary in binaries {
+        let main = root.join("functions").join(binary).join("src/main.rs");
+        let source =
+            std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{}: {e}", main.display()));
+        let attributes: Vec<&str> = source
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with("#[tokio::main"))
+            .collect();
+        assert_eq!(
+            attributes,
+            ["#[tokio::main(flavor = \"current_thread\")]"],
+            "{}: the function's runtime has one thread",
+            main.display()
         );
     }
 }

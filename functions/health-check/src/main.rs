@@ -1,6 +1,6 @@
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let ports = shared::health::check::HealthPorts::from_env().await?;

@@ -128,11 +128,14 @@ impl State {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let sdk = shared::aws::sdk_config().await;
-        let services = Services::from_sdk(&config, &sdk);
-        let records = DynamoActions::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            config.stores_table.clone(),
-        );
+        // The services' clients (as `Services::from_sdk` names them), and the actions'
+        // records through the same DynamoDB client.
+        let compose = Services::compose(&config, &sdk)
+            .credentials()
+            .event_bus()
+            .webhooks();
+        let records = DynamoActions::new(compose.dynamodb(), config.stores_table.clone());
+        let services = compose.build();
         let actions = ActionPorts::from_services(&services, Arc::new(records));
         let bearer = BearerConfig::from_env()?;
         let verifier = Arc::new(JwtVerifier::new(&bearer, &config.auth)?);
