@@ -14,7 +14,8 @@ pub struct Target {
     pub search_name: String,
 }
 
-/// Stores to ask, in rounds: the second round only runs when the first found nothing.
+/// Stores to ask, in rounds: the second round only runs when every store of the first answered
+/// that the order is not there (none failed or was left out).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub first: Vec<Target>,
@@ -59,7 +60,8 @@ fn target(index: usize, store: &StoreRecord, number: &OrderNumber) -> Target {
 
 /// Stores whose prefix (and suffix, when given) match are asked first. Without such a store,
 /// every store is asked at once. When the number has no letters (a shopper may leave out
-/// `UK-`), stores with another prefix are asked after the matching ones found nothing.
+/// `UK-`), stores with another prefix are asked after the matching ones all answered that they
+/// do not have it.
 pub fn plan(stores: &[StoreRecord], number: &OrderNumber) -> Plan {
     let matches = |store: &StoreRecord| {
         letters(&store.order_number_prefix) == number.prefix

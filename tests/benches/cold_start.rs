@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tests::bench::median;
 
-const STARTS: usize = 15;
+const STARTS: usize = 60;
 /// The performance goal: no function's init above this multiple of the bare runtime's.
 const INIT_GOAL: f64 = 1.3;
 /// The yardsticks: the bare function as generated (multi-thread runtime), and the same on the

@@ -267,6 +267,24 @@ both_backends! {
         assert_eq!(unsure["error"]["code"], "shopify_unavailable", "not found, but one store could not be asked");
     }
 
+    async fn a_bare_number_is_not_answered_by_another_store_while_its_own_store_fails(app: TestApp) {
+        two_stores(&app).await;
+        for _ in 0..4 {
+            app.shopify.push_fault(US, Fault::status(500));
+        }
+
+        // "1003" routes to the US store (no letters); the UK store's UK-1003 is a different
+        // order, and the US store's own 1003 may be the one the shopper means.
+        let answer = app.lookup("get_order_details", json!({"order_number": "1003"}), Some(JANE)).await;
+
+        assert_eq!(answer["ok"], false, "{answer}");
+        assert_eq!(answer["error"]["code"], "shopify_unavailable", "{answer}");
+        assert_eq!(order_requests(&app, UK), 0, "the other stores are not asked in its place");
+
+        let answered = app.lookup("get_order_details", json!({"order_number": "1003"}), Some(JANE)).await;
+        assert_eq!(answered["data"]["name"], "UK-1003", "once the US store answers, the others are asked: {answered}");
+    }
+
     async fn a_throttled_lookup_waits_and_succeeds(app: TestApp) {
         two_stores(&app).await;
         app.shopify.push_fault(US, Fault::Throttled { requested: 460.0, available: 400.0, restore_rate: 1000.0 });

@@ -54,3 +54,23 @@ impl SidebarCache {
         entries.insert(key, (Instant::now(), body));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(email: &str) -> String {
+        let org = OrganizationId::parse("org_1").unwrap();
+        SidebarCache::key(&org, &Email::parse(email).unwrap(), &[])
+    }
+
+    #[test]
+    fn a_contact_is_keyed_by_its_email_with_ascii_case_folded() {
+        assert_eq!(key("Kate@Example.com"), key("kate@example.com"));
+        assert_ne!(
+            key("\u{212A}ate@example.com"),
+            key("kate@example.com"),
+            "a look-alike address (a Kelvin sign for K) is another contact's answer"
+        );
+    }
+}

@@ -195,7 +195,9 @@ fn exact_integer(n: &serde_json::Number) -> Option<i64> {
             float as i64
         }
     };
-    (integer.abs() <= MAX_SAFE_ID).then_some(integer)
+    (-MAX_SAFE_ID..=MAX_SAFE_ID)
+        .contains(&integer)
+        .then_some(integer)
 }
 
 /// The methods a client sends that rmcp models (its requests and notifications).
@@ -282,6 +284,10 @@ mod tests {
             code(r#"{"jsonrpc":"2.0","id":1e40,"method":"ping"}"#),
             Some(-32600)
         );
+        for beyond in [i64::MIN.to_string(), i64::MAX.to_string()] {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":{beyond},"method":"ping"}}"#);
+            assert_eq!(code(&body), Some(-32600), "{body}");
+        }
         assert_eq!(
             code(r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#),
             Some(-32600)

@@ -37,9 +37,11 @@ impl Email {
         &self.0
     }
 
-    /// The form used to compare and to key caches.
+    /// The form used to compare and to key caches: ASCII letters folded, as every comparison
+    /// of emails here is ASCII-case-insensitive (Unicode folding would make `\u{212A}ate@…`,
+    /// with a Kelvin sign, the same contact as `kate@…`).
     pub fn normalized(&self) -> String {
-        self.0.to_lowercase()
+        self.0.to_ascii_lowercase()
     }
 
     /// `j***@example.com`, for log lines.
@@ -70,6 +72,20 @@ mod tests {
         assert_eq!(
             Email::parse(" Jane@Example.com ").unwrap().normalized(),
             "jane@example.com"
+        );
+    }
+
+    #[test]
+    fn only_ascii_letters_are_folded() {
+        let kelvin = Email::parse("\u{212A}ate@example.com").unwrap();
+        assert_ne!(
+            kelvin.normalized(),
+            Email::parse("kate@example.com").unwrap().normalized(),
+            "a look-alike letter is another contact"
+        );
+        assert_eq!(
+            Email::parse("ÉLODIE@Example.com").unwrap().normalized(),
+            "Élodie@example.com"
         );
     }
 

@@ -221,14 +221,19 @@ pub(super) async fn get_order_details(
     // not asked at all, so the answer cannot depend on whether the order is there. Routing is
     // planned over every store first, so leaving one out sends its numbers nowhere else.
     let mut plan = routing::plan(stores, number);
-    let mut unverifiable = 0;
+    // Stores left out of each round: [first, then].
+    let mut unverifiable = [0; 2];
     if required_email.is_some() {
-        for round in [&mut plan.first, &mut plan.then] {
+        for (left_out, round) in unverifiable
+            .iter_mut()
+            .zip([&mut plan.first, &mut plan.then])
+        {
             let before = round.len();
             round.retain(|t| !stores[t.index].withholds_emails());
-            unverifiable += before - round.len();
+            *left_out = before - round.len();
         }
     }
+    let (unverifiable_first, unverifiable) = (unverifiable[0], unverifiable[0] + unverifiable[1]);
     let mut searched = Vec::new();
     let mut errors = Vec::new();
     let search = search_deadline(deadline);
@@ -242,7 +247,12 @@ pub(super) async fn get_order_details(
         &mut errors,
     )
     .await;
-    if found.is_empty() && !plan.then.is_empty() && !search.is_expired() {
+    // The second round asks the stores the number routes to less well; it stands in for the
+    // first only when every store of the first answered that the order is not there. A store
+    // of the first that failed or was left out may hold the order the shopper means, and the
+    // other stores' order of the same number is then someone else's.
+    let first_round_sure = errors.is_empty() && unverifiable_first == 0;
+    if found.is_empty() && first_round_sure && !plan.then.is_empty() && !search.is_expired() {
         found = ask(
             access,
             &search,
