@@ -94,6 +94,24 @@ both_backends! {
         assert_eq!(page.actions[0].status, ActionStatus::Done);
     }
 
+    async fn a_repeated_confirmation_answers_the_first_outcome_after_the_action_is_turned_off(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Live).await;
+        let proposal = propose(&app, &rig, "#1001").await.unwrap();
+        assert_eq!(confirm(&app, &rig, &proposal.proposal_id).await.unwrap().status, "done");
+        let org = OrganizationId::parse(&app.org).unwrap();
+        let stores = &app.services.storage.stores;
+        let mut settings = stores.get_settings(&org).await.unwrap();
+        settings.order_actions.cancel_order.enabled = false;
+        stores.put_settings(&org, &settings).await.unwrap();
+
+        let again = confirm(&app, &rig, &proposal.proposal_id).await;
+
+        assert_eq!(again.map(|a| a.status).map_err(|f| f.code), Ok("done".to_owned()), "the first outcome, not action_disabled");
+        assert_eq!(app.shopify.cancel_calls(US, "#1001"), 1);
+        let second = propose(&app, &rig, "#1001").await;
+        assert_eq!(second.map(|a| a.status).map_err(|f| f.code), Err(Code::ActionDisabled), "nothing new starts");
+    }
+
     async fn each_ineligible_order_is_refused_with_its_reason_and_nothing_is_sent(app: TestApp) {
         let cases = [
             ("#2001", FakeOrder::unfulfilled("#2001", 5, JANE).fulfilled(), "fulfilled"),

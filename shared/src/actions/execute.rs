@@ -130,10 +130,9 @@ pub async fn confirm(
         .filter(|r| r.contact_email == email && r.conversation_id == conversation)
         .ok_or_else(not_found)?;
     let (stores, settings) = load_org(ports, &deadline, &org).await?;
-    let Some(mode) = settings.order_actions.mode_of(record.kind) else {
-        return Err(disabled());
-    };
     let now = ports.clock.now();
+    // A confirmation already under way or ended answers its outcome even when the merchant
+    // has turned the action off since; only a proposal still waiting for its yes is refused.
     match record.status_at(now) {
         ActionStatus::Proposed => {}
         ActionStatus::Expired => {
@@ -150,6 +149,9 @@ pub async fn confirm(
             return Ok(ActionAnswer::status(&record, ports.clock.now()));
         }
     }
+    let Some(mode) = settings.order_actions.mode_of(record.kind) else {
+        return Err(disabled());
+    };
     if !shopper_confirmed {
         return Ok(ActionAnswer::proposal(&record));
     }
