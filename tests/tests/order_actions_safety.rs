@@ -95,6 +95,12 @@ fn with_budget(rig: &ActionRig, budget: Duration) -> ActionPorts {
     ports
 }
 
+/// `ports` with an order-action budget of `budget`.
+fn with_budget_of(mut ports: ActionPorts, budget: Duration) -> ActionPorts {
+    ports.config.budget = budget;
+    ports
+}
+
 /// Ports whose action repository is `repo`.
 fn with_repo(rig: &ActionRig, repo: Arc<dyn ActionRepository>) -> ActionPorts {
     let mut ports = rig.ports.clone();
@@ -106,12 +112,15 @@ fn with_repo(rig: &ActionRig, repo: Arc<dyn ActionRepository>) -> ActionPorts {
 /// (after telling `arrived`), and the first put of an `executing` record, with
 /// `echo_conflict`, is applied and then answered with a conflict (its answer lost, its SDK
 /// retry failing its condition).
+/// With `hold_until`, the order's hold (the lock taken for longer than a lease, before the
+/// mutation) is answered only at that instant.
 struct Scripted {
     inner: Arc<dyn ActionRepository>,
     gated: Mutex<Option<String>>,
     arrived: Notify,
     release: Notify,
     echo_conflict: AtomicBool,
+    hold_until: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Scripted {
@@ -122,6 +131,7 @@ impl Scripted {
             arrived: Notify::new(),
             release: Notify::new(),
             echo_conflict: AtomicBool::new(false),
+            hold_until: Mutex::new(None),
         })
     }
 }
@@ -187,6 +197,11 @@ impl ActionRepository for Scripted {
         if gate.is_some() {
             self.arrived.notify_one();
             self.release.notified().await;
+        }
+        let hold = until - now > chrono::Duration::hours(1);
+        let answer_at = *self.hold_until.lock().unwrap();
+        if let Some(at) = answer_at.filter(|_| hold) {
+            tokio::time::sleep_until(at).await;
         }
         self.inner.lock_order(order, id, until, now).await
     }
@@ -327,6 +342,27 @@ both_backends! {
         assert_eq!(refused.code, Code::ShopifyUnavailable);
         assert_eq!(app.shopify.cancel_calls(US, "#1001"), 0);
         assert_eq!(record(&app, &rig, &proposal.proposal_id).await.status, ActionStatus::Proposed);
+    }
+
+    async fn a_cancellation_is_not_sent_when_the_writes_before_it_left_too_little_time(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Live).await;
+        let proposal = propose(&app, &rig.ports, "#1001").await.unwrap();
+        app.shopify.update_shop(US, |s| s.fail_operation("CancelOrder", Fault::Delay(Duration::from_secs(3))));
+        let scripted = Scripted::over(rig.ports.actions.clone());
+        // A 6 s budget; the hold is answered with 1.2 s of it left, so the Shopify calls'
+        // part (all but a third of that, kept for the writes) is under MUTATION_TIME.
+        let ports = with_repo(&rig, scripted.clone());
+        let ports = with_budget_of(ports, Duration::from_secs(6));
+        *scripted.hold_until.lock().unwrap() = Some(tokio::time::Instant::now() + Duration::from_millis(4800));
+
+        let answer = confirm(&app, &ports, &proposal.proposal_id).await.unwrap();
+
+        assert_eq!(app.shopify.cancel_calls(US, "#1001"), 0, "nothing is sent with too little time to hear the answer");
+        assert_eq!((answer.status.as_str(), answer.details.clone()), ("failed", Some(json!({"reason": "not_sent"}))), "{answer:?}");
+        let written = record(&app, &rig, &proposal.proposal_id).await;
+        assert_eq!(written.status, ActionStatus::Failed);
+        let again = propose(&app, &rig.ports, "#1001").await.unwrap();
+        assert_eq!(again.status, "confirmation_required", "the order is not left held");
     }
 
     async fn a_cancellation_shopify_refused_to_run_fails_at_once_as_not_sent(app: TestApp) {

@@ -471,6 +471,12 @@ pub(crate) async fn execute(
         return fail(ports, deadline, &executing, "not_sent").await;
     }
     let shopify = shopify_deadline(deadline);
+    // The writes before the send took their time: the mutation still needs its own, or a
+    // request cut short would leave an answer lost that was never sent.
+    if shopify.remaining() < MUTATION_TIME {
+        tracing::warn!(org_id = %record.org_id, action_id = %record.action_id, action = record.kind.as_str(), "too little time left after holding the order; nothing was sent");
+        return fail(ports, deadline, &executing, "not_sent").await;
+    }
     let mut executing = executing;
     let (job_id, applied) = match action.send(ports, &shopify, store, record).await {
         Sent::Started { job_id } => (job_id, false),

@@ -45,7 +45,9 @@
 //! 2. `proposed|approved → executing` with `executing_since`: of two confirmations (a retried
 //!    invoke, two deliveries) exactly one wins; the other answers the recorded outcome
 //!    (`executing` while it runs);
-//! 3. send the action's mutation once (`orderCancel` has no idempotency key);
+//! 3. send the action's mutation once (`orderCancel` has no idempotency key) — unless the
+//!    writes before it left less than [`MUTATION_TIME`]: then `failed`, reason `not_sent`,
+//!    and the order is let go;
 //! 4. verify by reading back: poll Shopify's job within the budget (`ACTIONS_BUDGET_MS`, never
 //!    past the invocation's deadline minus [`ANSWER_MARGIN`], keeping [`WRITE_RESERVE`] for the
 //!    writes), then the action reads the order back: its effect there → `done` (a
