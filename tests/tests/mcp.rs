@@ -928,3 +928,24 @@ async fn a_token_that_cannot_be_checked_for_want_of_keys_is_503_to_retry_not_401
     let response = mcp::handle(&state, event.into_request()).await.unwrap();
     assert_eq!(response.status(), 200, "served once the keys can be read");
 }
+
+#[test]
+fn an_answer_is_cut_off_only_after_every_tools_own_deadline() {
+    let invocation = tests::events::deadline_ms(std::time::Duration::from_secs(20));
+    let cut_off = mcp::answer_deadline(invocation).instant();
+    let budgets = shared::config::Budgets {
+        lookup: std::time::Duration::from_secs(60),
+        ..Default::default()
+    };
+    let lookup = shared::lookup::deadline(&budgets, invocation).instant();
+    // An order action's deadline: the invocation's less its margin (a budget as long as it).
+    let action = shared::Deadline::from_epoch_millis(invocation)
+        .minus(shared::actions::ANSWER_MARGIN)
+        .instant();
+    for (tool, ends) in [("lookup", lookup), ("order action", action)] {
+        assert!(
+            cut_off >= ends + std::time::Duration::from_millis(100),
+            "the {tool} tools end before the answer is cut off"
+        );
+    }
+}

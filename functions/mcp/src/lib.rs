@@ -66,6 +66,17 @@ pub const METADATA_PATHS: [&str; 2] = [
 /// The MCP route's path.
 pub const MCP_PATH: &str = "/mcp";
 
+/// How long before the invocation's end an answer still running is cut off. Less than every
+/// tool's own margin (`shared::lookup::ANSWER_MARGIN`, `shared::actions::ANSWER_MARGIN`): a
+/// tool that used its whole budget ends first and its result is answered, never the cut-off.
+const BACKSTOP_MARGIN: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// When the answer to a request of the invocation ending at `invocation_deadline_ms` is cut
+/// off if its tool has not ended (see [`BACKSTOP_MARGIN`]).
+pub fn answer_deadline(invocation_deadline_ms: u64) -> shared::Deadline {
+    shared::Deadline::from_epoch_millis(invocation_deadline_ms).minus(BACKSTOP_MARGIN)
+}
+
 /// The header a client names its negotiated protocol revision in.
 const MCP_PROTOCOL_VERSION: &str = "mcp-protocol-version";
 
@@ -264,8 +275,8 @@ async fn post(state: &State, mut req: Request) -> Response<Body> {
     }
     let id = checked.id;
     *req.body_mut() = Body::Text(checked.body);
-    let deadline = http::deadline(&req);
     let invocation_deadline_ms = req.lambda_context_ref().map_or(0, |c| c.deadline);
+    let deadline = answer_deadline(invocation_deadline_ms);
     req.extensions_mut().insert(Call {
         claims,
         invocation_deadline_ms,
