@@ -111,7 +111,7 @@ fn with_repo(rig: &ActionRig, repo: Arc<dyn ActionRepository>) -> ActionPorts {
 /// Delegates to `inner`, except: the first `lock_order` for `gated` waits for `release`
 /// (after telling `arrived`), and the first put of an `executing` record, with
 /// `echo_conflict`, is applied and then answered with a conflict (its answer lost, its SDK
-/// retry failing its condition).
+/// retry failing its condition); with `echo_unavailable`, applied and answered with an error.
 /// With `hold_until`, the order's hold (the lock taken for longer than a lease, before the
 /// mutation) is answered only at that instant.
 struct Scripted {
@@ -120,6 +120,7 @@ struct Scripted {
     arrived: Notify,
     release: Notify,
     echo_conflict: AtomicBool,
+    echo_unavailable: AtomicBool,
     hold_until: Mutex<Option<tokio::time::Instant>>,
 }
 
@@ -131,6 +132,7 @@ impl Scripted {
             arrived: Notify::new(),
             release: Notify::new(),
             echo_conflict: AtomicBool::new(false),
+            echo_unavailable: AtomicBool::new(false),
             hold_until: Mutex::new(None),
         })
     }
@@ -151,6 +153,14 @@ impl ActionRepository for Scripted {
         {
             self.inner.put(record, expect).await?;
             return Err(StoreError::Conflict);
+        }
+        if record.status == ActionStatus::Executing
+            && self.echo_unavailable.swap(false, Ordering::SeqCst)
+        {
+            self.inner.put(record, expect).await?;
+            return Err(StoreError::Unavailable(
+                "injected: the answer was lost".into(),
+            ));
         }
         self.inner.put(record, expect).await
     }
@@ -391,6 +401,22 @@ both_backends! {
         assert_eq!(answered.status, "done");
         assert_eq!(app.shopify.cancel_calls(US, "#1001"), 1);
         assert_eq!(rig.statuses(&proposal.proposal_id), ["proposed", "executing", "done"]);
+    }
+
+    async fn an_executing_write_whose_answer_was_an_error_ends_as_not_sent(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Live).await;
+        let proposal = propose(&app, &rig.ports, "#1001").await.unwrap();
+        let scripted = Scripted::over(rig.ports.actions.clone());
+        scripted.echo_unavailable.store(true, Ordering::SeqCst);
+
+        let answered = confirm(&app, &with_repo(&rig, scripted.clone()), &proposal.proposal_id).await.unwrap();
+
+        assert!(!scripted.echo_unavailable.load(Ordering::SeqCst), "the fault was served");
+        assert_eq!((answered.status.as_str(), answered.details.clone()), ("failed", Some(json!({"reason": "not_sent"}))), "{answered:?}");
+        assert_eq!(app.shopify.cancel_calls(US, "#1001"), 0);
+        assert_eq!(rig.statuses(&proposal.proposal_id), ["proposed", "executing", "failed"], "not left executing for the schedule");
+        let again = propose(&app, &rig.ports, "#1001").await.unwrap();
+        assert_eq!(again.status, "confirmation_required", "the shopper can ask again");
     }
 
     async fn an_order_with_more_items_or_payments_than_read_is_refused(app: TestApp) {

@@ -445,7 +445,27 @@ pub(crate) async fn execute(
             next
         },
     )
-    .await?;
+    .await;
+    let started = match started {
+        Ok(started) => started,
+        // The write may have landed though its answer was lost: then the action stands
+        // `executing` with nothing sent, and is ended as such rather than left to the schedule
+        // (which would report it in progress for a day).
+        Err(error) => {
+            let current = deadline
+                .run(ports.actions.get(&record.org_id, &record.action_id))
+                .await;
+            return match current {
+                Ok(Some(current))
+                    if current.status == ActionStatus::Executing
+                        && current.execution_id.as_deref() == Some(attempt.as_str()) =>
+                {
+                    fail(ports, deadline, &current, "not_sent").await
+                }
+                _ => Err(error.into()),
+            };
+        }
+    };
     let executing = match started {
         Ok(executing) => executing,
         // Our own write, whose answer was lost and whose retry then failed its condition.
