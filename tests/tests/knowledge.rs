@@ -464,6 +464,29 @@ knowledge_backends! {
         assert_eq!(us["sources"]["policies"]["documents"], 3);
     }
 
+    async fn a_source_turned_on_during_a_run_that_then_fails_is_still_synced(app: TestApp) {
+        assert_eq!(app.put_settings(sources(true, false, false, true)).await.0, 200);
+        connect(&app, demo_shop("demo-us")).await;
+        app.shopify.update_shop(US, |shop| shop.outage = Some(503));
+        let rig = app.rig();
+        let deliver = |n| tests::worker::drain(&rig.sync, &rig.queue, tests::worker::INVOCATION, n);
+        assert_eq!(deliver(1).await.failed, 1, "the run's first receive fails");
+
+        // A source turned on while the run is under way is synced by a run after it.
+        assert_eq!(app.put_settings(sources(true, true, false, true)).await.0, 200);
+        assert_eq!(deliver(4).await.failed, 4, "then its last receives");
+        let failed = knowledge(&app).await;
+        assert_eq!(store(&failed, US)["last_run"]["outcome"], "failed", "the run failed: {failed}");
+
+        // The run failed; the one asked for meanwhile runs without being asked again.
+        app.shopify.update_shop(US, |shop| shop.outage = None);
+        drain(&app).await;
+        let us = store(&knowledge(&app).await, US).clone();
+        assert_eq!(us["state"], "idle", "{us}");
+        assert_eq!(us["last_run"]["outcome"], "succeeded", "{us}");
+        assert_eq!(us["sources"]["articles"]["status"], "synced", "{us}");
+    }
+
     async fn a_throttled_run_steps_aside_and_continues(app: TestApp) {
         assert_eq!(app.put_settings(sources(true, false, false, false)).await.0, 200);
         connect(&app, demo_shop("demo-us")).await;

@@ -399,7 +399,8 @@ fn record_sources(state: &mut SyncState, run: &Run) -> Option<ErrorView> {
 }
 
 /// Records a run that cannot go on as failed (the sources done keep what they reached, the
-/// source under way shows the error), releases the lease and puts its announcement.
+/// source under way shows the error), releases the lease, queues the sync asked for meanwhile
+/// and puts its announcement.
 async fn fail(
     ports: &SyncPorts,
     deadline: &Deadline,
@@ -424,9 +425,23 @@ async fn fail(
             error: Some(view),
         });
     }
-    state.phase = Phase::Failed;
+    // A sync asked for while this one ran still runs, as after a run that finished.
+    let follow_up = state.requested.as_ref().map(|r| r.run_id.clone());
+    state.phase = if follow_up.is_some() {
+        Phase::Queued
+    } else {
+        Phase::Failed
+    };
     release(&mut state);
     save(ports, deadline, &mut state, me).await?;
+    if let Some(ticket) = follow_up {
+        let job = Job::Run {
+            org_id: state.org_id.clone(),
+            shop_domain: state.shop_domain.clone(),
+            ticket,
+        };
+        deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
+    }
     if let Err(error) = announce(ports, deadline, &state.org_id, &state.shop_domain, me).await {
         // Kept in the outbox: the next delivery, run or schedule puts it.
         tracing::warn!(shop = %state.shop_domain, %error, "the failed run's announcement waits in the outbox");
