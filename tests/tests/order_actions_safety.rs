@@ -112,6 +112,7 @@ fn with_repo(rig: &ActionRig, repo: Arc<dyn ActionRepository>) -> ActionPorts {
 /// (after telling `arrived`), and the first put of an `executing` record, with
 /// `echo_conflict`, is applied and then answered with a conflict (its answer lost, its SDK
 /// retry failing its condition); with `echo_unavailable`, applied and answered with an error.
+/// With `fail_unlock`, the next `unlock_order` fails.
 /// With `hold_until`, the order's hold (the lock taken for longer than a lease, before the
 /// mutation) is answered only at that instant.
 struct Scripted {
@@ -121,6 +122,7 @@ struct Scripted {
     release: Notify,
     echo_conflict: AtomicBool,
     echo_unavailable: AtomicBool,
+    fail_unlock: AtomicBool,
     hold_until: Mutex<Option<tokio::time::Instant>>,
 }
 
@@ -133,6 +135,7 @@ impl Scripted {
             release: Notify::new(),
             echo_conflict: AtomicBool::new(false),
             echo_unavailable: AtomicBool::new(false),
+            fail_unlock: AtomicBool::new(false),
             hold_until: Mutex::new(None),
         })
     }
@@ -216,6 +219,9 @@ impl ActionRepository for Scripted {
         self.inner.lock_order(order, id, until, now).await
     }
     async fn unlock_order(&self, order: &OrderKey, id: &str) -> Result<(), StoreError> {
+        if self.fail_unlock.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("injected: unlock failed".into()));
+        }
         self.inner.unlock_order(order, id).await
     }
     async fn release_lease(
@@ -386,6 +392,26 @@ both_backends! {
         assert_eq!(answered.details.unwrap()["reason"], "not_sent");
         assert_eq!(record(&app, &rig, &proposal.proposal_id).await.status, ActionStatus::Failed);
         assert_eq!(app.shopify.cancel_calls(US, "#1001"), 0);
+        assert_eq!(propose(&app, &rig.ports, "#1001").await.unwrap().status, "confirmation_required", "the order is free again");
+    }
+
+    async fn an_order_an_ended_action_could_not_let_go_is_let_go_by_the_schedule(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Live).await;
+        let proposal = propose(&app, &rig.ports, "#1001").await.unwrap();
+        app.shopify.update_shop(US, |s| s.fail_operation("CancelOrder", Fault::status(423)));
+        let scripted = Scripted::over(rig.ports.actions.clone());
+        scripted.fail_unlock.store(true, Ordering::SeqCst);
+
+        let answered = confirm(&app, &with_repo(&rig, scripted.clone()), &proposal.proposal_id).await.unwrap();
+
+        assert!(!scripted.fail_unlock.load(Ordering::SeqCst), "the fault was served");
+        assert_eq!(answered.status, "failed");
+        let held = propose(&app, &rig.ports, "#1001").await.unwrap_err();
+        assert_eq!(reason(&held), "action_in_progress", "the order is still held: {held:?}");
+
+        let report = actions::settle_unsettled(&rig.ports, &deadline()).await.unwrap();
+
+        assert_eq!(report.settled, 1, "{report:?}");
         assert_eq!(propose(&app, &rig.ports, "#1001").await.unwrap().status, "confirmation_required", "the order is free again");
     }
 

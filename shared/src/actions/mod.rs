@@ -87,7 +87,7 @@
 //! | the unsettled mark (1) | a mark for an action still `proposed` | nothing | the schedule expires the proposal at its expiry, then drops the mark |
 //! | `executing` (2), before the mutation | `executing`, nothing sent | `executing` | after the lease: the order is read — not cancelled → `in_progress` → `failed`/`unverified` after 24 h (an address change or a return: its effect not on the order 2 minutes after sending → `failed`, `address_not_updated` / `return_not_created`); never sent |
 //! | the mutation (3), before the outcome's write | `executing`, the order cancelling (readdressed, a return requested) | `executing` | after the lease: the order is read back → `done` (or `in_progress` until it is; a return is found among the order's returns by its items, those it had at the proposal left out) |
-//! | the outcome's write (5), before the unlock | the lock | nothing | the lock lapses after [`EXECUTION_LEASE`] |
+//! | the outcome's write (5), before the unlock (or an unlock that failed) | the order's hold, and the unsettled mark | a new action of the order refused as `action_in_progress` | the schedule lets the order go, then drops the mark |
 //! | any write, before its events were put | events in the outbox | nothing | the next flush (any later write of the action, `get_action`, the schedule) |
 
 pub mod action;

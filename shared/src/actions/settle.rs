@@ -10,7 +10,7 @@ use super::outbox;
 use super::ports::{ActionAnswer, ActionFailure, ActionPorts, Invocation};
 use super::propose::identity;
 use super::record::{ActionRecord, ActionView};
-use super::repo::ListFilter;
+use super::repo::{ListFilter, OrderKey};
 use super::{budget, move_action, shopify_deadline, EXECUTION_LEASE, UNSETTLED_LIMIT};
 use crate::deadline::Deadline;
 use crate::domain::{ActionStatus, OrganizationId};
@@ -219,16 +219,31 @@ pub async fn settle_unsettled(
                 .run(ports.actions.get(&mark.org, &mark.action_id))
                 .await?;
             let settled = match record {
-                Some(record) if !record.status.is_final() => {
-                    match settle_one(ports, &deadline, record).await {
-                        Ok(now) => now.status.is_final(),
+                None => true,
+                Some(record) => {
+                    let now = if record.status.is_final() {
+                        Ok(record)
+                    } else {
+                        settle_one(ports, &deadline, record).await
+                    };
+                    match now {
+                        // The order is let go before the mark goes: an action that ended
+                        // without letting it go (its unlock failed) would hold it for a day.
+                        Ok(record) if record.status.is_final() => deadline
+                            .run(
+                                ports
+                                    .actions
+                                    .unlock_order(&OrderKey::of(&record), &record.action_id),
+                            )
+                            .await
+                            .is_ok(),
+                        Ok(_) => false,
                         Err(error) => {
                             tracing::warn!(org_id = %mark.org, action_id = %mark.action_id, code = %error.code, "an unsettled action could not be settled now");
                             false
                         }
                     }
                 }
-                _ => true,
             };
             if settled {
                 report.settled += 1;
