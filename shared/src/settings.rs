@@ -18,8 +18,19 @@ pub async fn save(
     update: SettingsUpdate,
 ) -> Result<OrgSettings, StoreError> {
     let before = deadline.run(stores.get_settings(org)).await?;
+    let left_out = (
+        update.knowledge.is_none(),
+        update.order_actions.is_none(),
+        update.mcp.is_none(),
+    );
     let settings = update.apply(&before);
-    deadline.run(stores.put_settings(org, &settings)).await?;
+    // A part the request left out is not written (as a part this version cannot read): what
+    // another save wrote there since the read stands, instead of the value read coming back.
+    let mut written = settings.clone();
+    written.knowledge_unread |= left_out.0;
+    written.order_actions_unread |= left_out.1;
+    written.mcp_unread |= left_out.2;
+    deadline.run(stores.put_settings(org, &written)).await?;
     tracing::info!(org_id = %org, ?settings, "settings saved");
     if let Some(knowledge) = knowledge {
         let changed = knowledge

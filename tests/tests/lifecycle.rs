@@ -6,6 +6,8 @@ mod common;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
+use shared::domain::{OrgSettings, OrganizationId, SettingsUpdate, ShopDomain};
+use shared::store::{Expect, Slot, StoreError, StoreRecord, StoreRepository, Tombstone};
 use tests::app::TestApp;
 use tests::events::HttpEvent;
 use tests::fake_shopify::FakeShop;
@@ -79,7 +81,74 @@ fn with_failing_secrets(app: &TestApp, trigger: &Arc<Trigger>) -> shared::Servic
     app.with_storage(None, Some(Arc::new(secrets)))
 }
 
+/// The stores, except that the settings read are the ones given: a save that read before
+/// another save's write.
+struct ReadBefore {
+    inner: Arc<dyn StoreRepository>,
+    read: OrgSettings,
+}
+
+#[async_trait::async_trait]
+impl StoreRepository for ReadBefore {
+    async fn slot(&self, org: &OrganizationId, shop: &ShopDomain) -> Result<Slot, StoreError> {
+        self.inner.slot(org, shop).await
+    }
+    async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
+        self.inner.list(org).await
+    }
+    async fn scan(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<StoreRecord>, Option<String>), StoreError> {
+        self.inner.scan(cursor, limit).await
+    }
+    async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
+        self.inner.put_live(record, expect).await
+    }
+    async fn put_gone(&self, tombstone: &Tombstone, expect: Expect) -> Result<(), StoreError> {
+        self.inner.put_gone(tombstone, expect).await
+    }
+    async fn get_settings(&self, _org: &OrganizationId) -> Result<OrgSettings, StoreError> {
+        Ok(self.read.clone())
+    }
+    async fn put_settings(
+        &self,
+        org: &OrganizationId,
+        settings: &OrgSettings,
+    ) -> Result<(), StoreError> {
+        self.inner.put_settings(org, settings).await
+    }
+}
+
 both_backends! {
+    async fn a_settings_save_that_leaves_a_part_out_keeps_what_another_save_wrote_there(app: TestApp) {
+        let org = OrganizationId::parse(&app.org).unwrap();
+        let stores = app.services.storage.stores.clone();
+        let mut on = stores.get_settings(&org).await.unwrap();
+        on.order_actions.cancel_order.enabled = true;
+        on.mcp.order_actions = true;
+        on.knowledge.products = true;
+        stores.put_settings(&org, &on).await.unwrap();
+        // Admin B's save reads the settings; admin A then turns cancellations (and the rest) off.
+        let read_by_b = stores.get_settings(&org).await.unwrap();
+        let mut off = read_by_b.clone();
+        off.order_actions.cancel_order.enabled = false;
+        off.mcp.order_actions = false;
+        off.knowledge.products = false;
+        stores.put_settings(&org, &off).await.unwrap();
+
+        // B's PUT names only the lookup toggles and the email check.
+        let update: SettingsUpdate = serde_json::from_value(json!({"actions": {"get_order_details": false, "search_products": true, "get_shop_details": true}, "require_email_match": false})).unwrap();
+        let b = ReadBefore { inner: stores.clone(), read: read_by_b };
+        shared::settings::save(&b, None, &shared::Deadline::after(std::time::Duration::from_secs(10)), &org, update).await.unwrap();
+
+        let stored = stores.get_settings(&org).await.unwrap();
+        assert!(!stored.actions.get_order_details && !stored.require_email_match, "B's change is saved");
+        assert!(!stored.order_actions.cancel_order.enabled, "A's turning cancellations off stands");
+        assert!(!stored.mcp.order_actions && !stored.knowledge.products, "and A's other changes");
+    }
+
     async fn listing_shows_every_store_of_the_org_oldest_first(app: TestApp) {
         for (handle, token) in [("shop-c", "shpat_c"), ("shop-a", "shpat_a"), ("shop-b", "shpat_b")] {
             app.shopify.add_shop(FakeShop::new(handle).with_token(token));
