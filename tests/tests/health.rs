@@ -764,6 +764,24 @@ health_backends! {
         assert_eq!(status, 200);
     }
 
+    async fn a_store_missing_a_scope_has_its_subscriptions_repointed_after_a_key_rotation(app: TestApp) {
+        connect_uk(&app).await;
+        app.shopify.update_shop(UK, |s| s.scopes.retain(|scope| scope != "read_customers"));
+        app.health().run_cycle().await;
+        assert_eq!(record(&app, UK).await.status, shared::domain::StoreStatus::MissingScopes);
+        let old_callback = callback(&app).await;
+        app.health().keys.rotate().await;
+        app.health().tokens.forget_keys();
+        let new_callback = callback(&app).await;
+        assert_ne!(old_callback, new_callback);
+
+        app.health().run_cycle().await;
+
+        // Its app is still installed: its uninstall must still reach us after the grace.
+        let expected = vec![("APP_UNINSTALLED".to_owned(), new_callback.clone()), ("SHOP_UPDATE".to_owned(), new_callback)];
+        assert_eq!(app.shopify.webhook_subscriptions(UK), expected);
+    }
+
     async fn a_subscription_shopify_deleted_is_created_again_by_the_health_check(app: TestApp) {
         connect_uk(&app).await;
         let expected = app.shopify.webhook_subscriptions(UK);

@@ -138,7 +138,10 @@ impl LiveChecker {
         let Some(endpoint) = &self.webhooks else {
             return;
         };
-        if record.status != StoreStatus::Connected
+        // Every store whose app may still be installed keeps its subscriptions pointed at
+        // us (a store missing a scope, say: its uninstall must still reach us); one whose
+        // credentials Shopify refuses cannot manage them.
+        if record.status == StoreStatus::InvalidCredentials
             || record.auth_type != AuthType::ClientCredentials
         {
             return;
