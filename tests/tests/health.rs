@@ -782,6 +782,34 @@ health_backends! {
         assert_eq!(app.shopify.webhook_subscriptions(UK), expected);
     }
 
+    async fn a_connect_whose_token_key_read_hangs_still_answers_within_its_invocation(app: TestApp) {
+        /// Secrets Manager never answering the token key's read.
+        struct Hanging;
+        #[async_trait::async_trait]
+        impl shared::health::token::TokenKeySource for Hanging {
+            async fn load(&self) -> Result<shared::health::token::TokenKeys, shared::secrets::SecretsError> {
+                std::future::pending().await
+            }
+        }
+        app.shopify.add_shop(FakeShop::new("demo-uk").with_prefix("UK-").with_client(CLIENT_ID, SECRET));
+        let mut services = app.services.clone();
+        services.webhook_tokens = Some(std::sync::Arc::new(shared::health::token::WebhookTokens::new(std::sync::Arc::new(Hanging))));
+        let event = HttpEvent::new("POST", "/shopify/stores")
+            .claims(&[("org_id", app.org.as_str()), ("role", "admin")])
+            .json(&json!({"shop_domain": "demo-uk", "client_id": CLIENT_ID, "client_secret": SECRET}));
+
+        // A backstop far past the invocation, so a hang fails the test instead of stalling it.
+        let answered = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            save_credentials::handle(&services, event.into_invocation(std::time::Duration::from_secs(10))),
+        )
+        .await;
+
+        let response = answered.expect("answered within the invocation, not hanging").unwrap();
+        assert_eq!(response.status(), 201, "the store is saved; the health check subscribes later");
+        assert_eq!(record(&app, UK).await.status, shared::domain::StoreStatus::Connected);
+    }
+
     async fn a_subscription_shopify_deleted_is_created_again_by_the_health_check(app: TestApp) {
         connect_uk(&app).await;
         let expected = app.shopify.webhook_subscriptions(UK);

@@ -169,8 +169,9 @@ pub async fn ensure_subscribed(
     shop: &ShopDomain,
     credentials: &Credentials,
 ) -> Result<Subscribed, SubscribeError> {
-    let callback = endpoint
-        .callback(org)
+    // The token key is read from Secrets Manager when the cache has none: within the deadline.
+    let callback = deadline
+        .run(endpoint.callback(org))
         .await
         .map_err(SubscribeError::Token)?;
     let token = shopify.access_token(deadline, shop, credentials).await?;
