@@ -112,6 +112,23 @@ both_backends! {
         assert_eq!(second.map(|a| a.status).map_err(|f| f.code), Err(Code::ActionDisabled), "nothing new starts");
     }
 
+    async fn a_bare_number_is_not_proposed_in_another_store_while_its_own_store_fails(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Live).await;
+        app.shopify.add_shop(FakeShop::new("demo-uk").with_prefix("UK-").with_order_action_scopes().with_token(TOKEN).with_order(FakeOrder::unfulfilled("UK-1003", 5, JANE)));
+        let (status, body) = app.connect(json!({"shop_domain": "demo-uk", "access_token": TOKEN})).await;
+        assert_eq!(status, 201, "{body}");
+        for _ in 0..4 {
+            app.shopify.push_fault(US, Fault::status(500));
+        }
+
+        // "1003" routes to the US store; UK-1003 is another order.
+        let refused = propose(&app, &rig, "1003").await;
+
+        assert_eq!(refused.map(|a| a.status).map_err(|f| f.code), Err(Code::ShopifyUnavailable));
+        let proposed = propose(&app, &rig, "1003").await.unwrap();
+        assert!(proposed.summary.contains("UK-1003"), "once the US store answers: {}", proposed.summary);
+    }
+
     async fn each_ineligible_order_is_refused_with_its_reason_and_nothing_is_sent(app: TestApp) {
         let cases = [
             ("#2001", FakeOrder::unfulfilled("#2001", 5, JANE).fulfilled(), "fulfilled"),

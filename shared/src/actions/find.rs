@@ -60,7 +60,10 @@ pub async fn find_order<'a>(
     let mut errors = Vec::new();
     let mut found: Vec<(usize, ActionOrder)> = Vec::new();
     for round in [plan.first, plan.then] {
-        if !found.is_empty() || round.is_empty() {
+        // The second round stands in for the first only when every store of the first
+        // answered that the order is not there: a store that failed or was left out may hold
+        // the order meant, and another store's order of the same number is a different one.
+        if !found.is_empty() || !errors.is_empty() || unverifiable > 0 || round.is_empty() {
             continue;
         }
         let targets: Vec<&Target> = round
