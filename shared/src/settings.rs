@@ -46,5 +46,13 @@ pub async fn save(
             tracing::warn!(org_id = %org, %error, "could not queue the knowledge changes");
         }
     }
-    Ok(settings)
+    // The answer is what is stored: a part left out may have changed since the read (when
+    // the read back fails, the settings as this save wrote them).
+    if left_out == (false, false, false) {
+        return Ok(settings);
+    }
+    Ok(deadline
+        .run(stores.get_settings(org))
+        .await
+        .unwrap_or(settings))
 }

@@ -81,11 +81,11 @@ fn with_failing_secrets(app: &TestApp, trigger: &Arc<Trigger>) -> shared::Servic
     app.with_storage(None, Some(Arc::new(secrets)))
 }
 
-/// The stores, except that the settings read are the ones given: a save that read before
-/// another save's write.
+/// The stores, except that the first settings read answers the ones given: a save that read
+/// before another save's write.
 struct ReadBefore {
     inner: Arc<dyn StoreRepository>,
-    read: OrgSettings,
+    read: std::sync::Mutex<Option<OrgSettings>>,
 }
 
 #[async_trait::async_trait]
@@ -109,8 +109,12 @@ impl StoreRepository for ReadBefore {
     async fn put_gone(&self, tombstone: &Tombstone, expect: Expect) -> Result<(), StoreError> {
         self.inner.put_gone(tombstone, expect).await
     }
-    async fn get_settings(&self, _org: &OrganizationId) -> Result<OrgSettings, StoreError> {
-        Ok(self.read.clone())
+    async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {
+        let first = self.read.lock().unwrap().take();
+        match first {
+            Some(read) => Ok(read),
+            None => self.inner.get_settings(org).await,
+        }
     }
     async fn put_settings(
         &self,
@@ -140,10 +144,11 @@ both_backends! {
 
         // B's PUT names only the lookup toggles and the email check.
         let update: SettingsUpdate = serde_json::from_value(json!({"actions": {"get_order_details": false, "search_products": true, "get_shop_details": true}, "require_email_match": false})).unwrap();
-        let b = ReadBefore { inner: stores.clone(), read: read_by_b };
-        shared::settings::save(&b, None, &shared::Deadline::after(std::time::Duration::from_secs(10)), &org, update).await.unwrap();
+        let b = ReadBefore { inner: stores.clone(), read: std::sync::Mutex::new(Some(read_by_b)) };
+        let answered = shared::settings::save(&b, None, &shared::Deadline::after(std::time::Duration::from_secs(10)), &org, update).await.unwrap();
 
         let stored = stores.get_settings(&org).await.unwrap();
+        assert_eq!(answered, stored, "B is answered what is stored, not what it read");
         assert!(!stored.actions.get_order_details && !stored.require_email_match, "B's change is saved");
         assert!(!stored.order_actions.cancel_order.enabled, "A's turning cancellations off stands");
         assert!(!stored.mcp.order_actions && !stored.knowledge.products, "and A's other changes");
