@@ -476,7 +476,7 @@ both_backends! {
         let shop = us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)).with_cancel_job(CancelJob::NeverFinishes);
         let rig = setup(&app, shop, ActionMode::Live).await;
         let mut ports = rig.ports.clone();
-        ports.config.budget = Duration::from_secs(2);
+        ports.config.budget = Duration::from_secs(3);
         let proposal = propose(&app, &rig, "#1001").await.unwrap();
         let answered = actions::confirm(&ports, &deadline(), &shopper(&app.org, JANE, CONVERSATION, true), &proposal.proposal_id, true).await.unwrap();
         assert_eq!(answered.status, "in_progress");

@@ -550,7 +550,7 @@ both_backends! {
         let cancelling = actions::propose(&rig.ports, &deadline(), &shopper(&app.org, JANE, CONVERSATION, false),
             ActionKind::CancelOrder, &json!({"order_number": "#1002"})).await.unwrap();
         let mut short = rig.ports.clone();
-        short.config.budget = Duration::from_secs(2);
+        short.config.budget = Duration::from_secs(3);
         assert_eq!(confirm_with(&app, &short, &cancelling.proposal_id).await.unwrap().status, "in_progress");
         let busy = propose(&app, &rig, "#1002", new_york()).await.unwrap_err();
         assert_eq!(busy.code, Code::ActionNotAllowed);

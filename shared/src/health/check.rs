@@ -138,11 +138,14 @@ impl LiveChecker {
         let Some(endpoint) = &self.webhooks else {
             return;
         };
-        // Every store whose app may still be installed keeps its subscriptions pointed at
-        // us (a store missing a scope, say: its uninstall must still reach us); one whose
-        // credentials Shopify refuses cannot manage them.
-        if record.status == StoreStatus::InvalidCredentials
-            || record.auth_type != AuthType::ClientCredentials
+        // A store missing a scope keeps its subscriptions pointed at us too (its app is still
+        // installed: its uninstall must still reach us). One whose credentials Shopify
+        // refuses cannot manage them, and a frozen or locked shop refuses the calls until it
+        // reads as connected again.
+        if !matches!(
+            record.status,
+            StoreStatus::Connected | StoreStatus::MissingScopes
+        ) || record.auth_type != AuthType::ClientCredentials
         {
             return;
         }
