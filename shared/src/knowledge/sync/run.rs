@@ -316,6 +316,25 @@ fn withdraw(progress: &mut Progress) {
     });
 }
 
+/// Sends the message of the run asked for while the last one ran (`ticket`), if any.
+async fn queue_follow_up(
+    ports: &SyncPorts,
+    deadline: &Deadline,
+    state: &SyncState,
+    ticket: Option<String>,
+) -> Result<(), KnowledgeError> {
+    let Some(ticket) = ticket else {
+        return Ok(());
+    };
+    let job = Job::Run {
+        org_id: state.org_id.clone(),
+        shop_domain: state.shop_domain.clone(),
+        ticket,
+    };
+    deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
+    Ok(())
+}
+
 /// Records the run's outcome and its announcement in one write, queues the follow-up run if
 /// one was asked for meanwhile, then puts the announcement. An announcement the bus refuses
 /// stays in the state's outbox and fails the message, whose redelivery puts it again.
@@ -348,14 +367,7 @@ async fn finish(
     release(&mut state);
     save(ports, deadline, &mut state, me).await?;
     tracing::info!(shop = %state.shop_domain, added = run.added, updated = run.updated, removed = run.removed, failed_sources = run.progress.iter().filter(|p| matches!(p.end, Some(SourceEnd::Failed { .. }))).count(), "knowledge sync finished");
-    if let Some(ticket) = follow_up {
-        let job = Job::Run {
-            org_id: state.org_id.clone(),
-            shop_domain: state.shop_domain.clone(),
-            ticket,
-        };
-        deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
-    }
+    queue_follow_up(ports, deadline, &state, follow_up).await?;
     announce(ports, deadline, &state.org_id, &state.shop_domain, me).await?;
     Ok(())
 }
@@ -434,14 +446,7 @@ async fn fail(
     };
     release(&mut state);
     save(ports, deadline, &mut state, me).await?;
-    if let Some(ticket) = follow_up {
-        let job = Job::Run {
-            org_id: state.org_id.clone(),
-            shop_domain: state.shop_domain.clone(),
-            ticket,
-        };
-        deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
-    }
+    queue_follow_up(ports, deadline, &state, follow_up).await?;
     if let Err(error) = announce(ports, deadline, &state.org_id, &state.shop_domain, me).await {
         // Kept in the outbox: the next delivery, run or schedule puts it.
         tracing::warn!(shop = %state.shop_domain, %error, "the failed run's announcement waits in the outbox");
