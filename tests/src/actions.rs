@@ -129,6 +129,14 @@ impl ActionRepository for FailingActions {
     ) -> Result<(Vec<Unsettled>, Option<String>), StoreError> {
         self.inner.unsettled(cursor, limit).await
     }
+
+    async fn settle_resume(&self) -> Result<Option<String>, StoreError> {
+        self.inner.settle_resume().await
+    }
+
+    async fn set_settle_resume(&self, position: Option<&str>) -> Result<(), StoreError> {
+        self.inner.set_settle_resume(position).await
+    }
 }
 
 /// Everything order actions run on in a test.

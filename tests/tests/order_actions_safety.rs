@@ -23,7 +23,7 @@ use tests::actions::{
     deadline, enable, setup, shopper, us_shop, ActionRig, CONVERSATION, JANE, US,
 };
 use tests::app::TestApp;
-use tests::fake_shopify::{CancelJob, FakeOrder, FakeTransaction, Fault};
+use tests::fake_shopify::{CancelJob, FakeOrder, FakeShop, FakeTransaction, Fault};
 use tokio::sync::Notify;
 
 fn org(app: &TestApp) -> OrganizationId {
@@ -245,7 +245,62 @@ impl ActionRepository for Scripted {
     ) -> Result<(Vec<Unsettled>, Option<String>), StoreError> {
         self.inner.unsettled(cursor, limit).await
     }
+
+    async fn settle_resume(&self) -> Result<Option<String>, StoreError> {
+        self.inner.settle_resume().await
+    }
+
+    async fn set_settle_resume(&self, position: Option<&str>) -> Result<(), StoreError> {
+        self.inner.set_settle_resume(position).await
+    }
 }
+
+/// Ports whose settle schedule gives each action at most `each`.
+fn settling_each(rig: &ActionRig, each: Duration) -> ActionPorts {
+    let mut ports = rig.ports.clone();
+    ports.config.settle_each = each;
+    ports
+}
+
+/// Connects demo-uk (orders `UK-…`, each Jane's) beside demo-us.
+async fn connect_uk(app: &TestApp, orders: &[&str]) {
+    let mut shop = FakeShop::new("demo-uk")
+        .with_prefix("UK-")
+        .with_order_action_scopes()
+        .with_token(tests::actions::TOKEN);
+    for name in orders {
+        shop = shop.with_order(FakeOrder::unfulfilled(name, 5, JANE));
+    }
+    app.shopify.add_shop(shop);
+    let (status, body) = app
+        .connect(json!({"shop_domain": "demo-uk", "access_token": tests::actions::TOKEN}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// A cancellation of `name` whose mutation was sent and whose outcome was not recorded (left
+/// `executing` for the schedule), proposed a moment after the ones before it.
+async fn left_executing(app: &TestApp, rig: &ActionRig, name: &str) -> String {
+    rig.clock.advance(chrono::Duration::milliseconds(5));
+    let proposal = propose(app, &rig.ports, name).await.unwrap();
+    rig.repo.fail_next(ActionStatus::Done);
+    let answered = confirm(app, &rig.ports, &proposal.proposal_id)
+        .await
+        .unwrap();
+    assert_eq!(answered.status, "in_progress", "{name}");
+    proposal.proposal_id
+}
+
+/// demo-uk accepts every read and never answers.
+fn hang_uk(app: &TestApp) {
+    app.shopify.update_shop(UK, |s| {
+        for operation in ["ActionJob", "ActionOrder", "OrderTimeline"] {
+            s.fail_operation(operation, Fault::Hang);
+        }
+    });
+}
+
+const UK: &str = "demo-uk.myshopify.com";
 
 both_backends! {
     async fn no_second_cancellation_is_proposed_or_sent_while_a_slow_one_is_in_progress(app: TestApp) {
@@ -372,6 +427,53 @@ both_backends! {
         assert_eq!(record(&app, &rig, &proposal.proposal_id).await.status, ActionStatus::Failed);
         assert_eq!(app.shopify.cancel_calls(US, "#1001"), 0);
         assert_eq!(propose(&app, &rig.ports, "#1001").await.unwrap().status, "confirmation_required", "the order is free again");
+    }
+
+    async fn a_store_that_does_not_answer_holds_the_settle_run_for_its_share_only(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Live).await;
+        connect_uk(&app, &["UK-2001"]).await;
+        let stuck = left_executing(&app, &rig, "UK-2001").await;
+        let behind = left_executing(&app, &rig, "#1001").await;
+        hang_uk(&app);
+        rig.clock.advance(chrono::Duration::minutes(3));
+
+        // 6 s after the answer margin; each action 1 s of it.
+        let run = shared::Deadline::after(Duration::from_secs(7));
+        let report = actions::settle_unsettled(&settling_each(&rig, Duration::from_secs(1)), &run).await.unwrap();
+
+        assert_eq!((report.visited, report.settled), (2, 1), "{report:?}");
+        assert_eq!(record(&app, &rig, &behind).await.status, ActionStatus::Done, "the action behind the stuck store is settled");
+        assert_eq!(record(&app, &rig, &stuck).await.status, ActionStatus::InProgress, "read back as far as it could be");
+    }
+
+    async fn settle_runs_that_run_out_of_time_go_on_where_the_last_one_stopped(app: TestApp) {
+        let rig = setup(&app, us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)), ActionMode::Live).await;
+        let uk = ["UK-2001", "UK-2002", "UK-2003"];
+        connect_uk(&app, &uk).await;
+        let mut stuck = Vec::new();
+        for name in uk {
+            stuck.push(left_executing(&app, &rig, name).await);
+        }
+        let behind = left_executing(&app, &rig, "#1001").await;
+        hang_uk(&app);
+        rig.clock.advance(chrono::Duration::minutes(3));
+        let ports = settling_each(&rig, Duration::from_secs(1));
+
+        // 4.5 s after the answer margin: one stuck action's second leaves less than the
+        // schedule's reserve, so a run looks at one action.
+        let mut reports = Vec::new();
+        for _ in 0..4 {
+            let run = shared::Deadline::after(Duration::from_millis(5500));
+            reports.push(actions::settle_unsettled(&ports, &run).await.unwrap());
+        }
+
+        assert!(reports[..3].iter().all(|r| r.visited == 1), "{reports:?}");
+        assert_eq!(record(&app, &rig, &behind).await.status, ActionStatus::Done, "{reports:?}");
+        for id in &stuck {
+            assert_eq!(record(&app, &rig, id).await.status, ActionStatus::InProgress);
+        }
+        let round = actions::settle_unsettled(&ports, &deadline()).await.unwrap();
+        assert_eq!((round.visited, round.settled, round.more), (3, 0, false), "a run with time looks at each mark once: {round:?}");
     }
 
     async fn an_order_an_ended_action_could_not_let_go_is_let_go_by_the_schedule(app: TestApp) {

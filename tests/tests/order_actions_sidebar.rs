@@ -165,6 +165,14 @@ impl ActionRepository for Down {
     ) -> Result<(Vec<Unsettled>, Option<String>), StoreError> {
         Err(down())
     }
+
+    async fn settle_resume(&self) -> Result<Option<String>, StoreError> {
+        Err(down())
+    }
+
+    async fn set_settle_resume(&self, _: Option<&str>) -> Result<(), StoreError> {
+        Err(down())
+    }
 }
 
 both_backends! {

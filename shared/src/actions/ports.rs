@@ -27,6 +27,9 @@ pub struct ActionConfig {
     pub approval_ttl: Duration,
     /// How often Shopify's job is asked about while an invocation waits for it.
     pub job_poll: Duration,
+    /// The most of a settle run one action may take (its reads, its store's Shopify calls,
+    /// its writes): a store that does not answer holds the run this long, not to its end.
+    pub settle_each: Duration,
 }
 
 impl Default for ActionConfig {
@@ -35,6 +38,7 @@ impl Default for ActionConfig {
             budget: Duration::from_millis(15_000),
             approval_ttl: Duration::from_secs(48 * 3600),
             job_poll: Duration::from_millis(500),
+            settle_each: Duration::from_secs(5),
         }
     }
 }
@@ -57,6 +61,7 @@ impl ActionConfig {
                 .map(|h| Duration::from_secs(h * 3600))
                 .unwrap_or(defaults.approval_ttl),
             job_poll: defaults.job_poll,
+            settle_each: defaults.settle_each,
         }
     }
 }

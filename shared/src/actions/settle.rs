@@ -10,7 +10,7 @@ use super::outbox;
 use super::ports::{ActionAnswer, ActionFailure, ActionPorts, Invocation};
 use super::propose::identity;
 use super::record::{ActionRecord, ActionView};
-use super::repo::{ListFilter, OrderKey};
+use super::repo::{ListFilter, OrderKey, Unsettled};
 use super::{budget, move_action, shopify_deadline, EXECUTION_LEASE, UNSETTLED_LIMIT};
 use crate::deadline::Deadline;
 use crate::domain::{ActionStatus, OrganizationId};
@@ -193,68 +193,124 @@ pub async fn list(
 
 /// The 5-minute schedule: settles every marked action it reaches within `deadline` (proposals
 /// and pending approvals past their expiry included), reading the marks a page at a time; a
-/// mark stays until its action is final.
+/// mark stays until its action is final. Each action gets at most
+/// [`ActionConfig::settle_each`](super::ActionConfig) of the run, and a run that runs out of
+/// time records the last mark it looked at: the next run starts after it and comes round to
+/// the beginning, so marks whose stores do not answer cannot keep the ones behind them waiting
+/// run after run.
 pub async fn settle_unsettled(
     ports: &ActionPorts,
     deadline: &Deadline,
 ) -> Result<SettleReport, ActionFailure> {
     let deadline = deadline.minus(super::ANSWER_MARGIN);
     let mut report = SettleReport::default();
-    let mut cursor: Option<String> = None;
+    let resume = match deadline.run(ports.actions.settle_resume()).await {
+        Ok(resume) => resume,
+        Err(error) => {
+            tracing::warn!(error = %error, "where the last settle run stopped could not be read; starting at the first mark");
+            None
+        }
+    };
+    let mut cursor = resume.clone();
+    let mut came_round = resume.is_none();
+    let mut seen = std::collections::HashSet::new();
+    let mut last: Option<String> = None;
     loop {
         if deadline.is_expired() {
             report.more = true;
-            return Ok(report);
+            break;
         }
         let (marks, next) = deadline
             .run(ports.actions.unsettled(cursor.as_deref(), SETTLE_PAGE))
             .await?;
         for mark in marks {
+            if !seen.insert((mark.org.clone(), mark.action_id.clone())) {
+                // Round to a mark this run looked at: every mark was looked at.
+                return Ok(stopped(ports, &deadline, report, resume.as_deref(), None).await);
+            }
             if deadline.remaining() < super::WRITE_RESERVE * 2 {
                 report.more = true;
-                return Ok(report);
+                break;
             }
             report.visited += 1;
-            let record = deadline
-                .run(ports.actions.get(&mark.org, &mark.action_id))
-                .await?;
-            let settled = match record {
-                None => true,
-                Some(record) => {
-                    let now = if record.status.is_final() {
-                        Ok(record)
-                    } else {
-                        settle_one(ports, &deadline, record).await
-                    };
-                    match now {
-                        // The order is let go before the mark goes: an action that ended
-                        // without letting it go (its unlock failed) would hold it for a day.
-                        Ok(record) if record.status.is_final() => deadline
-                            .run(
-                                ports
-                                    .actions
-                                    .unlock_order(&OrderKey::of(&record), &record.action_id),
-                            )
-                            .await
-                            .is_ok(),
-                        Ok(_) => false,
-                        Err(error) => {
-                            tracing::warn!(org_id = %mark.org, action_id = %mark.action_id, code = %error.code, "an unsettled action could not be settled now");
-                            false
-                        }
-                    }
-                }
-            };
-            if settled {
+            if settle_mark(ports, &deadline.within(ports.config.settle_each), &mark).await {
                 report.settled += 1;
                 deadline
                     .run(ports.actions.clear_unsettled(&mark.org, &mark.action_id))
                     .await?;
             }
+            last = Some(mark.position);
+        }
+        if report.more {
+            break;
         }
         match next {
             Some(next) => cursor = Some(next),
-            None => return Ok(report),
+            None if !came_round => {
+                came_round = true;
+                cursor = None;
+            }
+            None => break,
+        }
+    }
+    let stop = if report.more {
+        last.as_deref().or(resume.as_deref())
+    } else {
+        None
+    };
+    Ok(stopped(ports, &deadline, report, resume.as_deref(), stop).await)
+}
+
+/// Records where the run stopped (`None`: it looked at every mark) when that changed.
+async fn stopped(
+    ports: &ActionPorts,
+    deadline: &Deadline,
+    report: SettleReport,
+    resume: Option<&str>,
+    stop: Option<&str>,
+) -> SettleReport {
+    if stop != resume {
+        if let Err(error) = deadline.run(ports.actions.set_settle_resume(stop)).await {
+            tracing::warn!(error = %error, "where the settle run stopped could not be recorded");
+        }
+    }
+    report
+}
+
+/// Settles `mark`'s action within `deadline`; whether it is final and its order let go (the
+/// mark may go).
+async fn settle_mark(ports: &ActionPorts, deadline: &Deadline, mark: &Unsettled) -> bool {
+    let record = match deadline
+        .run(ports.actions.get(&mark.org, &mark.action_id))
+        .await
+    {
+        Ok(Some(record)) => record,
+        Ok(None) => return true,
+        Err(error) => {
+            tracing::warn!(org_id = %mark.org, action_id = %mark.action_id, error = %error, "an unsettled action could not be read now");
+            return false;
+        }
+    };
+    let now = if record.status.is_final() {
+        Ok(record)
+    } else {
+        settle_one(ports, deadline, record).await
+    };
+    match now {
+        // The order is let go before the mark goes: an action that ended without letting it
+        // go (its unlock failed) would hold it for a day.
+        Ok(record) if record.status.is_final() => deadline
+            .run(
+                ports
+                    .actions
+                    .unlock_order(&OrderKey::of(&record), &record.action_id),
+            )
+            .await
+            .is_ok(),
+        Ok(_) => false,
+        Err(error) => {
+            tracing::warn!(org_id = %mark.org, action_id = %mark.action_id, code = %error.code, "an unsettled action could not be settled now");
+            false
         }
     }
 }

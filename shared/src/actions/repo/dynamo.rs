@@ -31,6 +31,9 @@ use crate::store::{
 
 const RECORD_PREFIX: &str = "ACTION#";
 const UNSETTLED_PK: &str = "ACTIONS#UNSETTLED";
+/// The item holding where the settle schedule stopped.
+const SETTLE_RESUME_PK: &str = "ACTIONS#SETTLE";
+const SETTLE_RESUME_SK: &str = "resume";
 /// The table's TTL attribute.
 const TTL: &str = "expires_at";
 /// Where the record's `expires_at` is kept.
@@ -427,6 +430,7 @@ impl ActionRepository for DynamoActions {
                 Some(Unsettled {
                     org: OrganizationId::parse(&text("org_id")?).ok()?,
                     action_id: text("action_id")?,
+                    position: text("sk")?,
                 })
             })
             .collect();
@@ -435,5 +439,48 @@ impl ActionRepository for DynamoActions {
             _ => None,
         });
         Ok((page, next))
+    }
+
+    async fn settle_resume(&self) -> Result<Option<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(SETTLE_RESUME_PK, SETTLE_RESUME_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(
+            match output.item.as_ref().and_then(|item| item.get("after")) {
+                Some(AttributeValue::S(after)) => Some(after.clone()),
+                _ => None,
+            },
+        )
+    }
+
+    async fn set_settle_resume(&self, position: Option<&str>) -> Result<(), StoreError> {
+        match position {
+            Some(after) => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(SETTLE_RESUME_PK))
+                .item("sk", s(SETTLE_RESUME_SK))
+                .item("after", s(after))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| unavailable(e.into_service_error())),
+            None => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(SETTLE_RESUME_PK, SETTLE_RESUME_SK)))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| unavailable(e.into_service_error())),
+        }
     }
 }

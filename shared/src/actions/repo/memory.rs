@@ -18,6 +18,7 @@ struct State {
     open: BTreeMap<(OrderKey, ActionKind), String>,
     locks: BTreeMap<OrderKey, (String, DateTime<Utc>)>,
     unsettled: BTreeMap<(String, String), ()>,
+    settle_resume: Option<String>,
 }
 
 #[derive(Default)]
@@ -207,9 +208,7 @@ impl ActionRepository for MemoryActions {
                 continue;
             }
             if page.len() == limit {
-                next = page
-                    .last()
-                    .map(|u: &Unsettled| format!("{}\n{}", u.org, u.action_id));
+                next = page.last().map(|u: &Unsettled| u.position.clone());
                 break;
             }
             let Ok(org) = OrganizationId::parse(org) else {
@@ -218,8 +217,18 @@ impl ActionRepository for MemoryActions {
             page.push(Unsettled {
                 org,
                 action_id: id.clone(),
+                position: at,
             });
         }
         Ok((page, next))
+    }
+
+    async fn settle_resume(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.state().settle_resume.clone())
+    }
+
+    async fn set_settle_resume(&self, position: Option<&str>) -> Result<(), StoreError> {
+        self.state().settle_resume = position.map(str::to_owned);
+        Ok(())
     }
 }

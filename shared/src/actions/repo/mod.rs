@@ -75,6 +75,8 @@ impl OrderKey {
 pub struct Unsettled {
     pub org: OrganizationId,
     pub action_id: String,
+    /// Where the mark sits in the list: a cursor that starts the list after it.
+    pub position: String,
 }
 
 #[async_trait]
@@ -164,4 +166,10 @@ pub trait ActionRepository: Send + Sync {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<Unsettled>, Option<String>), StoreError>;
+
+    /// Where the last run of the schedule that ran out of time stopped (a mark's `position`).
+    async fn settle_resume(&self) -> Result<Option<String>, StoreError>;
+
+    /// Records where the schedule stopped (`None`: it went through every mark).
+    async fn set_settle_resume(&self, position: Option<&str>) -> Result<(), StoreError>;
 }
