@@ -230,7 +230,7 @@ async fn confirm_leased(
         .await?;
         return Ok(ActionAnswer::status(&settled(moved), now));
     }
-    let record = execute(ports, deadline, action, &store, record).await?;
+    let record = execute(ports, deadline, action, &store, record, None).await?;
     Ok(ActionAnswer::status(&record, ports.clock.now()))
 }
 
@@ -357,27 +357,7 @@ async fn approve_leased(
         .await?
         .map_err(|_| not_pending());
     }
-    if shopify_deadline(deadline).remaining() < MUTATION_TIME {
-        return Err(no_time_to_send());
-    }
-    let approved = move_action(
-        ports,
-        deadline,
-        record,
-        &[ActionStatus::PendingApproval],
-        |r| {
-            let mut next = r.clone();
-            next.summary = r
-                .summary
-                .strip_prefix(PENDING_PREFIX)
-                .unwrap_or(&r.summary)
-                .to_owned();
-            next.moved(ActionStatus::Approved, user, now)
-        },
-    )
-    .await?
-    .map_err(|_| not_pending())?;
-    execute(ports, deadline, action, &store, &approved).await
+    execute(ports, deadline, action, &store, record, Some(user)).await
 }
 
 /// A person declines a pending action.
@@ -406,14 +386,18 @@ pub async fn decline(
     Ok(declined)
 }
 
-/// Runs a `proposed` or `approved` action: lock, `executing`, the mutation once, the
-/// read-back, the outcome. Answers the action as it then stands.
+/// Runs a `proposed` action, or a `pending_approval` one `approver` approved: lock,
+/// `executing`, the mutation once, the read-back, the outcome. Answers the action as it then
+/// stands. An approval is written with the move to `executing` (its `approved` event first,
+/// in the same write): an approval that stops before that write leaves the action pending,
+/// for the person to approve again.
 pub(crate) async fn execute(
     ports: &ActionPorts,
     deadline: &Deadline,
     action: &dyn OrderAction,
     store: &StoreRecord,
     record: &ActionRecord,
+    approver: Option<&str>,
 ) -> Result<ActionRecord, ActionFailure> {
     if shopify_deadline(deadline).remaining() < MUTATION_TIME {
         tracing::warn!(org_id = %record.org_id, action_id = %record.action_id, action = record.kind.as_str(), "too little time left to send the mutation; nothing was sent");
@@ -429,22 +413,34 @@ pub(crate) async fn execute(
                 .mark_unsettled(&record.org_id, &record.action_id),
         )
         .await?;
-    let started = move_action(
-        ports,
-        deadline,
-        record,
-        &[ActionStatus::Proposed, ActionStatus::Approved],
-        |r| {
-            let mut next = r.moved(ActionStatus::Executing, &r.actor, now);
-            next.executing_since = Some(now);
-            next.execution_id = Some(attempt.clone());
-            if next.mode != ActionMode::Approval {
-                next.mode = ActionMode::Live;
+    let from: &[ActionStatus] = match approver {
+        Some(_) => &[ActionStatus::PendingApproval],
+        None => &[ActionStatus::Proposed],
+    };
+    let started = move_action(ports, deadline, record, from, |r| {
+        let yes = match approver {
+            Some(user) => {
+                let mut approved = r.clone();
+                approved.summary = r
+                    .summary
+                    .strip_prefix(PENDING_PREFIX)
+                    .unwrap_or(&r.summary)
+                    .to_owned();
+                let mut approved = approved.moved(ActionStatus::Approved, user, now);
+                approved.version = r.version;
+                approved
             }
-            // The event went into the outbox before `executing_since` was set; same content.
-            next
-        },
-    )
+            None => r.clone(),
+        };
+        let mut next = yes.moved(ActionStatus::Executing, &yes.actor, now);
+        next.executing_since = Some(now);
+        next.execution_id = Some(attempt.clone());
+        if next.mode != ActionMode::Approval {
+            next.mode = ActionMode::Live;
+        }
+        // The event went into the outbox before `executing_since` was set; same content.
+        next
+    })
     .await;
     let started = match started {
         Ok(started) => started,
@@ -475,6 +471,8 @@ pub(crate) async fn execute(
         {
             outbox::flush(ports, deadline, current).await
         }
+        // Another approval or a decline came first.
+        Err(_) if approver.is_some() => return Err(not_pending()),
         // Another confirmation won: its outcome is the answer (`executing` while it runs).
         Err(current) => return Ok(current),
     };
