@@ -334,6 +334,23 @@ both_backends! {
         assert_lookups_use(&app, NEW_TOKEN).await;
     }
 
+    async fn a_failed_connect_retried_after_its_undo_leaves_no_secret_live_when_it_fails_again(app: TestApp) {
+        app.shopify.add_shop(us_shop());
+        let trigger = Arc::new(Trigger::default());
+        let failing = Arc::new(FailingStores::new(app.services.storage.stores.clone(), trigger.clone()));
+        let services = app.with_storage(Some(failing), None);
+        let connect = || app.as_admin("POST", "/shopify/stores").json(&token_body(US, TOKEN));
+
+        for attempt in ["the first connect", "its retry, which restores the secret"] {
+            trigger.fail_on(1);
+            assert_eq!(app.send_with(&services, connect()).await.0, 503, "{attempt}");
+            assert!(app.records().await.is_empty(), "{attempt}");
+            assert!(app.secret_names().await.is_empty(), "{attempt}: no credentials are kept that no record names");
+        }
+        assert_eq!(app.connect(token_body(US, NEW_TOKEN)).await.0, 201, "the next connect ends well");
+        assert_record_and_secret_agree(&app, NEW_TOKEN).await;
+    }
+
     async fn a_connect_waits_for_an_undo_under_way_and_restores_the_secret(app: TestApp) {
         app.shopify.add_shop(us_shop());
         let trigger = Arc::new(Trigger::default());

@@ -103,8 +103,6 @@ pub async fn connect(
 /// A version staged in the store's secret, and the live connection it was staged for.
 struct Staged {
     version_id: String,
-    /// This request created the secret (it did not exist, not even pending deletion).
-    created: bool,
     for_connection: Option<String>,
 }
 
@@ -164,7 +162,6 @@ async fn persist(
             created_secret |= put.created;
             staged = Some(Staged {
                 version_id: put.version_id,
-                created: put.created,
                 for_connection: live_connection,
             });
         }
@@ -206,11 +203,9 @@ async fn persist(
                     Ok(slot) if slot.write_id() == Some(write_id.as_str()) => {
                         return Ok(finish(storage, deadline, slot, wrote_over_live).await);
                     }
-                    Ok(slot) => {
-                        if staged.as_ref().is_some_and(|s| s.created) || created_secret {
-                            undo(storage, deadline, org, shop, &name, slot).await;
-                        }
-                    }
+                    // No record names what was staged: the secret goes, whether this request
+                    // created it, restored it from a deletion, or found it left by another.
+                    Ok(slot) => undo(storage, deadline, org, shop, &name, slot).await,
                     Err(_) => {}
                 }
                 return Err(error.into());
@@ -282,9 +277,9 @@ fn connected_record(
     }
 }
 
-/// Schedules a secret this request created for deletion (recoverable), under a deleting mark,
-/// unless the slot is live (a concurrent connect uses the secret) or another deletion is under
-/// way. Best effort: on any failure the secret stays, and the next connect reuses it.
+/// Schedules the secret of a connect whose record never landed for deletion (recoverable),
+/// under a deleting mark, unless the slot is live (a concurrent connect uses the secret) or
+/// another deletion is under way. Best effort: on any failure the secret stays, and the next connect reuses it.
 async fn undo(
     storage: &Storage,
     deadline: &Deadline,

@@ -47,9 +47,11 @@
 //! 5. [`converge_current`]: label the version the record names `AWSCURRENT`, repeating while
 //!    the record keeps changing, so the last writer always leaves record and label agreeing.
 //!
-//! If the record write fails for good and this request created the secret, the secret is
-//! scheduled for deletion (recoverable for 7 days; the next connect restores it) under a
-//! deleting mark — unless a live record appeared meanwhile (a concurrent connect uses it).
+//! If the record write fails for good and no record names the secret (a first connect: this
+//! request created it, restored it from an earlier undo, or found it left by a crash), the
+//! secret is scheduled for deletion (recoverable for 7 days; the next connect restores it)
+//! under a deleting mark — unless a live record appeared meanwhile (a concurrent connect uses
+//! it).
 //!
 //! **Disconnect** ([`disconnect()`]): mark the slot deleting (conditional on the version read;
 //! the live record is gone from that moment, so no lookup uses the store), delete the secret
