@@ -4,7 +4,7 @@
 //! endpoints that accept connections and never answer.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use secrecy::SecretString;
@@ -153,9 +153,77 @@ impl SecretStore for FailingSecrets {
     }
     async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
         if self.trigger.fire() {
-            return Err(SecretsError::Unavailable(injected()));
+            return Err(SecretsError::Refused(injected()));
         }
         self.inner.delete(name).await
+    }
+}
+
+/// A secret store whose first deletion goes unanswered (as a timed-out attempt or a connection
+/// lost after sending): it answers `Unavailable` at once, and the deletion itself lands when
+/// the test opens `lands`.
+pub struct InFlightDelete {
+    pub inner: Arc<dyn SecretStore>,
+    pub lands: Arc<Notify>,
+    sent: std::sync::atomic::AtomicBool,
+    landed: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl InFlightDelete {
+    pub fn new(inner: Arc<dyn SecretStore>) -> Self {
+        Self {
+            inner,
+            lands: Arc::default(),
+            sent: Default::default(),
+            landed: Mutex::new(None),
+        }
+    }
+
+    /// Lets the unanswered deletion land, and waits until it has.
+    pub async fn land(&self) {
+        self.lands.notify_one();
+        let task = self.landed.lock().unwrap().take();
+        if let Some(task) = task {
+            task.await.unwrap();
+        }
+    }
+}
+
+#[async_trait]
+impl SecretStore for InFlightDelete {
+    async fn put(
+        &self,
+        name: &SecretName,
+        value: &SecretString,
+    ) -> Result<PutOutcome, SecretsError> {
+        self.inner.put(name, value).await
+    }
+    async fn current_version(&self, name: &SecretName) -> Result<Option<String>, SecretsError> {
+        self.inner.current_version(name).await
+    }
+    async fn get_version(
+        &self,
+        name: &SecretName,
+        version_id: &str,
+    ) -> Result<Option<SecretString>, SecretsError> {
+        self.inner.get_version(name, version_id).await
+    }
+    async fn make_current(&self, name: &SecretName, version_id: &str) -> Result<(), SecretsError> {
+        self.inner.make_current(name, version_id).await
+    }
+    async fn schedule_deletion(&self, name: &SecretName) -> Result<(), SecretsError> {
+        self.inner.schedule_deletion(name).await
+    }
+    async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
+        if self.sent.swap(true, Ordering::SeqCst) {
+            return self.inner.delete(name).await;
+        }
+        let (inner, lands, name) = (self.inner.clone(), self.lands.clone(), name.clone());
+        *self.landed.lock().unwrap() = Some(tokio::spawn(async move {
+            lands.notified().await;
+            inner.delete(&name).await.unwrap();
+        }));
+        Err(SecretsError::Unavailable(injected()))
     }
 }
 

@@ -16,7 +16,7 @@ use tests::events::HttpEvent;
 use tests::fake_shopify::{FakeCustomer, FakeOrder, FakeShop, Fault};
 use tests::faults::{
     BlackHole, CountingStores, FailingSecrets, FailingStores, Gate, GatedSecrets, GatedStores,
-    LostDeleteAnswer, RetriedTombstone, SecretCall, Trigger,
+    InFlightDelete, LostDeleteAnswer, RetriedTombstone, SecretCall, Trigger,
 };
 
 const JANE: &str = "jane@example.com";
@@ -418,6 +418,22 @@ both_backends! {
 
         assert_eq!(status, 503, "it cannot be told whether the secret went");
         assert!(app.records().await.is_empty(), "no record comes back naming credentials that may be gone");
+        assert_eq!(app.send_with(&services, event()).await.0, 204, "a retry finishes the disconnect");
+        assert!(app.secret_names().await.is_empty());
+    }
+
+    async fn a_deletion_that_went_unanswered_never_puts_back_a_store_whose_secret_then_goes(app: TestApp) {
+        app.shopify.add_shop(us_shop());
+        assert_eq!(app.connect(token_body(US, TOKEN)).await.0, 201);
+        let in_flight = Arc::new(InFlightDelete::new(app.services.storage.secrets.clone()));
+        let services = app.with_storage(None, Some(in_flight.clone()));
+        let event = || app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", US);
+
+        let (status, _) = app.send_with(&services, event()).await;
+        in_flight.land().await; // the unanswered deletion is carried out after all
+
+        assert_eq!(status, 503, "it cannot be told whether the secret goes");
+        assert!(app.records().await.is_empty(), "no record comes back naming credentials that may still go");
         assert_eq!(app.send_with(&services, event()).await.0, 204, "a retry finishes the disconnect");
         assert!(app.secret_names().await.is_empty());
     }

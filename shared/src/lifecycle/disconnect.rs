@@ -1,5 +1,6 @@
 //! Disconnect: the slot marked deleting, the secret deleted at once and for good, the mark
-//! cleared — or the store put back when the secret is confirmed still there (see the protocol
+//! cleared — or the store put back when Secrets Manager refused the deletion and the secret is
+//! confirmed still there (see the protocol
 //! in [`super`]). A disconnect that stopped half-way is taken over by the next one. And
 //! [`Disconnector::remove`]: a disconnect with what follows it (each [`AfterDisconnect`]).
 
@@ -12,12 +13,13 @@ use super::{
 use crate::deadline::Deadline;
 use crate::domain::{OrganizationId, ShopDomain};
 use crate::ids::new_id;
-use crate::secrets::SecretName;
+use crate::secrets::{SecretName, SecretsError};
 use crate::store::{Expect, Slot, StoreError, StoreRecord, Tombstone, TombstoneOrigin};
 
 /// Disconnects `shop` from `org`: the record goes (a deleting mark takes its place), then the
-/// secret, at once and for good. When the secret is confirmed still there after a failed
-/// deletion, the record is put back (the store stays whole) and the error returned. A
+/// secret, at once and for good. When Secrets Manager refused the deletion and the secret is
+/// confirmed still there, the record is put back (the store stays whole) and the error
+/// returned. A
 /// disconnect that stopped half-way is taken over by the next one.
 ///
 /// A takeover never shortens the deletion lease: only a deleter that marked a live record (or
@@ -118,12 +120,17 @@ async fn delete_marked(
     } else {
         match deadline.run(storage.secrets.delete(name)).await {
             Ok(()) => Deletion::Done,
-            // The call failed, but the secret may be gone anyway.
-            Err(error) => match deadline.run(storage.secrets.current_version(name)).await {
-                Ok(None) => Deletion::Done,
-                Ok(Some(_)) => Deletion::Refused(LifecycleError::Secrets(error)),
-                Err(_) => Deletion::Unknown(LifecycleError::Secrets(error)),
-            },
+            // The call failed, but the secret may be gone anyway. Only a deletion Secrets
+            // Manager refused is known not to land later: one that went unanswered (timed out,
+            // its connection lost) may still be carried out after the secret was read.
+            Err(error) => {
+                let refused = matches!(error, SecretsError::Refused(_));
+                match deadline.run(storage.secrets.current_version(name)).await {
+                    Ok(None) => Deletion::Done,
+                    Ok(Some(_)) if refused => Deletion::Refused(LifecycleError::Secrets(error)),
+                    Ok(Some(_)) | Err(_) => Deletion::Unknown(LifecycleError::Secrets(error)),
+                }
+            }
         }
     };
     match deletion {

@@ -55,9 +55,11 @@
 //!
 //! **Disconnect** ([`disconnect()`]): mark the slot deleting (conditional on the version read;
 //! the live record is gone from that moment, so no lookup uses the store), delete the secret
-//! at once, clear the mark. When the secret is confirmed still there after a failed deletion,
-//! the record is put back and the error returned: the store stays whole (when it cannot be told
-//! whether the deletion happened, the store stays disconnected and a retry finishes the job).
+//! at once, clear the mark. When Secrets Manager refused the deletion and the secret is
+//! confirmed still there, the record is put back and the error returned: the store stays whole
+//! (when it cannot be told whether the deletion happened or may still happen — a deletion that
+//! went unanswered can land after the secret was read — the store stays disconnected and a
+//! retry finishes the job).
 //! A disconnect that finds a deleting mark (an earlier one that stopped half-way, or one still
 //! running) takes it over and finishes the job — but leaves its own mark to expire instead of
 //! clearing it, since the earlier deleter may still be inside its window. A deleting mark left

@@ -87,15 +87,34 @@ impl SecretsManagerStore {
         };
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) => match e.err() {
-                DeleteSecretError::ResourceNotFoundException(_) => Ok(()),
-                DeleteSecretError::InvalidRequestException(_) => match self.describe(name).await? {
-                    None => Ok(()),
-                    Some(described) if described.deleted_date.is_some() => Ok(()),
-                    Some(_) => Err(unavailable(e.into_err())),
-                },
-                _ => Err(unavailable(e.into_err())),
-            },
+            Err(SdkError::ServiceError(e)) => {
+                // A client error's request was not carried out; a server error's may have been.
+                let refused = match e.err() {
+                    DeleteSecretError::InvalidRequestException(_)
+                    | DeleteSecretError::InvalidParameterException(_) => true,
+                    DeleteSecretError::InternalServiceError(_) => false,
+                    _ => e.raw().status().is_client_error(),
+                };
+                let failed = |e| {
+                    if refused {
+                        SecretsError::Refused(Box::new(e))
+                    } else {
+                        unavailable(e)
+                    }
+                };
+                match e.err() {
+                    DeleteSecretError::ResourceNotFoundException(_) => Ok(()),
+                    DeleteSecretError::InvalidRequestException(_) => {
+                        match self.describe(name).await? {
+                            None => Ok(()),
+                            Some(described) if described.deleted_date.is_some() => Ok(()),
+                            Some(_) => Err(failed(e.into_err())),
+                        }
+                    }
+                    _ => Err(failed(e.into_err())),
+                }
+            }
+            // Not answered (a timeout, a connection lost after sending): it may still land.
             Err(e) => Err(unavailable(e.into_service_error())),
         }
     }
@@ -425,9 +444,27 @@ mod tests {
         let store = SecretsManagerStore::new(client, None);
 
         assert!(
-            store.delete(&name()).await.is_err(),
-            "the secret is still there"
+            matches!(store.delete(&name()).await, Err(SecretsError::Refused(_))),
+            "the secret is still there, and the deletion will not land later"
         );
+    }
+
+    #[tokio::test]
+    async fn a_force_delete_failing_inside_secrets_manager_may_still_land() {
+        let failed = mock!(Client::delete_secret).then_error(|| {
+            DeleteSecretError::InternalServiceError(
+                aws_sdk_secretsmanager::types::error::InternalServiceError::builder()
+                    .message("An error occurred on the server side.")
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_secretsmanager, RuleMode::Sequential, [&failed]);
+        let store = SecretsManagerStore::new(client, None);
+
+        assert!(matches!(
+            store.delete(&name()).await,
+            Err(SecretsError::Unavailable(_))
+        ));
     }
 
     #[tokio::test]

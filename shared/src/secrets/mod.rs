@@ -48,9 +48,13 @@ pub struct PutOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    /// Secrets Manager failed, could not be reached, or did not answer in time.
+    /// Secrets Manager failed, could not be reached, or did not answer in time: the request
+    /// may still have been carried out.
     #[error("Secrets Manager is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Secrets Manager answered the request with a client error (4xx): it was not carried out.
+    #[error("Secrets Manager refused the request")]
+    Refused(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<crate::deadline::TimedOut> for SecretsError {
