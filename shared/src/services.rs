@@ -136,6 +136,7 @@ impl Services {
         }
         Disconnector {
             storage: &self.storage,
+            events: self.events.as_ref(),
             then,
         }
     }

@@ -278,6 +278,26 @@ const UNINSTALLED: &str =
     r#"{"id":690933842,"name":"Demo UK","myshopify_domain":"demo-uk.myshopify.com"}"#;
 
 health_backends! {
+    async fn a_disconnect_announces_the_changes_still_waiting_in_the_stores_outbox(app: TestApp) {
+        connect_us(&app).await;
+        // A change found while the bus was down: it waits in the record's outbox.
+        let before = record(&app, US).await;
+        let mut after = before.clone();
+        after.status = shared::domain::StoreStatus::InvalidCredentials;
+        after.version = before.version + 1;
+        after.write_id = "a-change".into();
+        let after = shared::lifecycle::outbox::with_change(&before, after, shared::events::DetectedBy::HealthCheck);
+        let change_id = after.outbox[0].change_id.clone();
+        app.services.storage.stores.put_live(&after, Expect::Version(before.version)).await.unwrap();
+
+        assert_eq!(app.disconnect(US).await.0, 204);
+
+        let changes = changes(&app).await;
+        assert_eq!(changes.len(), 1, "{changes:#?}");
+        assert_eq!(changes[0]["change_id"], change_id.as_str());
+        assert_eq!(changes[0]["new_status"], "invalid_credentials");
+    }
+
     async fn a_revoked_token_is_found_by_the_health_check_with_one_event(app: TestApp) {
         connect_us(&app).await;
         app.health().run_cycle().await;

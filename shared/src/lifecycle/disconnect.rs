@@ -4,6 +4,8 @@
 //! in [`super`]). A disconnect that stopped half-way is taken over by the next one. And
 //! [`Disconnector::remove`]: a disconnect with what follows it (each [`AfterDisconnect`]).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::Utc;
 
@@ -12,6 +14,7 @@ use super::{
 };
 use crate::deadline::Deadline;
 use crate::domain::{OrganizationId, ShopDomain};
+use crate::events::{EventPublisher, StatusChanged};
 use crate::ids::new_id;
 use crate::secrets::{SecretName, SecretsError};
 use crate::store::{Expect, Slot, StoreError, StoreRecord, Tombstone, TombstoneOrigin};
@@ -25,12 +28,15 @@ use crate::store::{Expect, Slot, StoreError, StoreRecord, Tombstone, TombstoneOr
 /// A takeover never shortens the deletion lease: only a deleter that marked a live record (or
 /// a mark already expired) clears the mark; a takeover leaves its own fresh mark to expire, as
 /// the first deleter may still be inside its window.
+///
+/// Answers the status changes the record's outbox still held when it was marked (their
+/// announcement had not been made yet); [`Disconnector::remove`] announces them.
 pub async fn disconnect(
     storage: &Storage,
     deadline: Deadline,
     org: &OrganizationId,
     shop: &ShopDomain,
-) -> Result<(), LifecycleError> {
+) -> Result<Vec<StatusChanged>, LifecycleError> {
     let name = storage.secret_name(org, shop);
     let write_id = new_id();
     // What the slot held under our mark: the live record (to put back) and whether we are the
@@ -112,7 +118,7 @@ async fn delete_marked(
     mark: &Tombstone,
     previous: Option<StoreRecord>,
     sole: bool,
-) -> Result<(), LifecycleError> {
+) -> Result<Vec<StatusChanged>, LifecycleError> {
     let shop = &mark.shop_domain;
     let deletion = if !within_delete_window(mark) {
         // Too late to start: the lease no longer covers this deletion. Nothing was deleted.
@@ -165,7 +171,7 @@ async fn delete_marked(
         tracing::info!(shop = %shop, "took over a disconnect under way; its mark expires by itself");
     }
     tracing::info!(org_id = %mark.org_id, shop = %shop, "store disconnected");
-    Ok(())
+    Ok(previous.map(|record| record.outbox).unwrap_or_default())
 }
 
 /// Something a disconnect sets going (the removal of the store's knowledge). Best effort: it
@@ -178,6 +184,8 @@ pub trait AfterDisconnect: Send + Sync {
 /// What a disconnect runs on, and what follows it.
 pub struct Disconnector<'a> {
     pub storage: &'a Storage,
+    /// Where the status changes the store's outbox still held are announced.
+    pub events: Option<&'a Arc<dyn EventPublisher>>,
     /// Run in order once the store is disconnected.
     pub then: Vec<Box<dyn AfterDisconnect>>,
 }
@@ -191,7 +199,16 @@ impl Disconnector<'_> {
         org: &OrganizationId,
         shop: &ShopDomain,
     ) -> Result<(), LifecycleError> {
-        disconnect(self.storage, deadline, org, shop).await?;
+        let undelivered = disconnect(self.storage, deadline, org, shop).await?;
+        // Changes found before the disconnect whose announcement had failed (the bus was
+        // down): the record that held them is gone, so they are put now or never.
+        if let Some(events) = self.events {
+            for change in &undelivered {
+                if let Err(error) = deadline.run(events.store_status_changed(change)).await {
+                    tracing::warn!(org_id = %org, shop = %shop, change_id = %change.change_id, %error, "a status change of a disconnected store could not be announced");
+                }
+            }
+        }
         for then in &self.then {
             then.disconnected(&deadline, org, shop).await;
         }
