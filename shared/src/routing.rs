@@ -22,17 +22,9 @@ pub struct Plan {
     pub then: Vec<Target>,
 }
 
-fn letters(format: &str) -> String {
-    format
-        .chars()
-        .filter(char::is_ascii_alphabetic)
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
-}
-
 fn target(index: usize, store: &StoreRecord, number: &OrderNumber) -> Target {
-    let store_prefix = letters(&store.order_number_prefix);
-    let store_suffix = letters(&store.order_number_suffix);
+    let store_prefix = canonical(&store.order_number_prefix);
+    let store_suffix = canonical(&store.order_number_suffix);
     let prefix = if number.prefix.is_empty() {
         &store_prefix
     } else {
@@ -64,8 +56,8 @@ fn target(index: usize, store: &StoreRecord, number: &OrderNumber) -> Target {
 /// do not have it.
 pub fn plan(stores: &[StoreRecord], number: &OrderNumber) -> Plan {
     let matches = |store: &StoreRecord| {
-        letters(&store.order_number_prefix) == number.prefix
-            && (number.suffix.is_empty() || letters(&store.order_number_suffix) == number.suffix)
+        canonical(&store.order_number_prefix) == number.prefix
+            && (number.suffix.is_empty() || canonical(&store.order_number_suffix) == number.suffix)
     };
     let (matching, others): (Vec<_>, Vec<_>) = stores
         .iter()
@@ -150,6 +142,26 @@ mod tests {
             ["FR7", "FR7", "FR7EU"],
             "a missing suffix takes the store's own"
         );
+    }
+
+    #[test]
+    fn a_prefix_holding_digits_routes_and_matches() {
+        let mut stores = stores();
+        stores.push(test_record("a1-store", "A1-", ""));
+        let plan = plan(&stores, &OrderNumber::parse("a1-1042").unwrap());
+        assert_eq!(shops(&plan.first, &stores), ["a1-store"]);
+        assert!(plan.then.is_empty());
+        assert_eq!(plan.first[0].search_name, "A1-1042");
+        assert!(is_exact("A1-1042", &plan.first[0]));
+
+        let bare = super::plan(&stores, &OrderNumber::parse("1042").unwrap());
+        let a1 = bare
+            .then
+            .iter()
+            .find(|t| stores[t.index].shop_domain.handle() == "a1-store")
+            .expect("asked after the unprefixed stores");
+        assert_eq!(a1.search_name, "A1-1042");
+        assert!(is_exact("A1-1042", a1), "{a1:?}");
     }
 
     #[test]

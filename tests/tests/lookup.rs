@@ -102,6 +102,21 @@ both_backends! {
         assert_eq!((first["data"]["name"].as_str(), first["stores_searched"].clone()), (Some("#1001"), json!([US])));
     }
 
+    async fn a_prefix_holding_digits_routes_and_a_bare_number_finds_its_orders(app: TestApp) {
+        two_stores(&app).await;
+        app.shopify.add_shop(FakeShop::new("demo-a1").with_prefix("A1-").with_token("shpat_a1").with_order(FakeOrder::new("A1-2001", "2026-11-07T10:00:00Z", JANE)));
+        assert_eq!(app.connect(json!({"shop_domain": "demo-a1", "access_token": "shpat_a1"})).await.0, 201);
+        let a1 = "demo-a1.myshopify.com";
+
+        let prefixed = app.lookup("get_order_details", json!({"order_number": "a1-2001"}), Some(JANE)).await;
+        let bare = app.lookup("get_order_details", json!({"order_number": "2001"}), Some(JANE)).await;
+
+        assert_eq!(prefixed["data"]["name"], "A1-2001", "{prefixed}");
+        assert_eq!(prefixed["stores_searched"], json!([a1]));
+        assert_eq!(bare["data"]["name"], "A1-2001", "{bare}");
+        assert_eq!(bare["data"]["shop_domain"], a1);
+    }
+
     async fn an_unknown_prefix_asks_every_store(app: TestApp) {
         two_stores(&app).await;
 

@@ -7,7 +7,8 @@ use std::fmt;
 /// Parsing keeps only ASCII letters and digits, so it can never carry search syntax.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderNumber {
-    /// Upper-case letters before the number (`UK` of `UK-1042`); empty when none were given.
+    /// Upper-case letters before the number (`UK` of `UK-1042`), or letters and digits ended by
+    /// a separator (`A1` of `A1-1042`); empty when none were given.
     pub prefix: String,
     pub digits: String,
     /// Upper-case letters after the number (`EU` of `1042-EU`); empty when none were given.
@@ -91,8 +92,27 @@ impl OrderNumber {
                 suffix,
             })
         } else {
-            Err(InvalidOrderNumber)
+            Self::with_alphanumeric_prefix(s).ok_or(InvalidOrderNumber)
         }
+    }
+
+    /// A prefix of letters and digits, which a separator ends (`A1-1042`, `A1 #1042`): read
+    /// only when the plain reading fails, so `1042-EU` stays a number and its suffix. It holds
+    /// a letter, so `1042 1043` stays two numbers, not one.
+    fn with_alphanumeric_prefix(s: &str) -> Option<Self> {
+        let end = s.find(|c: char| !c.is_ascii_alphanumeric())?;
+        let (prefix, rest) = (&s[..end], &s[end..]);
+        if !prefix.bytes().any(|b| b.is_ascii_alphabetic()) || prefix.len() > MAX_LETTERS {
+            return None;
+        }
+        // Shorter than `s` by the prefix: the recursion ends.
+        let rest = Self::parse(rest.strip_prefix(['-', '#', ' ', '_']).unwrap_or(rest)).ok()?;
+        let fits = rest.prefix.is_empty() && rest.suffix.is_empty();
+        fits.then(|| Self {
+            prefix: prefix.to_ascii_uppercase(),
+            digits: rest.digits,
+            suffix: String::new(),
+        })
     }
 }
 
@@ -138,6 +158,11 @@ mod tests {
         assert_eq!(parsed("order 1042"), t("", "1042", ""));
         assert_eq!(parsed("Order #UK-1042"), t("UK", "1042", ""));
         assert_eq!(parsed("order number: 77"), t("", "77", ""));
+        assert_eq!(parsed("A1-1042"), t("A1", "1042", ""));
+        assert_eq!(parsed("order #a1 #1042"), t("A1", "1042", ""));
+        assert_eq!(parsed("1042-EU"), t("", "1042", "EU"));
+        assert!(OrderNumber::parse("1042 1043").is_err(), "two numbers");
+        assert!(OrderNumber::parse("A1-B2-1042").is_err());
         assert_eq!(parsed("Order no. #1042"), t("", "1042", ""));
         assert_eq!(parsed(" #1042-EU "), t("", "1042", "EU"));
         assert_eq!(parsed("UK 1042"), t("UK", "1042", ""));
@@ -179,7 +204,8 @@ mod tests {
         #[test]
         fn whatever_parses_holds_only_letters_and_digits(raw in "\\PC{0,40}") {
             if let Ok(n) = OrderNumber::parse(&raw) {
-                prop_assert!(n.prefix.chars().all(|c| c.is_ascii_uppercase()));
+                prop_assert!(n.prefix.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+                prop_assert!(n.prefix.is_empty() || n.prefix.chars().any(|c| c.is_ascii_uppercase()));
                 prop_assert!(n.suffix.chars().all(|c| c.is_ascii_uppercase()));
                 prop_assert!(!n.digits.is_empty() && n.digits.chars().all(|c| c.is_ascii_digit()));
             }
