@@ -21,7 +21,7 @@ use crate::health::token::{SecretsManagerTokenKeys, WebhookTokens};
 use crate::health::webhook::{SubscribeOnConnect, WebhookEndpoint};
 use crate::knowledge::aws::{DynamoKnowledge, S3Documents};
 use crate::knowledge::requests::{FirstSync, RemoveKnowledge};
-use crate::knowledge::sync::{SyncConfig, SyncPorts, STEP_RESERVE, THROTTLED_PAUSE};
+use crate::knowledge::sync::{SyncConfig, SyncPorts, BUSY_PAUSE, STEP_RESERVE, THROTTLED_PAUSE};
 use crate::knowledge::KnowledgePorts;
 use crate::lifecycle::connect::{AfterConnect, Connector};
 use crate::lifecycle::disconnect::{AfterDisconnect, Disconnector};
@@ -546,6 +546,7 @@ impl SyncPorts {
                 bulk_poll: Duration::from_secs(10),
                 step_reserve: STEP_RESERVE,
                 throttled_pause: THROTTLED_PAUSE,
+                busy_pause: BUSY_PAUSE,
             },
         })
     }

@@ -203,6 +203,7 @@ async fn worker_main() {
             bulk_poll: Duration::from_millis(200),
             step_reserve: STEP_RESERVE,
             throttled_pause: Duration::from_secs(1),
+            busy_pause: Duration::from_secs(1),
         },
     };
     let shop = ShopDomain::parse(&shop).unwrap();

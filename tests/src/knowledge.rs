@@ -254,6 +254,7 @@ fn config(bucket: &str) -> SyncConfig {
         bulk_poll: Duration::from_millis(100),
         step_reserve: shared::knowledge::sync::STEP_RESERVE,
         throttled_pause: Duration::from_millis(200),
+        busy_pause: Duration::from_millis(200),
     }
 }
 

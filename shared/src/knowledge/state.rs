@@ -72,7 +72,8 @@ pub enum Step {
     List,
     /// Incremental only: listing ids to find what was deleted.
     Sweep,
-    /// The store no longer grants the source's scope: its documents are removed.
+    /// The store no longer grants the source's scope, or the source was turned off: its
+    /// documents are removed.
     Purge,
     Done,
 }
@@ -86,6 +87,9 @@ pub enum SourceEnd {
     /// Shopify denied the source's scope (or the store no longer records it): its documents
     /// were removed.
     Withdrawn { missing: Vec<String> },
+    /// The source was turned off during the run: its documents were removed under the run's
+    /// lease.
+    TurnedOff,
 }
 
 /// A bulk operation a full products run waits for or reads.

@@ -78,6 +78,11 @@ pub const THROTTLED_PAUSE: Duration = Duration::from_secs(30);
 /// ...up to this many times; then it fails as `shopify_rate_limited`.
 pub const MAX_THROTTLED_PAUSES: u32 = 20;
 
+/// A removal that finds a run holding the store comes back after this long, in a message of
+/// its own (the one it came in is acknowledged, so a long run never sends it to the
+/// dead-letter queue).
+pub const BUSY_PAUSE: Duration = Duration::from_secs(60);
+
 /// How long the writes after a run's work (its progress, outcome, lease) may take; within the
 /// margin `knowledge-sync` keeps before Lambda's deadline.
 pub const GRACE: Duration = Duration::from_millis(1500);
@@ -105,6 +110,8 @@ pub struct SyncConfig {
     pub step_reserve: Duration,
     /// How long a throttled run steps aside ([`THROTTLED_PAUSE`]).
     pub throttled_pause: Duration,
+    /// How long a removal that finds a run holding the store waits ([`BUSY_PAUSE`]).
+    pub busy_pause: Duration,
 }
 
 impl SyncPorts {

@@ -51,7 +51,7 @@ pub(super) async fn remove(
     // The removal's announcement is written with the lease, before anything is deleted, when
     // there is anything to delete: whatever fails from here on, it waits in the outbox.
     let bucket = ports.config.bucket.as_str();
-    let mut state = take_lease(ports, &deadline, org, shop, &me, whole_store, |state| {
+    let leased = take_lease(ports, &deadline, org, shop, &me, whole_store, |state| {
         // The documents the state counts are the ones about to go.
         let documents: u64 = targets
             .iter()
@@ -62,9 +62,23 @@ pub(super) async fn remove(
             note_removal(bucket, state, documents.max(removed_before));
         }
     })
-    .await?;
+    .await;
     let pause = |after: Option<String>, removed: u64| {
         Job::remove_after(org, shop, sources.clone(), after, removed)
+    };
+    let mut state = match leased {
+        // A run holds the store: this removal comes back in a message of its own, later.
+        Err(KnowledgeError::Busy) => {
+            deadline
+                .run(
+                    ports
+                        .queue
+                        .send(&pause(after, removed_before), ports.config.busy_pause),
+                )
+                .await?;
+            return Ok(());
+        }
+        other => other?,
     };
     let mut removed = removed_before;
     let outcome = remove_documents(

@@ -162,10 +162,21 @@ async fn start(
                 });
             }
         }
-        // A source turned off since the run began is left out (its removal is a job of its
-        // own); one whose scope the store no longer grants has its documents removed.
-        run.progress
-            .retain(|p| settings.knowledge.enabled(p.source));
+        // A source turned off since the run began has its documents removed by this run,
+        // which holds the store (a removal job would wait for the run to end); none goes
+        // while the settings hold a source this version cannot read. One whose scope the
+        // store no longer grants has its documents removed too.
+        if settings.knowledge_unread {
+            run.progress
+                .retain(|p| settings.knowledge.enabled(p.source));
+        }
+        for progress in &mut run.progress {
+            if !settings.knowledge.enabled(progress.source)
+                && progress.end != Some(SourceEnd::TurnedOff)
+            {
+                turn_off(progress);
+            }
+        }
         for progress in &mut run.progress {
             if !progress.source.granted_by(&record.granted_scopes) && progress.end.is_none() {
                 withdraw(progress);
@@ -300,6 +311,16 @@ fn plan(
 }
 
 /// Turns a source whose scope the store no longer grants into the removal of its documents.
+/// A source turned off during the run: its documents are removed.
+fn turn_off(progress: &mut Progress) {
+    progress.step = Step::Purge;
+    progress.cursor = None;
+    progress.merged_through = None;
+    progress.bulk = None;
+    progress.documents = None;
+    progress.end = Some(SourceEnd::TurnedOff);
+}
+
 fn withdraw(progress: &mut Progress) {
     progress.step = Step::Purge;
     progress.cursor = None;
@@ -377,6 +398,14 @@ async fn finish(
 fn record_sources(state: &mut SyncState, run: &Run) -> Option<ErrorView> {
     let mut failed: Option<ErrorView> = None;
     for progress in &run.progress {
+        if progress.end == Some(SourceEnd::TurnedOff) {
+            // Its documents are gone: nothing of it is kept (a failed purge leaves the status,
+            // and the source's removal job finishes it).
+            if progress.step == Step::Done {
+                state.sources.remove(&progress.source);
+            }
+            continue;
+        }
         let status = state.sources.entry(progress.source).or_default();
         if let Some(documents) = progress.documents {
             status.documents = documents;
@@ -405,6 +434,8 @@ fn record_sources(state: &mut SyncState, run: &Run) -> Option<ErrorView> {
                 status.missing = Some(missing.clone());
                 status.skipped = 0;
             }
+            // Handled before the status is read.
+            Some(SourceEnd::TurnedOff) => {}
         }
     }
     failed
