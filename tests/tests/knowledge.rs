@@ -18,7 +18,7 @@ use shared::queue::{Queue, QueueError};
 use shared::Deadline;
 use tests::app::TestApp;
 use tests::events::HttpEvent;
-use tests::fake_shopify::{BulkStyle, FakeOrder, FakeProduct, FakeShop, Fault};
+use tests::fake_shopify::{BulkStyle, FakeOrder, FakePage, FakeProduct, FakeShop, Fault};
 use tests::knowledge::{GatedDocuments, HookedRepo};
 
 const TOKEN: &str = "shpat_knowledge_00000000000000000000000";
@@ -802,6 +802,45 @@ knowledge_backends! {
         let status = knowledge(&app).await;
         assert_eq!(store(&status, US)["sources"]["policies"]["documents"], 3);
         assert_eq!(store(&status, US)["sources"]["policies"]["status"], "synced");
+    }
+
+    async fn a_page_that_cannot_be_rendered_never_hides_a_deleted_pages_document(app: TestApp) {
+        assert_eq!(app.put_settings(sources(true, false, false, false)).await.0, 200);
+        let huge = format!("<p>{}</p>", "a".repeat(600 * 1024));
+        connect(&app, demo_shop("demo-us").with_page(FakePage::new(104, "Lookbook", &huge))).await;
+        drain(&app).await;
+        let rig = app.rig();
+        let pages = |keys: Vec<String>| keys.into_iter().filter(|k| k.ends_with(".md")).count();
+        assert_eq!(pages(rig.keys(&prefix(&app, US)).await), 3, "page 104 is skipped");
+        assert_eq!(store(&knowledge(&app).await, US)["sources"]["pages"]["skipped"], 1);
+        // An incremental run with nothing changed (it does not read page 104 again).
+        assert_eq!(request_sync(&app, json!({})).await.0, 202);
+        drain(&app).await;
+
+        // Page 101 is deleted: Shopify counts 3 pages (104 among them), the index holds 3
+        // entries (101 among them).
+        app.shopify.update_shop(US, |shop| shop.pages.retain(|p| p.id != 101));
+        assert_eq!(request_sync(&app, json!({})).await.0, 202);
+        drain(&app).await;
+
+        let keys: BTreeSet<String> = rig.keys(&prefix(&app, US)).await.into_iter().collect();
+        assert_eq!(keys, keys_of(&app, US, &[("pages", 102), ("pages", 103)]), "the deleted page's document is gone");
+
+        // Page 104 fixed: once a sweep finds every page indexed, equal counts are trusted again.
+        let at = now();
+        app.shopify.update_shop(US, |shop| {
+            let lookbook = shop.pages.iter_mut().find(|p| p.id == 104).unwrap();
+            lookbook.body = "<p>Autumn.</p>".into();
+            lookbook.updated_at = at.clone();
+        });
+        let unindexed = || async {
+            let state = rig.ports.repo.state(&org(&app), &ShopDomain::parse(US).unwrap()).await.unwrap().unwrap();
+            state.sources[&shared::domain::Source::Pages].unindexed
+        };
+        assert!(unindexed().await);
+        assert_eq!(request_sync(&app, json!({})).await.0, 202);
+        drain(&app).await;
+        assert!(!unindexed().await);
     }
 
     async fn a_document_whose_index_write_failed_is_removed_with_its_item(app: TestApp) {

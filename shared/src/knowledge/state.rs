@@ -128,6 +128,14 @@ pub struct Progress {
     /// Items of the source this run could not render (see [`SourceStatus::skipped`]).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped: u64,
+    /// Incremental: [`SourceStatus::unindexed`] when the run was planned.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unindexed_before: bool,
+    /// Incremental sweep: ids Shopify listed so far, and index entries found among them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub swept_ids: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub swept_indexed: u64,
 }
 
 /// A run under way.
@@ -189,6 +197,12 @@ pub struct SourceStatus {
     /// failure): they have no document, and are logged by id.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped: u64,
+    /// Some item of the source may be without a document (one could not be rendered, and no
+    /// sweep or full run since found every item indexed): the next incremental run merges
+    /// the ids instead of trusting equal counts, which such an item could balance against a
+    /// deleted item's document.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unindexed: bool,
     /// The [`DOCUMENT_FORMAT`] the source's documents were last written in whole: an older
     /// one makes its next run a full one, so documents written by an earlier version (a
     /// product made public before publication decided it) are rewritten without waiting for

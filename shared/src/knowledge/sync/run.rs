@@ -281,6 +281,10 @@ fn plan(
                 documents: None,
                 end: None,
                 skipped: 0,
+                unindexed_before: kind == RunKind::Incremental
+                    && status.is_some_and(|s| s.unindexed),
+                swept_ids: 0,
+                swept_indexed: 0,
             };
             if !source.granted_by(&record.granted_scopes) {
                 withdraw(&mut progress);
@@ -422,6 +426,12 @@ fn record_sources(state: &mut SyncState, run: &Run) -> Option<ErrorView> {
                     status.format = DOCUMENT_FORMAT;
                 }
                 status.skipped = progress.skipped;
+                // Cleared by a full run that rendered everything, or a sweep that found an
+                // index entry for every id Shopify listed.
+                status.unindexed = progress.skipped > 0
+                    || (progress.kind == RunKind::Incremental
+                        && progress.unindexed_before
+                        && progress.swept_ids != progress.swept_indexed);
             }
             Some(SourceEnd::Failed { error }) => {
                 status.error = Some(error.clone());

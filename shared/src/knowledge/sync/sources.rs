@@ -429,7 +429,9 @@ impl Stepper<'_> {
     }
 
     /// Incremental: finds deletions by merging the ids Shopify lists with the index. Skipped
-    /// for pages and products when Shopify's count equals the index's.
+    /// for pages and products when Shopify's count equals the index's and no item of the
+    /// source may be without a document (such an item would balance a deleted item's
+    /// document in the counts).
     async fn sweep(&mut self, index: usize) -> Result<Option<Duration>, KnowledgeError> {
         let progress = self.run.progress[index].clone();
         let source = progress.source;
@@ -437,6 +439,8 @@ impl Stepper<'_> {
         if progress.cursor.is_none()
             && progress.merged_through.is_none()
             && source != Source::Articles
+            && progress.skipped == 0
+            && !progress.unindexed_before
         {
             let theirs = self
                 .with_token(ContentQuery::Small, |token| async move {
@@ -476,6 +480,7 @@ impl Stepper<'_> {
             ));
         }
         let present: std::collections::HashSet<u64> = ids.into_iter().collect();
+        let mut indexed = 0;
         let mut cursor = progress.merged_through;
         loop {
             let entries = deadline
@@ -489,11 +494,10 @@ impl Stepper<'_> {
                 break;
             };
             let full = entries.len() == 500;
-            let gone = entries
-                .into_iter()
-                .filter(|e| !present.contains(&e.id))
-                .map(Change::Remove)
-                .collect();
+            let (kept, gone): (Vec<_>, Vec<_>) =
+                entries.into_iter().partition(|e| present.contains(&e.id));
+            indexed += kept.len() as u64;
+            let gone = gone.into_iter().map(Change::Remove).collect();
             self.apply(gone).await?;
             cursor = Some(last);
             if !full {
@@ -501,6 +505,8 @@ impl Stepper<'_> {
             }
         }
         let p = &mut self.run.progress[index];
+        p.swept_ids += present.len() as u64;
+        p.swept_indexed += indexed;
         p.merged_through = through.or(p.merged_through);
         p.cursor = page.page_info.end_cursor;
         if !has_next {
