@@ -1770,3 +1770,123 @@ knowledge_backends! {
         assert!(us["sources"]["pages"].get("skipped").is_none(), "{us}");
     }
 }
+
+/// A document store whose deletions each take `pause` (S3 under load).
+struct SlowDeletes {
+    inner: Arc<dyn shared::knowledge::ports::DocumentStore>,
+    pause: Duration,
+}
+
+#[async_trait::async_trait]
+impl shared::knowledge::ports::DocumentStore for SlowDeletes {
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), shared::knowledge::ports::BlobError> {
+        self.inner.put(key, body, content_type).await
+    }
+    async fn delete(&self, keys: &[String]) -> Result<(), shared::knowledge::ports::BlobError> {
+        tokio::time::sleep(self.pause).await;
+        self.inner.delete(keys).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<(Vec<String>, bool), shared::knowledge::ports::BlobError> {
+        self.inner.list(prefix, start_after).await
+    }
+}
+
+/// Timed by sleeps that only lengthen the work (each 500 removals take at least 2.5 s of a
+/// message's 2 s before its step reserve), so one tier is enough: what it proves is the
+/// merge's own stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_over_many_deleted_items_goes_on_in_the_next_message_instead_of_running_out_of_time(
+) {
+    let app = TestApp::with_knowledge(tests::app::Backend::Memory).await;
+    assert_eq!(
+        app.put_settings(sources(false, false, true, false)).await.0,
+        200
+    );
+    connect(&app, demo_shop("demo-us")).await;
+    drain(&app).await;
+    let rig = app.rig();
+    // 3,000 products deleted at Shopify since: their entries sit past the live products' ids.
+    let shop = ShopDomain::parse(US).unwrap();
+    let template = rig
+        .ports
+        .repo
+        .entries(
+            &org(&app),
+            &shop,
+            shared::domain::Source::Products,
+            None,
+            None,
+            1,
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let mut ports = rig.sync.clone();
+    ports.documents = Arc::new(SlowDeletes {
+        inner: rig.sync.documents.clone(),
+        pause: Duration::from_millis(40),
+    });
+    let invocation = shared::knowledge::sync::STEP_RESERVE + Duration::from_secs(2);
+
+    // A full run merges the listing with the index; an incremental one merges the ids.
+    for (run, kind) in [(json!({"full": true}), "full"), (json!({}), "incremental")] {
+        for id in 10_000..13_000u64 {
+            let entry = shared::knowledge::state::IndexEntry {
+                id,
+                shopify_id: format!("gid://shopify/Product/{id}"),
+                key: format!("{}products/{id}.md", prefix(&app, US)),
+                ..template.clone()
+            };
+            rig.ports.repo.put_entry(&entry).await.unwrap();
+        }
+        assert_eq!(request_sync(&app, run).await.0, 202);
+
+        let drained = tests::worker::drain(&ports, &rig.queue, invocation, 100).await;
+
+        assert_eq!(
+            drained.failed, 0,
+            "{kind}: every message ends in time: {drained:?}"
+        );
+        assert!(
+            drained.delivered >= 4,
+            "{kind}: the merge went on over several messages: {drained:?}"
+        );
+        let left = rig
+            .ports
+            .repo
+            .entries(
+                &org(&app),
+                &shop,
+                shared::domain::Source::Products,
+                None,
+                None,
+                1000,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            left.iter().map(|e| e.id).collect::<Vec<_>>(),
+            [501, 502, 505],
+            "{kind}"
+        );
+        let us = store(&knowledge(&app).await, US).clone();
+        assert_eq!(
+            (
+                us["last_run"]["kind"].as_str(),
+                us["last_run"]["outcome"].as_str()
+            ),
+            (Some(kind), Some("succeeded")),
+            "{us}"
+        );
+        assert_eq!(us["sources"]["products"]["documents"], 3, "{us}");
+    }
+}

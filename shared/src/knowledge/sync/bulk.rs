@@ -89,8 +89,13 @@ impl Stepper<'_> {
             "COMPLETED" => match operation.url {
                 None => {
                     // No active product at all.
-                    self.merge(Source::Products, Vec::new(), progress.merged_through, None)
-                        .await?;
+                    self.merge(
+                        Source::Products,
+                        Vec::new(),
+                        (progress.merged_through, None),
+                        false,
+                    )
+                    .await?;
                     self.run.progress[index].step = Step::Done;
                     Ok(None)
                 }
@@ -225,7 +230,7 @@ impl Stepper<'_> {
             Some(_) => max_id.or(after),
             None => None,
         };
-        self.merge(Source::Products, documents, after, through)
+        self.merge(Source::Products, documents, (after, through), false)
             .await?;
         let p = &mut self.run.progress[index];
         if let Some(through) = through {

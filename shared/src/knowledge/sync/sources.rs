@@ -179,7 +179,8 @@ impl Stepper<'_> {
         }
         let mut documents = rendered.documents;
         documents.sort_by_key(|d| d.numeric_id.parse::<u64>().unwrap_or(0));
-        self.merge(Source::Policies, documents, None, None).await?;
+        self.merge(Source::Policies, documents, (None, None), false)
+            .await?;
         self.run.progress[index].skipped += rendered.skipped;
         self.run.progress[index].step = Step::Done;
         Ok(None)
@@ -213,13 +214,20 @@ impl Stepper<'_> {
                         "a page with more to come held nothing",
                     ));
                 }
-                self.merge(
-                    progress.source,
-                    rendered.documents,
-                    progress.merged_through,
-                    through,
-                )
-                .await?;
+                let stopped = self
+                    .merge(
+                        progress.source,
+                        rendered.documents,
+                        (progress.merged_through, through),
+                        true,
+                    )
+                    .await?;
+                if let Some(last) = stopped {
+                    // The same page is read again and merged on from `last` (its skipped
+                    // items are counted then).
+                    self.run.progress[index].merged_through = Some(last);
+                    return Ok(None);
+                }
                 let p = &mut self.run.progress[index];
                 p.merged_through = through.or(p.merged_through);
                 p.cursor = cursor;
@@ -359,17 +367,21 @@ impl Stepper<'_> {
 
     /// Merges `documents` (sorted by id, all of Shopify's items with `after < id <= through`)
     /// with the index entries of the same range: new or changed documents are written,
-    /// entries without an item are removed.
+    /// entries without an item are removed. With `may_stop`, a range holding more entries
+    /// than the time left allows (many items deleted at once) is merged in part:
+    /// `Some(last)` when everything through `last` is merged, for the caller to go on from
+    /// there with the same items (those through `last` are left out then).
     pub(super) async fn merge(
         &mut self,
         source: Source,
         documents: Vec<Document>,
-        after: Option<u64>,
-        through: Option<u64>,
-    ) -> Result<(), KnowledgeError> {
+        (after, through): (Option<u64>, Option<u64>),
+        may_stop: bool,
+    ) -> Result<Option<u64>, KnowledgeError> {
         let mut wanted: HashMap<u64, Document> = documents
             .into_iter()
             .filter_map(|d| Some((d.numeric_id.parse::<u64>().ok()?, d)))
+            .filter(|(id, _)| after.is_none_or(|after| *id > after))
             .collect();
         let mut cursor = after;
         loop {
@@ -397,11 +409,20 @@ impl Stepper<'_> {
             if !full {
                 break;
             }
+            if may_stop && self.deadline.remaining() < self.ports.config.step_reserve {
+                // The new documents through `last` are written, then the merge stops there.
+                let (now, _): (Vec<u64>, Vec<u64>) = wanted.keys().partition(|id| **id <= last);
+                let new = now.into_iter().filter_map(|id| wanted.remove(&id));
+                self.apply(new.map(|d| Change::Write(d, None)).collect())
+                    .await?;
+                return Ok(Some(last));
+            }
         }
         let mut rest: Vec<Document> = wanted.into_values().collect();
         rest.sort_by_key(|d| d.numeric_id.parse::<u64>().unwrap_or(0));
         self.apply(rest.into_iter().map(|d| Change::Write(d, None)).collect())
-            .await
+            .await?;
+        Ok(None)
     }
 
     /// Carries out `changes`, [`WRITE_CONCURRENCY`] at a time, and counts each one done into
@@ -502,6 +523,14 @@ impl Stepper<'_> {
             cursor = Some(last);
             if !full {
                 break;
+            }
+            if self.deadline.remaining() < self.ports.config.step_reserve {
+                // More entries than the time left allows (many items deleted at once): the
+                // same ids page is read again and merged on from `last`.
+                let p = &mut self.run.progress[index];
+                p.swept_indexed += indexed;
+                p.merged_through = Some(last);
+                return Ok(None);
             }
         }
         let p = &mut self.run.progress[index];
