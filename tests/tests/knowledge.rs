@@ -515,6 +515,44 @@ knowledge_backends! {
         assert_eq!(us["sources"]["pages"]["status"], "synced", "{us}");
     }
 
+    async fn a_source_turned_off_and_on_again_during_a_run_keeps_its_documents(app: TestApp) {
+        synced_demo(&app).await;
+        let rig = app.rig();
+        let products = format!("{}products/", prefix(&app, US));
+        let before = rig.keys(&products).await;
+        assert!(!before.is_empty());
+        let throttle = || {
+            for _ in 0..tests::app::fast_retry().max_attempts {
+                app.shopify.push_fault(US, Fault::Throttled { requested: 52.0, available: 10.0, restore_rate: 100.0 });
+            }
+        };
+        let stores = app.services.storage.stores.clone();
+        let owner = org(&app);
+        let set_products = |on: bool| {
+            let (stores, owner) = (stores.clone(), owner.clone());
+            async move {
+                let mut settings = stores.get_settings(&owner).await.unwrap();
+                settings.knowledge.products = on;
+                stores.put_settings(&owner, &settings).await.unwrap();
+            }
+        };
+        assert_eq!(request_sync(&app, json!({})).await.0, 202);
+        throttle();
+        assert_eq!(tests::worker::drain(&rig.sync, &rig.queue, tests::worker::INVOCATION, 1).await.failed, 0);
+        // Off: the next message marks products for removal, then steps aside before reaching them.
+        set_products(false).await;
+        throttle();
+        assert_eq!(tests::worker::drain(&rig.sync, &rig.queue, tests::worker::INVOCATION, 1).await.failed, 0);
+        // On again before the run removed them.
+        set_products(true).await;
+        drain(&app).await;
+
+        assert_eq!(rig.keys(&products).await, before, "the products are still there");
+        let us = store(&knowledge(&app).await, US).clone();
+        assert_eq!(us["sources"]["products"]["status"], "synced", "{us}");
+        assert_eq!(us["sources"]["products"]["documents"], 3, "{us}");
+    }
+
     async fn a_throttled_run_steps_aside_and_continues(app: TestApp) {
         assert_eq!(app.put_settings(sources(true, false, false, false)).await.0, 200);
         connect(&app, demo_shop("demo-us")).await;
@@ -810,6 +848,14 @@ knowledge_backends! {
         connect(&app, demo_shop("demo-us").with_page(FakePage::new(104, "Lookbook", &huge))).await;
         drain(&app).await;
         let rig = app.rig();
+        // As a state written before it was kept whether an item may lack a document: the
+        // skipped count alone.
+        let shop = ShopDomain::parse(US).unwrap();
+        let mut state = rig.ports.repo.state(&org(&app), &shop).await.unwrap().unwrap();
+        state.sources.get_mut(&shared::domain::Source::Pages).unwrap().unindexed = false;
+        let version = state.version;
+        state.version += 1;
+        rig.ports.repo.put_state(&state, Some(version)).await.unwrap();
         let pages = |keys: Vec<String>| keys.into_iter().filter(|k| k.ends_with(".md")).count();
         assert_eq!(pages(rig.keys(&prefix(&app, US)).await), 3, "page 104 is skipped");
         assert_eq!(store(&knowledge(&app).await, US)["sources"]["pages"]["skipped"], 1);

@@ -171,10 +171,15 @@ async fn start(
                 .retain(|p| settings.knowledge.enabled(p.source));
         }
         for progress in &mut run.progress {
-            if !settings.knowledge.enabled(progress.source)
-                && progress.end != Some(SourceEnd::TurnedOff)
-            {
-                turn_off(progress);
+            let enabled = settings.knowledge.enabled(progress.source);
+            match &progress.end {
+                // Turned on again before its documents were all removed: read in full.
+                Some(SourceEnd::TurnedOff) if enabled => turn_on_again(progress),
+                // A source failed alone (every delivery died in it) stays failed; its
+                // removal job takes its documents.
+                Some(SourceEnd::TurnedOff | SourceEnd::Failed { .. }) => {}
+                _ if !enabled => turn_off(progress),
+                _ => {}
             }
         }
         for progress in &mut run.progress {
@@ -281,8 +286,9 @@ fn plan(
                 documents: None,
                 end: None,
                 skipped: 0,
+                // A status written before `unindexed` was kept counts its skipped items.
                 unindexed_before: kind == RunKind::Incremental
-                    && status.is_some_and(|s| s.unindexed),
+                    && status.is_some_and(|s| s.unindexed || s.skipped > 0),
                 swept_ids: 0,
                 swept_indexed: 0,
             };
@@ -323,6 +329,21 @@ fn turn_off(progress: &mut Progress) {
     progress.bulk = None;
     progress.documents = None;
     progress.end = Some(SourceEnd::TurnedOff);
+}
+
+/// A source turned back on while its documents were being removed: it is read in full, as a
+/// source turned on is.
+fn turn_on_again(progress: &mut Progress) {
+    progress.kind = RunKind::Full;
+    progress.since = None;
+    progress.step = Step::List;
+    progress.cursor = None;
+    progress.merged_through = None;
+    progress.bulk = None;
+    progress.paged = false;
+    progress.documents = None;
+    progress.end = None;
+    progress.skipped = 0;
 }
 
 fn withdraw(progress: &mut Progress) {
