@@ -290,7 +290,14 @@ health_backends! {
         let change_id = after.outbox[0].change_id.clone();
         app.services.storage.stores.put_live(&after, Expect::Version(before.version)).await.unwrap();
 
-        assert_eq!(app.disconnect(US).await.0, 204);
+        // The secret's deletion goes unanswered: the DELETE fails, the store stays gone, and a
+        // retry (which finds no record) finishes it.
+        let in_flight = std::sync::Arc::new(tests::faults::InFlightDelete::new(app.services.storage.secrets.clone()));
+        let services = app.with_storage(None, Some(in_flight.clone()));
+        let delete = || app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", US);
+        assert_eq!(app.send_with(&services, delete()).await.0, 503);
+        in_flight.land().await;
+        assert_eq!(app.send_with(&services, delete()).await.0, 204);
 
         let changes = changes(&app).await;
         assert_eq!(changes.len(), 1, "{changes:#?}");

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::deadline::Deadline;
 use crate::domain::{OrganizationId, ShopDomain};
-use crate::events::{EventPublisher, StatusChanged};
+use crate::events::EventPublisher;
 use crate::ids::new_id;
 use crate::secrets::{SecretName, SecretsError};
 use crate::store::{Expect, Slot, StoreError, StoreRecord, Tombstone, TombstoneOrigin};
@@ -29,14 +29,17 @@ use crate::store::{Expect, Slot, StoreError, StoreRecord, Tombstone, TombstoneOr
 /// a mark already expired) clears the mark; a takeover leaves its own fresh mark to expire, as
 /// the first deleter may still be inside its window.
 ///
-/// Answers the status changes the record's outbox still held when it was marked (their
-/// announcement had not been made yet); [`Disconnector::remove`] announces them.
+/// The status changes the record's outbox still held (their announcement had failed) are put
+/// on `events` as soon as the mark lands, before the secret goes: whatever happens next, the
+/// record that held them is gone (a record put back keeps them, and may announce them again
+/// with the same `change_id`).
 pub async fn disconnect(
     storage: &Storage,
+    events: Option<&Arc<dyn EventPublisher>>,
     deadline: Deadline,
     org: &OrganizationId,
     shop: &ShopDomain,
-) -> Result<Vec<StatusChanged>, LifecycleError> {
+) -> Result<(), LifecycleError> {
     let name = storage.secret_name(org, shop);
     let write_id = new_id();
     // What the slot held under our mark: the live record (to put back) and whether we are the
@@ -48,7 +51,8 @@ pub async fn disconnect(
             if tombstone.write_id == write_id {
                 // Our mark landed; only its answer was lost.
                 let (previous, sole) = under_mark.take().unwrap_or((None, false));
-                return delete_marked(storage, &deadline, &name, tombstone, previous, sole).await;
+                return delete_marked(storage, events, &deadline, &name, tombstone, previous, sole)
+                    .await;
             }
         }
         let attempt = match &slot {
@@ -81,7 +85,8 @@ pub async fn disconnect(
         {
             Ok(()) => {
                 let (previous, sole) = attempt;
-                return delete_marked(storage, &deadline, &name, &mark, previous, sole).await;
+                return delete_marked(storage, events, &deadline, &name, &mark, previous, sole)
+                    .await;
             }
             Err(StoreError::Conflict) => continue,
             Err(error) => {
@@ -89,8 +94,10 @@ pub async fn disconnect(
                 if let Ok(Slot::Gone(landed)) = storage.slot(&deadline, org, shop).await {
                     if landed.write_id == write_id {
                         let (previous, sole) = attempt;
-                        return delete_marked(storage, &deadline, &name, &landed, previous, sole)
-                            .await;
+                        return delete_marked(
+                            storage, events, &deadline, &name, &landed, previous, sole,
+                        )
+                        .await;
                     }
                 }
                 return Err(error.into());
@@ -113,13 +120,17 @@ enum Deletion {
 /// this request is the episode's only deleter.
 async fn delete_marked(
     storage: &Storage,
+    events: Option<&Arc<dyn EventPublisher>>,
     deadline: &Deadline,
     name: &SecretName,
     mark: &Tombstone,
     previous: Option<StoreRecord>,
     sole: bool,
-) -> Result<Vec<StatusChanged>, LifecycleError> {
+) -> Result<(), LifecycleError> {
     let shop = &mark.shop_domain;
+    if let (Some(events), Some(record)) = (events, &previous) {
+        announce_left(events, deadline, record).await;
+    }
     let deletion = if !within_delete_window(mark) {
         // Too late to start: the lease no longer covers this deletion. Nothing was deleted.
         Deletion::Refused(LifecycleError::Contended)
@@ -171,7 +182,26 @@ async fn delete_marked(
         tracing::info!(shop = %shop, "took over a disconnect under way; its mark expires by itself");
     }
     tracing::info!(org_id = %mark.org_id, shop = %shop, "store disconnected");
-    Ok(previous.map(|record| record.outbox).unwrap_or_default())
+    Ok(())
+}
+
+/// The most of a disconnect's deadline the changes left in the outbox may take.
+const ANNOUNCE_SHARE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Puts the changes `record`'s outbox still held, in order, within [`ANNOUNCE_SHARE`];
+/// stops at the first the bus refuses (the disconnect goes on regardless).
+async fn announce_left(
+    events: &Arc<dyn EventPublisher>,
+    deadline: &Deadline,
+    record: &StoreRecord,
+) {
+    let share = deadline.within(ANNOUNCE_SHARE);
+    for change in &record.outbox {
+        if let Err(error) = share.run(events.store_status_changed(change)).await {
+            tracing::warn!(org_id = %record.org_id, shop = %record.shop_domain, change_id = %change.change_id, %error, "a status change of a store being disconnected could not be announced");
+            return;
+        }
+    }
 }
 
 /// Something a disconnect sets going (the removal of the store's knowledge). Best effort: it
@@ -199,16 +229,7 @@ impl Disconnector<'_> {
         org: &OrganizationId,
         shop: &ShopDomain,
     ) -> Result<(), LifecycleError> {
-        let undelivered = disconnect(self.storage, deadline, org, shop).await?;
-        // Changes found before the disconnect whose announcement had failed (the bus was
-        // down): the record that held them is gone, so they are put now or never.
-        if let Some(events) = self.events {
-            for change in &undelivered {
-                if let Err(error) = deadline.run(events.store_status_changed(change)).await {
-                    tracing::warn!(org_id = %org, shop = %shop, change_id = %change.change_id, %error, "a status change of a disconnected store could not be announced");
-                }
-            }
-        }
+        disconnect(self.storage, self.events, deadline, org, shop).await?;
         for then in &self.then {
             then.disconnected(&deadline, org, shop).await;
         }
