@@ -302,6 +302,31 @@ fn hang_uk(app: &TestApp) {
 
 const UK: &str = "demo-uk.myshopify.com";
 
+/// An event bus that accepts every event and never answers.
+struct SilentBus;
+
+#[async_trait]
+impl shared::events::EventPublisher for SilentBus {
+    async fn knowledge_synced(
+        &self,
+        _: &shared::events::SyncedEvent,
+    ) -> Result<(), shared::events::EventError> {
+        std::future::pending().await
+    }
+    async fn store_status_changed(
+        &self,
+        _: &shared::events::StatusChanged,
+    ) -> Result<(), shared::events::EventError> {
+        std::future::pending().await
+    }
+    async fn order_action(
+        &self,
+        _: &shared::events::OrderActionEvent,
+    ) -> Result<(), shared::events::EventError> {
+        std::future::pending().await
+    }
+}
+
 both_backends! {
     async fn no_second_cancellation_is_proposed_or_sent_while_a_slow_one_is_in_progress(app: TestApp) {
         let shop = us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)).with_cancel_job(CancelJob::Completes { after_polls: 1000 });
@@ -474,6 +499,24 @@ both_backends! {
         }
         let round = actions::settle_unsettled(&ports, &deadline()).await.unwrap();
         assert_eq!((round.visited, round.settled, round.more), (3, 0, false), "a run with time looks at each mark once: {round:?}");
+    }
+
+    async fn a_settle_run_whose_last_action_hangs_still_records_where_it_stopped(app: TestApp) {
+        let shop = us_shop(FakeOrder::unfulfilled("#1001", 5, JANE)).with_order(FakeOrder::unfulfilled("#1002", 5, JANE));
+        let rig = setup(&app, shop, ActionMode::Live).await;
+        left_executing(&app, &rig, "#1001").await;
+        left_executing(&app, &rig, "#1002").await;
+        rig.clock.advance(chrono::Duration::minutes(3));
+        // The bus accepts the announcement of the first action's outcome and never answers;
+        // each action may take far longer than the run has.
+        let mut ports = settling_each(&rig, Duration::from_secs(60));
+        ports.events = Some(Arc::new(SilentBus));
+
+        let run = shared::Deadline::after(Duration::from_millis(5500));
+        let report = actions::settle_unsettled(&ports, &run).await.unwrap();
+
+        assert_eq!((report.visited, report.more), (1, true), "{report:?}");
+        assert!(rig.ports.actions.settle_resume().await.unwrap().is_some(), "the next run starts after the action that hung");
     }
 
     async fn an_order_an_ended_action_could_not_let_go_is_let_go_by_the_schedule(app: TestApp) {

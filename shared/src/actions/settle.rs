@@ -202,6 +202,8 @@ pub async fn settle_unsettled(
     ports: &ActionPorts,
     deadline: &Deadline,
 ) -> Result<SettleReport, ActionFailure> {
+    // Where the run stopped is recorded within the margin kept before the invocation's end.
+    let outer = *deadline;
     let deadline = deadline.minus(super::ANSWER_MARGIN);
     let mut report = SettleReport::default();
     let resume = match deadline.run(ports.actions.settle_resume()).await {
@@ -220,26 +222,43 @@ pub async fn settle_unsettled(
             report.more = true;
             break;
         }
-        let (marks, next) = deadline
+        let (marks, next) = match deadline
             .run(ports.actions.unsettled(cursor.as_deref(), SETTLE_PAGE))
-            .await?;
+            .await
+        {
+            Ok(page) => page,
+            Err(error) => {
+                let stop = last.as_deref().or(resume.as_deref());
+                stopped(ports, &outer, report, resume.as_deref(), stop).await;
+                return Err(error.into());
+            }
+        };
         for mark in marks {
             if !seen.insert((mark.org.clone(), mark.action_id.clone())) {
                 // Round to a mark this run looked at: every mark was looked at.
-                return Ok(stopped(ports, &deadline, report, resume.as_deref(), None).await);
+                return Ok(stopped(ports, &outer, report, resume.as_deref(), None).await);
             }
             if deadline.remaining() < super::WRITE_RESERVE * 2 {
                 report.more = true;
                 break;
             }
             report.visited += 1;
-            if settle_mark(ports, &deadline.within(ports.config.settle_each), &mark).await {
+            // The action's share leaves the run time to clear its mark and record where it
+            // stopped, whatever the action's calls do.
+            let share = deadline
+                .minus(super::WRITE_RESERVE)
+                .within(ports.config.settle_each);
+            let settled = settle_mark(ports, &share, &mark).await;
+            last = Some(mark.position.clone());
+            if settled {
                 report.settled += 1;
-                deadline
+                if let Err(error) = deadline
                     .run(ports.actions.clear_unsettled(&mark.org, &mark.action_id))
-                    .await?;
+                    .await
+                {
+                    tracing::warn!(org_id = %mark.org, action_id = %mark.action_id, %error, "a settled action's mark could not be cleared; the next run clears it");
+                }
             }
-            last = Some(mark.position);
         }
         if report.more {
             break;
@@ -258,7 +277,7 @@ pub async fn settle_unsettled(
     } else {
         None
     };
-    Ok(stopped(ports, &deadline, report, resume.as_deref(), stop).await)
+    Ok(stopped(ports, &outer, report, resume.as_deref(), stop).await)
 }
 
 /// Records where the run stopped (`None`: it looked at every mark) when that changed.
