@@ -171,6 +171,20 @@ fn org(app: &TestApp) -> OrganizationId {
     OrganizationId::parse(&app.org).unwrap()
 }
 
+/// Every attempt of the next Shopify query is throttled: the run's step steps aside.
+fn throttle_next_step(app: &TestApp) {
+    for _ in 0..tests::app::fast_retry().max_attempts {
+        app.shopify.push_fault(
+            US,
+            Fault::Throttled {
+                requested: 52.0,
+                available: 10.0,
+                restore_rate: 100.0,
+            },
+        );
+    }
+}
+
 knowledge_backends! {
     async fn a_full_sync_writes_every_document_and_sidecar(app: TestApp) {
         synced_demo(&app).await;
@@ -494,9 +508,7 @@ knowledge_backends! {
         assert!(!rig.keys(&products).await.is_empty());
         assert_eq!(request_sync(&app, json!({})).await.0, 202);
         // The run's first step is throttled: it is planned with every source, then steps aside.
-        for _ in 0..tests::app::fast_retry().max_attempts {
-            app.shopify.push_fault(US, Fault::Throttled { requested: 52.0, available: 10.0, restore_rate: 100.0 });
-        }
+        throttle_next_step(&app);
         let first = tests::worker::drain(&rig.sync, &rig.queue, tests::worker::INVOCATION, 1).await;
         assert_eq!(first.failed, 0);
 
@@ -521,11 +533,6 @@ knowledge_backends! {
         let products = format!("{}products/", prefix(&app, US));
         let before = rig.keys(&products).await;
         assert!(!before.is_empty());
-        let throttle = || {
-            for _ in 0..tests::app::fast_retry().max_attempts {
-                app.shopify.push_fault(US, Fault::Throttled { requested: 52.0, available: 10.0, restore_rate: 100.0 });
-            }
-        };
         let stores = app.services.storage.stores.clone();
         let owner = org(&app);
         let set_products = |on: bool| {
@@ -537,11 +544,11 @@ knowledge_backends! {
             }
         };
         assert_eq!(request_sync(&app, json!({})).await.0, 202);
-        throttle();
+        throttle_next_step(&app);
         assert_eq!(tests::worker::drain(&rig.sync, &rig.queue, tests::worker::INVOCATION, 1).await.failed, 0);
         // Off: the next message marks products for removal, then steps aside before reaching them.
         set_products(false).await;
-        throttle();
+        throttle_next_step(&app);
         assert_eq!(tests::worker::drain(&rig.sync, &rig.queue, tests::worker::INVOCATION, 1).await.failed, 0);
         // On again before the run removed them.
         set_products(true).await;

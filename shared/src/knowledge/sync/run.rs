@@ -320,15 +320,19 @@ fn plan(
     }
 }
 
-/// Turns a source whose scope the store no longer grants into the removal of its documents.
-/// A source turned off during the run: its documents are removed.
-fn turn_off(progress: &mut Progress) {
-    progress.step = Step::Purge;
+/// Starts `progress` over at `step`, ending as `end`: nothing it read so far is kept.
+fn restart(progress: &mut Progress, step: Step, end: Option<SourceEnd>) {
+    progress.step = step;
     progress.cursor = None;
     progress.merged_through = None;
     progress.bulk = None;
     progress.documents = None;
-    progress.end = Some(SourceEnd::TurnedOff);
+    progress.end = end;
+}
+
+/// A source turned off during the run: its documents are removed.
+fn turn_off(progress: &mut Progress) {
+    restart(progress, Step::Purge, Some(SourceEnd::TurnedOff));
 }
 
 /// A source turned back on while its documents were being removed: it is read in full, as a
@@ -336,30 +340,24 @@ fn turn_off(progress: &mut Progress) {
 fn turn_on_again(progress: &mut Progress) {
     progress.kind = RunKind::Full;
     progress.since = None;
-    progress.step = Step::List;
-    progress.cursor = None;
-    progress.merged_through = None;
-    progress.bulk = None;
     progress.paged = false;
-    progress.documents = None;
-    progress.end = None;
     progress.skipped = 0;
+    restart(progress, Step::List, None);
 }
 
+/// Turns a source whose scope the store no longer grants into the removal of its documents.
 fn withdraw(progress: &mut Progress) {
-    progress.step = Step::Purge;
-    progress.cursor = None;
-    progress.merged_through = None;
-    progress.bulk = None;
-    progress.documents = None;
-    progress.end = Some(SourceEnd::Withdrawn {
-        missing: progress
-            .source
-            .scopes()
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-    });
+    let missing = progress
+        .source
+        .scopes()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    restart(
+        progress,
+        Step::Purge,
+        Some(SourceEnd::Withdrawn { missing }),
+    );
 }
 
 /// Sends the message of the run asked for while the last one ran (`ticket`), if any.
