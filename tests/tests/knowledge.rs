@@ -171,6 +171,15 @@ fn org(app: &TestApp) -> OrganizationId {
     OrganizationId::parse(&app.org).unwrap()
 }
 
+/// Turns the products source on or off in the stored settings alone (no removal job or run
+/// is queued, as the settings route would).
+async fn set_products(app: &TestApp, on: bool) {
+    let stores = &app.services.storage.stores;
+    let mut settings = stores.get_settings(&org(app)).await.unwrap();
+    settings.knowledge.products = on;
+    stores.put_settings(&org(app), &settings).await.unwrap();
+}
+
 /// Every attempt of the next Shopify query is throttled: the run's step steps aside.
 fn throttle_next_step(app: &TestApp) {
     for _ in 0..tests::app::fast_retry().max_attempts {
@@ -514,10 +523,7 @@ knowledge_backends! {
 
         // Products are turned off meanwhile, and their removal job never comes (it was lost,
         // or is still waiting for the run).
-        let stores = &app.services.storage.stores;
-        let mut settings = stores.get_settings(&org(&app)).await.unwrap();
-        settings.knowledge.products = false;
-        stores.put_settings(&org(&app), &settings).await.unwrap();
+        set_products(&app, false).await;
         drain(&app).await;
 
         assert!(rig.keys(&products).await.is_empty(), "the run removed the products it holds the store for");
@@ -533,25 +539,15 @@ knowledge_backends! {
         let products = format!("{}products/", prefix(&app, US));
         let before = rig.keys(&products).await;
         assert!(!before.is_empty());
-        let stores = app.services.storage.stores.clone();
-        let owner = org(&app);
-        let set_products = |on: bool| {
-            let (stores, owner) = (stores.clone(), owner.clone());
-            async move {
-                let mut settings = stores.get_settings(&owner).await.unwrap();
-                settings.knowledge.products = on;
-                stores.put_settings(&owner, &settings).await.unwrap();
-            }
-        };
         assert_eq!(request_sync(&app, json!({})).await.0, 202);
         throttle_next_step(&app);
         assert_eq!(tests::worker::drain(&rig.sync, &rig.queue, tests::worker::INVOCATION, 1).await.failed, 0);
         // Off: the next message marks products for removal, then steps aside before reaching them.
-        set_products(false).await;
+        set_products(&app, false).await;
         throttle_next_step(&app);
         assert_eq!(tests::worker::drain(&rig.sync, &rig.queue, tests::worker::INVOCATION, 1).await.failed, 0);
         // On again before the run removed them.
-        set_products(true).await;
+        set_products(&app, true).await;
         drain(&app).await;
 
         assert_eq!(rig.keys(&products).await, before, "the products are still there");
