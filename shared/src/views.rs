@@ -388,7 +388,10 @@ impl OrderDetails {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct CustomerProfile {
     pub id: String,
-    pub name: String,
+    /// Shopify's `displayName`: the customer's name, else their email or phone number. `None`
+    /// when Shopify has nothing to show: no name, email or phone (`""`), or a value the store's
+    /// app may not read (masked as `•••`).
+    pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub orders_count: u64,
@@ -403,7 +406,7 @@ impl CustomerProfile {
     pub fn new(customer: &Customer, store: &StoreRecord) -> Self {
         Self {
             id: customer.id.clone(),
-            name: customer.display_name.clone(),
+            name: shown_name(&customer.display_name),
             email: customer
                 .default_email_address
                 .as_ref()
@@ -422,9 +425,29 @@ impl CustomerProfile {
     }
 }
 
+/// `display_name` unless it shows nothing: blank, or only Shopify's mask (`•`).
+fn shown_name(display_name: &str) -> Option<String> {
+    let shown = display_name.trim();
+    let masked = shown.chars().all(|c| c == '•' || c.is_whitespace());
+    (!masked).then(|| shown.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::shipment_status_text;
+    use super::{shipment_status_text, shown_name};
+
+    #[test]
+    fn a_display_name_that_shows_nothing_is_no_name() {
+        assert_eq!(shown_name("Jane Doe"), Some("Jane Doe".to_owned()));
+        assert_eq!(
+            shown_name(" jane@example.com "),
+            Some("jane@example.com".to_owned())
+        );
+        assert_eq!(shown_name("Zoë •"), Some("Zoë •".to_owned()));
+        for nothing in ["", "  ", "•••", " ••• "] {
+            assert_eq!(shown_name(nothing), None, "{nothing:?}");
+        }
+    }
 
     /// Every `FulfillmentDisplayStatus` of the 2026-10 Admin schema (the carrier events'
     /// `FulfillmentEventStatus` values are among them).

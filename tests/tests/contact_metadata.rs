@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use shared::shopify::customers::{batch_points, first_points, BATCH_ORDERS, FIRST_ORDERS, RESERVE};
 use tests::app::{section, TestApp};
 use tests::events::HttpEvent;
-use tests::fake_shopify::{FakeCustomer, FakeFulfillment, FakeOrder, FakeShop, Fault};
+use tests::fake_shopify::{
+    CustomerDataAccess, FakeCustomer, FakeFulfillment, FakeOrder, FakeShop, Fault,
+};
 use tests::gateway::dashboard_routes;
 
 const JANE: &str = "jane@example.com";
@@ -180,6 +182,19 @@ both_backends! {
         assert!(order["admin_url"].as_str().unwrap().starts_with("https://admin.shopify.com/store/demo-us/orders/"));
         let uk = section(&body, UK);
         assert_eq!((uk["status"].as_str(), uk["customer"]["amount_spent"]["currency"].as_str()), (Some("found"), Some("GBP")));
+    }
+
+    async fn a_name_the_app_may_not_read_is_no_name(app: TestApp) {
+        // Shopify masks a display name the store's app may not read as `•••`.
+        let masked = us_shop().withholding_customer_data(CustomerDataAccess::NamesAndPhonesDenied);
+        connect(&app, vec![masked]).await;
+        let routes = dashboard_routes(app.services.clone());
+
+        let (status, _, body) = app.sidebar(&routes, JANE).await;
+
+        assert_eq!(status, 200, "{body}");
+        let customer = &section(&body, US)["customer"];
+        assert_eq!((customer["name"].clone(), customer["email"].clone()), (Value::Null, json!(JANE)));
     }
 
     async fn a_contact_in_one_store_only_gets_an_empty_section_elsewhere(app: TestApp) {

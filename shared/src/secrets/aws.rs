@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_secretsmanager::error::SdkError;
+use aws_sdk_secretsmanager::config::retry::RetryConfig;
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
 use aws_sdk_secretsmanager::operation::delete_secret::DeleteSecretError;
 use aws_sdk_secretsmanager::operation::describe_secret::{
@@ -13,6 +14,7 @@ use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueError;
 use aws_sdk_secretsmanager::operation::restore_secret::RestoreSecretError;
 use aws_sdk_secretsmanager::Client;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{PutOutcome, SecretName, SecretStore, SecretsError};
@@ -33,6 +35,9 @@ const PUT_ATTEMPTS: u32 = 12;
 /// The first wait between those attempts; doubles up to [`PUT_MAX_WAIT`].
 const PUT_FIRST_WAIT: Duration = Duration::from_millis(250);
 const PUT_MAX_WAIT: Duration = Duration::from_secs(4);
+
+/// The first wait before a deletion is sent again (doubled each time, with jitter).
+const DELETE_FIRST_WAIT: Duration = Duration::from_millis(100);
 
 /// The Secrets Manager adapter; cheap to clone.
 #[derive(Clone)]
@@ -78,44 +83,90 @@ impl SecretsManagerStore {
     /// counts as deleted only when a follow-up `DescribeSecret` confirms the secret is gone or
     /// already being deleted; otherwise (a secret managed by another service, say) it is an
     /// error. A force delete also succeeds on a secret already scheduled for deletion.
+    ///
+    /// The call is retried here, not by the SDK, so that what the earlier attempts came to is
+    /// known: the error is [`SecretsError::Refused`] only when no attempt may have been carried
+    /// out. Under the SDK's own retries an attempt that went unanswered, followed by one that
+    /// was throttled, ended as the throttling (a client error), and a deletion that may still
+    /// land was taken for a refused one.
     async fn delete_secret(&self, name: &SecretName, force: bool) -> Result<(), SecretsError> {
-        let request = self.client.get().delete_secret().secret_id(name.as_str());
-        let request = if force {
-            request.force_delete_without_recovery(true)
-        } else {
-            request.recovery_window_in_days(RECOVERY_WINDOW_DAYS)
-        };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) => {
-                // A client error's request was not carried out; a server error's may have been.
-                let refused = match e.err() {
-                    DeleteSecretError::InvalidRequestException(_)
-                    | DeleteSecretError::InvalidParameterException(_) => true,
-                    DeleteSecretError::InternalServiceError(_) => false,
-                    _ => e.raw().status().is_client_error(),
-                };
-                let failed = |e| {
-                    if refused {
-                        SecretsError::Refused(Box::new(e))
-                    } else {
-                        unavailable(e)
-                    }
-                };
-                match e.err() {
-                    DeleteSecretError::ResourceNotFoundException(_) => Ok(()),
-                    DeleteSecretError::InvalidRequestException(_) => {
-                        match self.describe(name).await? {
-                            None => Ok(()),
-                            Some(described) if described.deleted_date.is_some() => Ok(()),
-                            Some(_) => Err(failed(e.into_err())),
-                        }
-                    }
-                    _ => Err(failed(e.into_err())),
-                }
+        let started = tokio::time::Instant::now();
+        let mut wait = DELETE_FIRST_WAIT;
+        // An earlier attempt that was not answered, or failed inside Secrets Manager: it may
+        // have been carried out, or may still be.
+        let mut may_have_landed = false;
+        for attempt in 1..=crate::aws::MAX_ATTEMPTS {
+            let request = self.client.get().delete_secret().secret_id(name.as_str());
+            let request = if force {
+                request.force_delete_without_recovery(true)
+            } else {
+                request.recovery_window_in_days(RECOVERY_WINDOW_DAYS)
+            };
+            let error = match request
+                .customize()
+                .config_override(
+                    aws_sdk_secretsmanager::config::Builder::default()
+                        .retry_config(RetryConfig::disabled()),
+                )
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            let again = retryable(&error);
+            let jittered = wait + wait.mul_f64(fastrand::f64());
+            if again.is_some()
+                && attempt < crate::aws::MAX_ATTEMPTS
+                && started.elapsed() + jittered < crate::aws::OPERATION_TIMEOUT
+            {
+                may_have_landed |= again == Some(Retry::MayHaveLanded);
+                tracing::debug!(secret = %name, attempt, "deleting the secret again");
+                tokio::time::sleep(jittered).await;
+                wait *= 2;
+                continue;
             }
+            return self.deletion_failed(name, error, may_have_landed).await;
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    /// What a deletion's last attempt failing with `error` comes to: done when the secret is
+    /// gone or being deleted, refused when Secrets Manager refused it and no earlier attempt
+    /// (`may_have_landed`) may have been carried out, unavailable otherwise.
+    async fn deletion_failed(
+        &self,
+        name: &SecretName,
+        error: SdkError<DeleteSecretError, HttpResponse>,
+        may_have_landed: bool,
+    ) -> Result<(), SecretsError> {
+        let SdkError::ServiceError(e) = error else {
             // Not answered (a timeout, a connection lost after sending): it may still land.
-            Err(e) => Err(unavailable(e.into_service_error())),
+            return Err(unavailable(error.into_service_error()));
+        };
+        // A client error's request was not carried out; a server error's may have been.
+        let refused = !may_have_landed
+            && match e.err() {
+                DeleteSecretError::InvalidRequestException(_)
+                | DeleteSecretError::InvalidParameterException(_) => true,
+                DeleteSecretError::InternalServiceError(_) => false,
+                _ => e.raw().status().is_client_error(),
+            };
+        let failed = |e| {
+            if refused {
+                SecretsError::Refused(Box::new(e))
+            } else {
+                unavailable(e)
+            }
+        };
+        match e.err() {
+            DeleteSecretError::ResourceNotFoundException(_) => Ok(()),
+            DeleteSecretError::InvalidRequestException(_) => match self.describe(name).await? {
+                None => Ok(()),
+                Some(described) if described.deleted_date.is_some() => Ok(()),
+                Some(_) => Err(failed(e.into_err())),
+            },
+            _ => Err(failed(e.into_err())),
         }
     }
 
@@ -173,6 +224,36 @@ impl SecretsManagerStore {
             }
             Err(e) => Err(unavailable(e.into_service_error())),
         }
+    }
+}
+
+/// Whether a failed attempt is worth sending again, and what it may have done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Retry {
+    /// Refused before it was carried out (throttled).
+    NotCarriedOut,
+    /// Not answered, or failed inside the service: it may have been carried out.
+    MayHaveLanded,
+}
+
+/// The SDK's standard retry rules, told apart by what the attempt may have done: throttling
+/// and transient error codes (the SDK's own lists), server errors, and requests that were not
+/// answered. A request that was never sent (it could not be built or signed) is not retried.
+fn retryable<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> Option<Retry> {
+    use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
+    match error {
+        SdkError::ConstructionFailure(_) => None,
+        SdkError::ServiceError(e) => {
+            let code = e.err().code().unwrap_or_default();
+            if THROTTLING_ERRORS.contains(&code) {
+                Some(Retry::NotCarriedOut)
+            } else if e.raw().status().is_server_error() || TRANSIENT_ERRORS.contains(&code) {
+                Some(Retry::MayHaveLanded)
+            } else {
+                None
+            }
+        }
+        _ => Some(Retry::MayHaveLanded),
     }
 }
 
@@ -329,6 +410,7 @@ mod tests {
     //! once), replayed through the real SDK client with canned answers.
 
     use super::*;
+    use aws_sdk_secretsmanager::config::{AsyncSleep, SharedAsyncSleep, Sleep};
     use aws_sdk_secretsmanager::operation::create_secret::CreateSecretOutput;
     use aws_sdk_secretsmanager::operation::restore_secret::RestoreSecretOutput;
     use aws_sdk_secretsmanager::primitives::DateTime;
@@ -465,6 +547,120 @@ mod tests {
             store.delete(&name()).await,
             Err(SecretsError::Unavailable(_))
         ));
+    }
+
+    /// A client that retries as the functions' clients do (standard retries, three attempts).
+    fn retrying_client(rules: &[&aws_smithy_mocks::Rule]) -> Client {
+        mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::Sequential,
+            rules,
+            |conf| {
+                conf.retry_config(
+                    RetryConfig::standard()
+                        .with_max_attempts(crate::aws::MAX_ATTEMPTS)
+                        .with_initial_backoff(Duration::from_millis(1)),
+                )
+                .sleep_impl(SharedAsyncSleep::new(TokioSleep))
+            }
+        )
+    }
+
+    #[derive(Debug)]
+    struct TokioSleep;
+
+    impl AsyncSleep for TokioSleep {
+        fn sleep(&self, duration: Duration) -> Sleep {
+            Sleep::new(tokio::time::sleep(duration))
+        }
+    }
+
+    fn answer(error_type: &str, message: &str) -> Option<String> {
+        Some(format!(
+            r#"{{"__type":"{error_type}","message":"{message}"}}"#
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_force_delete_throttled_after_an_attempt_that_failed_inside_may_still_land() {
+        // The first attempt fails inside Secrets Manager (it may have been carried out); the
+        // next ones are throttled. The last answer is a client error, but the deletion is not
+        // known not to land.
+        let attempts = mock!(Client::delete_secret)
+            .sequence()
+            .http_status(500, answer("InternalServiceError", "An error occurred."))
+            .http_status(400, answer("ThrottlingException", "Rate exceeded."))
+            .times(2)
+            .build();
+        let store = SecretsManagerStore::new(retrying_client(&[&attempts]), None);
+
+        let deleted = store.delete(&name()).await;
+
+        assert!(
+            matches!(deleted, Err(SecretsError::Unavailable(_))),
+            "{deleted:?}"
+        );
+        assert_eq!(attempts.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_force_delete_only_ever_throttled_was_refused() {
+        let attempts = mock!(Client::delete_secret)
+            .sequence()
+            .http_status(400, answer("ThrottlingException", "Rate exceeded."))
+            .times(3)
+            .build();
+        let store = SecretsManagerStore::new(retrying_client(&[&attempts]), None);
+
+        let deleted = store.delete(&name()).await;
+
+        assert!(
+            matches!(deleted, Err(SecretsError::Refused(_))),
+            "{deleted:?}"
+        );
+        assert_eq!(attempts.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_force_delete_that_lands_on_a_later_attempt_is_done() {
+        let attempts = mock!(Client::delete_secret)
+            .sequence()
+            .http_status(503, None)
+            .output(|| {
+                aws_sdk_secretsmanager::operation::delete_secret::DeleteSecretOutput::builder()
+                    .build()
+            })
+            .build();
+        let store = SecretsManagerStore::new(retrying_client(&[&attempts]), None);
+
+        assert!(store.delete(&name()).await.is_ok());
+        assert_eq!(attempts.num_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refused_delete_after_an_attempt_that_may_have_landed_is_not_a_refusal() {
+        // The retry meets the secret still there and not being deleted, but the first attempt
+        // may yet be carried out.
+        let attempts = mock!(Client::delete_secret)
+            .sequence()
+            .http_status(500, answer("InternalServiceError", "An error occurred."))
+            .http_status(
+                400,
+                answer(
+                    "InvalidRequestException",
+                    "The secret is managed by another service.",
+                ),
+            )
+            .build();
+        let live = mock!(Client::describe_secret).then_output(|| described(false));
+        let store = SecretsManagerStore::new(retrying_client(&[&attempts, &live]), None);
+
+        let deleted = store.delete(&name()).await;
+
+        assert!(
+            matches!(deleted, Err(SecretsError::Unavailable(_))),
+            "{deleted:?}"
+        );
     }
 
     #[tokio::test]

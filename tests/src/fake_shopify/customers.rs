@@ -40,7 +40,7 @@ pub fn customer_by_email(shop: &FakeShop, document: &str, variables: &Value) -> 
     let mut answer = json!({
         "id": format!("gid://shopify/Customer/{}", customer.id),
         "legacyResourceId": customer.id.to_string(),
-        "displayName": customer.name,
+        "displayName": display_name(shop, customer),
         "defaultEmailAddress": {"emailAddress": customer.email},
         "defaultPhoneNumber": customer.phone.as_ref().map(|p| json!({"phoneNumber": p})),
         "numberOfOrders": orders.len().to_string(),
@@ -69,6 +69,27 @@ pub fn customer_by_email(shop: &FakeShop, document: &str, variables: &Value) -> 
         });
     }
     json!({"customerByIdentifier": answer})
+}
+
+/// `Customer.displayName` as Shopify computes it: the name, else the email, else the phone,
+/// each only if the app may read it (`•••` otherwise), else `""`.
+fn display_name(shop: &FakeShop, customer: &super::model::FakeCustomer) -> String {
+    let names_and_phones = shop.customer_data != CustomerDataAccess::NamesAndPhonesDenied;
+    let first = [
+        (customer.name.as_str(), names_and_phones),
+        (customer.email.as_str(), true),
+        (
+            customer.phone.as_deref().unwrap_or_default(),
+            names_and_phones,
+        ),
+    ]
+    .into_iter()
+    .find(|(value, _)| !value.trim().is_empty());
+    match first {
+        Some((value, true)) => value.to_owned(),
+        Some((_, false)) => "•••".to_owned(),
+        None => String::new(),
+    }
 }
 
 /// `SidebarOrdersByIds`: the orders with these GIDs, in the order asked; null for an id that
