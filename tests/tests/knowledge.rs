@@ -1886,8 +1886,22 @@ async fn a_merge_over_many_deleted_items_goes_on_in_the_next_message_instead_of_
     });
     let invocation = shared::knowledge::sync::STEP_RESERVE + Duration::from_secs(2);
 
-    // A full run merges the listing with the index; an incremental one merges the ids.
-    for (run, kind) in [(json!({"full": true}), "full"), (json!({}), "incremental")] {
+    // A full run merges the listing with the index (read page by page, or in bulk); an
+    // incremental one merges the ids.
+    let runs = [
+        (json!({"full": true}), "full", false),
+        (json!({}), "incremental", false),
+        (json!({"full": true}), "full", true),
+    ];
+    for (run, kind, bulk) in runs {
+        let mut ports = ports.clone();
+        if bulk {
+            ports.config.bulk_threshold = 1;
+        }
+        let (bulk_started, pages_read) = (
+            app.shopify.bulk_started(),
+            count(&operations(&app, US), "ProductsPage"),
+        );
         for id in 10_000..13_000u64 {
             let entry = shared::knowledge::state::IndexEntry {
                 id,
@@ -1937,5 +1951,126 @@ async fn a_merge_over_many_deleted_items_goes_on_in_the_next_message_instead_of_
             "{us}"
         );
         assert_eq!(us["sources"]["products"]["documents"], 3, "{us}");
+        assert_eq!(
+            app.shopify.bulk_started() - bulk_started,
+            u64::from(bulk),
+            "{kind}: read in bulk: {bulk}"
+        );
+        if bulk {
+            assert_eq!(
+                count(&operations(&app, US), "ProductsPage"),
+                pages_read,
+                "the batch merged in parts is read again from the bulk result, not page by page"
+            );
+        }
+    }
+}
+
+/// Seeds product entries `ids` (deleted at Shopify since) like the store's first one.
+async fn seed_deleted_products(app: &TestApp, ids: std::ops::Range<u64>) {
+    let rig = app.rig();
+    let (org, shop) = (org(app), ShopDomain::parse(US).unwrap());
+    let products = shared::domain::Source::Products;
+    let template = rig
+        .ports
+        .repo
+        .entries(&org, &shop, products, None, None, 1)
+        .await
+        .unwrap();
+    for id in ids {
+        let entry = shared::knowledge::state::IndexEntry {
+            id,
+            shopify_id: format!("gid://shopify/Product/{id}"),
+            key: format!("{}products/{id}.md", prefix(app, US)),
+            ..template[0].clone()
+        };
+        rig.ports.repo.put_entry(&entry).await.unwrap();
+    }
+}
+
+/// A full run read in bulk: a batch of the result whose range holds many entries to remove is
+/// merged over several messages, and so is the end of a result that holds no product at all
+/// (as above, timed by sleeps that only lengthen the work).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_read_over_many_deleted_items_goes_on_in_the_next_message() {
+    for archived in [false, true] {
+        let app = TestApp::with_knowledge(tests::app::Backend::Memory).await;
+        assert_eq!(
+            app.put_settings(sources(false, false, true, false)).await.0,
+            200
+        );
+        // 64 products: a first batch of 50 (ids 501 to 8,000,000,046, one of them too large
+        // to render), then 14 more.
+        let mut huge = FakeProduct::active("Huge", "1.00").with_id(506);
+        huge.description = oversized_html();
+        connect(
+            &app,
+            demo_shop("demo-us").with_product(huge).with_catalog(60),
+        )
+        .await;
+        drain(&app).await;
+        // Inside the first batch's range.
+        seed_deleted_products(&app, 10_000..13_000).await;
+        let rig = app.rig();
+        let mut ports = rig.sync.clone();
+        ports.documents = Arc::new(SlowDeletes {
+            inner: rig.sync.documents.clone(),
+            pause: Duration::from_millis(40),
+        });
+        ports.config.bulk_threshold = 1;
+        let invocation = shared::knowledge::sync::STEP_RESERVE + Duration::from_secs(2);
+        assert_eq!(request_sync(&app, json!({"full": true})).await.0, 202);
+        let pages_read = count(&operations(&app, US), "ProductsPage");
+
+        // The first message counts the products and starts the bulk read; then, in the second
+        // case, every product is archived and the operation completes without a result file.
+        let first = tests::worker::drain(&ports, &rig.queue, invocation, 1).await;
+        assert_eq!((first.delivered, first.failed), (1, 0));
+        assert_eq!(app.shopify.bulk_started(), 1);
+        if archived {
+            app.shopify.update_shop(US, |shop| {
+                for product in &mut shop.products {
+                    product.status = "ARCHIVED".into();
+                }
+            });
+        }
+        let drained = tests::worker::drain(&ports, &rig.queue, invocation, 100).await;
+
+        assert_eq!(
+            drained.failed, 0,
+            "archived {archived}: every message ends in time: {drained:?}"
+        );
+        assert!(
+            drained.delivered >= 4,
+            "archived {archived}: the merge went on over several messages: {drained:?}"
+        );
+        assert_eq!(
+            count(&operations(&app, US), "ProductsPage"),
+            pages_read,
+            "archived {archived}: the batch merged in parts is read again from the result"
+        );
+        let (org, shop) = (org(&app), ShopDomain::parse(US).unwrap());
+        let left = rig
+            .ports
+            .repo
+            .entries(
+                &org,
+                &shop,
+                shared::domain::Source::Products,
+                None,
+                None,
+                1000,
+            )
+            .await
+            .unwrap();
+        let expected = if archived { 0 } else { 63 };
+        assert_eq!(left.len(), expected, "archived {archived}");
+        assert!(left.iter().all(|e| !(10_000..13_000).contains(&e.id)));
+        let us = store(&knowledge(&app).await, US).clone();
+        assert_eq!(us["last_run"]["outcome"], "succeeded", "{us}");
+        assert_eq!(us["sources"]["products"]["documents"], expected, "{us}");
+        // The batch read again counts its product that cannot be rendered once.
+        let skipped = us["sources"]["products"].get("skipped").cloned();
+        assert_eq!(skipped, (!archived).then(|| json!(1)), "{us}");
     }
 }

@@ -101,6 +101,18 @@ pub struct BulkProgress {
     pub offset: u64,
     /// Polls so far, to space them out.
     pub polls: u32,
+    /// Set while the batch at `offset` is merged in parts (many index entries to remove in its
+    /// range): the batch is read again, and its products, whose ids may now be below
+    /// `merged_through`, must follow this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_in_parts: Option<BatchInParts>,
+}
+
+/// See [`BulkProgress::batch_in_parts`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchInParts {
+    /// The highest product id read before the batch (`None` before the first).
+    pub after: Option<u64>,
 }
 
 /// One source's saved progress in a run.

@@ -347,7 +347,8 @@ pub fn start_bulk(inner: &mut super::Inner, shop: &FakeShop) -> Value {
     json!({"bulkOperationRunQuery": {"bulkOperation": {"id": id, "status": "CREATED"}, "userErrors": []}})
 }
 
-/// `bulkOperation(id:)`: running until its duration passed, then completed with a result URL.
+/// `bulkOperation(id:)`: running until its duration passed, then completed with a result URL
+/// (none when no product is active then).
 pub fn bulk_status(inner: &super::Inner, variables: &Value) -> Value {
     let id = variables["id"].as_str().unwrap_or_default();
     let Some(op) = inner.bulk.get(id) else {
@@ -357,8 +358,16 @@ pub fn bulk_status(inner: &super::Inner, variables: &Value) -> Value {
     if op.started.elapsed() < op.duration {
         return json!({"bulkOperation": {"id": id, "status": "RUNNING", "errorCode": null, "objectCount": "0", "url": null, "partialDataUrl": null}});
     }
-    json!({"bulkOperation": {"id": id, "status": "COMPLETED", "errorCode": null, "objectCount": "1",
-        "url": format!("{}/bulk-results/{number}.jsonl", inner.base_url), "partialDataUrl": null}})
+    // A result without a single object has no file: Shopify answers a null `url`.
+    let active = inner.shops.get(&op.shop).map_or(0, |shop| {
+        shop.products
+            .iter()
+            .filter(|p| p.status == "ACTIVE")
+            .count()
+    });
+    let url = (active > 0).then(|| format!("{}/bulk-results/{number}.jsonl", inner.base_url));
+    json!({"bulkOperation": {"id": id, "status": "COMPLETED", "errorCode": null,
+        "objectCount": active.to_string(), "url": url, "partialDataUrl": null}})
 }
 
 /// The JSONL result of a bulk operation: each active product (id order; `onlineStoreUrl` null

@@ -9,7 +9,7 @@ use chrono::Utc;
 use super::sources::{Rendered, Stepper};
 use crate::domain::Source;
 use crate::knowledge::document::{product_document, render};
-use crate::knowledge::state::{BulkProgress, Progress, Step};
+use crate::knowledge::state::{BatchInParts, BulkProgress, Progress, Step};
 use crate::knowledge::KnowledgeError;
 use crate::shopify::content::{
     numeric_id, BulkOperation, BulkStart, ContentQuery, ShopProduct, ShopVariant,
@@ -52,6 +52,7 @@ impl Stepper<'_> {
                                 started_at: Utc::now(),
                                 offset: 0,
                                 polls: 0,
+                                batch_in_parts: None,
                             });
                             return Ok(Some(self.ports.config.bulk_poll));
                         }
@@ -88,14 +89,20 @@ impl Stepper<'_> {
             }
             "COMPLETED" => match operation.url {
                 None => {
-                    // No active product at all.
-                    self.merge(
-                        Source::Products,
-                        Vec::new(),
-                        (progress.merged_through, None),
-                        false,
-                    )
-                    .await?;
+                    // No active product at all: every entry goes, as many as the time
+                    // allows, the rest after the next poll.
+                    let stopped = self
+                        .merge(
+                            Source::Products,
+                            Vec::new(),
+                            (progress.merged_through, None),
+                            true,
+                        )
+                        .await?;
+                    if let Some(last) = stopped {
+                        self.run.progress[index].merged_through = Some(last);
+                        return Ok(Some(Duration::ZERO));
+                    }
                     self.run.progress[index].step = Step::Done;
                     Ok(None)
                 }
@@ -128,7 +135,10 @@ impl Stepper<'_> {
         let mut batch: Vec<(ShopProduct, Vec<ShopVariant>)> = Vec::new();
         // The merge relies on products coming in id order (the query sorts by id); a result
         // that does not is read page by page instead.
-        let mut last_id = self.run.progress[index].merged_through;
+        let mut last_id = match &bulk.batch_in_parts {
+            Some(batch) => batch.after,
+            None => self.run.progress[index].merged_through,
+        };
         let mut ended = false;
         loop {
             match self.deadline.run(stream.next_chunk()).await? {
@@ -174,14 +184,15 @@ impl Stepper<'_> {
                 last_id = Some(id);
                 // A product line: the batch before it is complete.
                 if batch.len() >= BULK_BATCH {
-                    self.bulk_batch(
-                        index,
-                        std::mem::take(&mut batch),
-                        &primary,
-                        Some(this_start),
-                    )
-                    .await?;
-                    if self.deadline.remaining() < self.ports.config.step_reserve {
+                    let merged = self
+                        .bulk_batch(
+                            index,
+                            std::mem::take(&mut batch),
+                            &primary,
+                            Some(this_start),
+                        )
+                        .await?;
+                    if !merged || self.deadline.remaining() < self.ports.config.step_reserve {
                         return Ok(Some(Duration::ZERO));
                     }
                 }
@@ -195,7 +206,9 @@ impl Stepper<'_> {
             }
         }
         // The end: the last batch, and every index entry past it goes.
-        self.bulk_batch(index, batch, &primary, None).await?;
+        if !self.bulk_batch(index, batch, &primary, None).await? {
+            return Ok(Some(Duration::ZERO));
+        }
         let p = &mut self.run.progress[index];
         p.step = Step::Done;
         p.bulk = None;
@@ -203,14 +216,16 @@ impl Stepper<'_> {
     }
 
     /// Merges one batch of bulk products with the index and records where the next batch
-    /// starts (`next_offset`; `None` at the end of the result).
+    /// starts (`next_offset`; `None` at the end of the result). `false` when the time ran
+    /// short before the batch's range was merged whole (many entries to remove in it): what
+    /// was merged is recorded, and the next message reads the batch again and goes on.
     async fn bulk_batch(
         &mut self,
         index: usize,
         batch: Vec<(ShopProduct, Vec<ShopVariant>)>,
         primary: &str,
         next_offset: Option<u64>,
-    ) -> Result<(), KnowledgeError> {
+    ) -> Result<bool, KnowledgeError> {
         let mut rendered = Rendered::default();
         for (product, variants) in &batch {
             let document = render(&product.fields.description_html, || {
@@ -218,7 +233,6 @@ impl Stepper<'_> {
             });
             rendered.add(self.shop, &product.fields.id, document);
         }
-        self.run.progress[index].skipped += rendered.skipped;
         let mut documents = rendered.documents;
         documents.sort_by_key(|d| d.numeric_id.parse::<u64>().unwrap_or(0));
         let max_id = batch
@@ -230,16 +244,30 @@ impl Stepper<'_> {
             Some(_) => max_id.or(after),
             None => None,
         };
-        self.merge(Source::Products, documents, (after, through), false)
+        let stopped = self
+            .merge(Source::Products, documents, (after, through), true)
             .await?;
         let p = &mut self.run.progress[index];
+        let bulk = p.bulk.as_mut();
+        if let Some(last) = stopped {
+            // The batch's products are read again (its skipped ones counted then).
+            if let Some(bulk) = bulk {
+                bulk.batch_in_parts.get_or_insert(BatchInParts { after });
+            }
+            p.merged_through = Some(last);
+            return Ok(false);
+        }
+        if let Some(bulk) = bulk {
+            bulk.batch_in_parts = None;
+            if let Some(offset) = next_offset {
+                bulk.offset = offset;
+            }
+        }
+        p.skipped += rendered.skipped;
         if let Some(through) = through {
             p.merged_through = Some(through);
         }
-        if let (Some(offset), Some(bulk)) = (next_offset, p.bulk.as_mut()) {
-            bulk.offset = offset;
-        }
-        Ok(())
+        Ok(true)
     }
 }
 
