@@ -105,9 +105,9 @@ use crate::shopify::{
 use crate::store::{Expect, Slot, StoreError, StoreRecord, StoreRepository, Tombstone};
 
 /// How long a deleting mark holds writers off. A deleter only starts deleting within
-/// [`DELETE_START_WINDOW`] of setting the mark, and the deletion call itself is bounded by the
-/// AWS clients' operation timeout (5 s), so after the lease no deletion of the mark can still
-/// land.
+/// [`DELETE_START_WINDOW`] of setting the mark, and the deletion call itself, its own retries
+/// included, ends within the AWS clients' operation timeout (5 s), so after the lease no
+/// deletion of the mark can still land.
 pub const DELETION_LEASE: Duration = Duration::from_secs(20);
 
 /// A deleter that took longer than this to get from its mark to the deletion stops (the mark

@@ -118,7 +118,7 @@ impl SecretsManagerStore {
             let jittered = wait + wait.mul_f64(fastrand::f64());
             if again.is_some()
                 && attempt < crate::aws::MAX_ATTEMPTS
-                && started.elapsed() + jittered < crate::aws::OPERATION_TIMEOUT
+                && time_for_another(started.elapsed(), jittered)
             {
                 may_have_landed |= again == Some(Retry::MayHaveLanded);
                 tracing::debug!(secret = %name, attempt, "deleting the secret again");
@@ -140,12 +140,15 @@ impl SecretsManagerStore {
         error: SdkError<DeleteSecretError, HttpResponse>,
         may_have_landed: bool,
     ) -> Result<(), SecretsError> {
+        let last_may_have_landed = retryable(&error) == Some(Retry::MayHaveLanded);
         let SdkError::ServiceError(e) = error else {
             // Not answered (a timeout, a connection lost after sending): it may still land.
             return Err(unavailable(error.into_service_error()));
         };
-        // A client error's request was not carried out; a server error's may have been.
+        // A client error's request was not carried out; a server error's may have been, and
+        // so may a request the service timed out on (`RequestTimeout`, a client error).
         let refused = !may_have_landed
+            && !last_may_have_landed
             && match e.err() {
                 DeleteSecretError::InvalidRequestException(_)
                 | DeleteSecretError::InvalidParameterException(_) => true,
@@ -225,6 +228,13 @@ impl SecretsManagerStore {
             Err(e) => Err(unavailable(e.into_service_error())),
         }
     }
+}
+
+/// Whether another attempt of a deletion, sent after `wait`, ends within the SDK's operation
+/// timeout even if it hangs for its whole attempt timeout: the whole call stays within the
+/// bound the disconnect's deletion lease counts on (`crate::lifecycle::DELETION_LEASE`).
+fn time_for_another(elapsed: Duration, wait: Duration) -> bool {
+    elapsed + wait + crate::aws::ATTEMPT_TIMEOUT <= crate::aws::OPERATION_TIMEOUT
 }
 
 /// Whether a failed attempt is worth sending again, and what it may have done.
@@ -601,6 +611,40 @@ mod tests {
             "{deleted:?}"
         );
         assert_eq!(attempts.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_deletion_the_service_timed_out_on_may_still_land() {
+        // Throttled twice, then a `RequestTimeout`: a client error, but the last request may
+        // have been carried out.
+        let attempts = mock!(Client::delete_secret)
+            .sequence()
+            .http_status(400, answer("ThrottlingException", "Rate exceeded."))
+            .times(2)
+            .http_status(400, answer("RequestTimeoutException", "Request timed out."))
+            .build();
+        let store = SecretsManagerStore::new(retrying_client(&[&attempts]), None);
+
+        let deleted = store.delete(&name()).await;
+
+        assert!(
+            matches!(deleted, Err(SecretsError::Unavailable(_))),
+            "{deleted:?}"
+        );
+    }
+
+    #[test]
+    fn a_deletion_is_sent_again_only_if_it_would_end_within_the_operation_timeout() {
+        use crate::aws::{ATTEMPT_TIMEOUT, OPERATION_TIMEOUT};
+        let wait = Duration::from_millis(200);
+        assert!(time_for_another(Duration::from_millis(10), wait));
+        // Two attempts that hung for their whole attempt timeout: a third could end past it.
+        let hung_twice = ATTEMPT_TIMEOUT * 2 + Duration::from_millis(300);
+        assert!(!time_for_another(hung_twice, wait));
+        assert!(hung_twice + wait + ATTEMPT_TIMEOUT > OPERATION_TIMEOUT);
+        let edge = OPERATION_TIMEOUT - ATTEMPT_TIMEOUT - wait;
+        assert!(time_for_another(edge, wait));
+        assert!(!time_for_another(edge + Duration::from_millis(1), wait));
     }
 
     #[tokio::test]
