@@ -262,6 +262,68 @@ impl shared::health::repo::HealthRepository for CountingHealth {
     }
 }
 
+/// A health repository whose next tick writes land and answer `Conflict`, as the SDK's retry
+/// of a write whose answer was lost does (the first attempt moved the page on).
+struct LostCycleAnswers {
+    inner: std::sync::Arc<dyn shared::health::repo::HealthRepository>,
+    lose: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl shared::health::repo::HealthRepository for LostCycleAnswers {
+    async fn cycle(
+        &self,
+    ) -> Result<Option<shared::health::repo::Cycle>, shared::store::StoreError> {
+        self.inner.cycle().await
+    }
+    async fn put_cycle(
+        &self,
+        cycle: &shared::health::repo::Cycle,
+        expect: Option<&shared::health::repo::Cycle>,
+    ) -> Result<(), shared::store::StoreError> {
+        self.inner.put_cycle(cycle, expect).await?;
+        let tick = expect.is_some_and(|e| e.cycle_id == cycle.cycle_id);
+        let lost = tick
+            && self
+                .lose
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |n| n.checked_sub(1),
+                )
+                .is_ok();
+        if lost {
+            return Err(shared::store::StoreError::Conflict);
+        }
+        Ok(())
+    }
+    async fn claim_webhook(
+        &self,
+        org: &OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        id: &str,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<shared::health::repo::Claim, shared::store::StoreError> {
+        self.inner.claim_webhook(org, shop, id, now).await
+    }
+    async fn finish_webhook(
+        &self,
+        org: &OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        id: &str,
+    ) -> Result<(), shared::store::StoreError> {
+        self.inner.finish_webhook(org, shop, id).await
+    }
+    async fn release_webhook(
+        &self,
+        org: &OrganizationId,
+        shop: &shared::domain::ShopDomain,
+        id: &str,
+    ) -> Result<(), shared::store::StoreError> {
+        self.inner.release_webhook(org, shop, id).await
+    }
+}
+
 /// The check jobs waiting on the health queue, by shop, taken off the queue (with the ticks
 /// too unless `keep_ticks`).
 async fn queued_checks(app: &TestApp, keep_ticks: bool) -> Vec<String> {
@@ -509,6 +571,36 @@ health_backends! {
         assert_eq!(next, std::time::Duration::from_secs(900), "page 1 of 3 is due after 18 of 54 minutes; SQS delays at most 15");
     }
 
+    async fn a_page_recorded_with_its_answer_lost_still_goes_on_to_the_next(app: TestApp) {
+        let mut app = app;
+        let repo = std::sync::Arc::new(LostCycleAnswers {
+            inner: app.health().ports.repo.clone(),
+            lose: std::sync::atomic::AtomicUsize::new(2),
+        });
+        app.health_mut().ports.repo = repo.clone();
+        app.health_mut().ports.config.page_size = 2;
+        for handle in ["h-one", "h-two", "h-three", "h-four", "h-five"] {
+            app.shopify.add_shop(FakeShop::new(handle).with_token(TOKEN));
+            let (status, _) = app.connect(json!({"shop_domain": handle, "access_token": TOKEN})).await;
+            assert_eq!(status, 201);
+        }
+        let before = app.shopify.received().len();
+
+        app.health().run_cycle().await;
+
+        assert_eq!(repo.lose.load(std::sync::atomic::Ordering::SeqCst), 0, "both answers were lost");
+        let mut checked: Vec<_> = app.shopify.received()[before..]
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some("ValidateCredentials"))
+            .map(|r| r.shop.clone())
+            .collect();
+        checked.sort();
+        checked.dedup();
+        assert_eq!(checked.len(), 5, "every page was checked: {checked:?}");
+        let cycle = app.health().repo.cycle().await.unwrap().expect("a cycle");
+        assert_eq!((cycle.pages, cycle.stores, cycle.finished_at.is_some()), (3, 5, true));
+    }
+
     async fn a_store_verified_recently_is_not_checked_again(app: TestApp) {
         let mut app = app;
         app.health_mut().ports.config.fresh_for = std::time::Duration::from_secs(1800);
@@ -591,6 +683,26 @@ health_backends! {
         assert_eq!(deliver(&app, old).await.1["handled"], "stale");
         assert_eq!(record(&app, UK).await.status, shared::domain::StoreStatus::Connected);
         assert_eq!(changes(&app).await.len(), 2, "the uninstall and the reconnect");
+    }
+
+    async fn an_uninstall_shopify_does_not_confirm_in_time_can_be_delivered_again_at_once(app: TestApp) {
+        connect_uk(&app).await;
+        app.shopify.update_shop(UK, |s| {
+            s.revoked_client = s.client.take();
+            s.issued_tokens.clear();
+        });
+        // The token exchange that would confirm it never answers: the delivery fails within
+        // its budget, and its claim is released for Shopify's retry.
+        app.shopify.push_fault(UK, tests::fake_shopify::Fault::Hang);
+        let delivery = || webhook(&app, "app/uninstalled", "w-slow", UNINSTALLED, Some(SECRET));
+        let (status, body) = deliver(&app, delivery().await).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (502, Some("shopify_unavailable")), "{body}");
+        assert_eq!(record(&app, UK).await.status, shared::domain::StoreStatus::Connected);
+
+        let (status, body) = deliver(&app, delivery().await).await;
+
+        assert_eq!((status, body["handled"].as_str()), (200, Some("uninstalled")), "the retry is not held off as in progress: {body}");
+        assert_eq!(record(&app, UK).await.status, shared::domain::StoreStatus::InvalidCredentials);
     }
 
     async fn a_signed_body_about_another_shop_is_refused(app: TestApp) {

@@ -336,6 +336,7 @@ pub async fn start(
                     }
                 })
                 .unwrap_or(0),
+            write_id: Some(new_id()),
         };
         match deadline
             .run(ports.repo.put_cycle(&cycle, previous.as_ref()))
@@ -437,6 +438,7 @@ pub async fn tick(
             .await?;
     }
     let mut recorded = cycle.clone();
+    recorded.write_id = Some(new_id());
     recorded.pages = page + 1;
     recorded.stores += keys.len() as u64;
     recorded.next_cursor = next_cursor.clone();
@@ -448,12 +450,17 @@ pub async fn tick(
         .await
     {
         Ok(()) => {}
-        // A duplicate delivery of this tick recorded the page first.
         Err(StoreError::Conflict) => {
-            return Ok(TickReport {
-                stale: true,
-                ..TickReport::default()
-            })
+            // Our write may have landed with its answer lost (the retry then failed its
+            // condition): then this delivery goes on to queue the next tick. Otherwise a
+            // duplicate delivery of this tick recorded the page first, and queues it.
+            let landed = deadline.run(ports.repo.cycle()).await?;
+            if landed.and_then(|c| c.write_id) != recorded.write_id {
+                return Ok(TickReport {
+                    stale: true,
+                    ..TickReport::default()
+                });
+            }
         }
         Err(error) => return Err(error.into()),
     }

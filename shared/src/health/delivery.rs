@@ -275,7 +275,10 @@ pub async fn receive(
         Claim::New => {}
     }
     tracing::info!(org_id = %org, shop = %shop, topic = delivery.topic, webhook_id = id, "webhook received");
-    match apply(ports, &delivery, record, deadline).await {
+    // The claim is marked done or released whatever the topic's work came to: a claim left
+    // behind would answer Shopify's retries "in progress" until its lease ran out.
+    let work = deadline.minus(CLAIM_RESERVE);
+    match apply(ports, &delivery, record, &work).await {
         Ok(answer) => {
             if let Err(error) = deadline.run(ports.repo.finish_webhook(org, shop, id)).await {
                 tracing::warn!(%error, "could not mark the webhook handled; a repeat is applied again, harmlessly");
@@ -290,6 +293,12 @@ pub async fn receive(
         }
     }
 }
+
+/// Kept back from a delivery's work for marking its claim done, or releasing it.
+const CLAIM_RESERVE: Duration = Duration::from_millis(500);
+
+/// Kept back from confirming an uninstall at Shopify for recording what Shopify said.
+const RECORD_RESERVE: Duration = Duration::from_millis(1_500);
 
 /// What an uninstall Shopify confirmed finds.
 fn uninstalled() -> Finding {
@@ -336,9 +345,11 @@ async fn apply(
                 stored_credentials(storage.secrets.as_ref(), &name, &record, deadline)
                     .await?
                     .ok_or(DeliveryError::NotSigned)?;
+            // Shopify may take its time: what it says is recorded within the deadline.
+            let asking = deadline.minus(RECORD_RESERVE);
             match ports
                 .shopify
-                .fresh_token(deadline, &delivery.shop, &credentials)
+                .fresh_token(&asking, &delivery.shop, &credentials)
                 .await
             {
                 Ok(_) => {

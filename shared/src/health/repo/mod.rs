@@ -30,6 +30,10 @@ pub struct Cycle {
     pub next_cursor: Option<String>,
     /// Pages the previous cycle had: how far apart this cycle's pages are spread.
     pub expected_pages: u64,
+    /// Set by each write: a write whose answer was lost (its retry then failing its condition)
+    /// is told apart from another delivery's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_id: Option<String>,
 }
 
 /// How a webhook delivery's claim went.
