@@ -8,10 +8,14 @@ use serde::{Deserialize, Serialize};
 use super::{Claim, Cycle, HealthRepository, CLAIM_LEASE, WEBHOOK_MEMORY};
 use crate::aws::dynamo::{key, n, s};
 use crate::domain::{OrganizationId, ShopDomain};
+use crate::ids::new_id;
 use crate::store::dynamo_items::{conditional, corrupt, read_as, read_item, unavailable};
 use crate::store::StoreError;
 
 const CYCLE_PK: &str = "HEALTH#CYCLE";
+
+/// The attribute naming the claim of a delivery (see `claim_webhook`).
+const CLAIM_ID: &str = "claim_id";
 
 fn webhook_pk(org: &OrganizationId, shop: &ShopDomain) -> String {
     format!("WEBHOOK#{org}#{shop}")
@@ -85,12 +89,16 @@ impl HealthRepository for DynamoHealth {
         webhook_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
+        // Tells this claim apart from another delivery's when the SDK's retry of a claim that
+        // landed (its answer lost) fails the condition.
+        let claim_id = new_id();
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(webhook_pk(org, shop)))
             .item("sk", s(delivery_sk(webhook_id)))
+            .item(CLAIM_ID, s(&claim_id))
             .item("claimed_at", n(now.timestamp()))
             .item("done", AttributeValue::Bool(false))
             .item("expires_at", n((now + WEBHOOK_MEMORY).timestamp()))
@@ -108,8 +116,9 @@ impl HealthRepository for DynamoHealth {
                 let item = read_item(&self.client, &self.table, delivery)
                     .await?
                     .unwrap_or_default();
-                Ok(match item.get("done") {
-                    Some(AttributeValue::Bool(true)) => Claim::Done,
+                Ok(match (item.get("done"), item.get(CLAIM_ID)) {
+                    (Some(AttributeValue::Bool(true)), _) => Claim::Done,
+                    (_, Some(AttributeValue::S(id))) if *id == claim_id => Claim::New,
                     _ => Claim::InProgress,
                 })
             }
@@ -157,5 +166,74 @@ impl HealthRepository for DynamoHealth {
             Err(StoreError::Conflict) => Ok(()),
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A claim whose answer was lost, replayed through the real SDK client with canned
+    //! answers: the SDK's retry meets the condition the first attempt's write now fails.
+
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+    use aws_sdk_dynamodb::Client;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    use super::*;
+
+    type Item = HashMap<String, AttributeValue>;
+
+    /// Claims `w-1` against a table whose item, read after the condition failed, is what
+    /// `stored` makes of the item the claim tried to write.
+    async fn claim(stored: impl Fn(Item) -> Item + Send + Sync + 'static) -> Claim {
+        let written: Arc<Mutex<Option<Item>>> = Arc::default();
+        let seen = written.clone();
+        let refused = mock!(Client::put_item)
+            .match_requests(move |put| {
+                *seen.lock().unwrap() = put.item().cloned();
+                true
+            })
+            .then_error(|| {
+                PutItemError::ConditionalCheckFailedException(
+                    ConditionalCheckFailedException::builder().build(),
+                )
+            });
+        let read = mock!(Client::get_item).then_compute_output(move |_| {
+            let item = written.lock().unwrap().clone().expect("the claim was sent");
+            GetItemOutput::builder()
+                .set_item(Some(stored(item)))
+                .build()
+        });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&refused, &read]);
+        let repo = DynamoHealth::new(client, "stores");
+        let org = OrganizationId::parse("org").unwrap();
+        let shop = ShopDomain::parse("demo").unwrap();
+        repo.claim_webhook(&org, &shop, "w-1", Utc::now())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_claim_that_landed_with_its_answer_lost_is_this_deliverys() {
+        assert_eq!(claim(|ours| ours).await, Claim::New);
+    }
+
+    #[tokio::test]
+    async fn another_deliverys_claim_is_in_progress_and_a_finished_one_done() {
+        let theirs = |mut item: Item| {
+            item.insert(CLAIM_ID.into(), s("another"));
+            item
+        };
+        assert_eq!(claim(theirs).await, Claim::InProgress);
+        let done = move |item: Item| {
+            let mut item = theirs(item);
+            item.insert("done".into(), AttributeValue::Bool(true));
+            item
+        };
+        assert_eq!(claim(done).await, Claim::Done);
     }
 }
