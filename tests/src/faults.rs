@@ -159,6 +159,83 @@ impl SecretStore for FailingSecrets {
     }
 }
 
+/// A secret store whose first `put` meets a disconnect that took over another one: just
+/// before it, the store is marked gone with a fresh deleting mark (which the takeover leaves
+/// to expire) and its secret deleted, so the put creates the secret anew.
+pub struct DisconnectedBeforePut {
+    pub inner: Arc<dyn SecretStore>,
+    stores: Arc<dyn StoreRepository>,
+    store: (OrganizationId, ShopDomain),
+    fired: std::sync::atomic::AtomicBool,
+}
+
+impl DisconnectedBeforePut {
+    pub fn new(
+        inner: Arc<dyn SecretStore>,
+        stores: Arc<dyn StoreRepository>,
+        org: OrganizationId,
+        shop: ShopDomain,
+    ) -> Self {
+        Self {
+            inner,
+            stores,
+            store: (org, shop),
+            fired: Default::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl SecretStore for DisconnectedBeforePut {
+    async fn put(
+        &self,
+        name: &SecretName,
+        value: &SecretString,
+    ) -> Result<PutOutcome, SecretsError> {
+        if !self.fired.swap(true, Ordering::SeqCst) {
+            let (org, shop) = &self.store;
+            let Slot::Live(record) = self.stores.slot(org, shop).await.unwrap() else {
+                panic!("the store is connected before the put");
+            };
+            let now = chrono::Utc::now();
+            let mark = Tombstone {
+                org_id: org.clone(),
+                shop_domain: shop.clone(),
+                version: record.version + 1,
+                write_id: "a-takeover".into(),
+                deleting_since: Some(now),
+                removed_at: now,
+                origin: shared::store::TombstoneOrigin::Disconnect,
+            };
+            self.stores
+                .put_gone(&mark, Expect::Version(record.version))
+                .await
+                .unwrap();
+            self.inner.delete(name).await.unwrap();
+        }
+        self.inner.put(name, value).await
+    }
+    async fn current_version(&self, name: &SecretName) -> Result<Option<String>, SecretsError> {
+        self.inner.current_version(name).await
+    }
+    async fn get_version(
+        &self,
+        name: &SecretName,
+        version_id: &str,
+    ) -> Result<Option<SecretString>, SecretsError> {
+        self.inner.get_version(name, version_id).await
+    }
+    async fn make_current(&self, name: &SecretName, version_id: &str) -> Result<(), SecretsError> {
+        self.inner.make_current(name, version_id).await
+    }
+    async fn schedule_deletion(&self, name: &SecretName) -> Result<(), SecretsError> {
+        self.inner.schedule_deletion(name).await
+    }
+    async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
+        self.inner.delete(name).await
+    }
+}
+
 /// A secret store whose first deletion goes unanswered (as a timed-out attempt or a connection
 /// lost after sending): it answers `Unavailable` at once, and the deletion itself lands when
 /// the test opens `lands`.
