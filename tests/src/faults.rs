@@ -159,6 +159,56 @@ impl SecretStore for FailingSecrets {
     }
 }
 
+/// A secret store whose first `put` lands but answers `Unavailable`: the write was carried
+/// out and its answer lost (a timeout, or a server error after the commit).
+pub struct LostPutAnswer {
+    pub inner: Arc<dyn SecretStore>,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+impl LostPutAnswer {
+    pub fn new(inner: Arc<dyn SecretStore>) -> Self {
+        Self {
+            inner,
+            fired: Default::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl SecretStore for LostPutAnswer {
+    async fn put(
+        &self,
+        name: &SecretName,
+        value: &SecretString,
+    ) -> Result<PutOutcome, SecretsError> {
+        let put = self.inner.put(name, value).await?;
+        if self.fired.swap(true, Ordering::SeqCst) {
+            return Ok(put);
+        }
+        Err(SecretsError::Unavailable(injected()))
+    }
+    async fn current_version(&self, name: &SecretName) -> Result<Option<String>, SecretsError> {
+        self.inner.current_version(name).await
+    }
+    async fn get_version(
+        &self,
+        name: &SecretName,
+        version_id: &str,
+    ) -> Result<Option<SecretString>, SecretsError> {
+        self.inner.get_version(name, version_id).await
+    }
+    async fn make_current(&self, name: &SecretName, version_id: &str) -> Result<(), SecretsError> {
+        self.inner.make_current(name, version_id).await
+    }
+    async fn schedule_deletion(&self, name: &SecretName) -> Result<(), SecretsError> {
+        self.inner.schedule_deletion(name).await
+    }
+    async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
+        self.inner.delete(name).await
+    }
+}
+
 /// A secret store whose first `put` meets a disconnect that took over another one: just
 /// before it, the store is marked gone with a fresh deleting mark (which the takeover leaves
 /// to expire) and its secret deleted, so the put creates the secret anew.

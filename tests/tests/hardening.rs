@@ -356,6 +356,20 @@ both_backends! {
         assert_lookups_use(&app, NEW_TOKEN).await;
     }
 
+    async fn a_first_connect_whose_secret_write_answer_was_lost_keeps_no_credentials(app: TestApp) {
+        app.shopify.add_shop(us_shop());
+        let secrets = Arc::new(tests::faults::LostPutAnswer::new(app.services.storage.secrets.clone()));
+        let services = app.with_storage(None, Some(secrets));
+
+        let (status, _) = app.send_with(&services, app.as_admin("POST", "/shopify/stores").json(&token_body(US, TOKEN))).await;
+
+        assert_eq!(status, 503);
+        assert!(app.records().await.is_empty());
+        assert!(app.secret_names().await.is_empty(), "no credentials are kept that no record names");
+        assert_eq!(app.connect(token_body(US, NEW_TOKEN)).await.0, 201, "the retry ends well");
+        assert_record_and_secret_agree(&app, NEW_TOKEN).await;
+    }
+
     async fn a_failed_connect_retried_after_its_undo_leaves_no_secret_live_when_it_fails_again(app: TestApp) {
         app.shopify.add_shop(us_shop());
         let trigger = Arc::new(Trigger::default());

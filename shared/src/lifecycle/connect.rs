@@ -158,7 +158,17 @@ async fn persist(
             .as_ref()
             .is_some_and(|s| s.for_connection.is_some() && s.for_connection == live_connection);
         if !reusable {
-            let put: PutOutcome = deadline.run(storage.secrets.put(&name, &secret)).await?;
+            let put: PutOutcome = match deadline.run(storage.secrets.put(&name, &secret)).await {
+                Ok(put) => put,
+                Err(error) => {
+                    // The write may have been carried out with its answer lost: unless a record
+                    // uses the secret, it goes, as after a failed record write.
+                    if let Ok(slot) = storage.slot(deadline, org, shop).await {
+                        undo(storage, deadline, (org, shop), &name, slot, created_secret).await;
+                    }
+                    return Err(error.into());
+                }
+            };
             created_secret |= put.created;
             staged = Some(Staged {
                 version_id: put.version_id,
