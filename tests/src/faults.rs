@@ -557,6 +557,69 @@ impl StoreRepository for RetriedTombstone {
     }
 }
 
+/// A store repository whose first record write lands, is then rewritten by another writer (a
+/// verify, say: a new version and `write_id`), and answers `Conflict`: the SDK's first attempt
+/// landed, its answer was lost, and its retry failed the condition.
+pub struct RewrittenAfterLostAnswer {
+    pub inner: Arc<dyn StoreRepository>,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+impl RewrittenAfterLostAnswer {
+    pub fn new(inner: Arc<dyn StoreRepository>) -> Self {
+        Self {
+            inner,
+            fired: Default::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl StoreRepository for RewrittenAfterLostAnswer {
+    async fn slot(&self, org: &OrganizationId, shop: &ShopDomain) -> Result<Slot, StoreError> {
+        self.inner.slot(org, shop).await
+    }
+    async fn list(&self, org: &OrganizationId) -> Result<Vec<StoreRecord>, StoreError> {
+        self.inner.list(org).await
+    }
+    async fn scan(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<StoreRecord>, Option<String>), StoreError> {
+        self.inner.scan(cursor, limit).await
+    }
+    async fn put_live(&self, record: &StoreRecord, expect: Expect) -> Result<(), StoreError> {
+        self.inner.put_live(record, expect).await?;
+        if self.fired.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let verified = StoreRecord {
+            version: record.version + 1,
+            write_id: "another-writer".into(),
+            last_verified_at: chrono::Utc::now(),
+            ..record.clone()
+        };
+        self.inner
+            .put_live(&verified, Expect::Version(record.version))
+            .await?;
+        Err(StoreError::Conflict)
+    }
+    async fn put_gone(&self, tombstone: &Tombstone, expect: Expect) -> Result<(), StoreError> {
+        self.inner.put_gone(tombstone, expect).await
+    }
+    async fn get_settings(&self, org: &OrganizationId) -> Result<OrgSettings, StoreError> {
+        self.inner.get_settings(org).await
+    }
+    async fn put_settings(
+        &self,
+        org: &OrganizationId,
+        settings: &OrgSettings,
+    ) -> Result<(), StoreError> {
+        self.inner.put_settings(org, settings).await
+    }
+}
+
 /// A store repository that holds its first tombstone write (`put_gone`) at a [`Gate`].
 pub struct GatedStores {
     pub inner: Arc<dyn StoreRepository>,

@@ -370,6 +370,20 @@ both_backends! {
         assert_record_and_secret_agree(&app, NEW_TOKEN).await;
     }
 
+    async fn a_new_connection_rewritten_after_its_lost_answer_is_still_new(app: TestApp) {
+        app.shopify.add_shop(us_shop());
+        let stores = Arc::new(tests::faults::RewrittenAfterLostAnswer::new(app.services.storage.stores.clone()));
+        let services = app.with_storage(Some(stores), None);
+
+        let (status, body) = app.send_with(&services, app.as_admin("POST", "/shopify/stores").json(&token_body(US, TOKEN))).await;
+
+        assert_eq!(status, 201, "a new connection, not a rotation: {body}");
+        let record = app.records().await.remove(0);
+        assert_eq!(record.write_id, "another-writer", "written over by the other writer only");
+        assert!(record.previous_credentials_version.is_none(), "no second staging of the same credentials");
+        assert_record_and_secret_agree(&app, TOKEN).await;
+    }
+
     async fn a_failed_connect_retried_after_its_undo_leaves_no_secret_live_when_it_fails_again(app: TestApp) {
         app.shopify.add_shop(us_shop());
         let trigger = Arc::new(Trigger::default());

@@ -123,6 +123,13 @@ async fn persist(
     let mut created_secret = false;
     // Whether the last write sent went over a live record (a rotation, 200) or not (201).
     let mut wrote_over_live = false;
+    // The connection a write of ours over no live record started: found live, it is ours,
+    // whatever wrote over it since (a verify, a health check) — so its answer stays 201.
+    let mut started: Option<String> = None;
+    let ours = |slot: &Slot, started: &Option<String>| {
+        slot.write_id() == Some(write_id.as_str())
+            || matches!((slot, started), (Slot::Live(r), Some(id)) if &r.connection_id == id)
+    };
     // Write attempts; waiting out a deletion does not count (the deadline bounds it).
     let mut round = 0;
     loop {
@@ -130,7 +137,7 @@ async fn persist(
             return Err(LifecycleError::Contended);
         }
         let slot = storage.slot(deadline, org, shop).await?;
-        if slot.write_id() == Some(write_id.as_str()) {
+        if ours(&slot, &started) {
             // An earlier write of ours landed; only its answer was lost.
             return Ok(finish(storage, deadline, slot, wrote_over_live).await);
         }
@@ -186,6 +193,9 @@ async fn persist(
             &write_id,
         );
         wrote_over_live = matches!(slot, Slot::Live(_));
+        if !wrote_over_live {
+            started = Some(record.connection_id.clone());
+        }
         round += 1;
         match deadline
             .run(storage.stores.put_live(&record, slot.expect()))
@@ -210,7 +220,7 @@ async fn persist(
             Err(error) => {
                 // The write may still have landed; the next read tells.
                 match storage.slot(deadline, org, shop).await {
-                    Ok(slot) if slot.write_id() == Some(write_id.as_str()) => {
+                    Ok(slot) if ours(&slot, &started) => {
                         return Ok(finish(storage, deadline, slot, wrote_over_live).await);
                     }
                     // No record names what was staged: the secret goes, whether this request
