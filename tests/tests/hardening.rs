@@ -283,28 +283,6 @@ both_backends! {
         assert_eq!(app.lookup("get_shop_details", json!({}), None).await["error"]["code"], "no_store_connected");
     }
 
-    async fn a_rotation_creating_its_secret_after_a_takeover_disconnect_leaves_no_credentials(app: TestApp) {
-        app.shopify.add_shop(us_shop());
-        assert_eq!(app.connect(token_body(US, TOKEN)).await.0, 201);
-        // The rotation's secret write meets a disconnect that took over another one (its mark
-        // stays until the lease ends) and had deleted the secret: the write creates it anew.
-        let org = shared::domain::OrganizationId::parse(&app.org).unwrap();
-        let shop = shared::domain::ShopDomain::parse(US).unwrap();
-        let secrets = Arc::new(tests::faults::DisconnectedBeforePut::new(
-            app.services.storage.secrets.clone(),
-            app.services.storage.stores.clone(),
-            org,
-            shop,
-        ));
-        let services = app.with_storage(None, Some(secrets));
-
-        let (status, _) = app.send_with(&services, app.as_admin("POST", "/shopify/stores").json(&token_body(US, ROTATED_TOKEN))).await;
-
-        assert_eq!(status, 404, "disconnected during its rotation");
-        assert!(app.records().await.is_empty());
-        assert!(app.secret_names().await.is_empty(), "the rotated credentials are not kept");
-    }
-
     async fn verify_racing_a_disconnect_and_reconnect_never_clobbers_the_new_connection(app: TestApp) {
         app.shopify.add_shop(us_shop());
         assert_eq!(app.connect(token_body(US, TOKEN)).await.0, 201);

@@ -145,7 +145,7 @@ async fn persist(
             if !matches!(&slot, Slot::Live(r) if &r.connection_id == connection) {
                 tracing::info!(org_id = %org, shop = %shop, "the store was disconnected during its rotation");
                 if created_secret {
-                    undo(storage, deadline, (org, shop), &name, slot, true).await;
+                    undo(storage, deadline, (org, shop), &name, slot).await;
                 }
                 return Err(LifecycleError::DisconnectedMeanwhile);
             }
@@ -171,7 +171,7 @@ async fn persist(
                     // The write may have been carried out with its answer lost: unless a record
                     // uses the secret, it goes, as after a failed record write.
                     if let Ok(slot) = storage.slot(deadline, org, shop).await {
-                        undo(storage, deadline, (org, shop), &name, slot, created_secret).await;
+                        undo(storage, deadline, (org, shop), &name, slot).await;
                     }
                     return Err(error.into());
                 }
@@ -225,9 +225,7 @@ async fn persist(
                     }
                     // No record names what was staged: the secret goes, whether this request
                     // created it, restored it from a deletion, or found it left by another.
-                    Ok(slot) => {
-                        undo(storage, deadline, (org, shop), &name, slot, created_secret).await
-                    }
+                    Ok(slot) => undo(storage, deadline, (org, shop), &name, slot).await,
                     Err(_) => {}
                 }
                 return Err(error.into());
@@ -300,35 +298,16 @@ fn connected_record(
 }
 
 /// Schedules the secret of a connect whose record never landed for deletion (recoverable),
-/// under a deleting mark, unless the slot is live (a concurrent connect uses the secret).
-///
-/// Under another deletion's mark, a secret this request `created` is scheduled without a mark
-/// of its own: that deletion ran before the secret was written (else the write would have
-/// found the secret), so it cannot be a refused one that puts the store back, and no connect
-/// writes a record until the mark's lease ends (it then restores a secret scheduled for
-/// deletion). Only while that mark's deletion window is open, so the call ends before its
-/// lease does. Best effort: on any failure the secret stays, and the next connect reuses it.
+/// under a deleting mark, unless the slot is live (a concurrent connect uses the secret) or
+/// another deletion is under way. Best effort: on any failure the secret stays, and the next connect reuses it.
 async fn undo(
     storage: &Storage,
     deadline: &Deadline,
     (org, shop): (&OrganizationId, &ShopDomain),
     name: &SecretName,
     seen: Slot,
-    created: bool,
 ) {
-    if matches!(seen, Slot::Live(_)) {
-        return;
-    }
-    if deletion_in_progress(&seen) {
-        if let (Slot::Gone(other), true) = (&seen, created) {
-            if within_delete_window(other) {
-                if let Err(error) = deadline.run(storage.secrets.schedule_deletion(name)).await {
-                    tracing::warn!(shop = %shop, %error, "could not schedule the secret of a failed connection for deletion");
-                }
-            } else {
-                tracing::warn!(shop = %shop, "not removing the secret of a failed connection under another deletion's lease; the next connect reuses it");
-            }
-        }
+    if matches!(seen, Slot::Live(_)) || deletion_in_progress(&seen) {
         return;
     }
     let now = Utc::now();
