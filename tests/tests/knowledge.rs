@@ -1865,20 +1865,6 @@ async fn a_merge_over_many_deleted_items_goes_on_in_the_next_message_instead_of_
     let rig = app.rig();
     // 3,000 products deleted at Shopify since: their entries sit past the live products' ids.
     let shop = ShopDomain::parse(US).unwrap();
-    let template = rig
-        .ports
-        .repo
-        .entries(
-            &org(&app),
-            &shop,
-            shared::domain::Source::Products,
-            None,
-            None,
-            1,
-        )
-        .await
-        .unwrap()
-        .remove(0);
     let mut ports = rig.sync.clone();
     ports.documents = Arc::new(SlowDeletes {
         inner: rig.sync.documents.clone(),
@@ -1902,15 +1888,7 @@ async fn a_merge_over_many_deleted_items_goes_on_in_the_next_message_instead_of_
             app.shopify.bulk_started(),
             count(&operations(&app, US), "ProductsPage"),
         );
-        for id in 10_000..13_000u64 {
-            let entry = shared::knowledge::state::IndexEntry {
-                id,
-                shopify_id: format!("gid://shopify/Product/{id}"),
-                key: format!("{}products/{id}.md", prefix(&app, US)),
-                ..template.clone()
-            };
-            rig.ports.repo.put_entry(&entry).await.unwrap();
-        }
+        seed_deleted_products(&app, 10_000..13_000).await;
         assert_eq!(request_sync(&app, run).await.0, 202);
 
         let drained = tests::worker::drain(&ports, &rig.queue, invocation, 100).await;
