@@ -6,12 +6,14 @@
 //! goal is held against the second, the stricter. Prints medians, ratios and sizes; asserts
 //! nothing.
 //!
-//! The binaries are built first (`cargo build --release`, sharing the bench's artifacts), then
-//! each is copied as the bundle ships it, a `bootstrap` of its own, written whole in one call
-//! (see [`bundle`]); the copies are what starts. Each start gets the environment every function has in AWS (the template's globals and the
-//! variables a function fails to start without), points `AWS_LAMBDA_RUNTIME_API` at a local
-//! listener that notes the first request line and never answers; the process is then killed.
-//! Starts are interleaved so machine noise hits every binary alike.
+//! The binaries are built first (`cargo build --release`, sharing the bench's artifacts) and
+//! started from the linker's files: a file read back from disk is cached in the same small
+//! pieces the linker writes it in (a copy written whole would start faster than any binary
+//! read from disk does; see the README, "Cold start"). Each start gets the environment every
+//! function has in AWS (the template's globals and the variables a function fails to start
+//! without), points `AWS_LAMBDA_RUNTIME_API` at a local listener that notes the first request
+//! line and never answers; the process is then killed. Starts are interleaved so machine noise
+//! hits every binary alike.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
@@ -107,28 +109,6 @@ fn build(root: &Path, functions: &[String]) -> PathBuf {
     target.join("release")
 }
 
-/// `binary` as its bundle ships it: `target/cold-start/{name}/bootstrap`, written in one call.
-///
-/// A start maps the executable from the page cache, and how the file was written decides how
-/// much each page fault maps: the linker writes its output in small pieces, which leaves it
-/// cached in small pages (for `lookup`, about 0.3 ms more per start on this machine's kernel,
-/// 6.18, than the same bytes written whole, and more the larger the binary), while Lambda
-/// starts a `bootstrap` unpacked from the deployment package or read from disk. Every binary,
-/// the bare ones included, is copied the same way, so each starts from the state a deployed
-/// one is in.
-fn bundle(bin: &Path, name: &str) -> PathBuf {
-    let dir = bin.parent().unwrap().join("cold-start").join(name);
-    std::fs::create_dir_all(&dir).expect("the bundle directory is created");
-    let bootstrap = dir.join("bootstrap");
-    let _ = std::fs::remove_file(&bootstrap);
-    let bytes = std::fs::read(bin.join(name)).expect("the binary was built");
-    std::fs::write(&bootstrap, bytes).expect("the bootstrap is written");
-    let mut permissions = std::fs::metadata(&bootstrap).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-    std::fs::set_permissions(&bootstrap, permissions).unwrap();
-    bootstrap
-}
-
 /// Time from spawning `binary` to its first Runtime API request line.
 fn one_start(binary: &Path) -> Duration {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -190,14 +170,13 @@ fn main() {
     let bin = build(root, &functions);
     let mut names: Vec<&str> = BARE.to_vec();
     names.extend(functions.iter().map(String::as_str));
-    let bootstraps: Vec<PathBuf> = names.iter().map(|name| bundle(&bin, name)).collect();
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); names.len()];
-    for bootstrap in &bootstraps {
-        one_start(bootstrap); // warm the page cache
+    for name in &names {
+        one_start(&bin.join(name)); // warm the page cache
     }
     for _ in 0..STARTS {
-        for (i, bootstrap) in bootstraps.iter().enumerate() {
-            samples[i].push(one_start(bootstrap));
+        for (i, name) in names.iter().enumerate() {
+            samples[i].push(one_start(&bin.join(name)));
         }
     }
     let medians: Vec<Duration> = samples.into_iter().map(median).collect();
