@@ -36,6 +36,12 @@ fn no_function_crate_is_optimized_for_size_alone() {
         overridden.iter().any(|p| p == "aws-sdk-dynamodb"),
         "the network-bound crates are built for size: {overridden:?}"
     );
+    // The SDK's JSON parser reads every DynamoDB answer and, at each cold start, the SDK's
+    // endpoint partition table: at "z" none of its tokenizer is inlined (README, "Cold start").
+    assert!(
+        !overridden.iter().any(|p| p == "aws-smithy-json"),
+        "aws-smithy-json stays at the release profile's level: {overridden:?}"
+    );
     for package in &overridden {
         assert!(
             !functions.contains(package) && package != "shared" && package != "*",
