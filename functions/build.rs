@@ -9,12 +9,26 @@
 //! address space, so address randomization of the executable buys little there. Only the
 //! binaries are linked this way: libraries (and a dependency's `cdylib`) stay
 //! position-independent.
+//!
+//! The binaries are also linked with `init-order.ld` (beside this script; written by
+//! `infra/init-order/profile`), which gathers the code the functions run before their first
+//! request at the start of the text. It is an `INSERT BEFORE .text` script, so the linker's
+//! own layout stays as it is otherwise; lld (rustc's own, and zig's for the arm64 build) and
+//! GNU ld take it, mold does not (`INIT_ORDER=off` links without it).
+
+/// The script, compiled into this build script: cargo runs it again when the file changes.
+const INIT_ORDER: &str = include_str!("init-order.ld");
+
 fn main() {
-    // The script reads no file: naming what it does depend on keeps cargo from rerunning it at
-    // every change in the package (each target's run is kept apart by cargo anyway).
     println!("cargo::rerun-if-env-changed=CARGO_BUILD_TARGET");
+    println!("cargo::rerun-if-env-changed=INIT_ORDER");
     let target = |key: &str| std::env::var(key).unwrap_or_default();
     if target("CARGO_CFG_TARGET_OS") == "linux" && target("CARGO_CFG_TARGET_ENV") == "gnu" {
         println!("cargo::rustc-link-arg-bins=-no-pie");
+        if target("INIT_ORDER") != "off" {
+            let script = std::path::Path::new(&target("OUT_DIR")).join("init-order.ld");
+            std::fs::write(&script, INIT_ORDER).expect("OUT_DIR is writable");
+            println!("cargo::rustc-link-arg-bins=-Wl,-T,{}", script.display());
+        }
     }
 }

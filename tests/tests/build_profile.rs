@@ -84,3 +84,125 @@ fn every_function_starts_a_current_thread_runtime() {
         );
     }
 }
+
+/// An ELF64 little-endian file's sections and symbols, as far as the test below needs them.
+struct Elf<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Elf<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        assert!(
+            bytes.get(..6) == Some(b"\x7fELF\x02\x01"),
+            "not an ELF64 little-endian file"
+        );
+        Self { bytes }
+    }
+
+    fn slice(&self, at: u64, len: u64) -> &'a [u8] {
+        usize::try_from(at)
+            .ok()
+            .zip(usize::try_from(len).ok())
+            .and_then(|(at, len)| self.bytes.get(at..at.checked_add(len)?))
+            .unwrap_or_else(|| panic!("{len} bytes at {at:#x} are outside the file"))
+    }
+
+    fn int(&self, at: u64, len: u64) -> u64 {
+        self.slice(at, len)
+            .iter()
+            .rev()
+            .fold(0, |value, &byte| value << 8 | u64::from(byte))
+    }
+
+    /// Every section: (name, type, file offset, address, size, linked section).
+    fn sections(&self) -> Vec<(String, u64, u64, u64, u64, u64)> {
+        let (table, entry, count) = (self.int(0x28, 8), self.int(0x3a, 2), self.int(0x3c, 2));
+        let header = |index: u64| table + index * entry;
+        let names = self.int(header(self.int(0x3e, 2)) + 0x18, 8);
+        (0..count)
+            .map(|index| {
+                let at = header(index);
+                (
+                    self.string(names + self.int(at, 4)),
+                    self.int(at + 4, 4),
+                    self.int(at + 0x18, 8),
+                    self.int(at + 0x10, 8),
+                    self.int(at + 0x20, 8),
+                    self.int(at + 0x28, 4),
+                )
+            })
+            .collect()
+    }
+
+    fn string(&self, at: u64) -> String {
+        let tail = usize::try_from(at)
+            .ok()
+            .and_then(|at| self.bytes.get(at..))
+            .unwrap_or_else(|| panic!("a name at {at:#x} is outside the file"));
+        let end = tail
+            .iter()
+            .position(|&b| b == 0)
+            .expect("a terminated name");
+        String::from_utf8_lossy(&tail[..end]).into_owned()
+    }
+
+    /// The address of the symbol `name` in `.symtab`.
+    fn symbol(&self, name: &str) -> Option<u64> {
+        let sections = self.sections();
+        let (_, _, offset, _, size, link) = sections.iter().find(|s| s.1 == 2)?;
+        let strings = sections[usize::try_from(*link).ok()?].2;
+        (0..size / 24)
+            .map(|index| offset + index * 24)
+            .find(|&at| self.string(strings + self.int(at, 4)) == name)
+            .map(|at| self.int(at + 8, 8))
+    }
+}
+
+/// The code a function runs before its first request is gathered at the start of the text
+/// (`functions/init-order.ld`, linked by `functions/build.rs`), so a cold start maps it in
+/// fewer page faults. The script names functions without the hashes a build gives them, so it
+/// holds for either target and across dependency updates.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_binaries_gather_their_init_code_before_the_rest_of_the_text() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let script = std::fs::read_to_string(root.join("functions/init-order.ld")).unwrap();
+    assert!(script.contains("INSERT BEFORE .text;"), "{script}");
+    let patterns: Vec<&str> = script
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("*(.text."))
+        .collect();
+    assert!(patterns.len() > 300, "{} patterns", patterns.len());
+    for pattern in &patterns {
+        let legacy_hash = pattern.match_indices("17h").any(|(at, _)| {
+            let hash = pattern.get(at + 3..at + 19).unwrap_or_default();
+            hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+        assert!(!legacy_hash, "a build's hash in {pattern}");
+    }
+    // The bare function is linked by the same build script: its `main` and the runtime's start
+    // are in `.text.init`, ahead of the rest.
+    let bytes = std::fs::read(env!("CARGO_BIN_EXE_bare-runtime-current-thread")).unwrap();
+    let elf = Elf::new(&bytes);
+    let sections = elf.sections();
+    let find = |name: &str| {
+        sections
+            .iter()
+            .find(|section| section.0 == name)
+            .unwrap_or_else(|| panic!("no {name} section"))
+    };
+    let (_, _, _, init_at, init_size, _) = find(".text.init");
+    let (_, _, _, text_at, _, _) = find(".text");
+    assert!(
+        init_at < text_at,
+        ".text.init at {init_at:#x}, .text at {text_at:#x}"
+    );
+    let main = elf
+        .symbol("main")
+        .expect("the test build keeps its symbols");
+    assert!(
+        (*init_at..init_at + init_size).contains(&main),
+        "main at {main:#x}, .text.init at {init_at:#x}+{init_size:#x}"
+    );
+}
