@@ -1,5 +1,5 @@
-//! The build script every function crate shares (`build = "../build.rs"`; the `tests` crate's
-//! `bare-runtime`, the cold-start baseline, is linked the same way).
+//! The build script every function crate shares (`build = "../build.rs"`; `tests/bare`, the
+//! cold-start baseline, is linked the same way).
 //!
 //! On Linux with glibc (Lambda's `provided.al2023`), a function's binary is linked as a
 //! position-dependent executable (`-no-pie`). A PIE is relocated by the dynamic loader at every

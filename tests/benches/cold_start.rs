@@ -94,7 +94,9 @@ fn build(root: &Path, functions: &[String]) -> PathBuf {
     for function in functions {
         args.extend(["--bin", function]);
     }
-    for package in functions.iter().map(String::as_str).chain(["tests"]) {
+    // The bare functions' own package, not `tests`: built beside the harness, tokio would
+    // carry its signal and process drivers into every binary of the build.
+    for package in functions.iter().map(String::as_str).chain(["bare-runtime"]) {
         args.extend(["-p", package]);
     }
     let status = Command::new(env!("CARGO"))

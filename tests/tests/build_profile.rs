@@ -85,6 +85,70 @@ fn every_function_starts_a_current_thread_runtime() {
     }
 }
 
+/// An invoked function's handler future is boxed: `lambda_runtime`'s loop would otherwise hold
+/// it inline, and `main`'s future (the whole of which a cold start builds on the stack, and
+/// tokio then moves to the heap when it is large) would carry every state of the handler:
+/// `lookup`'s `main` took a 39 KiB frame, ten pages touched at every cold start.
+#[test]
+fn every_invoked_function_boxes_its_handler_future() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut invoked = 0;
+    for entry in std::fs::read_dir(root.join("functions")).unwrap().flatten() {
+        let main = entry.path().join("src/main.rs");
+        let Ok(source) = std::fs::read_to_string(&main) else {
+            continue;
+        };
+        if !source.contains("run(service_fn(") {
+            continue;
+        }
+        invoked += 1;
+        let handler: String = source[source.find("run(service_fn(").unwrap()..]
+            .split_whitespace()
+            .collect();
+        assert!(
+            handler.contains("Box::pin(asyncmove"),
+            "{}: the handler's future is boxed",
+            main.display()
+        );
+    }
+    assert!(invoked >= 4, "{invoked} invoked functions");
+}
+
+/// The functions are built with their own dependencies' features alone. `sam build` runs
+/// `cargo lambda build --bin <function>` at the workspace root, which selects the workspace's
+/// default members: were `tests` one of them, cargo would unify the harness's features into
+/// every function's build, and tokio's signal and process drivers (which the runtime starts
+/// with `enable_all`, allocating a registry of every signal) into every cold start.
+#[test]
+fn the_functions_are_built_without_the_harness_s_features() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let tokio_features = |extra: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO"))
+            .args(["tree", "--locked", "--offline", "--prefix", "none"])
+            .args(["-e", "features,normal,build", "-i", "tokio"])
+            .args(extra)
+            .current_dir(root)
+            .output()
+            .expect("cargo runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let deployed = tokio_features(&[]);
+    assert!(deployed.contains("tokio feature \"rt\""), "{deployed}");
+    for feature in ["signal", "process", "test-util"] {
+        assert!(
+            !deployed.contains(&format!("tokio feature \"{feature}\"")),
+            "the functions' build enables tokio's {feature}:\n{deployed}"
+        );
+    }
+    // The harness does use them, so the query above would see them if selected.
+    assert!(tokio_features(&["--workspace"]).contains("tokio feature \"signal\""));
+}
+
 /// An ELF64 little-endian file's sections and symbols, as far as the test below needs them.
 struct Elf<'a> {
     bytes: &'a [u8],
@@ -184,10 +248,23 @@ fn the_binaries_gather_their_init_code_before_the_rest_of_the_text() {
             hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
         });
         assert!(!legacy_hash, "a build's hash in {pattern}");
+        // LLVM puts a function it deems cold in `.text.unlikely.<name>`, and init runs some
+        // (`RawVecInner::finish_grow`, on every first growth of a vector): each pattern takes
+        // the function from either section.
+        let name = pattern
+            .strip_prefix("*(.text.")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_default()
+            .trim_end_matches(')');
+        assert!(
+            pattern.contains(&format!(" .text.unlikely.{name}")),
+            "{pattern} misses .text.unlikely.{name}"
+        );
     }
-    // The bare function is linked by the same build script: its `main` and the runtime's start
-    // are in `.text.init`, ahead of the rest.
-    let bytes = std::fs::read(env!("CARGO_BIN_EXE_bare-runtime-current-thread")).unwrap();
+    // The bare function (`tests/bare`, built within this package as `init-order-probe`) is
+    // linked by the same build script: its `main` and the runtime's start are in `.text.init`,
+    // ahead of the rest.
+    let bytes = std::fs::read(env!("CARGO_BIN_EXE_init-order-probe")).unwrap();
     let elf = Elf::new(&bytes);
     let sections = elf.sections();
     let find = |name: &str| {

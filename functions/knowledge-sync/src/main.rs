@@ -7,11 +7,13 @@ async fn main() -> Result<(), Error> {
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let deadline = shared::queue::batch::deadline(event.context.deadline);
         let ports = &ports;
-        async move {
+        // Boxed: the runtime's loop holds a pointer, not the handler's future, so the
+        // future `main` builds at cold start stays small (README, "Cold start").
+        Box::pin(async move {
             knowledge_sync::handle(ports, event.payload, deadline)
                 .await
                 .map_err(Error::from)
-        }
+        })
     }))
     .await
 }

@@ -13,7 +13,11 @@ async fn main() -> Result<(), Error> {
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let deadline = lookup::deadline(&services.budgets, event.context.deadline);
         let services = &services;
-        async move { Ok::<_, Error>(lookup::answer(services, event.payload, deadline).await) }
+        // Boxed: the runtime's loop holds a pointer, not the handler's future, so the
+        // future `main` builds at cold start stays small (README, "Cold start").
+        Box::pin(
+            async move { Ok::<_, Error>(lookup::answer(services, event.payload, deadline).await) },
+        )
     }))
     .await
 }

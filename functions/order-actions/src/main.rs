@@ -7,7 +7,11 @@ async fn main() -> Result<(), Error> {
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let deadline = order_actions::deadline(&ports, event.context.deadline);
         let ports = &ports;
-        async move { Ok::<_, Error>(order_actions::answer(ports, event.payload, deadline).await) }
+        // Boxed: the runtime's loop holds a pointer, not the handler's future, so the
+        // future `main` builds at cold start stays small (README, "Cold start").
+        Box::pin(async move {
+            Ok::<_, Error>(order_actions::answer(ports, event.payload, deadline).await)
+        })
     }))
     .await
 }
