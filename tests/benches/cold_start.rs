@@ -6,7 +6,8 @@
 //! goal is held against the second, the stricter. Prints medians, ratios and sizes; asserts
 //! nothing.
 //!
-//! The binaries are built first (`cargo build --release`, sharing the bench's artifacts) and
+//! The binaries are built first (`cargo build --release` of the functions and the bare ones,
+//! without the harness, whose features would reach them; see the README, "Cold start") and
 //! started from the linker's files: a file read back from disk is cached in the same small
 //! pieces the linker writes it in (a copy written whole would start faster than any binary
 //! read from disk does; see the README, "Cold start"). Each start gets the environment every

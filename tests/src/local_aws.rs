@@ -14,7 +14,8 @@ pub fn endpoint() -> Option<String> {
 }
 
 /// Whether the moto tier can run; when it cannot, says why once per test, so a plain
-/// `cargo test` skips that tier visibly instead of failing (`./infra/test` always runs it).
+/// `cargo test --workspace` skips that tier visibly instead of failing (`./infra/test` always
+/// runs it).
 pub fn available(test: &str) -> bool {
     if endpoint().is_some() {
         return true;

@@ -54,9 +54,9 @@ fn no_function_crate_is_optimized_for_size_alone() {
 /// Every function runs its handler on a current-thread runtime. A Lambda function handles one
 /// event at a time, and at the template's 256 MB it has a fraction of one vCPU: worker threads
 /// would add nothing but their start (thread creation, stacks, allocator arenas) to every cold
-/// start, which `cargo bench --bench cold_start` measures at about a quarter of a millisecond.
-/// The handlers' concurrency (fan-out over stores, pages in flight) is asynchronous and needs
-/// no second thread.
+/// start, which `cargo bench -p tests --bench cold_start` measures at about a quarter of a
+/// millisecond. The handlers' concurrency (fan-out over stores, pages in flight) is
+/// asynchronous and needs no second thread.
 #[test]
 fn every_function_starts_a_current_thread_runtime() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();

@@ -1,5 +1,5 @@
 //! A bare `lambda_runtime` function (echoes its event), as `cargo lambda new` generates it (a
-//! multi-thread runtime): a yardstick `cargo bench --bench cold_start` measures every
+//! multi-thread runtime): a yardstick `cargo bench -p tests --bench cold_start` measures every
 //! function's init against, built with the same profile.
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
