@@ -1,10 +1,10 @@
 //! `cargo bench -p tests --bench cold_start`: how long each function of `template.yaml` takes
 //! from `exec` to its first request to the Lambda Runtime API (`GET /runtime/invocation/next`)
 //! — everything a cold start does before the first invocation — against two bare
-//! `lambda_runtime` binaries built with the same (release) profile, in one run: the template's
-//! (a multi-thread runtime) and one on a current-thread runtime, as every function starts. The
-//! goal is held against the second, the stricter. Prints medians, ratios and sizes; asserts
-//! nothing.
+//! `lambda_runtime` binaries built with the same (release) profile, in one run: the one
+//! `cargo lambda new` generates (a multi-thread runtime), the yardstick of the goal, and one on
+//! a current-thread runtime, as every function starts, a stricter comparison of the init work
+//! the functions add to the runtime's. Prints medians, ratios and sizes; asserts nothing.
 //!
 //! The binaries are built first (`cargo build --release` of the functions and the bare ones,
 //! without the harness, whose features would reach them; see the README, "Cold start") and
@@ -27,10 +27,11 @@ use std::time::{Duration, Instant};
 use tests::bench::median;
 
 const STARTS: usize = 60;
-/// The performance goal: no function's init above this multiple of the bare runtime's.
+/// The performance goal: no function's init above this multiple of the bare function's as
+/// `cargo lambda new` generates it.
 const INIT_GOAL: f64 = 1.3;
-/// The yardsticks: the bare function as generated (multi-thread runtime), and the same on the
-/// current-thread runtime every function uses.
+/// The yardsticks: the bare function as generated (multi-thread runtime; the goal's), and the
+/// same on the current-thread runtime every function uses (the init work added to the runtime's).
 const BARE: [&str; 2] = ["bare-runtime", "bare-runtime-current-thread"];
 
 /// What a function finds in its environment in AWS, with made-up values: the template's globals
@@ -188,11 +189,12 @@ fn main() {
         "{:<44} {:>12} {:>10} {:>14}",
         "cold start: exec to first runtime request", "median", "× bare", "× same rt"
     );
-    let mut worst: f64 = 0.0;
+    let (mut worst, mut worst_same_runtime): (f64, f64) = (0.0, 0.0);
     for (i, (name, m)) in names.iter().zip(&medians).enumerate() {
         let ratio = |bare: Duration| m.as_secs_f64() / bare.as_secs_f64();
         if i >= BARE.len() {
-            worst = worst.max(ratio(same_runtime));
+            worst = worst.max(ratio(template));
+            worst_same_runtime = worst_same_runtime.max(ratio(same_runtime));
         }
         let size = std::fs::metadata(bin.join(name))
             .map(|m| m.len())
@@ -207,8 +209,13 @@ fn main() {
         );
     }
     println!(
-        "slowest function: {worst:.2}x the bare start on the same runtime (goal: at most \
-         {INIT_GOAL}x)"
+        "slowest function: {worst:.2}x the bare function as generated (goal: at most \
+         {INIT_GOAL}x; {}), {worst_same_runtime:.2}x the bare start on the same runtime",
+        if worst <= INIT_GOAL {
+            "at goal"
+        } else {
+            "ABOVE GOAL"
+        }
     );
     let of = |name: &str| medians[names.iter().position(|n| *n == name).unwrap()];
     println!(
