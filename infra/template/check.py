@@ -10,7 +10,8 @@
   skip the JWT authorizer, and each of those is throttled below the API's default route limits;
 - every environment variable the code reads is set for every function (those in SCOPED_ENV: for
   every function whose code uses them), and the local-only SHOPIFY_BASE_URL is set for none;
-- no policy grants a wildcard action or resource on Secrets Manager or DynamoDB; the functions
+- no policy grants a wildcard action or resource on Secrets Manager or DynamoDB (but for
+  secretsmanager:ListSecrets, which takes no resource, alone in its statement); the functions
   that only read (lookup, contact-metadata) cannot write secrets or items; only disconnect can
   delete a secret without a recovery window;
 - lookup and order-actions, which trust their event's org_id and contact, may be invoked by
@@ -76,6 +77,9 @@ ROUTES = {
 # a server without event streams or sessions: they are no operation, so openapi.yaml leaves them
 # out and lists POST as the path's only method (what API Gateway would otherwise answer, 404, is
 # not what an MCP client expects).
+# Actions IAM grants on no particular resource: a statement of these alone may say "*".
+UNSCOPED_ACTIONS = {"secretsmanager:ListSecrets"}
+
 METHOD_NOT_ALLOWED_ONLY = {("GET", "/mcp"), ("DELETE", "/mcp")}
 # Functions started by a schedule alone (no queue): the input and rate each schedule sends.
 SCHEDULED = {
@@ -672,7 +676,7 @@ def main():
             touches = any(a.startswith(("secretsmanager:", "dynamodb:")) for a in actions)
             if any(a.endswith("*") for a in actions if a.startswith(("secretsmanager:", "dynamodb:"))):
                 problems.append(f"{logical}: wildcard action in {sorted(actions)}")
-            if touches and any(r == "*" for r in resources_):
+            if touches and any(r == "*" for r in resources_) and not actions <= UNSCOPED_ACTIONS:
                 problems.append(f"{logical}: '*' resource for {sorted(actions)}")
             if binary in READ_ONLY and actions & (SECRET_WRITES | (TABLE_WRITES - READ_ONLY_MAY)):
                 problems.append(f"{logical}: a read-only function may not {sorted(actions & (SECRET_WRITES | (TABLE_WRITES - READ_ONLY_MAY)))}")

@@ -87,6 +87,13 @@ class TemplateCheck(unittest.TestCase):
     def test_an_unconditional_delete_outside_disconnect_is_caught(self):
         self.assert_caught("              Condition:\n                NumericGreaterThanEquals:\n                  secretsmanager:RecoveryWindowInDays: 7", "", "only disconnect may delete")
 
+    def test_a_wildcard_resource_beside_list_secrets_is_caught(self):
+        # ListSecrets takes no resource; any other action in its statement would get every one.
+        self.assert_caught("              Action: secretsmanager:ListSecrets\n", "              Action:\n                - secretsmanager:ListSecrets\n                - secretsmanager:GetSecretValue\n", "'*' resource")
+
+    def test_an_unconditional_delete_in_the_health_check_is_caught(self):
+        self.assert_caught("            - Sid: ScheduleDeletionOfSecretsNoRecordNames\n              Effect: Allow\n              Action: secretsmanager:DeleteSecret\n              Resource: !Sub \"arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretPrefix}/${Stage}/*\"\n              Condition:\n                NumericGreaterThanEquals:\n                  secretsmanager:RecoveryWindowInDays: 7\n", "            - Sid: ScheduleDeletionOfSecretsNoRecordNames\n              Effect: Allow\n              Action: secretsmanager:DeleteSecret\n              Resource: !Sub \"arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretPrefix}/${Stage}/*\"\n", "HealthCheckFunction: only disconnect may delete")
+
     def test_lookup_invocable_by_another_principal_is_caught(self):
         self.assert_caught("      Principal: !Ref AiPlatformPrincipal", "      Principal: !Sub \"${AWS::AccountId}\"", "AiPlatformPrincipal parameter only")
 

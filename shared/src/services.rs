@@ -378,6 +378,14 @@ impl SecretStore for NoCredentials {
     async fn delete(&self, _: &SecretName) -> Result<(), SecretsError> {
         self.refused()
     }
+
+    async fn list(
+        &self,
+        _: &str,
+        _: Option<&str>,
+    ) -> Result<crate::secrets::SecretPage, SecretsError> {
+        self.refused()
+    }
 }
 
 // The features' ports, composed here so no feature module builds an adapter.
@@ -442,6 +450,7 @@ impl HealthPorts {
         let services = compose.build();
         Ok(Self {
             stores: services.storage.stores.clone(),
+            storage: services.storage.clone(),
             repo,
             queue: Arc::new(SqsQueue::lazy(sdk, url)),
             checker: Arc::new(LiveChecker {

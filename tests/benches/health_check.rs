@@ -213,6 +213,12 @@ async fn main() {
     let config = HealthConfig::for_interval(INTERVAL);
     let ports = HealthPorts {
         stores: stores.clone(),
+        // The simulated stores keep no secrets: the sweep of secrets lists an empty page.
+        storage: shared::lifecycle::Storage {
+            stores: stores.clone(),
+            secrets: Arc::new(shared::secrets::MemorySecretStore::new()),
+            secret_prefix: "bench".into(),
+        },
         repo: health.clone(),
         queue: queue.clone(),
         checker: checker.clone(),
@@ -266,6 +272,13 @@ async fn main() {
                 HealthJob::Index { cursor } => {
                     clock.set(due);
                     check::index_unlisted(&ports, cursor, &deadline())
+                        .await
+                        .unwrap();
+                    figures.ticks += 1;
+                }
+                HealthJob::Reclaim { cursor } => {
+                    clock.set(due);
+                    shared::health::reclaim::sweep(&ports, cursor, due, &deadline())
                         .await
                         .unwrap();
                     figures.ticks += 1;

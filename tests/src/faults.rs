@@ -157,6 +157,14 @@ impl SecretStore for FailingSecrets {
         }
         self.inner.delete(name).await
     }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<shared::secrets::SecretPage, SecretsError> {
+        self.inner.list(prefix, cursor).await
+    }
 }
 
 /// A secret store whose first `put` lands but answers `Unavailable`: the write was carried
@@ -206,6 +214,14 @@ impl SecretStore for LostPutAnswer {
     }
     async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
         self.inner.delete(name).await
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<shared::secrets::SecretPage, SecretsError> {
+        self.inner.list(prefix, cursor).await
     }
 }
 
@@ -274,6 +290,14 @@ impl SecretStore for InFlightDelete {
             inner.delete(&name).await.unwrap();
         }));
         Err(SecretsError::Unavailable(injected()))
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<shared::secrets::SecretPage, SecretsError> {
+        self.inner.list(prefix, cursor).await
     }
 }
 
@@ -368,6 +392,14 @@ impl SecretStore for GatedSecrets {
         }
         self.inner.delete(name).await
     }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<shared::secrets::SecretPage, SecretsError> {
+        self.inner.list(prefix, cursor).await
+    }
 }
 
 /// A secret store whose first force delete lands but answers an error, and whose next
@@ -424,6 +456,14 @@ impl SecretStore for LostDeleteAnswer {
         }
         self.describe_fails.store(true, Ordering::SeqCst);
         Err(SecretsError::Unavailable(injected()))
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<shared::secrets::SecretPage, SecretsError> {
+        self.inner.list(prefix, cursor).await
     }
 }
 
@@ -706,6 +746,14 @@ impl SecretStore for CountingSecrets {
     async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
         self.count();
         self.inner.delete(name).await
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<shared::secrets::SecretPage, SecretsError> {
+        self.inner.list(prefix, cursor).await
     }
 }
 

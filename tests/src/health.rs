@@ -199,6 +199,7 @@ fn rig(
         keys,
         ports: HealthPorts {
             stores,
+            storage: services.storage.clone(),
             repo: repo.clone(),
             queue: queue_port.clone(),
             checker: Arc::new(LiveChecker {

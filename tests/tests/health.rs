@@ -1037,3 +1037,179 @@ async fn a_malformed_item_does_not_stop_the_health_check() {
         shared::domain::StoreStatus::InvalidCredentials
     );
 }
+
+/// A stores table in which a connect's record lands just before the first deleting mark is
+/// written: the moment between a sweep's read of the slot and its mark.
+struct RecordLandsFirst {
+    inner: std::sync::Arc<dyn shared::store::StoreRepository>,
+    record: std::sync::Mutex<Option<(StoreRecord, Expect)>>,
+}
+
+#[async_trait::async_trait]
+impl shared::store::StoreRepository for RecordLandsFirst {
+    async fn slot(
+        &self,
+        org: &OrganizationId,
+        shop: &shared::domain::ShopDomain,
+    ) -> Result<shared::store::Slot, shared::store::StoreError> {
+        self.inner.slot(org, shop).await
+    }
+    async fn list(
+        &self,
+        org: &OrganizationId,
+    ) -> Result<Vec<StoreRecord>, shared::store::StoreError> {
+        self.inner.list(org).await
+    }
+    async fn scan(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<StoreRecord>, Option<String>), shared::store::StoreError> {
+        self.inner.scan(cursor, limit).await
+    }
+    async fn put_live(
+        &self,
+        record: &StoreRecord,
+        expect: Expect,
+    ) -> Result<(), shared::store::StoreError> {
+        self.inner.put_live(record, expect).await
+    }
+    async fn put_gone(
+        &self,
+        tombstone: &shared::store::Tombstone,
+        expect: Expect,
+    ) -> Result<(), shared::store::StoreError> {
+        let landing = self.record.lock().unwrap().take();
+        if let Some((record, expected)) = landing {
+            self.inner
+                .put_live(&record, expected)
+                .await
+                .expect("the connect's record lands");
+        }
+        self.inner.put_gone(tombstone, expect).await
+    }
+    async fn get_settings(
+        &self,
+        org: &OrganizationId,
+    ) -> Result<shared::domain::OrgSettings, shared::store::StoreError> {
+        self.inner.get_settings(org).await
+    }
+    async fn put_settings(
+        &self,
+        org: &OrganizationId,
+        settings: &shared::domain::OrgSettings,
+    ) -> Result<(), shared::store::StoreError> {
+        self.inner.put_settings(org, settings).await
+    }
+}
+
+fn secret_of(app: &TestApp, record: &StoreRecord) -> String {
+    app.services
+        .storage
+        .secret_name(&record.org_id, &record.shop_domain)
+        .to_string()
+}
+
+health_backends! {
+    async fn a_disconnect_that_stopped_after_its_mark_has_its_secret_deleted_by_the_sweep(app: TestApp) {
+        use shared::store::{Slot, Tombstone, TombstoneOrigin};
+        let mut app = app;
+        connect_us(&app).await;
+        connect_uk(&app).await;
+        let (us, uk) = (record(&app, US).await, record(&app, UK).await);
+        // The disconnect marked the slot and stopped there (its invocation was cut short): the
+        // store left the merchant's list, so no DELETE comes to finish it; its secret stayed.
+        let crashed = Utc::now() - chrono::Duration::minutes(5);
+        let mark = Tombstone {
+            org_id: us.org_id.clone(),
+            shop_domain: us.shop_domain.clone(),
+            version: us.version + 1,
+            write_id: "a-disconnect-that-stopped".into(),
+            deleting_since: Some(crashed),
+            removed_at: crashed,
+            origin: TombstoneOrigin::Disconnect,
+        };
+        app.services.storage.stores.put_gone(&mark, Expect::Version(us.version)).await.unwrap();
+        assert!(app.secret_names().await.contains(&secret_of(&app, &us)));
+
+        // Each schedule queues the sweep; a secret changed within the hour is left alone.
+        app.health().run_cycle().await;
+        assert!(app.secret_names().await.contains(&secret_of(&app, &us)), "changed minutes ago");
+
+        app.health_mut().ports.config.reclaim_after = std::time::Duration::ZERO;
+        app.health().run_cycle().await;
+        let names = app.secret_names().await;
+        assert!(!names.contains(&secret_of(&app, &us)), "{names:?}");
+        assert!(names.contains(&secret_of(&app, &uk)), "a connected store's secret stays: {names:?}");
+        match app.services.storage.stores.slot(&us.org_id, &us.shop_domain).await.unwrap() {
+            Slot::Gone(tombstone) => {
+                assert_eq!((tombstone.origin, tombstone.deleting_since), (TombstoneOrigin::Disconnect, None));
+                assert_eq!(tombstone.removed_at, crashed, "disconnected when the merchant asked");
+            }
+            other => panic!("{other:?}"),
+        }
+        let delete = app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", US);
+        assert_eq!(app.send(delete).await.0, 404, "disconnected");
+        let (status, body) = app.connect(json!({"shop_domain": "demo-us", "access_token": TOKEN})).await;
+        assert_eq!(status, 201, "the shop connects again: {body}");
+        let after = record(&app, UK).await;
+        assert_eq!((after.connection_id, after.credentials_version), (uk.connection_id, uk.credentials_version), "the connected store keeps its connection and credentials");
+    }
+
+    async fn a_secret_a_connect_left_without_a_record_is_deleted_by_the_sweep(app: TestApp) {
+        use secrecy::SecretString;
+        use shared::store::{Slot, TombstoneOrigin};
+        let mut app = app;
+        app.health_mut().ports.config.reclaim_after = std::time::Duration::ZERO;
+        let org = OrganizationId::parse(&app.org).unwrap();
+        let shop = shared::domain::ShopDomain::parse("demo-never").unwrap();
+        let name = app.services.storage.secret_name(&org, &shop);
+        // A connect put the secret and stopped before its record.
+        app.services.storage.secrets.put(&name, &SecretString::from("{\"access_token\":\"shpat_x\"}")).await.unwrap();
+
+        app.health().run_cycle().await;
+
+        assert!(!app.secret_names().await.contains(&name.to_string()));
+        match app.services.storage.stores.slot(&org, &shop).await.unwrap() {
+            Slot::Gone(tombstone) => assert_eq!((tombstone.origin, tombstone.deleting_since), (TombstoneOrigin::Undo, None)),
+            other => panic!("{other:?}"),
+        }
+        let delete = app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", "demo-never.myshopify.com");
+        assert_eq!(app.send(delete).await.0, 404, "never connected");
+    }
+
+    async fn a_record_that_lands_before_the_sweeps_mark_keeps_its_secret(app: TestApp) {
+        use shared::store::{Slot, Tombstone, TombstoneOrigin};
+        connect_us(&app).await;
+        let us = record(&app, US).await;
+        // Disconnected earlier; a reconnect has put its credentials and is about to write its
+        // record when the sweep reads the slot.
+        let gone = Tombstone {
+            org_id: us.org_id.clone(),
+            shop_domain: us.shop_domain.clone(),
+            version: us.version + 1,
+            write_id: "disconnected".into(),
+            deleting_since: None,
+            removed_at: Utc::now(),
+            origin: TombstoneOrigin::Disconnect,
+        };
+        app.services.storage.stores.put_gone(&gone, Expect::Version(us.version)).await.unwrap();
+        let reconnected = StoreRecord { version: us.version + 2, write_id: "reconnected".into(), ..us.clone() };
+        let storage = shared::lifecycle::Storage {
+            stores: std::sync::Arc::new(RecordLandsFirst {
+                inner: app.services.storage.stores.clone(),
+                record: std::sync::Mutex::new(Some((reconnected.clone(), Expect::Version(gone.version)))),
+            }),
+            secrets: app.services.storage.secrets.clone(),
+            secret_prefix: app.services.storage.secret_prefix.clone(),
+        };
+
+        let outcome = shared::lifecycle::reclaim(&storage, &shared::Deadline::after(std::time::Duration::from_secs(30)), &us.org_id, &us.shop_domain).await.unwrap();
+
+        assert_eq!(outcome, shared::lifecycle::Reclaimed::InUse);
+        assert_eq!(app.services.storage.stores.slot(&us.org_id, &us.shop_domain).await.unwrap(), Slot::Live(reconnected));
+        assert!(app.secret_names().await.contains(&secret_of(&app, &us)));
+        let answer = app.lookup("get_shop_details", json!({}), None).await;
+        assert!(answer["error"].is_null(), "the reconnected store answers: {answer}");
+    }
+}

@@ -9,6 +9,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use serde_json::{json, Value};
 use shared::health::check::{self, HealthJob, HealthPorts};
+use shared::health::reclaim;
 use shared::queue::batch::{self, Delivery};
 use shared::Deadline;
 use tracing::Instrument;
@@ -62,6 +63,18 @@ async fn queue_batch(ports: &HealthPorts, batch: SqsEvent, deadline: Deadline) -
                 HealthJob::Index { cursor } => {
                     let done = check::index_unlisted(ports, cursor, &deadline).await?;
                     tracing::info!(done, "store index backfill");
+                }
+                HealthJob::Reclaim { cursor } => {
+                    let report = reclaim::sweep(ports, cursor, Utc::now(), &deadline).await?;
+                    tracing::info!(
+                        listed = report.listed,
+                        in_use = report.in_use,
+                        deleted = report.deleted,
+                        skipped = report.skipped,
+                        failed = report.failed,
+                        requeued = report.requeued,
+                        "secret sweep"
+                    );
                 }
                 HealthJob::Check { stores, force } => {
                     let report = check::check(ports, stores, force, Utc::now(), &deadline).await?;

@@ -56,6 +56,9 @@ pub struct HealthConfig {
     pub fresh_for: Duration,
     /// The time one check may take; a job stops starting checks when less than this is left.
     pub check_budget: Duration,
+    /// How long a secret must have gone unchanged before the sweep of secrets no record names
+    /// looks at it ([`crate::health::reclaim`]).
+    pub reclaim_after: Duration,
 }
 
 impl HealthConfig {
@@ -67,6 +70,7 @@ impl HealthConfig {
             concurrency: 8,
             fresh_for: interval / 2,
             check_budget: Duration::from_secs(20),
+            reclaim_after: crate::health::reclaim::RECLAIM_AFTER,
         }
     }
 }
@@ -94,6 +98,8 @@ pub enum HealthJob {
     /// Put the store records the store index lacks into it, from `cursor` on
     /// ([`index_unlisted`]).
     Index { cursor: Option<String> },
+    /// Sweep the page of secrets from `cursor` on ([`crate::health::reclaim::sweep`]).
+    Reclaim { cursor: Option<String> },
 }
 
 /// What checking one store came to.
@@ -232,6 +238,8 @@ impl Checker for LiveChecker {
 #[derive(Clone)]
 pub struct HealthPorts {
     pub stores: Arc<dyn StoreRepository>,
+    /// The stores table and the secrets, for the sweep of secrets no record names.
+    pub storage: Storage,
     pub repo: Arc<dyn HealthRepository>,
     pub queue: Arc<dyn Queue<HealthJob>>,
     pub checker: Arc<dyn Checker>,
@@ -244,6 +252,8 @@ pub enum HealthError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
 }
 
 impl From<crate::deadline::TimedOut> for HealthError {
@@ -309,6 +319,10 @@ pub async fn start(
     let slice = deadline.within(INDEX_START_BUDGET);
     if let Err(error) = index_unlisted(ports, None, &slice).await {
         tracing::warn!(%error, "could not put unlisted store records in the store index; the next schedule tries again");
+    }
+    let sweep = HealthJob::Reclaim { cursor: None };
+    if let Err(error) = slice.run(ports.queue.send(&sweep, Duration::ZERO)).await {
+        tracing::warn!(%error, "could not queue the sweep of secrets no store record names; the next schedule tries again");
     }
     // A tick may record a page of the previous cycle at the same moment: read again.
     for _ in 0..5 {

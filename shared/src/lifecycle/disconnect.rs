@@ -127,6 +127,42 @@ async fn delete_marked(
     previous: Option<StoreRecord>,
     sole: bool,
 ) -> Result<(), LifecycleError> {
+    delete_under_mark(
+        storage,
+        events,
+        deadline,
+        name,
+        mark,
+        previous,
+        sole,
+        Removal::AtOnce,
+    )
+    .await?;
+    tracing::info!(org_id = %mark.org_id, shop = %mark.shop_domain, "store disconnected");
+    Ok(())
+}
+
+/// How a secret is removed under a deleting mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Removal {
+    /// At once and for good: a disconnect.
+    AtOnce,
+    /// After Secrets Manager's recovery window (a later connect restores it): the sweep.
+    Recoverable,
+}
+
+/// [`delete_marked`] without its log line, removing the secret as `removal` says.
+#[allow(clippy::too_many_arguments)]
+async fn delete_under_mark(
+    storage: &Storage,
+    events: Option<&Arc<dyn EventPublisher>>,
+    deadline: &Deadline,
+    name: &SecretName,
+    mark: &Tombstone,
+    previous: Option<StoreRecord>,
+    sole: bool,
+    removal: Removal,
+) -> Result<(), LifecycleError> {
     let shop = &mark.shop_domain;
     if let (Some(events), Some(record)) = (events, &previous) {
         announce_left(events, deadline, record).await;
@@ -135,7 +171,11 @@ async fn delete_marked(
         // Too late to start: the lease no longer covers this deletion. Nothing was deleted.
         Deletion::Refused(LifecycleError::Contended)
     } else {
-        match deadline.run(storage.secrets.delete(name)).await {
+        let removed = match removal {
+            Removal::AtOnce => deadline.run(storage.secrets.delete(name)).await,
+            Removal::Recoverable => deadline.run(storage.secrets.schedule_deletion(name)).await,
+        };
+        match removed {
             Ok(()) => Deletion::Done,
             // The call failed, but the secret may be gone anyway. Only a deletion Secrets
             // Manager refused is known not to land later: one that went unanswered (timed out,
@@ -181,8 +221,100 @@ async fn delete_marked(
     } else {
         tracing::info!(shop = %shop, "took over a disconnect under way; its mark expires by itself");
     }
-    tracing::info!(org_id = %mark.org_id, shop = %shop, "store disconnected");
     Ok(())
+}
+
+/// What [`reclaim`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reclaimed {
+    /// A live record names the shop's secret: it is in use and stays.
+    InUse,
+    /// A deletion of the shop's secret is under way (a deleting mark within its lease): it is
+    /// left to that deleter.
+    Busy,
+    /// Scheduled for deletion (Secrets Manager's shortest recovery window, 7 days; a later
+    /// connect of the shop restores it), under a deleting mark: unreadable from now on.
+    Deleted,
+}
+
+/// Deletes the secret of `shop` (recoverably: see [`Reclaimed::Deleted`]) unless a live record
+/// names it: the repair of a disconnect
+/// that stopped between its mark and the secret's deletion and was never repeated (the store
+/// had left the merchant's list), and of a connect that left a secret no record names. It runs
+/// the disconnect's protocol: the slot marked deleting (conditional on the slot read, so a
+/// connect or rotation whose record lands first wins and the secret stays; one that staged
+/// before the mark stages again after it), the secret's deletion scheduled, the mark cleared. The
+/// mark keeps the tombstone's origin (a shop never connected gets an undo's, so a DELETE of it
+/// still answers 404). Callers pass only secrets unchanged for a while: a connect in flight
+/// changed its secret moments ago.
+pub async fn reclaim(
+    storage: &Storage,
+    deadline: &Deadline,
+    org: &OrganizationId,
+    shop: &ShopDomain,
+) -> Result<Reclaimed, LifecycleError> {
+    let name = storage.secret_name(org, shop);
+    let write_id = new_id();
+    for _ in 0..WRITE_ROUNDS {
+        let slot = storage.slot(deadline, org, shop).await?;
+        let (origin, removed_at) = match &slot {
+            Slot::Live(_) => return Ok(Reclaimed::InUse),
+            Slot::Gone(landed) if landed.write_id == write_id => {
+                // Our mark landed; only its answer was lost.
+                return reclaim_marked(storage, deadline, &name, landed).await;
+            }
+            Slot::Gone(_) if deletion_in_progress(&slot) => return Ok(Reclaimed::Busy),
+            Slot::Gone(tombstone) => (tombstone.origin, tombstone.removed_at),
+            Slot::Absent => (TombstoneOrigin::Undo, Utc::now()),
+        };
+        let mark = Tombstone {
+            org_id: org.clone(),
+            shop_domain: shop.clone(),
+            version: slot.next_version(),
+            write_id: write_id.clone(),
+            deleting_since: Some(Utc::now()),
+            removed_at,
+            origin,
+        };
+        match deadline
+            .run(storage.stores.put_gone(&mark, slot.expect()))
+            .await
+        {
+            Ok(()) => return reclaim_marked(storage, deadline, &name, &mark).await,
+            Err(StoreError::Conflict) => continue,
+            Err(error) => {
+                // The mark may have landed with only its answer lost.
+                if let Ok(Slot::Gone(landed)) = storage.slot(deadline, org, shop).await {
+                    if landed.write_id == write_id {
+                        return reclaim_marked(storage, deadline, &name, &landed).await;
+                    }
+                }
+                return Err(error.into());
+            }
+        }
+    }
+    Err(LifecycleError::Contended)
+}
+
+async fn reclaim_marked(
+    storage: &Storage,
+    deadline: &Deadline,
+    name: &SecretName,
+    mark: &Tombstone,
+) -> Result<Reclaimed, LifecycleError> {
+    delete_under_mark(
+        storage,
+        None,
+        deadline,
+        name,
+        mark,
+        None,
+        true,
+        Removal::Recoverable,
+    )
+    .await?;
+    tracing::info!(org_id = %mark.org_id, shop = %mark.shop_domain, "scheduled the deletion of a secret no store record named");
+    Ok(Reclaimed::Deleted)
 }
 
 /// The most of a disconnect's deadline the changes left in the outbox may take.

@@ -17,7 +17,7 @@ use aws_sdk_secretsmanager::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{PutOutcome, SecretName, SecretStore, SecretsError};
+use super::{ListedSecret, PutOutcome, SecretName, SecretPage, SecretStore, SecretsError};
 
 use crate::aws::LazyClient;
 
@@ -411,6 +411,44 @@ impl SecretStore for SecretsManagerStore {
 
     async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
         self.delete_secret(name, true).await
+    }
+
+    async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<SecretPage, SecretsError> {
+        let out = self
+            .client
+            .get()
+            .list_secrets()
+            .filters(
+                aws_sdk_secretsmanager::types::Filter::builder()
+                    .key(aws_sdk_secretsmanager::types::FilterNameStringType::Name)
+                    .values(prefix)
+                    .build(),
+            )
+            .max_results(100)
+            .set_next_token(cursor.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        let secrets = out
+            .secret_list
+            .unwrap_or_default()
+            .into_iter()
+            // The name filter matches prefixes in any case: the exact one only.
+            .filter(|s| s.deleted_date.is_none())
+            .filter_map(|s| {
+                let changed = s.last_changed_date.or(s.created_date);
+                let name = s.name?;
+                name.starts_with(prefix).then(|| ListedSecret {
+                    name,
+                    changed_at: changed
+                        .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
+                })
+            })
+            .collect();
+        Ok(SecretPage {
+            secrets,
+            next: out.next_token.filter(|t| !t.is_empty()),
+        })
     }
 }
 

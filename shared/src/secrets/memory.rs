@@ -4,25 +4,36 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{PutOutcome, SecretName, SecretStore, SecretsError};
+use super::{ListedSecret, PutOutcome, SecretName, SecretPage, SecretStore, SecretsError};
 
-#[derive(Default)]
 struct Entry {
     versions: Vec<(String, SecretString)>,
     current: String,
+    changed_at: DateTime<Utc>,
 }
 
 #[derive(Default)]
 pub struct MemorySecretStore {
     secrets: Mutex<BTreeMap<SecretName, Entry>>,
     counter: Mutex<u64>,
+    /// Secrets per [`SecretStore::list`] page; 100 (Secrets Manager's most) when 0.
+    page_size: usize,
 }
 
 impl MemorySecretStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store whose listing pages hold `page_size` secrets.
+    pub fn with_page_size(page_size: usize) -> Self {
+        Self {
+            page_size,
+            ..Self::default()
+        }
     }
 
     /// Names of the secrets that exist, for assertions.
@@ -61,7 +72,12 @@ impl SecretStore for MemorySecretStore {
         };
         let mut secrets = self.secrets.lock().unwrap();
         let created = !secrets.contains_key(name);
-        let entry = secrets.entry(name.clone()).or_default();
+        let entry = secrets.entry(name.clone()).or_insert_with(|| Entry {
+            versions: Vec::new(),
+            current: String::new(),
+            changed_at: Utc::now(),
+        });
+        entry.changed_at = Utc::now();
         entry.versions.push((version_id.clone(), value.clone()));
         if created {
             entry.current = version_id.clone();
@@ -96,8 +112,10 @@ impl SecretStore for MemorySecretStore {
 
     async fn make_current(&self, name: &SecretName, version_id: &str) -> Result<(), SecretsError> {
         if let Some(entry) = self.secrets.lock().unwrap().get_mut(name) {
-            if entry.versions.iter().any(|(id, _)| id == version_id) {
+            if entry.versions.iter().any(|(id, _)| id == version_id) && entry.current != version_id
+            {
                 entry.current = version_id.to_owned();
+                entry.changed_at = Utc::now();
             }
         }
         Ok(())
@@ -110,5 +128,32 @@ impl SecretStore for MemorySecretStore {
     async fn delete(&self, name: &SecretName) -> Result<(), SecretsError> {
         self.secrets.lock().unwrap().remove(name);
         Ok(())
+    }
+
+    async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<SecretPage, SecretsError> {
+        let size = if self.page_size == 0 {
+            100
+        } else {
+            self.page_size
+        };
+        let secrets = self.secrets.lock().unwrap();
+        let mut listed: Vec<ListedSecret> = secrets
+            .iter()
+            .filter(|(name, _)| name.as_str().starts_with(prefix))
+            .filter(|(name, _)| cursor.is_none_or(|after| name.as_str() > after))
+            .take(size + 1)
+            .map(|(name, entry)| ListedSecret {
+                name: name.to_string(),
+                changed_at: Some(entry.changed_at),
+            })
+            .collect();
+        let next = (listed.len() > size).then(|| {
+            listed.truncate(size);
+            listed.last().map(|s| s.name.clone()).unwrap_or_default()
+        });
+        Ok(SecretPage {
+            secrets: listed,
+            next,
+        })
     }
 }

@@ -7,6 +7,7 @@ mod memory;
 use std::fmt;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 pub use aws::SecretsManagerStore;
@@ -30,6 +31,34 @@ impl SecretName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The store a listed secret name belongs to: the organization and shop that
+    /// [`SecretName::for_store`] makes exactly this name of under `prefix`, or `None` for any
+    /// other secret (the webhook token key, a name in another case, one made by hand).
+    pub fn store_of(prefix: &str, name: &str) -> Option<(OrganizationId, ShopDomain)> {
+        let rest = name.strip_prefix(prefix.trim_end_matches('/'))?;
+        let rest = rest.strip_prefix('/')?;
+        let (org, shop) = rest.rsplit_once('/')?;
+        let org = OrganizationId::parse(&org.replace('+', ":")).ok()?;
+        let shop = ShopDomain::parse(shop).ok()?;
+        (Self::for_store(prefix, &org, &shop).as_str() == name).then_some((org, shop))
+    }
+}
+
+/// One secret as [`SecretStore::list`] names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedSecret {
+    pub name: String,
+    /// When the secret last changed in any way (a version put, a label moved, a restore), or
+    /// was created; `None` when Secrets Manager did not say.
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+/// A page of [`SecretStore::list`], and the cursor of the next one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecretPage {
+    pub secrets: Vec<ListedSecret>,
+    pub next: Option<String>,
 }
 
 impl fmt::Display for SecretName {
@@ -97,6 +126,11 @@ pub trait SecretStore: Send + Sync {
 
     /// Deletes the secret at once, without a recovery window. Missing secrets are fine.
     async fn delete(&self, name: &SecretName) -> Result<(), SecretsError>;
+
+    /// A page (up to 100) of the secrets whose names start with `prefix`, from `cursor` on,
+    /// leaving out those scheduled for deletion; the names may hold others than stores'
+    /// (see [`SecretName::store_of`]).
+    async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<SecretPage, SecretsError>;
 }
 
 #[cfg(test)]
@@ -113,5 +147,31 @@ mod tests {
             "opencx/shopify/tenant+42/example.myshopify.com"
         );
         assert_eq!(name, SecretName::for_store("opencx/shopify", &org, &shop));
+    }
+
+    #[test]
+    fn a_listed_name_is_a_stores_only_when_for_store_makes_exactly_it() {
+        let org = OrganizationId::parse("tenant:42").unwrap();
+        let shop = ShopDomain::parse("example").unwrap();
+        let name = SecretName::for_store("opencx/shopify", &org, &shop);
+        assert_eq!(
+            SecretName::store_of("opencx/shopify/", name.as_str()),
+            Some((org, shop))
+        );
+        for other in [
+            "opencx/shopify/webhook-token-key",
+            "opencx/shopify/tenant+42/EXAMPLE.myshopify.com",
+            "opencx/shopify/tenant+42/example.myshopify.com/extra",
+            "opencx/shopify/tenant+42/example",
+            "opencx/shopify-other/tenant+42/example.myshopify.com",
+            "opencx/shopify//example.myshopify.com",
+            "other/tenant+42/example.myshopify.com",
+        ] {
+            assert_eq!(
+                SecretName::store_of("opencx/shopify", other),
+                None,
+                "{other}"
+            );
+        }
     }
 }

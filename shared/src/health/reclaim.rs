@@ -1,0 +1,304 @@
+//! The sweep of secrets no store record names. Each health-check schedule queues its first
+//! page ([`HealthJob::Reclaim`]); each job lists one page of the secrets under
+//! `SECRET_PREFIX` (Secrets Manager's listing, up to 100), hands every store secret unchanged
+//! for [`HealthConfig::reclaim_after`] (an hour, [`RECLAIM_AFTER`]) to
+//! [`crate::lifecycle::reclaim`], which schedules its deletion unless a live record names it
+//! (unreadable at once, gone after Secrets Manager's 7-day recovery window, restored by a
+//! connect of the shop meanwhile), and queues the next page.
+//!
+//! So a readable secret outlives its store by at most an interval and an hour, whatever
+//! stopped half-way: a disconnect between its mark and the deletion (the store had already
+//! left the merchant's list, so the DELETE that would finish it may never come), or a connect
+//! between its secret and its record. Nothing here grows with the number of stores: a page at
+//! a time, and a page a job has no time left for is queued again (the secrets whose deletion it
+//! scheduled are no longer listed).
+//!
+//! [`HealthConfig::reclaim_after`]: crate::health::check::HealthConfig::reclaim_after
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::deadline::Deadline;
+use crate::health::check::{HealthError, HealthJob, HealthPorts};
+use crate::lifecycle::{reclaim, Reclaimed};
+use crate::secrets::SecretName;
+
+/// How long a secret must have gone unchanged before the sweep looks at its store (the
+/// default of [`HealthConfig::reclaim_after`](crate::health::check::HealthConfig::reclaim_after)): a connect or rotation changes its secret
+/// moments before its record names it, and never takes longer than an API Gateway request
+/// (29 s).
+pub const RECLAIM_AFTER: Duration = Duration::from_secs(3600);
+
+/// Time a sweep job keeps for one store (its reads, the mark, the deletion: each AWS call
+/// ends within the clients' 5 s operation timeout) and for queueing what follows.
+pub const RECLAIM_RESERVE: Duration = Duration::from_secs(20);
+
+/// What one sweep job did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReclaimReport {
+    /// Secrets listed on the page.
+    pub listed: usize,
+    /// Store secrets that a live record names.
+    pub in_use: usize,
+    /// Secrets whose deletion was scheduled: no live record named them.
+    pub deleted: usize,
+    /// Left alone: changed within [`HealthConfig::reclaim_after`](crate::health::check::HealthConfig::reclaim_after), not a store's, or being
+    /// deleted already.
+    pub skipped: usize,
+    /// Stores whose storage failed (the next schedule tries again).
+    pub failed: usize,
+    /// The page was queued again for lack of time.
+    pub requeued: bool,
+}
+
+/// Sweeps the page of secrets from `cursor` on (see the module), then queues the next page.
+pub async fn sweep(
+    ports: &HealthPorts,
+    cursor: Option<String>,
+    now: DateTime<Utc>,
+    deadline: &Deadline,
+) -> Result<ReclaimReport, HealthError> {
+    let storage = &ports.storage;
+    let prefix = format!("{}/", storage.secret_prefix.trim_end_matches('/'));
+    let page = deadline
+        .run(storage.secrets.list(&prefix, cursor.as_deref()))
+        .await?;
+    let settled_before = chrono::Duration::from_std(ports.config.reclaim_after)
+        .ok()
+        .and_then(|after| now.checked_sub_signed(after));
+    let mut report = ReclaimReport {
+        listed: page.secrets.len(),
+        ..ReclaimReport::default()
+    };
+    for (handled, secret) in page.secrets.iter().enumerate() {
+        // At least one store a job: a page always moves on.
+        if handled > 0 && deadline.remaining() < RECLAIM_RESERVE {
+            // Those scheduled for deletion are no longer listed: the same page goes on where
+            // this one stopped.
+            let again = HealthJob::Reclaim { cursor };
+            deadline
+                .run(ports.queue.send(&again, Duration::ZERO))
+                .await?;
+            report.requeued = true;
+            return Ok(report);
+        }
+        let Some((org, shop)) = SecretName::store_of(&storage.secret_prefix, &secret.name) else {
+            report.skipped += 1;
+            continue;
+        };
+        let settled =
+            matches!((secret.changed_at, settled_before), (Some(at), Some(before)) if at <= before);
+        if !settled {
+            report.skipped += 1;
+            continue;
+        }
+        match reclaim(storage, deadline, &org, &shop).await {
+            Ok(Reclaimed::InUse) => report.in_use += 1,
+            Ok(Reclaimed::Busy) => report.skipped += 1,
+            Ok(Reclaimed::Deleted) => report.deleted += 1,
+            Err(error) => {
+                tracing::warn!(org_id = %org, shop = %shop, %error, "could not sweep a store's secret; the next schedule tries again");
+                report.failed += 1;
+            }
+        }
+    }
+    if let Some(next) = page.next {
+        let job = HealthJob::Reclaim { cursor: Some(next) };
+        deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::domain::{OrganizationId, ShopDomain};
+    use crate::health::check::{Checker, HealthConfig, Outcome};
+    use crate::health::repo::MemoryHealth;
+    use crate::lifecycle::Storage;
+    use crate::queue::MemoryQueue;
+    use crate::secrets::{MemorySecretStore, SecretStore};
+    use crate::store::{test_record, Expect, MemoryStoreRepository, Slot, StoreRepository};
+
+    struct NoChecks;
+
+    #[async_trait]
+    impl Checker for NoChecks {
+        async fn check(&self, _: crate::store::StoreRecord, _: Deadline) -> Outcome {
+            unreachable!("the sweep checks no store")
+        }
+        async fn flush(&self, _: &crate::store::StoreRecord, _: &Deadline) {}
+    }
+
+    struct Rig {
+        ports: HealthPorts,
+        secrets: Arc<MemorySecretStore>,
+        queue: Arc<MemoryQueue<HealthJob>>,
+    }
+
+    fn rig(page_size: usize) -> Rig {
+        let stores: Arc<dyn StoreRepository> = Arc::new(MemoryStoreRepository::default());
+        let secrets = Arc::new(MemorySecretStore::with_page_size(page_size));
+        let queue = Arc::new(MemoryQueue::<HealthJob>::default());
+        let ports = HealthPorts {
+            stores: stores.clone(),
+            storage: Storage {
+                stores,
+                secrets: secrets.clone(),
+                secret_prefix: "app/shopify".into(),
+            },
+            repo: Arc::new(MemoryHealth::default()),
+            queue: queue.clone(),
+            checker: Arc::new(NoChecks),
+            config: HealthConfig::for_interval(Duration::from_secs(3600)),
+        };
+        Rig {
+            ports,
+            secrets,
+            queue,
+        }
+    }
+
+    fn org() -> OrganizationId {
+        OrganizationId::parse("org").unwrap()
+    }
+
+    async fn put_secret(rig: &Rig, handle: &str) -> String {
+        let name = rig
+            .ports
+            .storage
+            .secret_name(&org(), &ShopDomain::parse(handle).unwrap());
+        rig.secrets
+            .put(&name, &SecretString::from("{}"))
+            .await
+            .unwrap();
+        name.to_string()
+    }
+
+    /// An hour and a minute from now: every secret put so far has settled.
+    fn later() -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::minutes(61)
+    }
+
+    /// Runs the sweep from its first page until it queues nothing more.
+    async fn sweep_all(rig: &Rig, now: DateTime<Utc>) -> ReclaimReport {
+        let mut total = ReclaimReport::default();
+        let mut cursor = None;
+        loop {
+            let report = sweep(
+                &rig.ports,
+                cursor,
+                now,
+                &Deadline::after(Duration::from_secs(60)),
+            )
+            .await
+            .unwrap();
+            total.listed += report.listed;
+            total.in_use += report.in_use;
+            total.deleted += report.deleted;
+            total.skipped += report.skipped;
+            total.failed += report.failed;
+            match rig.queue.take() {
+                Some((HealthJob::Reclaim { cursor: next }, _)) => cursor = next,
+                None => return total,
+                Some((other, _)) => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_page_is_swept_and_only_secrets_no_live_record_names_go() {
+        let rig = rig(2);
+        // Connected: a live record names the secret.
+        let live = test_record("live-one", "", "");
+        rig.ports
+            .storage
+            .stores
+            .put_live(&live, Expect::Absent)
+            .await
+            .unwrap();
+        let live_secret = put_secret(&rig, "live-one").await;
+        // No record: a connect that stopped between its secret and its record.
+        let mut orphans = Vec::new();
+        for handle in ["lost-a", "lost-b", "lost-c", "lost-d"] {
+            orphans.push(put_secret(&rig, handle).await);
+        }
+        // Under the prefix, but not a store's secret.
+        rig.secrets
+            .put(
+                &crate::secrets::SecretName::for_store(
+                    "app",
+                    &OrganizationId::parse("shopify").unwrap(),
+                    &ShopDomain::parse("elsewhere").unwrap(),
+                ),
+                &SecretString::from("{}"),
+            )
+            .await
+            .unwrap();
+
+        // Just changed: nothing is touched.
+        let report = sweep_all(&rig, Utc::now()).await;
+        assert_eq!((report.listed, report.deleted, report.skipped), (6, 0, 6));
+        assert_eq!(rig.secrets.names().len(), 6);
+
+        let report = sweep_all(&rig, later()).await;
+        assert_eq!(
+            (report.in_use, report.deleted, report.skipped, report.failed),
+            (1, 4, 1, 0),
+            "{report:?}"
+        );
+        let left = rig.secrets.names();
+        assert_eq!(
+            left,
+            vec![
+                "app/shopify/elsewhere.myshopify.com".to_owned(),
+                live_secret
+            ]
+        );
+        for orphan in &orphans {
+            assert!(!left.contains(orphan));
+        }
+        // A shop never connected keeps an undo's tombstone, its mark cleared.
+        let slot = rig
+            .ports
+            .storage
+            .stores
+            .slot(&org(), &ShopDomain::parse("lost-a").unwrap())
+            .await
+            .unwrap();
+        match slot {
+            Slot::Gone(tombstone) => {
+                assert_eq!(tombstone.origin, crate::store::TombstoneOrigin::Undo);
+                assert_eq!(tombstone.deleting_since, None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_out_of_time_queues_its_page_again_after_one_store_and_loses_nothing() {
+        let rig = rig(100);
+        for handle in ["lost-a", "lost-b", "lost-c"] {
+            put_secret(&rig, handle).await;
+        }
+        // Less than a store's reserve from the start: one store, then the page again.
+        let short = Deadline::after(RECLAIM_RESERVE - Duration::from_secs(1));
+        let report = sweep(&rig.ports, None, later(), &short).await.unwrap();
+        assert_eq!((report.deleted, report.requeued), (1, true));
+        assert_eq!(
+            rig.queue.take().map(|(job, _)| job),
+            Some(HealthJob::Reclaim { cursor: None })
+        );
+        assert!(rig.queue.take().is_none());
+        assert_eq!(rig.secrets.names().len(), 2);
+        let report = sweep_all(&rig, later()).await;
+        assert_eq!((report.deleted, report.skipped), (2, 0));
+        assert!(rig.secrets.names().is_empty());
+    }
+}
