@@ -276,9 +276,9 @@ async fn main() {
                         .unwrap();
                     figures.ticks += 1;
                 }
-                HealthJob::Reclaim { cursor } => {
+                HealthJob::Reclaim { cursor, skip } => {
                     clock.set(due);
-                    shared::health::reclaim::sweep(&ports, cursor, due, &deadline())
+                    shared::health::reclaim::sweep(&ports, cursor, skip, due, &deadline())
                         .await
                         .unwrap();
                     figures.ticks += 1;

@@ -411,6 +411,22 @@ impl TestApp {
         }
     }
 
+    /// Whether Secrets Manager still holds the secret `name` in any way, scheduled for
+    /// deletion included (the in-memory store removes a secret when its deletion is scheduled).
+    pub async fn secret_held(&self, name: &str) -> bool {
+        match (&self.aws, &self.memory_secrets) {
+            (Some(aws), _) => aws
+                .secrets
+                .describe_secret()
+                .secret_id(name)
+                .send()
+                .await
+                .is_ok(),
+            (None, Some(memory)) => memory.names().iter().any(|n| n == name),
+            _ => unreachable!("a backend is always set"),
+        }
+    }
+
     /// The current secret value of a store, read behind the port.
     pub async fn current_secret(&self, shop: &str) -> Option<Value> {
         let org = shared::domain::OrganizationId::parse(&self.org).unwrap();

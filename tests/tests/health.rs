@@ -1139,21 +1139,24 @@ health_backends! {
         app.health_mut().ports.config.reclaim_after = std::time::Duration::ZERO;
         app.health().run_cycle().await;
         let names = app.secret_names().await;
-        assert!(!names.contains(&secret_of(&app, &us)), "{names:?}");
+        assert!(!names.contains(&secret_of(&app, &us)), "unreadable: its deletion is scheduled: {names:?}");
         assert!(names.contains(&secret_of(&app, &uk)), "a connected store's secret stays: {names:?}");
         match app.services.storage.stores.slot(&us.org_id, &us.shop_domain).await.unwrap() {
             Slot::Gone(tombstone) => {
-                assert_eq!((tombstone.origin, tombstone.deleting_since), (TombstoneOrigin::Disconnect, None));
+                assert_eq!(tombstone.origin, TombstoneOrigin::Disconnect);
+                assert!(tombstone.deleting_since.is_some(), "the disconnect's mark stays, to expire by itself");
                 assert_eq!(tombstone.removed_at, crashed, "disconnected when the merchant asked");
             }
             other => panic!("{other:?}"),
         }
-        let delete = app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", US);
-        assert_eq!(app.send(delete).await.0, 404, "disconnected");
-        let (status, body) = app.connect(json!({"shop_domain": "demo-us", "access_token": TOKEN})).await;
-        assert_eq!(status, 201, "the shop connects again: {body}");
         let after = record(&app, UK).await;
         assert_eq!((after.connection_id, after.credentials_version), (uk.connection_id, uk.credentials_version), "the connected store keeps its connection and credentials");
+
+        // The merchant's repeated DELETE still finishes the disconnect: the secret goes at once
+        // and for good, recovery window and all.
+        let delete = app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", US);
+        assert_eq!(app.send(delete).await.0, 204);
+        assert!(!app.secret_held(&secret_of(&app, &us)).await);
     }
 
     async fn a_secret_a_connect_left_without_a_record_is_deleted_by_the_sweep(app: TestApp) {
@@ -1176,6 +1179,13 @@ health_backends! {
         }
         let delete = app.as_admin("DELETE", "/shopify/stores/{shop}").path_param("shop", "demo-never.myshopify.com");
         assert_eq!(app.send(delete).await.0, 404, "never connected");
+        // A connect of the shop restores the secret and connects it.
+        app.shopify.add_shop(FakeShop::new("demo-never").with_token(TOKEN));
+        let (status, body) = app.connect(json!({"shop_domain": "demo-never", "access_token": TOKEN})).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(app.current_secret("demo-never").await.unwrap()["access_token"], TOKEN);
+        let answer = app.lookup("get_shop_details", json!({}), None).await;
+        assert!(answer["error"].is_null(), "{answer}");
     }
 
     async fn a_record_that_lands_before_the_sweeps_mark_keeps_its_secret(app: TestApp) {

@@ -64,8 +64,8 @@ async fn queue_batch(ports: &HealthPorts, batch: SqsEvent, deadline: Deadline) -
                     let done = check::index_unlisted(ports, cursor, &deadline).await?;
                     tracing::info!(done, "store index backfill");
                 }
-                HealthJob::Reclaim { cursor } => {
-                    let report = reclaim::sweep(ports, cursor, Utc::now(), &deadline).await?;
+                HealthJob::Reclaim { cursor, skip } => {
+                    let report = reclaim::sweep(ports, cursor, skip, Utc::now(), &deadline).await?;
                     tracing::info!(
                         listed = report.listed,
                         in_use = report.in_use,

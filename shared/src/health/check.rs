@@ -98,8 +98,17 @@ pub enum HealthJob {
     /// Put the store records the store index lacks into it, from `cursor` on
     /// ([`index_unlisted`]).
     Index { cursor: Option<String> },
-    /// Sweep the page of secrets from `cursor` on ([`crate::health::reclaim::sweep`]).
-    Reclaim { cursor: Option<String> },
+    /// Sweep the page of secrets from `cursor` on, past its first `skip`
+    /// ([`crate::health::reclaim::sweep`]).
+    Reclaim {
+        cursor: Option<String>,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        skip: usize,
+    },
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What checking one store came to.
@@ -320,7 +329,10 @@ pub async fn start(
     if let Err(error) = index_unlisted(ports, None, &slice).await {
         tracing::warn!(%error, "could not put unlisted store records in the store index; the next schedule tries again");
     }
-    let sweep = HealthJob::Reclaim { cursor: None };
+    let sweep = HealthJob::Reclaim {
+        cursor: None,
+        skip: 0,
+    };
     if let Err(error) = slice.run(ports.queue.send(&sweep, Duration::ZERO)).await {
         tracing::warn!(%error, "could not queue the sweep of secrets no store record names; the next schedule tries again");
     }

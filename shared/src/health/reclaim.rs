@@ -6,12 +6,13 @@
 //! (unreadable at once, gone after Secrets Manager's 7-day recovery window, restored by a
 //! connect of the shop meanwhile), and queues the next page.
 //!
-//! So a readable secret outlives its store by at most an interval and an hour, whatever
-//! stopped half-way: a disconnect between its mark and the deletion (the store had already
-//! left the merchant's list, so the DELETE that would finish it may never come), or a connect
-//! between its secret and its record. Nothing here grows with the number of stores: a page at
-//! a time, and a page a job has no time left for is queued again (the secrets whose deletion it
-//! scheduled are no longer listed).
+//! So a readable secret outlives its store by about an interval and an hour (Secrets
+//! Manager's listing may lag a few minutes behind its changes), whatever stopped half-way: a
+//! disconnect between its mark and the deletion (the store had already left the merchant's
+//! list, so the DELETE that would finish it may never come), or a first connect between its
+//! secret and its record. Nothing here grows with the number of stores: a page at a time; a
+//! page a job deleted from or had no time to finish is listed again past the secrets that stay
+//! (the listing's cursor into the next page counts the deleted ones).
 //!
 //! [`HealthConfig::reclaim_after`]: crate::health::check::HealthConfig::reclaim_after
 
@@ -52,10 +53,14 @@ pub struct ReclaimReport {
     pub requeued: bool,
 }
 
-/// Sweeps the page of secrets from `cursor` on (see the module), then queues the next page.
+/// Sweeps the page of secrets from `cursor` on (see the module), past the first `skip` of
+/// it (handled by an earlier job and still listed), then queues what follows: the same page
+/// again when this job deleted some of it or ran out of time (the listing's cursor into the
+/// next page was made before the deletions, and may count them), else the next page.
 pub async fn sweep(
     ports: &HealthPorts,
     cursor: Option<String>,
+    skip: usize,
     now: DateTime<Utc>,
     deadline: &Deadline,
 ) -> Result<ReclaimReport, HealthError> {
@@ -71,40 +76,49 @@ pub async fn sweep(
         listed: page.secrets.len(),
         ..ReclaimReport::default()
     };
-    for (handled, secret) in page.secrets.iter().enumerate() {
+    // The secrets at the front of this listing that are handled and stay listed.
+    let mut kept = skip.min(page.secrets.len());
+    for (handled, secret) in page.secrets.iter().skip(kept).enumerate() {
         // At least one store a job: a page always moves on.
         if handled > 0 && deadline.remaining() < RECLAIM_RESERVE {
-            // Those scheduled for deletion are no longer listed: the same page goes on where
-            // this one stopped.
-            let again = HealthJob::Reclaim { cursor };
-            deadline
-                .run(ports.queue.send(&again, Duration::ZERO))
-                .await?;
             report.requeued = true;
-            return Ok(report);
+            break;
         }
         let Some((org, shop)) = SecretName::store_of(&storage.secret_prefix, &secret.name) else {
             report.skipped += 1;
+            kept += 1;
             continue;
         };
         let settled =
             matches!((secret.changed_at, settled_before), (Some(at), Some(before)) if at <= before);
         if !settled {
             report.skipped += 1;
+            kept += 1;
             continue;
         }
         match reclaim(storage, deadline, &org, &shop).await {
+            Ok(Reclaimed::Deleted) => {
+                report.deleted += 1;
+                continue;
+            }
             Ok(Reclaimed::InUse) => report.in_use += 1,
             Ok(Reclaimed::Busy) => report.skipped += 1,
-            Ok(Reclaimed::Deleted) => report.deleted += 1,
             Err(error) => {
                 tracing::warn!(org_id = %org, shop = %shop, %error, "could not sweep a store's secret; the next schedule tries again");
                 report.failed += 1;
             }
         }
+        kept += 1;
     }
-    if let Some(next) = page.next {
-        let job = HealthJob::Reclaim { cursor: Some(next) };
+    let next = if report.requeued || report.deleted > 0 {
+        Some(HealthJob::Reclaim { cursor, skip: kept })
+    } else {
+        page.next.map(|next| HealthJob::Reclaim {
+            cursor: Some(next),
+            skip: 0,
+        })
+    };
+    if let Some(job) = next {
         deadline.run(ports.queue.send(&job, Duration::ZERO)).await?;
     }
     Ok(report)
@@ -186,30 +200,31 @@ mod tests {
         Utc::now() + chrono::Duration::minutes(61)
     }
 
-    /// Runs the sweep from its first page until it queues nothing more.
-    async fn sweep_all(rig: &Rig, now: DateTime<Utc>) -> ReclaimReport {
+    /// Runs the sweep from its first page until it queues nothing more, each job within
+    /// `budget`; at most 50 jobs.
+    async fn sweep_all_within(rig: &Rig, now: DateTime<Utc>, budget: Duration) -> ReclaimReport {
         let mut total = ReclaimReport::default();
-        let mut cursor = None;
-        loop {
-            let report = sweep(
-                &rig.ports,
-                cursor,
-                now,
-                &Deadline::after(Duration::from_secs(60)),
-            )
-            .await
-            .unwrap();
+        let (mut cursor, mut skip) = (None, 0);
+        for _ in 0..50 {
+            let report = sweep(&rig.ports, cursor, skip, now, &Deadline::after(budget))
+                .await
+                .unwrap();
             total.listed += report.listed;
             total.in_use += report.in_use;
             total.deleted += report.deleted;
             total.skipped += report.skipped;
             total.failed += report.failed;
             match rig.queue.take() {
-                Some((HealthJob::Reclaim { cursor: next }, _)) => cursor = next,
+                Some((HealthJob::Reclaim { cursor: c, skip: s }, _)) => (cursor, skip) = (c, s),
                 None => return total,
                 Some((other, _)) => panic!("{other:?}"),
             }
         }
+        panic!("the sweep still queues jobs after 50: {total:?}");
+    }
+
+    async fn sweep_all(rig: &Rig, now: DateTime<Utc>) -> ReclaimReport {
+        sweep_all_within(rig, now, Duration::from_secs(60)).await
     }
 
     #[tokio::test]
@@ -289,16 +304,71 @@ mod tests {
         }
         // Less than a store's reserve from the start: one store, then the page again.
         let short = Deadline::after(RECLAIM_RESERVE - Duration::from_secs(1));
-        let report = sweep(&rig.ports, None, later(), &short).await.unwrap();
+        let report = sweep(&rig.ports, None, 0, later(), &short).await.unwrap();
         assert_eq!((report.deleted, report.requeued), (1, true));
         assert_eq!(
             rig.queue.take().map(|(job, _)| job),
-            Some(HealthJob::Reclaim { cursor: None })
+            Some(HealthJob::Reclaim {
+                cursor: None,
+                skip: 0
+            })
         );
         assert!(rig.queue.take().is_none());
         assert_eq!(rig.secrets.names().len(), 2);
         let report = sweep_all(&rig, later()).await;
         assert_eq!((report.deleted, report.skipped), (2, 0));
         assert!(rig.secrets.names().is_empty());
+    }
+
+    #[tokio::test]
+    async fn jobs_out_of_time_move_on_past_the_secrets_that_stay() {
+        let rig = rig(100);
+        for handle in ["live-a", "live-b", "live-c"] {
+            rig.ports
+                .storage
+                .stores
+                .put_live(&test_record(handle, "", ""), Expect::Absent)
+                .await
+                .unwrap();
+            put_secret(&rig, handle).await;
+        }
+        // Every job has time for one store only: each takes the next.
+        let report =
+            sweep_all_within(&rig, later(), RECLAIM_RESERVE - Duration::from_secs(1)).await;
+        assert_eq!((report.in_use, report.deleted), (3, 0), "{report:?}");
+        assert_eq!(rig.secrets.names().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_deletion_under_way_is_left_to_its_deleter() {
+        let rig = rig(100);
+        let live = test_record("leaving", "", "");
+        let stores = &rig.ports.storage.stores;
+        stores.put_live(&live, Expect::Absent).await.unwrap();
+        let secret = put_secret(&rig, "leaving").await;
+        // A disconnect marked the slot a moment ago and is deleting the secret now.
+        let mark = crate::store::Tombstone {
+            org_id: live.org_id.clone(),
+            shop_domain: live.shop_domain.clone(),
+            version: live.version + 1,
+            write_id: "the-disconnect".into(),
+            deleting_since: Some(Utc::now()),
+            removed_at: Utc::now(),
+            origin: crate::store::TombstoneOrigin::Disconnect,
+        };
+        stores
+            .put_gone(&mark, Expect::Version(live.version))
+            .await
+            .unwrap();
+
+        let report = sweep_all(&rig, later()).await;
+
+        assert_eq!((report.skipped, report.deleted), (1, 0));
+        assert_eq!(rig.secrets.names(), vec![secret]);
+        assert_eq!(
+            stores.slot(&live.org_id, &live.shop_domain).await.unwrap(),
+            Slot::Gone(mark),
+            "the disconnect's mark, untouched: its deleter clears it"
+        );
     }
 }

@@ -243,7 +243,8 @@ pub enum Reclaimed {
 /// had left the merchant's list), and of a connect that left a secret no record names. It runs
 /// the disconnect's protocol: the slot marked deleting (conditional on the slot read, so a
 /// connect or rotation whose record lands first wins and the secret stays; one that staged
-/// before the mark stages again after it), the secret's deletion scheduled, the mark cleared. The
+/// before the mark stages again after it), the secret's deletion scheduled, the mark cleared
+/// (a disconnect's is left to expire, so a repeated DELETE still finishes that disconnect). The
 /// mark keeps the tombstone's origin (a shop never connected gets an undo's, so a DELETE of it
 /// still answers 404). Callers pass only secrets unchanged for a while: a connect in flight
 /// changed its secret moments ago.
@@ -302,6 +303,10 @@ async fn reclaim_marked(
     name: &SecretName,
     mark: &Tombstone,
 ) -> Result<Reclaimed, LifecycleError> {
+    // A disconnect's mark stays (it expires by itself): a repeated DELETE of the store takes
+    // it over and deletes the secret at once and for good, as a disconnect does. Any other
+    // slot was never a connected store's, and gets its mark cleared.
+    let sole = mark.origin != TombstoneOrigin::Disconnect;
     delete_under_mark(
         storage,
         None,
@@ -309,7 +314,7 @@ async fn reclaim_marked(
         name,
         mark,
         None,
-        true,
+        sole,
         Removal::Recoverable,
     )
     .await?;

@@ -72,7 +72,7 @@
 //!
 //! | crash after | left behind | seen by users | repaired by |
 //! |---|---|---|---|
-//! | 3 (connect) | a secret, or a staged version, no record names | nothing | the next connect of the shop reuses the secret; the health check's sweep ([`reclaim`]) |
+//! | 3 (connect) | a secret, or a staged version, no record names | nothing | the next connect of the shop reuses the secret; a first connect's secret: the health check's sweep ([`reclaim`]) |
 //! | 4 (connect) | `AWSCURRENT` behind the record | nothing: readers follow the record | the next connect, rotation or `?verify=true` |
 //! | the deleting mark (disconnect) | a tombstone marked deleting; the secret | the store is gone; a connect of the shop waits up to [`DELETION_LEASE`], then reuses the secret | repeating the DELETE (204); the health check's sweep ([`reclaim`]) |
 //! | the secret deletion (disconnect) | a tombstone marked deleting | nothing: the store is gone | the lease expiring; repeating the DELETE (204) |

@@ -130,30 +130,34 @@ impl SecretStore for MemorySecretStore {
         Ok(())
     }
 
+    /// Pages as moto's and, as far as anyone can tell, Secrets Manager's: the cursor is an
+    /// offset into the listing as it is when the next page is asked for, so secrets deleted
+    /// meanwhile shift what the next page holds.
     async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<SecretPage, SecretsError> {
         let size = if self.page_size == 0 {
             100
         } else {
             self.page_size
         };
+        let offset: usize = match cursor {
+            None => 0,
+            Some(cursor) => cursor.parse().map_err(|_| {
+                SecretsError::Refused(format!("not a cursor of this listing: {cursor}").into())
+            })?,
+        };
         let secrets = self.secrets.lock().unwrap();
-        let mut listed: Vec<ListedSecret> = secrets
+        let matching: Vec<ListedSecret> = secrets
             .iter()
             .filter(|(name, _)| name.as_str().starts_with(prefix))
-            .filter(|(name, _)| cursor.is_none_or(|after| name.as_str() > after))
-            .take(size + 1)
             .map(|(name, entry)| ListedSecret {
                 name: name.to_string(),
                 changed_at: Some(entry.changed_at),
             })
             .collect();
-        let next = (listed.len() > size).then(|| {
-            listed.truncate(size);
-            listed.last().map(|s| s.name.clone()).unwrap_or_default()
-        });
+        let end = (offset + size).min(matching.len());
         Ok(SecretPage {
-            secrets: listed,
-            next,
+            secrets: matching.get(offset..end).unwrap_or_default().to_vec(),
+            next: (end < matching.len()).then(|| end.to_string()),
         })
     }
 }
