@@ -102,7 +102,7 @@ pub async fn sweep(
                 continue;
             }
             Ok(Reclaimed::InUse) => report.in_use += 1,
-            Ok(Reclaimed::Busy) => report.skipped += 1,
+            Ok(Reclaimed::Busy | Reclaimed::Gone) => report.skipped += 1,
             Err(error) => {
                 tracing::warn!(org_id = %org, shop = %shop, %error, "could not sweep a store's secret; the next schedule tries again");
                 report.failed += 1;
@@ -157,14 +157,19 @@ mod tests {
     }
 
     fn rig(page_size: usize) -> Rig {
-        let stores: Arc<dyn StoreRepository> = Arc::new(MemoryStoreRepository::default());
         let secrets = Arc::new(MemorySecretStore::with_page_size(page_size));
+        rig_over(secrets.clone(), secrets)
+    }
+
+    /// The rig with `port` in front of the secrets `secrets` holds.
+    fn rig_over(secrets: Arc<MemorySecretStore>, port: Arc<dyn SecretStore>) -> Rig {
+        let stores: Arc<dyn StoreRepository> = Arc::new(MemoryStoreRepository::default());
         let queue = Arc::new(MemoryQueue::<HealthJob>::default());
         let ports = HealthPorts {
             stores: stores.clone(),
             storage: Storage {
                 stores,
-                secrets: secrets.clone(),
+                secrets: port,
                 secret_prefix: "app/shopify".into(),
             },
             repo: Arc::new(MemoryHealth::default()),
@@ -370,5 +375,144 @@ mod tests {
             Slot::Gone(mark),
             "the disconnect's mark, untouched: its deleter clears it"
         );
+    }
+
+    /// Secrets Manager's listing lagging behind its changes: a secret whose deletion was
+    /// scheduled is still listed (as it was), forever; pages of two, by offset.
+    struct LaggingListing {
+        inner: Arc<MemorySecretStore>,
+        ghosts: std::sync::Mutex<Vec<crate::secrets::ListedSecret>>,
+        deletions: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl SecretStore for LaggingListing {
+        async fn put(
+            &self,
+            name: &crate::secrets::SecretName,
+            value: &SecretString,
+        ) -> Result<crate::secrets::PutOutcome, crate::secrets::SecretsError> {
+            self.inner.put(name, value).await
+        }
+        async fn current_version(
+            &self,
+            name: &crate::secrets::SecretName,
+        ) -> Result<Option<String>, crate::secrets::SecretsError> {
+            self.inner.current_version(name).await
+        }
+        async fn get_version(
+            &self,
+            name: &crate::secrets::SecretName,
+            version_id: &str,
+        ) -> Result<Option<SecretString>, crate::secrets::SecretsError> {
+            self.inner.get_version(name, version_id).await
+        }
+        async fn make_current(
+            &self,
+            name: &crate::secrets::SecretName,
+            version_id: &str,
+        ) -> Result<(), crate::secrets::SecretsError> {
+            self.inner.make_current(name, version_id).await
+        }
+        async fn schedule_deletion(
+            &self,
+            name: &crate::secrets::SecretName,
+        ) -> Result<(), crate::secrets::SecretsError> {
+            self.deletions
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let listed = self.inner.list("", None).await?;
+            if let Some(entry) = listed.secrets.into_iter().find(|e| e.name == name.as_str()) {
+                self.ghosts.lock().unwrap().push(entry);
+            }
+            self.inner.schedule_deletion(name).await
+        }
+        async fn delete(
+            &self,
+            name: &crate::secrets::SecretName,
+        ) -> Result<(), crate::secrets::SecretsError> {
+            self.inner.delete(name).await
+        }
+        async fn list(
+            &self,
+            prefix: &str,
+            cursor: Option<&str>,
+        ) -> Result<crate::secrets::SecretPage, crate::secrets::SecretsError> {
+            let mut all = self.inner.list(prefix, None).await?.secrets;
+            all.extend(self.ghosts.lock().unwrap().iter().cloned());
+            all.sort_by(|a, b| a.name.cmp(&b.name));
+            let offset: usize = cursor.map_or(0, |c| c.parse().unwrap());
+            let end = (offset + 2).min(all.len());
+            Ok(crate::secrets::SecretPage {
+                secrets: all.get(offset..end).unwrap_or_default().to_vec(),
+                next: (end < all.len()).then(|| end.to_string()),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_still_shows_deleted_secrets_ends_and_deletes_each_once() {
+        let memory = Arc::new(MemorySecretStore::new());
+        let lagging = Arc::new(LaggingListing {
+            inner: memory.clone(),
+            ghosts: Default::default(),
+            deletions: Default::default(),
+        });
+        let rig = rig_over(memory, lagging.clone());
+        for handle in ["live-a", "live-b"] {
+            rig.ports
+                .storage
+                .stores
+                .put_live(&test_record(handle, "", ""), Expect::Absent)
+                .await
+                .unwrap();
+            put_secret(&rig, handle).await;
+        }
+        for handle in ["lost-a", "lost-b", "lost-c"] {
+            put_secret(&rig, handle).await;
+        }
+
+        let report = sweep_all(&rig, later()).await;
+
+        assert_eq!((report.in_use, report.deleted), (2, 3), "{report:?}");
+        assert_eq!(
+            lagging.deletions.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "each deletion scheduled once"
+        );
+        assert_eq!(rig.secrets.names().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_finished_disconnect_gets_its_tombstone_back_without_a_mark() {
+        let rig = rig(100);
+        let live = test_record("gone", "", "");
+        let stores = &rig.ports.storage.stores;
+        stores.put_live(&live, Expect::Absent).await.unwrap();
+        // Disconnected for good; then a reconnect put its secret and stopped before its record.
+        let done = crate::store::Tombstone {
+            org_id: live.org_id.clone(),
+            shop_domain: live.shop_domain.clone(),
+            version: live.version + 1,
+            write_id: "disconnected".into(),
+            deleting_since: None,
+            removed_at: Utc::now(),
+            origin: crate::store::TombstoneOrigin::Disconnect,
+        };
+        stores
+            .put_gone(&done, Expect::Version(live.version))
+            .await
+            .unwrap();
+        put_secret(&rig, "gone").await;
+
+        let report = sweep_all(&rig, later()).await;
+
+        assert_eq!(report.deleted, 1);
+        match stores.slot(&live.org_id, &live.shop_domain).await.unwrap() {
+            Slot::Gone(tombstone) => {
+                assert_eq!(tombstone.deleting_since, None, "a DELETE still answers 404");
+                assert_eq!(tombstone.origin, crate::store::TombstoneOrigin::Disconnect);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -232,6 +232,9 @@ pub enum Reclaimed {
     /// A deletion of the shop's secret is under way (a deleting mark within its lease): it is
     /// left to that deleter.
     Busy,
+    /// The secret is gone or its deletion is scheduled already (a listing of Secrets Manager
+    /// may still show it for a few minutes): nothing was written.
+    Gone,
     /// Scheduled for deletion (Secrets Manager's shortest recovery window, 7 days; a later
     /// connect of the shop restores it), under a deleting mark: unreadable from now on.
     Deleted,
@@ -244,9 +247,11 @@ pub enum Reclaimed {
 /// the disconnect's protocol: the slot marked deleting (conditional on the slot read, so a
 /// connect or rotation whose record lands first wins and the secret stays; one that staged
 /// before the mark stages again after it), the secret's deletion scheduled, the mark cleared
-/// (a disconnect's is left to expire, so a repeated DELETE still finishes that disconnect). The
+/// (that of a disconnect that stopped half-way is left to expire, so the merchant's repeated
+/// DELETE still finishes that disconnect at once). The
 /// mark keeps the tombstone's origin (a shop never connected gets an undo's, so a DELETE of it
-/// still answers 404). Callers pass only secrets unchanged for a while: a connect in flight
+/// still answers 404). A secret already gone or pending deletion is left as it is, nothing
+/// written. Callers pass only secrets unchanged for a while: a connect in flight
 /// changed its secret moments ago.
 pub async fn reclaim(
     storage: &Storage,
@@ -256,18 +261,36 @@ pub async fn reclaim(
 ) -> Result<Reclaimed, LifecycleError> {
     let name = storage.secret_name(org, shop);
     let write_id = new_id();
+    // Whether the secret was seen readable (checked once, before the first mark).
+    let mut readable = false;
+    // Whether our mark is to stay (see `reclaim_marked`), decided with the slot it replaced.
+    let mut leave_mark = false;
     for _ in 0..WRITE_ROUNDS {
         let slot = storage.slot(deadline, org, shop).await?;
         let (origin, removed_at) = match &slot {
             Slot::Live(_) => return Ok(Reclaimed::InUse),
             Slot::Gone(landed) if landed.write_id == write_id => {
                 // Our mark landed; only its answer was lost.
-                return reclaim_marked(storage, deadline, &name, landed).await;
+                return reclaim_marked(storage, deadline, &name, landed, leave_mark).await;
             }
             Slot::Gone(_) if deletion_in_progress(&slot) => return Ok(Reclaimed::Busy),
             Slot::Gone(tombstone) => (tombstone.origin, tombstone.removed_at),
             Slot::Absent => (TombstoneOrigin::Undo, Utc::now()),
         };
+        if !readable {
+            // Gone or pending deletion already (a listing may show it for a few minutes more):
+            // nothing to write.
+            if deadline
+                .run(storage.secrets.current_version(&name))
+                .await?
+                .is_none()
+            {
+                return Ok(Reclaimed::Gone);
+            }
+            readable = true;
+        }
+        // A disconnect that stopped after its mark: the mark stays for its repeated DELETE.
+        leave_mark = matches!(&slot, Slot::Gone(t) if t.origin == TombstoneOrigin::Disconnect && t.deleting_since.is_some());
         let mark = Tombstone {
             org_id: org.clone(),
             shop_domain: shop.clone(),
@@ -281,13 +304,13 @@ pub async fn reclaim(
             .run(storage.stores.put_gone(&mark, slot.expect()))
             .await
         {
-            Ok(()) => return reclaim_marked(storage, deadline, &name, &mark).await,
+            Ok(()) => return reclaim_marked(storage, deadline, &name, &mark, leave_mark).await,
             Err(StoreError::Conflict) => continue,
             Err(error) => {
                 // The mark may have landed with only its answer lost.
                 if let Ok(Slot::Gone(landed)) = storage.slot(deadline, org, shop).await {
                     if landed.write_id == write_id {
-                        return reclaim_marked(storage, deadline, &name, &landed).await;
+                        return reclaim_marked(storage, deadline, &name, &landed, leave_mark).await;
                     }
                 }
                 return Err(error.into());
@@ -297,16 +320,17 @@ pub async fn reclaim(
     Err(LifecycleError::Contended)
 }
 
+/// Schedules the deletion under `mark`, then clears it — unless `leave_mark`: the mark
+/// replaced that of a disconnect that stopped half-way, and stays (it expires by itself) so
+/// the merchant's repeated DELETE takes it over and deletes the secret at once and for good,
+/// as a disconnect does.
 async fn reclaim_marked(
     storage: &Storage,
     deadline: &Deadline,
     name: &SecretName,
     mark: &Tombstone,
+    leave_mark: bool,
 ) -> Result<Reclaimed, LifecycleError> {
-    // A disconnect's mark stays (it expires by itself): a repeated DELETE of the store takes
-    // it over and deletes the secret at once and for good, as a disconnect does. Any other
-    // slot was never a connected store's, and gets its mark cleared.
-    let sole = mark.origin != TombstoneOrigin::Disconnect;
     delete_under_mark(
         storage,
         None,
@@ -314,7 +338,7 @@ async fn reclaim_marked(
         name,
         mark,
         None,
-        sole,
+        !leave_mark,
         Removal::Recoverable,
     )
     .await?;
