@@ -200,6 +200,33 @@ mod tests {
         name.to_string()
     }
 
+    /// Connects `handle` (a live record), then leaves its slot as a disconnect does: a
+    /// tombstone marked deleting since `deleting_since`, or a plain one. Answers the tombstone.
+    async fn disconnected(
+        rig: &Rig,
+        handle: &str,
+        write_id: &str,
+        deleting_since: Option<DateTime<Utc>>,
+    ) -> crate::store::Tombstone {
+        let live = test_record(handle, "", "");
+        let stores = &rig.ports.storage.stores;
+        stores.put_live(&live, Expect::Absent).await.unwrap();
+        let tombstone = crate::store::Tombstone {
+            org_id: live.org_id.clone(),
+            shop_domain: live.shop_domain.clone(),
+            version: live.version + 1,
+            write_id: write_id.into(),
+            deleting_since,
+            removed_at: Utc::now(),
+            origin: crate::store::TombstoneOrigin::Disconnect,
+        };
+        stores
+            .put_gone(&tombstone, Expect::Version(live.version))
+            .await
+            .unwrap();
+        tombstone
+    }
+
     /// An hour and a minute from now: every secret put so far has settled.
     fn later() -> DateTime<Utc> {
         Utc::now() + chrono::Duration::minutes(61)
@@ -347,32 +374,18 @@ mod tests {
     #[tokio::test]
     async fn a_deletion_under_way_is_left_to_its_deleter() {
         let rig = rig(100);
-        let live = test_record("leaving", "", "");
-        let stores = &rig.ports.storage.stores;
-        stores.put_live(&live, Expect::Absent).await.unwrap();
         let secret = put_secret(&rig, "leaving").await;
         // A disconnect marked the slot a moment ago and is deleting the secret now.
-        let mark = crate::store::Tombstone {
-            org_id: live.org_id.clone(),
-            shop_domain: live.shop_domain.clone(),
-            version: live.version + 1,
-            write_id: "the-disconnect".into(),
-            deleting_since: Some(Utc::now()),
-            removed_at: Utc::now(),
-            origin: crate::store::TombstoneOrigin::Disconnect,
-        };
-        stores
-            .put_gone(&mark, Expect::Version(live.version))
-            .await
-            .unwrap();
+        let mark = disconnected(&rig, "leaving", "the-disconnect", Some(Utc::now())).await;
+        let stores = &rig.ports.storage.stores;
 
         let report = sweep_all(&rig, later()).await;
 
         assert_eq!((report.skipped, report.deleted), (1, 0));
         assert_eq!(rig.secrets.names(), vec![secret]);
         assert_eq!(
-            stores.slot(&live.org_id, &live.shop_domain).await.unwrap(),
-            Slot::Gone(mark),
+            stores.slot(&mark.org_id, &mark.shop_domain).await.unwrap(),
+            Slot::Gone(mark.clone()),
             "the disconnect's mark, untouched: its deleter clears it"
         );
     }
@@ -485,29 +498,15 @@ mod tests {
     #[tokio::test]
     async fn a_finished_disconnect_gets_its_tombstone_back_without_a_mark() {
         let rig = rig(100);
-        let live = test_record("gone", "", "");
-        let stores = &rig.ports.storage.stores;
-        stores.put_live(&live, Expect::Absent).await.unwrap();
         // Disconnected for good; then a reconnect put its secret and stopped before its record.
-        let done = crate::store::Tombstone {
-            org_id: live.org_id.clone(),
-            shop_domain: live.shop_domain.clone(),
-            version: live.version + 1,
-            write_id: "disconnected".into(),
-            deleting_since: None,
-            removed_at: Utc::now(),
-            origin: crate::store::TombstoneOrigin::Disconnect,
-        };
-        stores
-            .put_gone(&done, Expect::Version(live.version))
-            .await
-            .unwrap();
+        let done = disconnected(&rig, "gone", "disconnected", None).await;
+        let stores = &rig.ports.storage.stores;
         put_secret(&rig, "gone").await;
 
         let report = sweep_all(&rig, later()).await;
 
         assert_eq!(report.deleted, 1);
-        match stores.slot(&live.org_id, &live.shop_domain).await.unwrap() {
+        match stores.slot(&done.org_id, &done.shop_domain).await.unwrap() {
             Slot::Gone(tombstone) => {
                 assert_eq!(tombstone.deleting_since, None, "a DELETE still answers 404");
                 assert_eq!(tombstone.origin, crate::store::TombstoneOrigin::Disconnect);
